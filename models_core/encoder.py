@@ -1,0 +1,258 @@
+"""A BERT-family Transformer encoder in plain torch.nn, numerically equal to Hugging Face `BertModel`.
+
+Shapes: B batch, T tokens, H hidden size, N heads, D = H / N head size, I intermediate size.
+Post-LN layers as in BERT: x -> LayerNorm(x + Attention(x)) -> LayerNorm(. + FeedForward(.)).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from models_core.config import EncoderConfig
+from models_core.errors import ArtifactError
+
+
+class Embeddings(nn.Module):
+    """Token + token-type embeddings (`embed_tokens`), then + position, LayerNorm, dropout (`forward`).
+
+    Split in two so attribution methods can take gradients with respect to `embed_tokens`' output
+    while positions stay fixed. The sum order matches Hugging Face exactly: (word + type) + position.
+    """
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.word = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position = nn.Embedding(config.max_position, config.hidden_size)
+        self.token_type = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.max_position = config.max_position
+
+    def embed_tokens(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        # input_ids, token_type_ids: (B, T) -> (B, T, H)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        return self.word(input_ids) + self.token_type(token_type_ids)
+
+    def forward(self, token_embeds: torch.Tensor) -> torch.Tensor:
+        # token_embeds: (B, T, H) -> (B, T, H)
+        seq_len = token_embeds.shape[1]
+        if seq_len > self.max_position:
+            raise ValueError(f"sequence of {seq_len} tokens exceeds max_position {self.max_position}")
+        positions = self.position.weight[:seq_len]  # (T, H), broadcast over B
+        return self.dropout(self.norm(token_embeds + positions))
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Fused QKV projection, `scaled_dot_product_attention`, output projection."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_dropout
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        # x: (B, T, H); attn_mask: (B, 1, 1, T) bool, True = may attend, or None = attend everywhere
+        batch, seq_len, hidden = x.shape
+        qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, N, T, D)
+        context = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0)
+        context = context.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
+        return self.out(context)
+
+
+class FeedForward(nn.Module):
+    """Position-wise H -> I -> H with exact (erf) GELU."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.up = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.down = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, T, H) -> (B, T, I) -> (B, T, H)
+        return self.down(F.gelu(self.up(x)))
+
+
+class EncoderLayer(nn.Module):
+    """Post-LN Transformer layer (BERT)."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.attention = MultiHeadSelfAttention(config)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = FeedForward(config)
+        self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        # x: (B, T, H) -> (B, T, H)
+        x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask)))
+        return self.output_norm(x + self.dropout(self.feed_forward(x)))
+
+
+def attention_mask_4d(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(B, T) 1/0 padding mask -> (B, 1, 1, T) bool for SDPA; None when nothing is padded.
+
+    Dropping an all-ones mask is exact (masking nothing) and lets SDPA take its fused no-mask kernels.
+    """
+    if attention_mask is None:
+        return None
+    mask = attention_mask.to(torch.bool)
+    if bool(mask.all()):
+        return None
+    return mask[:, None, None, :]
+
+
+class Encoder(nn.Module):
+    """Embeddings followed by `num_layers` EncoderLayers; returns the last hidden states (B, T, H)."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_layers))
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        # BERT's initialisation (normal, std 0.02), used for from-scratch encoders.
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear):
+                nn.init.zeros_(module.bias)
+            elif module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def forward_from_token_embeddings(self, token_embeds: torch.Tensor,
+                                      attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        # token_embeds: (B, T, H) from `embeddings.embed_tokens`; attention_mask: (B, T) -> (B, T, H)
+        x = self.embeddings(token_embeds)
+        mask = attention_mask_4d(attention_mask)
+        for layer in self.layers:
+            x = layer(x, mask)
+        return x
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        # input_ids: (B, T) -> (B, T, H)
+        return self.forward_from_token_embeddings(
+            self.embeddings.embed_tokens(input_ids, token_type_ids), attention_mask)
+
+
+# ---- Hugging Face checkpoint loading -------------------------------------------------------------
+
+_HF_SIMPLE = {
+    "embeddings.word_embeddings.weight": "embeddings.word.weight",
+    "embeddings.position_embeddings.weight": "embeddings.position.weight",
+    "embeddings.token_type_embeddings.weight": "embeddings.token_type.weight",
+    "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+    "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+}
+_HF_LAYER = {
+    "attention.output.dense": "attention.out",
+    "attention.output.LayerNorm": "attention_norm",
+    "intermediate.dense": "feed_forward.up",
+    "output.dense": "feed_forward.down",
+    "output.LayerNorm": "output_norm",
+}
+_HF_LAYER_RE = re.compile(r"^encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$")
+# Heads and buffers of HF checkpoints that the encoder does not use.
+_HF_IGNORED = re.compile(r"^(pooler\.|cls\.|classifier\.|embeddings\.position_ids$)")
+
+
+def _normalise_hf_name(name: str) -> str:
+    for prefix in ("bert.", "model."):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    # Old TF-converted checkpoints name LayerNorm parameters gamma/beta.
+    return re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name))
+
+
+def hf_state_dict_to_encoder(hf_tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map Hugging Face BERT weight names to this encoder's names (fusing Q, K, V).
+
+    Raises ArtifactError when a weight is missing or unexpected, so a wrong checkpoint is never
+    half-loaded.
+    """
+    tensors = {_normalise_hf_name(k): v for k, v in hf_tensors.items()}
+    ours: dict[str, torch.Tensor] = {}
+    qkv: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
+    unexpected = []
+    for name, tensor in tensors.items():
+        if name in _HF_SIMPLE:
+            ours[_HF_SIMPLE[name]] = tensor
+            continue
+        match = _HF_LAYER_RE.match(name)
+        if match:
+            index, inner, kind = int(match.group(1)), match.group(2), match.group(3)
+            if inner in ("attention.self.query", "attention.self.key", "attention.self.value"):
+                qkv.setdefault((index, kind), {})[inner.rsplit(".", 1)[1]] = tensor
+                continue
+            if inner in _HF_LAYER:
+                ours[f"layers.{index}.{_HF_LAYER[inner]}.{kind}"] = tensor
+                continue
+        if not _HF_IGNORED.match(name):
+            unexpected.append(name)
+    if unexpected:
+        raise ArtifactError(f"checkpoint has weights this encoder does not know: {sorted(unexpected)[:5]}")
+    for (index, kind), parts in qkv.items():
+        if set(parts) != {"query", "key", "value"}:
+            raise ArtifactError(f"layer {index} lacks one of query/key/value {kind}")
+        ours[f"layers.{index}.attention.qkv.{kind}"] = torch.cat(
+            [parts["query"], parts["key"], parts["value"]], dim=0)
+    return ours
+
+
+def load_pretrained_encoder(directory: str | Path) -> Encoder:
+    """Load a Hugging Face BERT-family checkpoint directory (config.json + model.safetensors), offline.
+
+    Only safetensors weights are read; pickle checkpoints are never opened.
+    """
+    directory = Path(directory)
+    config_path, weights_path = directory / "config.json", directory / "model.safetensors"
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise ArtifactError(f"{path.name} not found in {directory}")
+    try:
+        hf_config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"config.json in {directory} is not valid JSON: {exc}") from exc
+    config = EncoderConfig.from_hf_config(hf_config)
+    try:
+        hf_tensors = load_file(str(weights_path))
+    except (SafetensorError, OSError) as exc:
+        raise ArtifactError(f"cannot read {weights_path}: {exc}") from exc
+    encoder = Encoder(config)
+    state = hf_state_dict_to_encoder(hf_tensors)
+    load_encoder_state(encoder, state)
+    return encoder.eval()
+
+
+def load_encoder_state(encoder: Encoder, state: dict[str, torch.Tensor]) -> None:
+    """`load_state_dict(strict=True)` with shape checks turned into ArtifactError."""
+    own = encoder.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    if missing or extra:
+        raise ArtifactError(f"weights do not match the encoder config: missing {missing[:5]}, unexpected {extra[:5]}")
+    for name, tensor in state.items():
+        if tuple(tensor.shape) != tuple(own[name].shape):
+            raise ArtifactError(f"weight {name} has shape {tuple(tensor.shape)}, expected {tuple(own[name].shape)}")
+    encoder.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)

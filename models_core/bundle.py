@@ -1,0 +1,67 @@
+"""ClassifierBundle: a trained TextClassifier with its tokenizer, configuration and label names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+from models_core.classifier import TextClassifier
+from models_core.config import EncoderConfig
+from models_core.errors import ArtifactError
+from models_core.tokenization import encode_texts, pad_encodings, pad_token_id
+
+BUNDLE_FORMAT = "models_core.text_classifier/1"
+
+
+def bundle_config(encoder_config: EncoderConfig, num_labels: int, label_names: Sequence[str], max_length: int,
+                  head_dropout: float = 0.1, **extra: Any) -> dict[str, Any]:
+    """The JSON-able description from which `TextClassifier` is rebuilt when an artifact is loaded."""
+    return {"format": BUNDLE_FORMAT, "encoder": encoder_config.to_dict(), "num_labels": int(num_labels),
+            "label_names": [str(n) for n in label_names], "max_length": int(max_length), "pooling": "mean",
+            "head_dropout": float(head_dropout), **extra}
+
+
+def classifier_from_config(config: dict[str, Any]) -> TextClassifier:
+    """An untrained TextClassifier with the architecture described by `bundle_config(...)`."""
+    from models_core.encoder import Encoder
+
+    if config.get("format") != BUNDLE_FORMAT:
+        raise ArtifactError(f"unknown bundle format {config.get('format')!r}; expected {BUNDLE_FORMAT!r}")
+    try:
+        encoder = Encoder(EncoderConfig.from_dict(config["encoder"]))
+        return TextClassifier(encoder, int(config["num_labels"]), float(config.get("head_dropout", 0.1)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"invalid bundle config: {exc}") from exc
+
+
+@dataclass
+class ClassifierBundle:
+    model: TextClassifier
+    tokenizer: Tokenizer
+    config: dict[str, Any]
+    label_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.label_names:
+            self.label_names = [str(i) for i in range(self.model.num_labels)]
+        if len(self.label_names) != self.model.num_labels:
+            raise ArtifactError(f"{len(self.label_names)} label names for {self.model.num_labels} outputs")
+
+    @property
+    def num_labels(self) -> int:
+        return self.model.num_labels
+
+    def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Padded model inputs (input_ids, token_type_ids, attention_mask: (B, T) int64), in order."""
+        return pad_encodings(encode_texts(self.tokenizer, texts), pad_token_id(self.tokenizer))
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64,
+                      progress: Callable[[dict[str, Any]], None] | None = None) -> np.ndarray:
+        """(n, num_labels) float64 class probabilities, length-bucketed, in the given order."""
+        from models_core.inference import predict_dataset
+
+        return predict_dataset(self, texts, batch_size=batch_size, progress=progress).probabilities

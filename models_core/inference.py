@@ -1,0 +1,128 @@
+"""Batched inference at the `torch.inference_mode()` boundary.
+
+Texts are tokenized once, sorted by token count into buckets of `batch_size`, padded only to the
+longest text of their bucket, run, and the outputs put back in the callers' order. A bucket whose
+texts all have the same length carries no padding mask at all, which lets SDPA use its fused kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from models_core.classifier import TextClassifier
+from models_core.compute import ComputeMeter
+from models_core.errors import InputError
+from models_core.tokenization import encode_texts, pad_encodings, pad_token_id
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding, Tokenizer
+
+    from models_core.bundle import ClassifierBundle
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def inference_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices sorted by length (stable), cut into consecutive batches of at most `batch_size`."""
+    if batch_size < 1:
+        raise InputError("batch_size must be at least 1")
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def run_bucketed(model: TextClassifier, encodings: Sequence["Encoding"], pad_id: int, batch_size: int,
+                 outputs: Callable[[TextClassifier, dict[str, torch.Tensor]], torch.Tensor],
+                 meter: ComputeMeter, progress: Progress | None = None,
+                 stage: str = "inference") -> np.ndarray:
+    """Apply `outputs(model, batch)` -> (b, k) to every encoding in length buckets; (n, k) in input order.
+
+    The caller owns the inference_mode / eval() context; this function only batches and reorders.
+    """
+    device = meter.device
+    total = len(encodings)
+    result: np.ndarray | None = None
+    done = 0
+    with tqdm(total=total, desc=stage, unit="text", disable=None, leave=False) as bar:
+        for indices in length_buckets([len(e.ids) for e in encodings], batch_size):
+            batch = pad_encodings([encodings[i] for i in indices], pad_id)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            out = outputs(model, batch).to("cpu", torch.float64).numpy()
+            if result is None:
+                result = np.empty((total, out.shape[1]), dtype=np.float64)
+            result[indices] = out
+            meter.add_batch(model.encoder.config, batch=len(indices), seq_len=batch["input_ids"].shape[1],
+                            tokens=int(batch["attention_mask"].sum()), num_labels=model.num_labels)
+            done += len(indices)
+            bar.update(len(indices))
+            if progress is not None:
+                progress({"stage": stage, "percent": 100.0 * done / total, "done": done, "total": total})
+    assert result is not None
+    return result
+
+
+def _logits(model: TextClassifier, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+
+
+def _pooled(model: TextClassifier, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model.pooled(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+
+
+def _apply(model: TextClassifier, tokenizer: "Tokenizer", texts: Sequence[str], batch_size: int,
+           outputs: Callable[[TextClassifier, dict[str, torch.Tensor]], torch.Tensor], width: int,
+           progress: Progress | None, stage: str, device: torch.device | None) -> tuple[np.ndarray, dict]:
+    encodings = encode_texts(tokenizer, texts)
+    device = device or inference_device()
+    was_training = model.training
+    model.to(device).eval()
+    try:
+        with ComputeMeter(device) as meter, torch.inference_mode():
+            if encodings:
+                values = run_bucketed(model, encodings, pad_token_id(tokenizer), batch_size, outputs,
+                                      meter, progress, stage)
+            else:
+                values = np.zeros((0, width), dtype=np.float64)
+    finally:
+        model.train(was_training)
+    return values, meter.as_dict()
+
+
+def pooled_features(model: TextClassifier, tokenizer: "Tokenizer", texts: Sequence[str], batch_size: int = 64,
+                    progress: Progress | None = None,
+                    device: torch.device | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Mean-pooled sentence vectors (n, H) float64 and the compute record."""
+    return _apply(model, tokenizer, texts, batch_size, _pooled, model.encoder.config.hidden_size,
+                  progress, "embedding", device)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: np.ndarray  # (n, num_labels) float64, rows sum to 1
+    predictions: np.ndarray    # (n,) int64 argmax label index
+    compute: dict[str, Any]
+
+
+def predict_dataset(bundle: "ClassifierBundle", texts: Sequence[str], batch_size: int = 64,
+                    progress: Progress | None = None) -> Prediction:
+    """Class probabilities for every text, in the given order."""
+    logits, compute = _apply(bundle.model, bundle.tokenizer, texts, batch_size, _logits,
+                             bundle.model.num_labels, progress, "inference", None)
+    probabilities = softmax(logits)
+    return Prediction(probabilities=probabilities, predictions=probabilities.argmax(axis=1).astype(np.int64),
+                      compute=compute)

@@ -459,7 +459,7 @@ def _vocabulary(texts: list[tuple[int, str]], rows: list[dict], sensitive: list[
         corpus.update(toks)
     vocab = sorted(t for t, c in corpus.items() if c >= MIN_TERM_COUNT)
     result: dict[str, dict] = {}
-    if not vocab:
+    if len(vocab) < 2:  # the log-odds of the only term against "every other term" is undefined
         return {"method": "log-odds ratio, informative Dirichlet prior (Monroe et al. 2008)",
                 "prior_tokens": PRIOR_TOKENS, "attributes": {a: {} for a in sensitive}}
     index = {t: j for j, t in enumerate(vocab)}

@@ -5,11 +5,13 @@ Kinds detected (each with a validity check chosen to keep false positives low):
 =============  ==========================================================================================
 ``email``      ``local@domain.tld``
 ``phone``      international (``+`` country code, 8-15 digits in all, E.164) and national forms: a trunk
-               ``0`` followed by 9-11 more digits (UK/EU style, e.g. ``020 7946 0958``, ``01 23 45 67 89``)
-               or North-American ``(415) 555-2671`` / ``415-555-2671`` (separators required)
+               ``0`` and 10-11 digits in all with one kind of separator (UK/EU style, ``020 7946 0958``,
+               ``01 23 45 67 89``), or North-American ``(415) 555-2671`` / ``415-555-2671`` /
+               ``415.555.2671`` (area code and exchange 2-9; space-only forms are not matched)
 ``iban``       country code with its registered IBAN length, checked with ISO 7064 mod-97 (== 1)
-``card``       13-19 digits, optionally grouped by single spaces or dashes, Luhn-valid, and starting with
-               2-6 (the issuer ranges of the card networks)
+``card``       13-19 digits, Luhn-valid, starting with 2-6 (the card networks' issuer ranges), either
+               ungrouped or grouped like a printed card (4-4-4-4..., Amex 4-6-5, Diners 4-6-4) with one
+               kind of separator (space or dash)
 ``ipv4``       dotted quad, each octet 0-255, not part of a longer dotted number
 ``us_ssn``     ``AAA-GG-SSSS`` with dashes, excluding the never-issued 000/666/9xx areas, 00 group and
                0000 serial
@@ -80,8 +82,10 @@ _NINO = re.compile(r"(?<![\w])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\.?\d)(?!\w)")
 _PHONE_INTL = re.compile(r"(?<![\w+])\+\d(?:[ .-]?\(?\d\)?){6,16}" + _NUM_AFTER)
-_PHONE_TRUNK = re.compile(_NUM_BEFORE + r"\(?0\d(?:\)?[ .\-/]?\d){8,10}" + _NUM_AFTER)
-_PHONE_NANP = re.compile(_NUM_BEFORE + r"(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}" + _NUM_AFTER)
+_PHONE_TRUNK = re.compile(_NUM_BEFORE + r"\(?0\d(?:\)?[ .-]?\d){8,9}" + _NUM_AFTER)
+_PHONE_NANP = re.compile(_NUM_BEFORE + r"(?:\([2-9]\d{2}\) ?[2-9]\d{2}-|[2-9]\d{2}([.-])[2-9]\d{2}\1)\d{4}"
+                         + _NUM_AFTER)
+_SEPARATORS = re.compile(r"[ .-]")
 
 
 @dataclass(frozen=True)
@@ -149,14 +153,29 @@ def _iban_candidates(text: str) -> Iterable[tuple[int, int]]:
 
 def _card_ok(value: str) -> bool:
     digits = _digits(value)
-    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
+    if not (13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)):
+        return False
+    # Grouped numbers must look like a printed card: one kind of separator, and groups of four (the last
+    # one 1-4 long) or the 4-6-5 / 4-6-4 layouts of Amex and Diners. This keeps runs of small numbers
+    # ("45 23 67 12 89 34 55") out.
+    separators = set(_SEPARATORS.findall(value))
+    if not separators:
+        return True
+    if len(separators) > 1:
+        return False
+    groups = [len(g) for g in _SEPARATORS.split(value)]
+    return (all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4) or groups in ([4, 6, 5], [4, 6, 4])
 
 
 def _phone_ok(value: str) -> bool:
     n = len(_digits(value))
     if value.startswith("+"):
         return 8 <= n <= 15
-    return 10 <= n <= 12
+    if value.lstrip("(").startswith("0"):
+        # Trunk-prefixed national numbers: one kind of separator throughout, so that dates and times
+        # ("01.02.2024 10") are not read as phone numbers.
+        return 10 <= n <= 11 and len(set(_SEPARATORS.findall(value.replace(")", "")))) <= 1
+    return n == 10
 
 
 def find_pii(text: str) -> list[Finding]:

@@ -1,0 +1,113 @@
+"""Loads the demo: users, organisation profile, a seeded hiring dataset, a trained and audited model.
+
+Runs each job inline (with a terminal progress bar) so the dashboard is populated when it returns.
+Safe to run again: an already loaded demo is left as it is.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
+
+from governance.accounts import roles
+from governance.accounts.services import user_create
+from governance.approvals.services import deployment_request_approve, deployment_request_create
+from governance.audits.services import audit_request
+from governance.compliance.services import organisation_profile_update
+from governance.datasets.models import Dataset
+from governance.datasets.services import dataset_upload
+from governance.registry.choices import VersionStatus
+from governance.registry.services import model_version_request_training
+from models_core.synthetic import SyntheticSpec, hiring_csv
+
+USERS = [
+    ("engineer", "demo-engineer-pass", [roles.ML_ENGINEER]),
+    ("reviewer", "demo-reviewer-pass", [roles.REVIEWER]),
+    ("reviewer2", "demo-reviewer2-pass", [roles.REVIEWER]),
+    ("compliance", "demo-compliance-pass", [roles.COMPLIANCE_OFFICER]),
+    ("auditor", "demo-auditor-pass", [roles.AUDITOR]),
+]
+DATASET = "hiring-applicants"
+HOLDOUT = "hiring-applicants-holdout"
+PERSONAL_DATA = {
+    "lawful_basis": "legitimate_interests",
+    "purposes": "Screening job applications for interview shortlisting.",
+    "data_subject_categories": "Job applicants",
+    "personal_data_categories": "CV summary, gender, age band",
+    "special_categories": False,
+    "recipients": "HR department; recruiting agencies under contract",
+    "retention_days": 365,
+    "source": "Applicant tracking system export",
+    "dpia_reference": "DPIA-2026-014",
+}
+
+
+class Command(BaseCommand):
+    help = "Load the demo users, data, model, audit and an approved staging deployment."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rows", type=int, default=3000, help="Training rows (default 3000).")
+        parser.add_argument("--explain-rows", type=int, default=30)
+
+    def handle(self, *args, rows: int, explain_rows: int, **options):
+        self._users()
+        if Dataset.objects.filter(name=DATASET).exists():
+            self.stdout.write("Demo data already loaded; nothing to do.")
+            self._print_logins()
+            return
+        engineer, reviewer = User.objects.get(username="engineer"), User.objects.get(username="reviewer")
+        compliance = User.objects.get(username="compliance")
+        organisation_profile_update(actor=compliance, controller_name="Example Hiring Ltd",
+                                    controller_contact="privacy@example.com, 1 Example Street, London",
+                                    dpo_name="Dana Protect", dpo_contact="dpo@example.com",
+                                    security_measures="Encryption at rest and in transit; role-based access; "
+                                                      "hash-chained audit log; quarterly access reviews.")
+        self.stdout.write(f"Uploading {rows} synthetic applicant summaries (women's hiring labels flipped at 40%)…")
+        train = dataset_upload(actor=engineer, name=DATASET, raw=hiring_csv(SyntheticSpec(n_rows=rows)).encode(),
+                               file_name="hiring.csv", text_column="text", label_column="hired",
+                               subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
+                               description="Seeded synthetic CV summaries with an injected gender disparity.",
+                               **PERSONAL_DATA)
+        holdout = dataset_upload(actor=engineer, name=HOLDOUT,
+                                 raw=hiring_csv(SyntheticSpec(n_rows=max(200, rows // 3), seed=8)).encode(),
+                                 file_name="hiring-holdout.csv", text_column="text", label_column="hired",
+                                 subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
+                                 description="Held-out applicants for audits.", **PERSONAL_DATA)
+        with override_settings(JOB_DISPATCH="inline"):
+            self.stdout.write("Training a classifier on the pretrained MiniLM-L6 encoder (frozen)…")
+            version = model_version_request_training(
+                actor=engineer, model_name="hiring-screener", dataset_version=train,
+                intended_purpose="Rank applicants for interview shortlisting; a recruiter reviews every decision.")
+            version.refresh_from_db()
+            if version.status != VersionStatus.READY:
+                raise SystemExit(f"Training failed: {version.error}")
+            self.stdout.write(f"  validation accuracy {version.metrics.get('val_accuracy'):.3f} "
+                              f"(majority baseline {version.metrics.get('baseline_accuracy'):.3f})")
+            self.stdout.write("Auditing it on the held-out applicants…")
+            audit = audit_request(actor=engineer, model_version=version, dataset_version=holdout,
+                                  explain_rows=explain_rows)
+            audit.refresh_from_db()
+            if audit.status != "complete":
+                raise SystemExit(f"Audit failed: {audit.error}")
+        gender = audit.results.get(kind="fairness").data["groupings"]["gender"]["disparities"]
+        dpd = gender["demographic_parity_difference"]
+        self.stdout.write(f"  accuracy {audit.summary['accuracy']:.3f}; demographic parity difference by gender "
+                          f"{dpd['value']:.3f} [{dpd['ci'][0]:.3f}, {dpd['ci'][1]:.3f}]")
+        request = deployment_request_create(actor=engineer, model_version=version, environment="staging",
+                                            audit=audit, justification="Pilot in staging to compare against "
+                                                                       "recruiter decisions.")
+        deployment_request_approve(actor=reviewer, request_id=request.pk, reason="Staging only; fairness gap "
+                                                                                 "must be mitigated before production.")
+        self.stdout.write(self.style.SUCCESS("Demo loaded."))
+        self._print_logins()
+
+    def _users(self) -> None:
+        for username, password, user_roles in USERS:
+            if not User.objects.filter(username=username).exists():
+                user_create(username=username, password=password, roles=user_roles)
+
+    def _print_logins(self) -> None:
+        self.stdout.write("Logins (user / password):")
+        for username, password, user_roles in USERS:
+            self.stdout.write(f"  {username:<11} {password:<22} {', '.join(user_roles)}")

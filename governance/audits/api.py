@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from governance.accounts.permissions import role_permission
+from governance.accounts.roles import ML_ENGINEER
+from governance.audits import selectors, services
+from governance.audits.models import Audit, Prediction
+from governance.datasets.models import DatasetVersion
+from governance.registry.models import ModelVersion
+
+EngineerWrites = role_permission(ML_ENGINEER)
+
+
+class AuditInput(serializers.Serializer):
+    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
+    dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
+    explain_rows = serializers.IntegerField(min_value=0, max_value=500, required=False, allow_null=True,
+                                            default=None)
+
+
+class AuditOutput(serializers.ModelSerializer):
+    model_name = serializers.CharField(source="model_version.model.name", read_only=True)
+    model_version_number = serializers.IntegerField(source="model_version.version", read_only=True)
+    dataset_name = serializers.CharField(source="dataset_version.dataset.name", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+
+    class Meta:
+        model = Audit
+        fields = ["id", "model_version", "model_name", "model_version_number", "dataset_version", "dataset_name",
+                  "status", "requested_by", "config", "created_at", "started_at", "finished_at", "error",
+                  "artifact_digest", "summary", "result_hash"]
+
+
+class AuditDetailOutput(AuditOutput):
+    results = serializers.SerializerMethodField()
+
+    class Meta(AuditOutput.Meta):
+        fields = AuditOutput.Meta.fields + ["results"]
+
+    def get_results(self, audit) -> dict:
+        return selectors.audit_results(audit=audit)
+
+
+class PredictionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Prediction
+        fields = ["id", "record", "subject_id", "predicted_label", "probabilities"]
+
+
+class AuditListApi(generics.ListAPIView):
+    permission_classes = [EngineerWrites]
+    serializer_class = AuditOutput
+
+    def get_queryset(self):
+        qs = selectors.audit_list()
+        mv = self.request.query_params.get("model_version")
+        return qs.filter(model_version_id=mv) if mv and mv.isdigit() else qs
+
+    @extend_schema(request=AuditInput, responses={202: AuditOutput})
+    def post(self, request):
+        data = AuditInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        audit = services.audit_request(actor=request.user, **data.validated_data)
+        return Response(AuditOutput(audit).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AuditDetailApi(generics.RetrieveAPIView):
+    permission_classes = [EngineerWrites]
+    serializer_class = AuditDetailOutput
+
+    def get_queryset(self):
+        return selectors.audit_list().prefetch_related("results")
+
+
+class AuditPredictionListApi(generics.ListAPIView):
+    permission_classes = [EngineerWrites]
+    serializer_class = PredictionOutput
+
+    def get_queryset(self):
+        return Prediction.objects.filter(audit_id=self.kwargs["pk"]).order_by("id")

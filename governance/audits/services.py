@@ -1,0 +1,194 @@
+"""Writes of the audits domain: request an audit, and run it (the worker's side)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
+from governance.compliance.chain import canonical_json
+from governance.compliance.services import audit_log_append
+from governance.datasets.models import DatasetRecord, DatasetVersion
+from governance.errors import InvalidState, ValidationFailed
+from governance.jobs import services as jobs
+from governance.jobs.dispatch import enqueue
+from governance.jobs.models import Job
+from governance.registry.choices import VersionStatus
+from governance.registry.models import ModelVersion
+
+log = logging.getLogger(__name__)
+
+AUDIT_TASK = "governance.run_audit"
+DEFAULT_CONFIG = {"n_boot": 1000, "seed": 0, "explain_rows": 50, "explain_methods": ["shap", "lime", "ig"]}
+
+
+@transaction.atomic
+def audit_request(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
+                  explain_rows: int | None = None) -> Audit:
+    if model_version.status != VersionStatus.READY:
+        raise InvalidState(f"{model_version} is {model_version.status}; only a ready version can be audited.")
+    unknown = set(dataset_version.label_names) - set(model_version.label_names)
+    if unknown:
+        raise ValidationFailed(
+            f"The dataset has labels the model does not know: {', '.join(sorted(unknown))}.", field="dataset_version")
+    config = dict(DEFAULT_CONFIG)
+    if explain_rows is not None:
+        if not 0 <= int(explain_rows) <= 500:
+            raise ValidationFailed("Explained rows must be between 0 and 500.", field="explain_rows")
+        config["explain_rows"] = int(explain_rows)
+    audit = Audit.objects.create(model_version=model_version, dataset_version=dataset_version, requested_by=actor,
+                                 config=config, artifact_digest=model_version.artifact_digest)
+    job = jobs.job_create(kind="audit", subject=audit, created_by=actor)
+    audit_log_append(actor=actor, action="audit.requested", obj=audit,
+                     payload={"model_version": model_version.pk, "artifact_digest": model_version.artifact_digest,
+                              "dataset_version": dataset_version.pk, "dataset_sha256": dataset_version.sha256,
+                              "config": config, "job": job.pk})
+    enqueue(AUDIT_TASK, job.pk)
+    return audit
+
+
+def audit_run(*, job_id: int) -> None:
+    """Run one audit job (called by the worker). A repeat of a finished job changes nothing."""
+    from models_core.artifacts import load_artifact
+    from models_core.fairness import fairness_report
+    from models_core.inference import predict_dataset
+
+    job = jobs.job_start(job_id=job_id)
+    if job is None:
+        return
+    audit = Audit.objects.select_related("model_version", "dataset_version").get(pk=job.subject_id)
+    if audit.status == AuditStatus.COMPLETE:
+        jobs.job_complete(job=job)
+        return
+    Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.RUNNING, started_at=timezone.now(), error="")
+    try:
+        version, data = audit.model_version, audit.dataset_version
+        jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
+        bundle, _ = load_artifact(Path(version.artifact_path), expected_digest=version.artifact_digest)
+        records = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
+                       .values_list("pk", "subject_id", "text", "label", "attributes"))
+        texts = [r[2] for r in records]
+        inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
+            job=job, stage="inference", percent=5 + 0.55 * p.get("percent", 0)))
+        label_index = {name: i for i, name in enumerate(version.label_names)}
+        y_true = [label_index[r[3]] for r in records]
+        y_pred = [int(p) for p in inference.predictions]
+        sensitive = {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}
+        jobs.job_progress(job=job, stage="fairness", percent=62, force=True)
+        positive = label_index.get(data.positive_label, 1) if len(version.label_names) == 2 else None
+        fairness = fairness_report(y_true, y_pred, sensitive, labels=list(range(len(version.label_names))),
+                                   positive_label=positive if positive is not None else 1,
+                                   n_boot=audit.config.get("n_boot", 1000), seed=audit.config.get("seed", 0))
+        metrics = _performance(y_true, y_pred, version.label_names)
+        results = {"metrics": metrics, "fairness": fairness, "compute": inference.compute}
+        explain_n = audit.config.get("explain_rows", 0)
+        if explain_n:
+            jobs.job_progress(job=job, stage="explanations", percent=70, force=True)
+            results["explanations"] = _explain(bundle, texts, y_true, y_pred, sensitive, explain_n,
+                                               audit.config, job)
+        jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
+        _audit_store(audit=audit, job=job, records=records, probabilities=inference.probabilities,
+                     label_names=version.label_names, results=results)
+    except Exception as exc:  # recorded on the audit and its job; the worker keeps running
+        log.exception("audit job %s failed", job_id)
+        _audit_failed(audit=audit, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+def _performance(y_true: list[int], y_pred: list[int], label_names: list[str]) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    labels = list(range(len(label_names)))
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "n": len(y_true),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "majority_baseline_accuracy": max(y_true.count(i) for i in labels) / max(1, len(y_true)),
+        "per_class": [{"label": label_names[i], "precision": float(precision[i]), "recall": float(recall[i]),
+                       "f1": float(f1[i]), "support": int(support[i])} for i in labels],
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "label_names": list(label_names),
+    }
+
+
+def _explain(bundle, texts, y_true, y_pred, sensitive, n, config, job) -> dict:
+    from models_core.explain import explain_sample, select_sample
+
+    correct = [t == p for t, p in zip(y_true, y_pred)]
+    first_attr = next(iter(sensitive), None)
+    groups = sensitive[first_attr] if first_attr else ["all"] * len(texts)
+    rows = select_sample(groups, correct, n=n, seed=config.get("seed", 0))
+    report = explain_sample(bundle, [texts[i] for i in rows], [y_pred[i] for i in rows],
+                            {a: [v[i] for i in rows] for a, v in sensitive.items()},
+                            methods=tuple(config.get("explain_methods", ("shap", "lime", "ig"))),
+                            seed=config.get("seed", 0),
+                            progress=lambda p: jobs.job_progress(job=job, stage="explanations",
+                                                                 percent=70 + 0.25 * p.get("percent", 0)))
+    report["row_indices"] = list(rows)
+    return report
+
+
+def result_hash(results: dict) -> str:
+    return hashlib.sha256(canonical_json(results).encode()).hexdigest()
+
+
+@transaction.atomic
+def _audit_store(*, audit: Audit, job: Job, records, probabilities, label_names, results: dict) -> None:
+    locked = Audit.objects.select_for_update().get(pk=audit.pk)
+    if locked.status == AuditStatus.COMPLETE:
+        return
+    # A retried run replaces whatever a dead attempt left half-written, so rows are never duplicated.
+    AuditResult.objects.filter(audit=audit).delete()
+    Prediction.objects.filter(audit=audit).delete()
+    clean = {kind: _json_safe(data) for kind, data in results.items()}
+    AuditResult.objects.bulk_create(
+        AuditResult(audit=audit, kind=kind, data=data, sha256=hashlib.sha256(canonical_json(data).encode()).hexdigest())
+        for kind, data in clean.items())
+    Prediction.objects.bulk_create(
+        (Prediction(audit=audit, record_id=pk, subject_id=subject, predicted_label=label_names[int(row.argmax())],
+                    probabilities=[round(float(x), 6) for x in row])
+         for (pk, subject, *_), row in zip(records, probabilities)), batch_size=2000)
+    digest = result_hash(clean)
+    metrics = clean["metrics"]
+    summary = {"accuracy": metrics["accuracy"], "f1_macro": metrics["f1_macro"], "n": metrics["n"]}
+    locked.status, locked.finished_at, locked.result_hash, locked.summary = (
+        AuditStatus.COMPLETE, timezone.now(), digest, summary)
+    locked.save(update_fields=["status", "finished_at", "result_hash", "summary"])
+    audit_log_append(actor=job.created_by, action="audit.completed", obj=audit,
+                     payload={"result_hash": digest, "summary": summary, "job": job.pk})
+    jobs.job_complete(job=job)
+
+
+@transaction.atomic
+def _audit_failed(*, audit: Audit, job_id: int, error: str) -> None:
+    Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.FAILED, error=error[:4000],
+                                             finished_at=timezone.now())
+    jobs.job_fail(job_id=job_id, error=error)
+    audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="audit.failed", obj=audit,
+                     payload={"error": error[:500], "job": job_id})
+
+
+def _json_safe(value):
+    """NaN and infinities are not JSON: store them as null."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value

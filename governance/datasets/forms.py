@@ -1,0 +1,32 @@
+from django import forms
+
+from governance.datasets.choices import LawfulBasis
+from governance.datasets.models import Dataset
+
+
+class DatasetUploadForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, help_text="Name of a new dataset.")
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), required=False,
+                                     help_text="Or pick an existing dataset to add a version to it.")
+    file = forms.FileField(help_text="CSV with a header row, or JSON Lines.")
+    text_column = forms.CharField(max_length=100, initial="text")
+    label_column = forms.CharField(max_length=100, initial="label")
+    subject_column = forms.CharField(max_length=100, initial="subject_id")
+    sensitive_attributes = forms.CharField(max_length=500, required=False,
+                                           help_text="Comma-separated column names, e.g. gender, age_band.")
+    note = forms.CharField(max_length=300, required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    lawful_basis = forms.ChoiceField(choices=LawfulBasis.choices, initial=LawfulBasis.NONE)
+    purposes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    data_subject_categories = forms.CharField(max_length=300, required=False)
+    personal_data_categories = forms.CharField(max_length=300, required=False)
+    special_categories = forms.BooleanField(required=False)
+    recipients = forms.CharField(max_length=300, required=False)
+    third_country_transfers = forms.CharField(max_length=300, required=False)
+    transfer_safeguards = forms.CharField(max_length=300, required=False)
+    retention_days = forms.IntegerField(min_value=1, max_value=36500, required=False)
+    source = forms.CharField(max_length=300, required=False)
+    dpia_reference = forms.CharField(max_length=200, required=False)
+
+    def clean_sensitive_attributes(self) -> list[str]:
+        return [p.strip() for p in self.cleaned_data["sensitive_attributes"].split(",") if p.strip()]

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from governance.datasets.choices import FileFormat, LawfulBasis
+
+
+class Dataset(models.Model):
+    """A named collection of versions, with the personal-data metadata GDPR Art. 30 asks for."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True, default="")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="datasets")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Personal-data metadata (GDPR Art. 30(1)(b)–(g), Art. 6, Art. 35).
+    lawful_basis = models.CharField(max_length=30, choices=LawfulBasis.choices, default=LawfulBasis.NONE)
+    purposes = models.TextField(blank=True, default="")
+    data_subject_categories = models.CharField(max_length=300, blank=True, default="")
+    personal_data_categories = models.CharField(max_length=300, blank=True, default="")
+    special_categories = models.BooleanField(default=False)
+    recipients = models.CharField(max_length=300, blank=True, default="")
+    third_country_transfers = models.CharField(max_length=300, blank=True, default="")
+    transfer_safeguards = models.CharField(max_length=300, blank=True, default="")
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=300, blank=True, default="")
+    dpia_reference = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def holds_personal_data(self) -> bool:
+        return self.lawful_basis != LawfulBasis.NONE
+
+
+class DatasetVersion(models.Model):
+    """An immutable snapshot of a dataset file: its digest, column mapping and rows."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    note = models.CharField(max_length=300, blank=True, default="")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    row_count = models.PositiveIntegerField()
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8, choices=FileFormat.choices)
+    text_column = models.CharField(max_length=100)
+    label_column = models.CharField(max_length=100)
+    subject_column = models.CharField(max_length=100)
+    sensitive_attributes = models.JSONField(default=list)
+    label_names = models.JSONField(default=list)
+    positive_label = models.CharField(max_length=100, blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset__name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "version"], name="uniq_dataset_version")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name} v{self.version}"
+
+
+class DatasetRecord(models.Model):
+    """One row of a dataset version; the subject id is indexed for access and erasure requests."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="records")
+    row_index = models.PositiveIntegerField()
+    subject_id = models.CharField(max_length=200, db_index=True)
+    text = models.TextField()
+    label = models.CharField(max_length=100)
+    attributes = models.JSONField(default=dict)
+    weight = models.FloatField(default=1.0)
+
+    class Meta:
+        ordering = ["version_id", "row_index"]
+        constraints = [models.UniqueConstraint(fields=["version", "row_index"], name="uniq_record_row")]

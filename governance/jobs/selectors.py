@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from governance.jobs.models import Job, JobStatus
+
+
+def job_get(*, job_id: int) -> Job:
+    return Job.objects.get(pk=job_id)
+
+
+def job_list_active(*, limit: int = 20):
+    return Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-created_at")[:limit]
+
+
+def job_list_recent_failed(*, limit: int = 10):
+    return Job.objects.filter(status=JobStatus.FAILED).order_by("-finished_at")[:limit]
+
+
+def job_for(subject) -> Job | None:
+    return (Job.objects.filter(subject_type=subject._meta.label_lower, subject_id=subject.pk)
+            .order_by("-created_at").first())

@@ -1,0 +1,18 @@
+from django.db import models
+
+
+class VersionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    TRAINING = "training", "Training"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Environment(models.TextChoices):
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
+class EncoderChoice(models.TextChoices):
+    PRETRAINED = "pretrained", "Pretrained MiniLM-L6 encoder"
+    SCRATCH = "scratch", "From scratch (WordPiece trained on the data)"

@@ -1,0 +1,17 @@
+from django import forms
+
+from governance.datasets.models import DatasetVersion
+from governance.registry.choices import EncoderChoice
+
+
+class TrainForm(forms.Form):
+    model_name = forms.CharField(max_length=200, help_text="A new name creates a model; an existing one adds a version.")
+    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.select_related("dataset"))
+    encoder = forms.ChoiceField(choices=EncoderChoice.choices, initial=EncoderChoice.PRETRAINED)
+    freeze_encoder = forms.BooleanField(required=False, initial=True,
+                                        help_text="Train only the classification head (fast on CPU).")
+    epochs = forms.IntegerField(min_value=1, max_value=50, initial=8)
+    seed = forms.IntegerField(min_value=0, initial=0)
+    dp = forms.BooleanField(required=False, label="Differentially private head (DP-SGD)")
+    dp_epsilon = forms.FloatField(min_value=0.1, max_value=100, required=False, label="Target ε")
+    intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from governance.registry.choices import Environment, VersionStatus
+
+
+class Model(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True, default="")
+    intended_purpose = models.TextField(blank=True, default="")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="models")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    """One trained (or registered) artifact, with its lineage and the evidence of how it was made."""
+
+    model = models.ForeignKey(Model, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=VersionStatus.choices, default=VersionStatus.QUEUED,
+                              db_index=True)
+    dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True,
+                                        on_delete=models.PROTECT, related_name="model_versions")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    lineage_note = models.CharField(max_length=300, blank=True, default="")
+    training_config = models.JSONField(default=dict)
+    label_names = models.JSONField(default=list)
+    metrics = models.JSONField(default=dict, blank=True)
+    compute = models.JSONField(default=dict, blank=True)
+    dp = models.JSONField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True)
+    artifact_path = models.CharField(max_length=500, blank=True, default="")
+    artifact_digest = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model__name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["model", "version"], name="uniq_model_version")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.version}"
+
+
+class Deployment(models.Model):
+    """Which version served in which environment, from when to when (ended_at null: still serving)."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
+    environment = models.CharField(max_length=20, choices=Environment.choices)
+    request = models.ForeignKey("approvals.DeploymentRequest", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="deployments")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["environment", "started_at"])]

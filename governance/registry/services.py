@@ -1,0 +1,148 @@
+"""Writes of the model registry: training requests, the training run itself, deployments."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from governance.compliance.services import audit_log_append
+from governance.datasets.models import DatasetVersion
+from governance.errors import InvalidState, ValidationFailed
+from governance.jobs import services as jobs
+from governance.jobs.dispatch import enqueue
+from governance.jobs.models import Job
+from governance.registry.choices import EncoderChoice, Environment, VersionStatus
+from governance.registry.models import Deployment, Model, ModelVersion
+
+log = logging.getLogger(__name__)
+
+TRAIN_TASK = "governance.train_model_version"
+
+
+def _artifact_dir(version: ModelVersion) -> Path:
+    return Path(settings.ARTIFACT_ROOT) / f"model-{version.model_id}" / f"v{version.version}"
+
+
+def _next_version(model: Model) -> int:
+    last = model.versions.select_for_update().order_by("-version").first()
+    return (last.version + 1) if last else 1
+
+
+@transaction.atomic
+def model_version_request_training(*, actor, model_name: str, dataset_version: DatasetVersion,
+                                   encoder: str = EncoderChoice.PRETRAINED, freeze_encoder: bool = True,
+                                   epochs: int = 8, seed: int = 0, dp: bool = False, dp_epsilon: float | None = None,
+                                   description: str = "", intended_purpose: str = "") -> ModelVersion:
+    model_name = (model_name or "").strip()
+    if not model_name:
+        raise ValidationFailed("A model needs a name.", field="model_name")
+    if encoder not in EncoderChoice.values:
+        raise ValidationFailed(f"'{encoder}' is not an encoder choice.", field="encoder")
+    if not 1 <= int(epochs) <= 50:
+        raise ValidationFailed("Epochs must be between 1 and 50.", field="epochs")
+    if dp and dp_epsilon is not None and not 0.1 <= float(dp_epsilon) <= 100:
+        raise ValidationFailed("The target ε must be between 0.1 and 100.", field="dp_epsilon")
+    model, created = Model.objects.get_or_create(
+        name=model_name, defaults={"owner": actor, "description": description, "intended_purpose": intended_purpose})
+    if created:
+        audit_log_append(actor=actor, action="model.created", obj=model, payload={"name": model_name})
+    config = {**settings.TRAINING_DEFAULTS, "encoder": encoder, "freeze_encoder": bool(freeze_encoder),
+              "epochs": int(epochs), "seed": int(seed), "dp": bool(dp),
+              "dp_epsilon": float(dp_epsilon) if dp and dp_epsilon is not None else None}
+    version = ModelVersion.objects.create(
+        model=model, version=_next_version(model), dataset_version=dataset_version, training_config=config,
+        label_names=list(dataset_version.label_names), created_by=actor)
+    job = jobs.job_create(kind="training", subject=version, created_by=actor)
+    audit_log_append(actor=actor, action="model_version.training_requested", obj=version,
+                     payload={"model": model.name, "version": version.version,
+                              "dataset_version": dataset_version.pk, "dataset_sha256": dataset_version.sha256,
+                              "config": config, "job": job.pk})
+    enqueue(TRAIN_TASK, job.pk)
+    return version
+
+
+def model_version_train(*, job_id: int) -> None:
+    """Run one training job (called by the worker). Safe to repeat: a finished job is left alone."""
+    from governance.datasets.selectors import training_rows
+    from models_core.artifacts import save_artifact
+    from models_core.training import TrainConfig, train_classifier
+
+    job = jobs.job_start(job_id=job_id)
+    if job is None:
+        return
+    version = ModelVersion.objects.select_related("dataset_version", "model").get(pk=job.subject_id)
+    if version.status == VersionStatus.READY:
+        jobs.job_complete(job=job)
+        return
+    try:
+        ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.TRAINING, error="")
+        jobs.job_progress(job=job, stage="loading data", percent=1, force=True)
+        texts, labels, weights = training_rows(version=version.dataset_version)
+        cfg = version.training_config
+        train_cfg = TrainConfig(encoder=cfg["encoder"], freeze_encoder=cfg["freeze_encoder"], epochs=cfg["epochs"],
+                                seed=cfg["seed"], dp=cfg.get("dp", False),
+                                dp_epsilon=cfg.get("dp_epsilon"))
+        use_weights = weights if any(w != 1.0 for w in weights) else None
+        result = train_classifier(texts, labels, num_labels=len(version.label_names), config=train_cfg,
+                                  sample_weights=use_weights,
+                                  progress=lambda p: jobs.job_progress(job=job, **_progress_fields(p)))
+        jobs.job_progress(job=job, stage="saving artifact", percent=99, force=True)
+        directory = _artifact_dir(version)
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        digest = save_artifact(result.bundle, directory, metadata={
+            "model": version.model.name, "version": version.version, "label_names": version.label_names,
+            "dataset_version_sha256": version.dataset_version.sha256, "training_config": cfg})
+    except Exception as exc:  # the job records any failure; the worker keeps running
+        log.exception("training job %s failed", job_id)
+        _training_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        return
+    with transaction.atomic():
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status=VersionStatus.READY, metrics=result.metrics, compute=result.compute, dp=result.dp,
+            history=result.history, artifact_path=str(directory), artifact_digest=digest, trained_at=timezone.now())
+        audit_log_append(actor=job.created_by, action="model_version.trained", obj=version,
+                         payload={"artifact_digest": digest, "metrics": result.metrics, "dp": result.dp,
+                                  "job": job.pk})
+        jobs.job_complete(job=job)
+
+
+def _progress_fields(p: dict) -> dict:
+    fields = {k: v for k, v in p.items() if k not in ("stage", "percent")}
+    return {"stage": p.get("stage", "training"), "percent": p.get("percent", 0.0), **fields}
+
+
+@transaction.atomic
+def _training_failed(*, version: ModelVersion, job_id: int, error: str) -> None:
+    ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, error=error[:4000])
+    jobs.job_fail(job_id=job_id, error=error)
+    job = Job.objects.get(pk=job_id)
+    audit_log_append(actor=job.created_by, action="model_version.training_failed", obj=version,
+                     payload={"error": error[:500], "job": job_id})
+
+
+@transaction.atomic
+def deployment_start(*, actor, model_version: ModelVersion, environment: str, request=None) -> Deployment:
+    if environment not in Environment.values:
+        raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
+    if model_version.status != VersionStatus.READY:
+        raise InvalidState("Only a ready model version can be deployed.")
+    now = timezone.now()
+    current = list(Deployment.objects.select_for_update().filter(
+        model_version__model=model_version.model, environment=environment, ended_at__isnull=True))
+    for old in current:
+        old.ended_at, old.ended_reason = now, f"replaced by v{model_version.version}"
+        old.save(update_fields=["ended_at", "ended_reason"])
+    deployment = Deployment.objects.create(model_version=model_version, environment=environment, request=request,
+                                           started_at=now)
+    audit_log_append(actor=actor, action="deployment.started", obj=deployment,
+                     payload={"model_version": model_version.pk, "environment": environment,
+                              "artifact_digest": model_version.artifact_digest,
+                              "replaced": [d.model_version_id for d in current]})
+    return deployment

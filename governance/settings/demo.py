@@ -1,0 +1,10 @@
+"""The embedded default: SQLite file, jobs run in a thread of the web process, console e-mail."""
+
+from .base import *  # noqa: F401,F403
+from .base import env_bool
+
+import os
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY") or "demo-only-insecure-key-never-use-in-production"
+JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "thread")

@@ -1,0 +1,17 @@
+"""Test settings: the real PostgreSQL and Redis; fast password hashing."""
+
+from .base import *  # noqa: F401,F403
+from .base import DATABASES, REST_FRAMEWORK
+
+import os
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or "test-only-key"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if os.environ.get("DATABASE_URL") is None:
+    import dj_database_url
+
+    DATABASES["default"] = dj_database_url.parse("postgres://postgres@127.0.0.1:5432/governance")
+JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "celery")
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

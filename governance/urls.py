@@ -1,0 +1,75 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from governance.accounts import views as account_views
+from governance.approvals import api as approvals_api
+from governance.approvals import views as approvals_views
+from governance.audits import api as audits_api
+from governance.audits import views as audits_views
+from governance.compliance import api as compliance_api
+from governance.compliance import views as compliance_views
+from governance.datasets import api as datasets_api
+from governance.datasets import views as datasets_views
+from governance.jobs import api as jobs_api
+from governance.registry import api as registry_api
+from governance.registry import views as registry_views
+
+api = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/datasets/", datasets_api.DatasetListApi.as_view(), name="api-datasets"),
+    path("api/datasets/<int:pk>/", datasets_api.DatasetDetailApi.as_view(), name="api-dataset"),
+    path("api/dataset-versions/", datasets_api.DatasetVersionListApi.as_view(), name="api-dataset-versions"),
+    path("api/dataset-versions/<int:pk>/", datasets_api.DatasetVersionDetailApi.as_view(), name="api-dataset-version"),
+    path("api/dataset-versions/<int:pk>/records/", datasets_api.DatasetRecordListApi.as_view(),
+         name="api-dataset-records"),
+    path("api/models/", registry_api.ModelListApi.as_view(), name="api-models"),
+    path("api/model-versions/", registry_api.ModelVersionListApi.as_view(), name="api-model-versions"),
+    path("api/model-versions/<int:pk>/", registry_api.ModelVersionDetailApi.as_view(), name="api-model-version"),
+    path("api/deployments/", registry_api.DeploymentListApi.as_view(), name="api-deployments"),
+    path("api/audits/", audits_api.AuditListApi.as_view(), name="api-audits"),
+    path("api/audits/<int:pk>/", audits_api.AuditDetailApi.as_view(), name="api-audit"),
+    path("api/audits/<int:pk>/predictions/", audits_api.AuditPredictionListApi.as_view(), name="api-audit-predictions"),
+    path("api/deployment-requests/", approvals_api.RequestListApi.as_view(), name="api-requests"),
+    path("api/deployment-requests/<int:pk>/", approvals_api.RequestDetailApi.as_view(), name="api-request"),
+    path("api/deployment-requests/<int:pk>/approve/", approvals_api.RequestApproveApi.as_view(),
+         name="api-request-approve"),
+    path("api/deployment-requests/<int:pk>/reject/", approvals_api.RequestRejectApi.as_view(),
+         name="api-request-reject"),
+    path("api/jobs/", jobs_api.JobListApi.as_view(), name="api-jobs"),
+    path("api/jobs/<int:pk>/", jobs_api.JobDetailApi.as_view(), name="api-job"),
+    path("api/audit-log/", compliance_api.AuditLogListApi.as_view(), name="api-audit-log"),
+    path("api/audit-log/verify/", compliance_api.AuditLogVerifyApi.as_view(), name="api-audit-log-verify"),
+    path("api/compliance/processing-record/", compliance_api.ProcessingRecordApi.as_view(),
+         name="api-processing-record"),
+]
+
+pages = [
+    path("", account_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("datasets/", datasets_views.dataset_list, name="datasets"),
+    path("datasets/upload/", datasets_views.dataset_upload, name="dataset-upload"),
+    path("datasets/<int:pk>/", datasets_views.dataset_detail, name="dataset"),
+    path("datasets/versions/<int:pk>/", datasets_views.dataset_version_detail, name="dataset-version"),
+    path("models/", registry_views.model_list, name="models"),
+    path("models/train/", registry_views.model_train, name="model-train"),
+    path("models/<int:pk>/", registry_views.model_detail, name="model"),
+    path("models/versions/<int:pk>/", registry_views.model_version_detail, name="model-version"),
+    path("audits/", audits_views.audit_list, name="audits"),
+    path("audits/new/", audits_views.audit_new, name="audit-new"),
+    path("audits/<int:pk>/", audits_views.audit_detail, name="audit"),
+    path("approvals/", approvals_views.request_list, name="deployment-requests"),
+    path("approvals/new/", approvals_views.request_new, name="deployment-request-new"),
+    path("approvals/<int:pk>/", approvals_views.request_detail, name="deployment-request"),
+    path("approvals/<int:pk>/approve/", approvals_views.request_approve, name="deployment-request-approve"),
+    path("approvals/<int:pk>/reject/", approvals_views.request_reject, name="deployment-request-reject"),
+    path("compliance/", compliance_views.compliance_home, name="compliance"),
+    path("compliance/processing-record.json", compliance_views.processing_record_export,
+         name="processing-record-export"),
+    path("audit-log/", compliance_views.audit_log, name="audit-log"),
+    path("admin/", admin.site.urls),
+]
+
+urlpatterns = api + pages

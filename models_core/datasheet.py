@@ -28,8 +28,9 @@ Conventions
   correlation between the group and its reference. Replicates in which a group has no labelled row are
   left out of that group's rate interval. Intervals are unreliable for groups flagged as too small
   (e.g. a group with no positive label gets the degenerate interval [0, 0]).
-* ``positive_label`` defaults to the label that reads as positive (1, true, yes, y, positive, pos) when
-  there is exactly one such label; otherwise it must be given.
+* ``positive_label`` defaults to the label that reads as positive (1, 1.0, true, yes, y, positive, pos,
+  any case) when there is exactly one such label; otherwise it must be given. Labels are compared and
+  reported as ``str(value)``.
 
 ``build_datasheet`` schema (``version`` 1; every float is finite or null)::
 
@@ -39,17 +40,19 @@ Conventions
                 "ci": {"method": "percentile bootstrap (multinomial over rows)", "level": 0.95}},
      "n_rows": 3000, "total_weight": 3000.0,
      "labels": {"positive_label": "yes", "missing_rows": 0,
-                "distribution": {"no": {"rows": 1990, "share": 0.663, "weighted_share": 0.663}, ...}},
+                "distribution": {"no": {"rows": 1964, "share": 0.655, "weighted_share": 0.655}, ...}},
      "slices": {"gender": {"attributes": ["gender"], "kind": "attribute", "reference_group": "male",
-                           "n_groups": 2, "n_empty_cells": 0, "max_abs_positive_rate_gap": 0.19,
-                           "groups": {"female": {"values": {"gender": "female"}, "rows": 1480,
-                                                  "labelled_rows": 1480, "positive_rows": 371,
-                                                  "weight": 1480.0,
-                                                  "share": {"estimate": 0.49, "ci": [0.47, 0.51]},
-                                                  "positive_rate": {"estimate": 0.25, "ci": [0.23, 0.27]},
-                                                  "share_gap": {"estimate": -0.01, "ci": [...]},
-                                                  "positive_rate_gap": {"estimate": -0.19, "ci": [...]},
-                                                  "too_small": false, "flags": []}, ...}},
+                           "n_groups": 2, "n_empty_cells": 0, "max_abs_positive_rate_gap": 0.191,
+                           "groups": {"female": {"values": {"gender": "female"}, "rows": 1471,
+                                                  "labelled_rows": 1471, "positive_rows": 365,
+                                                  "weight": 1471.0,
+                                                  "share": {"estimate": 0.490, "ci": [0.474, 0.508]},
+                                                  "positive_rate": {"estimate": 0.248, "ci": [0.227, 0.271]},
+                                                  "share_gap": {"estimate": -0.019, "ci": [-0.052, 0.017]},
+                                                  "positive_rate_gap": {"estimate": -0.191,
+                                                                        "ci": [-0.224, -0.157]},
+                                                  "too_small": false, "flags": []},
+                                      "male": {... "positive_rate": {"estimate": 0.439, ...}, ...}}},
                 "gender × age_band": {... "kind": "intersection" ...}},
      "small_groups": [{"slice": "...", "group": "...", "rows": 12, "flags": ["fewer than 30 rows"]}],
      "missing": {"subject_id": {"rows": 0, "share": 0.0}, "text": {...}, ...},    # every column seen
@@ -64,11 +67,12 @@ Conventions
                      "words": {...}},
      "vocabulary": {"method": "log-odds ratio, informative Dirichlet prior (Monroe et al. 2008)",
                     "prior_tokens": 1000.0,
-                    "attributes": {"gender": {"female": [{"term": "she", "z": 38.1, "log_odds": 4.2,
-                                                          "count": 1480}, ...], "male": [...]}}}}
+                    "attributes": {"gender": {"female": [{"term": "she", "z": 27.1, "log_odds": 4.26,
+                                                          "count": 2523}, ...], "male": [...]}}}}
 
-Duplicates: *exact* compares the raw texts; *near* compares normalised texts (NFKC, lower case, with
-punctuation, symbols and digits removed and whitespace collapsed), hashed with SHA-1. ``duplicate_rows``
+Duplicates: *exact* compares the raw texts; *near* (which includes the exact ones) compares normalised
+texts (NFKC, lower case, with punctuation, symbols and digits removed and whitespace collapsed), hashed
+with SHA-1. ``duplicate_rows``
 counts rows whose text already occurred earlier (``pandas.Series.duplicated().sum()``); ``groups`` counts
 distinct texts that occur more than once. Missing texts are left out of duplicates, lengths and vocabulary.
 
@@ -108,7 +112,7 @@ SCHEMA_VERSION = 1
 MISSING = "(missing)"
 SEPARATOR = " × "
 CONFIDENCE = 0.95
-POSITIVE_WORDS = {"1", "true", "yes", "y", "positive", "pos"}
+POSITIVE_WORDS = {"1", "1.0", "true", "yes", "y", "positive", "pos"}
 TOP_TERMS = 10
 MIN_TERM_COUNT = 3
 PRIOR_TOKENS = 1000.0
@@ -316,8 +320,9 @@ def _group_tables(rows: list[dict], sensitive: list[str], label_state: np.ndarra
             c = rng.multinomial(n, probs, size=b).astype(float)  # (b, atoms)
             bw, bl, bp = c @ mw, c @ ml, c @ mp  # (b, columns)
             tot = c @ a_w
-            boot_share.append(bw / tot[:, None])
             with np.errstate(invalid="ignore", divide="ignore"):
+                # A replicate can hold only zero-weight rows; its shares are then NaN and left out.
+                boot_share.append(bw / tot[:, None])
                 boot_rate.append(np.where(bl > 0, bp / np.where(bl > 0, bl, 1.0), np.nan))
             done += b
             bar.update(b)
@@ -520,11 +525,13 @@ def build_datasheet(rows: list[dict], text_column: str, label_column: str, sensi
 
     labelled = label_state >= 0
     lab_w = float(w[labelled].sum())
-    distribution = {}
-    for value in sorted({v for v in labels if v is not None}):
-        mask = np.array([v == value for v in labels])
-        distribution[value] = {"rows": int(mask.sum()), "share": float(mask.sum() / labelled.sum()),
-                               "weighted_share": float(w[mask].sum() / lab_w) if lab_w > 0 else None}
+    label_frame = pd.DataFrame({"label": labels, "w": w})[labelled]
+    per_label = label_frame.groupby("label", sort=True)["w"].agg(["size", "sum"])
+    distribution = {
+        str(value): {"rows": int(row["size"]), "share": float(row["size"] / labelled.sum()),
+                     "weighted_share": float(row["sum"] / lab_w) if lab_w > 0 else None}
+        for value, row in per_label.iterrows()
+    }
 
     _report(progress, "datasheet_quality", 75)
     texts = [(i, r.get(text_column)) for i, r in enumerate(rows) if not is_missing(r.get(text_column))]
@@ -719,7 +726,9 @@ def reweighing_weights(rows: list[dict], label_column: str, sensitive: list[str]
     """Kamiran & Calders (2012) reweighing: w(g, y) = P(g) P(y) / P(g, y), g the full intersection of the
     sensitive attributes, probabilities over labelled rows. Under these weights the label is independent
     of every sensitive slice (each group's weighted label distribution equals the overall one) and group
-    shares are unchanged. Rows without a label get weight 1."""
+    shares are unchanged, provided every (group, label) cell has rows: a label that a group lacks cannot
+    be weighted into it (the datasheet flags such groups "no positive label" / "no negative label").
+    Rows without a label get weight 1."""
     rows = _check_rows(rows)
     sensitive = _check_sensitive(sensitive)
     _check_columns(rows, [label_column, *sensitive], "reweighing_weights")

@@ -86,6 +86,8 @@ _PHONE_TRUNK = re.compile(_NUM_BEFORE + r"\(?0\d(?:\)?[ .-]?\d){8,9}" + _NUM_AFT
 _PHONE_NANP = re.compile(_NUM_BEFORE + r"(?:\([2-9]\d{2}\) ?[2-9]\d{2}-|[2-9]\d{2}([.-])[2-9]\d{2}\1)\d{4}"
                          + _NUM_AFTER)
 _SEPARATORS = re.compile(r"[ .-]")
+# Every kind needs a digit or an "@": texts without either are skipped before the detectors run.
+_MAY_CONTAIN = re.compile(r"[@\d]")
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def _phone_ok(value: str) -> bool:
 
 def find_pii(text: str) -> list[Finding]:
     """All findings in one text, non-overlapping, sorted by position."""
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not _MAY_CONTAIN.search(text):
         return []
     candidates: list[tuple[int, int, int, str]] = []  # (priority, start, end, kind)
 

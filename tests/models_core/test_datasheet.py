@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models_core.datasheet import (
     MISSING,
@@ -20,6 +22,12 @@ from models_core.datasheet import (
 )
 from models_core.errors import InputError
 from models_core.synthetic import SyntheticSpec, hiring_rows
+
+
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp():
+    """Overrides the Django-settings fixture of tests/conftest.py: models_core tests run without Django."""
+
 
 SENSITIVE = ["gender", "age_band"]
 
@@ -366,3 +374,32 @@ def test_psi_of_a_category_on_one_side_only_is_finite_and_large():
     psi, shares = population_stability_index(["a"] * 50 + ["b"] * 50, ["a"] * 50 + ["c"] * 50)
     assert math.isfinite(psi) and psi > 1.0
     assert shares["c"] == {"a": 0.0, "b": 0.5}
+
+
+CELLS = [(g, h, y) for g in "abc" for h in "xy" for y in (0, 1, 2)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=len(CELLS), max_size=len(CELLS)))
+def test_reweighing_makes_label_independent_of_every_slice(sizes):
+    # Every (group, label) cell has rows: reweighing can only balance cells that exist.
+    df = pd.DataFrame([cell for cell, k in zip(CELLS, sizes) for _ in range(k)], columns=["g", "h", "y"])
+    rows = df.to_dict("records")
+    df["w"] = reweighing_weights(rows, "y", ["g", "h"])
+    overall = df.groupby("y")["w"].sum() / df["w"].sum()
+    for attrs in (["g"], ["h"], ["g", "h"]):
+        table = df.pivot_table(index=attrs, columns="y", values="w", aggfunc="sum", fill_value=0.0)
+        rates = table.div(table.sum(axis=1), axis=0)
+        for label in overall.index:
+            np.testing.assert_allclose(rates[label], overall[label], atol=1e-12)
+    # Group shares are unchanged.
+    np.testing.assert_allclose(df.groupby(["g", "h"])["w"].sum() / df["w"].sum(),
+                               df.groupby(["g", "h"]).size() / len(df), atol=1e-12)
+
+
+def test_reweighing_cannot_create_a_missing_cell():
+    rows = [{"g": "a", "y": 0}] * 4 + [{"g": "b", "y": 1}] * 3 + [{"g": "b", "y": 0}] * 3
+    sheet = build_datasheet([dict(r, t="x y z") for r in rows], "t", "y", ["g"], n_boot=50,
+                            weights=reweighing_weights(rows, "y", ["g"]), min_group_size=1)
+    assert sheet["slices"]["g"]["groups"]["a"]["positive_rate"]["estimate"] == 0.0
+    assert "no positive label" in sheet["slices"]["g"]["groups"]["a"]["flags"]

@@ -22,6 +22,12 @@ from models_core.pii import (
 )
 from models_core.synthetic import hiring_rows
 
+
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp():
+    """Overrides the Django-settings fixture of tests/conftest.py: models_core tests run without Django."""
+
+
 SECRET = b"0123456789abcdef-test-secret-key"
 
 POSITIVES = [

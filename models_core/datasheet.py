@@ -23,7 +23,8 @@ Conventions
   first name in sorted order). ``share_gap`` and ``positive_rate_gap`` are group minus reference.
 * Confidence intervals (95 %) are percentile bootstrap intervals. Each replicate draws the rows with
   replacement, which is done exactly and cheaply as one multinomial draw over *atoms* (distinct
-  combinations of all sensitive values, label state and weight, with probability = atom count / n).
+  combinations of all sensitive values, label state and weight, with probability = atom count / n);
+  when atoms are almost as many as rows (arbitrary weights), as n uniform row draws instead.
   Every slice and group is computed from the same replicates, so a gap's interval accounts for the
   correlation between the group and its reference. Replicates in which a group has no labelled row are
   left out of that group's rate interval. Intervals are unreliable for groups flagged as too small
@@ -71,8 +72,8 @@ Conventions
                                                           "count": 2523}, ...], "male": [...]}}}}
 
 Duplicates: *exact* compares the raw texts; *near* (which includes the exact ones) compares normalised
-texts (NFKC, lower case, with punctuation, symbols and digits removed and whitespace collapsed), hashed
-with SHA-1. ``duplicate_rows``
+texts (NFKC, lower case, everything but letters - punctuation, symbols, digits - removed, whitespace
+collapsed), hashed with SHA-1. ``duplicate_rows``
 counts rows whose text already occurred earlier (``pandas.Series.duplicated().sum()``); ``groups`` counts
 distinct texts that occur more than once. Missing texts are left out of duplicates, lengths and vocabulary.
 
@@ -126,6 +127,7 @@ MIN_BOOT = 20
 BOOT_CELLS_PER_CHUNK = 5_000_000
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
 
 Progress = Callable[[dict], None] | None
 
@@ -148,10 +150,8 @@ def group_value(value: Any) -> str:
 
 
 def normalise_text(text: str) -> str:
-    """Lower case, punctuation/symbols/digits removed, whitespace collapsed (near-duplicate key)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    kept = "".join(" " if unicodedata.category(ch)[0] in "PSNZ" or ch.isspace() else ch for ch in text)
-    return " ".join(kept.split())
+    """Lower case, everything but letters (punctuation, symbols, digits) removed, whitespace collapsed."""
+    return " ".join(_NOT_LETTER.sub(" ", unicodedata.normalize("NFKC", text).lower()).split())
 
 
 def _num(x: Any) -> float | None:
@@ -265,7 +265,9 @@ def _group_tables(rows: list[dict], sensitive: list[str], label_state: np.ndarra
     frame = pd.DataFrame({a: [group_value(r.get(a)) for r in rows] for a in sensitive})
     frame["__state"] = label_state
     frame["__w"] = w
-    atoms = frame.groupby(list(frame.columns), sort=True).size().reset_index(name="__n")
+    grouped = frame.groupby(list(frame.columns), sort=True)
+    atoms = grouped.size().reset_index(name="__n")
+    atom_of_row = grouped.ngroup().to_numpy()
     a_count = atoms["__n"].to_numpy(dtype=np.int64)
     a_w = atoms["__w"].to_numpy(dtype=float)
     a_state = atoms["__state"].to_numpy()
@@ -311,13 +313,20 @@ def _group_tables(rows: list[dict], sensitive: list[str], label_state: np.ndarra
 
     rng = np.random.default_rng(seed)
     probs = a_count / n
+    # Both branches draw the same distribution (n rows with replacement); a multinomial over atoms costs
+    # O(atoms) per replicate and uniform row draws O(rows), so take the cheaper one.
+    by_atoms = len(atoms) * 50 < n
     chunk = max(1, min(n_boot, BOOT_CELLS_PER_CHUNK // max(1, len(atoms) + 3 * len(columns))))
     boot_share, boot_rate = [], []
     done = 0
     with tqdm(total=n_boot, desc="datasheet bootstrap", disable=None, leave=False) as bar:
         while done < n_boot:
             b = min(chunk, n_boot - done)
-            c = rng.multinomial(n, probs, size=b).astype(float)  # (b, atoms)
+            if by_atoms:
+                c = rng.multinomial(n, probs, size=b).astype(float)  # (b, atoms)
+            else:
+                draws = atom_of_row[rng.integers(0, n, size=(b, n))]
+                c = np.stack([np.bincount(d, minlength=len(atoms)) for d in draws]).astype(float)
             bw, bl, bp = c @ mw, c @ ml, c @ mp  # (b, columns)
             tot = c @ a_w
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -467,19 +476,14 @@ def _vocabulary(texts: list[tuple[int, str]], rows: list[dict], sensitive: list[
     if len(vocab) < 2:  # the log-odds of the only term against "every other term" is undefined
         return {"method": "log-odds ratio, informative Dirichlet prior (Monroe et al. 2008)",
                 "prior_tokens": PRIOR_TOKENS, "attributes": {a: {} for a in sensitive}}
-    index = {t: j for j, t in enumerate(vocab)}
     total_corpus = np.array([corpus[t] for t in vocab], dtype=float)
     alpha = PRIOR_TOKENS * total_corpus / total_corpus.sum()
     alpha0 = alpha.sum()
     for attr in sensitive:
-        counts: dict[str, np.ndarray] = {}
+        by_group: dict[str, Counter] = defaultdict(Counter)
         for i, toks in tokens.items():
-            g = group_value(rows[i].get(attr))
-            vec = counts.setdefault(g, np.zeros(len(vocab)))
-            for t in toks:
-                j = index.get(t)
-                if j is not None:
-                    vec[j] += 1
+            by_group[group_value(rows[i].get(attr))].update(toks)
+        counts = {g: np.array([c.get(t, 0) for t in vocab], dtype=float) for g, c in by_group.items()}
         everything = sum(counts.values())
         per_group = {}
         for g in sorted(counts):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -65,3 +66,25 @@ class ClassifierBundle:
         from models_core.inference import predict_dataset
 
         return predict_dataset(self, texts, batch_size=batch_size, progress=progress).probabilities
+
+
+def bundle_from_pretrained(directory: str | Path, num_labels: int, label_names: Sequence[str] | None = None,
+                           max_length: int = 128, head_dropout: float = 0.1, seed: int = 0) -> ClassifierBundle:
+    """A bundle with the pretrained encoder and tokenizer of a Hugging Face BERT-family directory and a
+    fresh, seeded classification head (to be trained)."""
+    from models_core.encoder import load_pretrained_encoder
+    from models_core.tokenization import load_tokenizer
+
+    encoder = load_pretrained_encoder(directory)
+    tokenizer = load_tokenizer(directory, max_length=max_length)
+    if tokenizer.get_vocab_size() > encoder.config.vocab_size:
+        raise ArtifactError(f"tokenizer has {tokenizer.get_vocab_size()} tokens but the encoder only "
+                            f"{encoder.config.vocab_size} embeddings")
+    if max_length > encoder.config.max_position:
+        raise ArtifactError(f"max_length {max_length} exceeds the encoder's {encoder.config.max_position} positions")
+    names = list(label_names) if label_names else [str(i) for i in range(num_labels)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = TextClassifier(encoder, num_labels, head_dropout)
+    config = bundle_config(encoder.config, num_labels, names, max_length, head_dropout)
+    return ClassifierBundle(model=model, tokenizer=tokenizer, config=config, label_names=names)

@@ -403,3 +403,15 @@ def test_reweighing_cannot_create_a_missing_cell():
                             weights=reweighing_weights(rows, "y", ["g"]), min_group_size=1)
     assert sheet["slices"]["g"]["groups"]["a"]["positive_rate"]["estimate"] == 0.0
     assert "no positive label" in sheet["slices"]["g"]["groups"]["a"]["flags"]
+
+
+def test_boolean_labels_and_numeric_groups_are_reported_as_strings():
+    rows = [{"t": "one two", "band": i % 3, "y": i % 4 == 0} for i in range(120)]
+    sheet = build_datasheet(rows, "t", "y", ["band"], n_boot=50)
+    json.dumps(sheet, allow_nan=False)
+    assert sheet["labels"]["positive_label"] == "True"
+    groups = sheet["slices"]["band"]["groups"]
+    assert set(groups) == {"0", "1", "2"}
+    df = pd.DataFrame(rows)
+    for band, rate in df.groupby("band")["y"].mean().items():
+        assert groups[str(band)]["positive_rate"]["estimate"] == pytest.approx(rate)

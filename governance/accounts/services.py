@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from governance.accounts.roles import ALL_ROLES
+from governance.compliance.services import audit_log_append
 from governance.errors import ValidationFailed
 
 
@@ -13,7 +14,7 @@ def roles_ensure() -> None:
 
 
 @transaction.atomic
-def user_create(*, username: str, password: str, roles: list[str], email: str = "",
+def user_create(*, actor=None, username: str, password: str, roles: list[str], email: str = "",
                 first_name: str = "", last_name: str = "") -> User:
     unknown = set(roles) - set(ALL_ROLES)
     if unknown:
@@ -24,4 +25,6 @@ def user_create(*, username: str, password: str, roles: list[str], email: str = 
     user = User.objects.create_user(username=username, password=password, email=email,
                                     first_name=first_name, last_name=last_name)
     user.groups.set(Group.objects.filter(name__in=roles))
+    audit_log_append(actor=actor, action="user.created", obj=user, payload={"username": username,
+                                                                            "roles": sorted(roles)})
     return user

@@ -4,6 +4,8 @@ from .base import *  # noqa: F401,F403
 from .base import DATABASES, REST_FRAMEWORK
 
 import os
+import tempfile
+from pathlib import Path
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or "test-only-key"
 DEBUG = False
@@ -15,3 +17,5 @@ if os.environ.get("DATABASE_URL") is None:
 JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "celery")
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Artifacts of a test run go to a fresh temporary folder (the e2e worker is handed the same path).
+ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT") or tempfile.mkdtemp(prefix="governance-test-artifacts-"))

@@ -1,0 +1,72 @@
+"""The whole slice through the API with a real Celery worker process on Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from governance.audits.models import Audit
+from governance.compliance.selectors import audit_log_verify
+from governance.jobs.models import Job
+from governance.registry.models import ModelVersion
+from tests.e2e.conftest import wait_for
+from tests.factories import hiring_bytes, make_user
+
+pytestmark = [pytest.mark.e2e]
+
+
+def test_upload_train_audit_approve_through_a_real_worker(celery_worker_process, api_client):
+    from governance.accounts.roles import REVIEWER
+
+    engineer, reviewer = make_user(), make_user(REVIEWER)
+    api_client.force_authenticate(engineer)
+    uploads = []
+    for name, seed, rows in (("train", 7, 300), ("holdout", 11, 120)):
+        response = api_client.post("/api/datasets/", {
+            "name": name, "file": SimpleUploadedFile(f"{name}.csv", hiring_bytes(rows, seed)), "text_column": "text",
+            "label_column": "hired", "subject_column": "subject_id", "sensitive_attributes": "gender,age_band"},
+            format="multipart")
+        assert response.status_code == 201, response.content
+        uploads.append(response.json()["id"])
+
+    response = api_client.post("/api/model-versions/", {"model_name": "screener", "dataset_version": uploads[0],
+                                                        "epochs": 3}, format="json")
+    assert response.status_code == 202, response.content
+    version_id = response.json()["id"]
+    assert response.json()["status"] == "queued"
+    version = wait_for(lambda: ModelVersion.objects.filter(pk=version_id, status__in=["ready", "failed"]).first(),
+                       timeout=240, what="training", proc=celery_worker_process)
+    assert version.status == "ready", version.error
+    job = Job.objects.get(subject_type="registry.modelversion", subject_id=version_id)
+    assert job.status == "complete" and job.attempts == 1
+
+    response = api_client.post("/api/audits/", {"model_version": version_id, "dataset_version": uploads[1],
+                                                "explain_rows": 0}, format="json")
+    assert response.status_code == 202
+    audit_id = response.json()["id"]
+    seen = set()
+
+    def finished():
+        audit = Audit.objects.get(pk=audit_id)
+        seen.add(audit.status)
+        return audit if audit.status in ("complete", "failed") else None
+
+    audit = wait_for(finished, timeout=240, what="audit", proc=celery_worker_process)
+    assert audit.status == "complete", audit.error
+    detail = api_client.get(f"/api/audits/{audit_id}/").json()
+    assert detail["results"]["metrics"]["n"] == 120
+    assert set(detail["results"]["fairness"]["groupings"]) >= {"gender", "age_band", "gender × age_band"}
+
+    response = api_client.post("/api/deployment-requests/", {"model_version": version_id, "environment": "staging",
+                                                             "audit": audit_id, "justification": "e2e"}, format="json")
+    request_id = response.json()["id"]
+    assert api_client.post(f"/api/deployment-requests/{request_id}/approve/", {}, format="json").status_code == 403
+    api_client.force_authenticate(reviewer)
+    approved = api_client.post(f"/api/deployment-requests/{request_id}/approve/", {}, format="json")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert audit_log_verify().ok
+    log = api_client.get("/api/audit-log/?page_size=200").json()["results"]
+    actions = {entry["action"] for entry in log}
+    assert {"dataset_version.created", "model_version.training_requested", "model_version.trained",
+            "audit.requested", "audit.completed", "deployment_request.created", "deployment_request.approved",
+            "deployment.started"} <= actions

@@ -108,7 +108,13 @@ def _factorize(values: Sequence[Any] | np.ndarray, name: str) -> tuple[np.ndarra
         if arr.dtype.kind == "f" and np.isnan(uniques).any():
             raise InputError(f"{name} contains NaN")
         return codes.astype(np.intp, copy=False), [_native(v) for v in uniques]
-    # Strings and other hashables: a dict pass (hash, not sort), then codes renumbered by sorted value.
+    if arr is not None and arr.dtype.kind in "US":
+        peeled = _peel(arr)
+        if peeled is not None:
+            return peeled
+        uniques, codes = np.unique(arr, return_inverse=True)
+        return codes.astype(np.intp, copy=False), [_native(v) for v in uniques]
+    # Other hashables (lists of str, object arrays): a dict pass, hashing instead of sorting n items.
     seq = arr.tolist() if arr is not None else list(values)
     first_seen = list(dict.fromkeys(seq))
     try:
@@ -118,6 +124,29 @@ def _factorize(values: Sequence[Any] | np.ndarray, name: str) -> tuple[np.ndarra
     rank = {v: i for i, v in enumerate(ordered)}
     codes = np.fromiter(map(rank.__getitem__, seq), dtype=np.intp, count=len(seq))
     return codes, [_native(v) for v in ordered]
+
+
+def _peel(arr: np.ndarray, max_levels: int = 64) -> tuple[np.ndarray, list[Any]] | None:
+    """Codes for a fixed-width string array with few distinct values: one vectorised equality test
+    per distinct value, O(n * levels) instead of a sort. None when there are more than `max_levels`."""
+    n = arr.shape[0]
+    codes = np.zeros(n, dtype=np.intp)
+    unassigned = np.ones(n, dtype=bool)
+    found: list[Any] = []
+    first = 0
+    while n and unassigned[first]:
+        if len(found) == max_levels:
+            return None
+        value = arr[first]
+        equal = arr == value
+        np.add(codes, len(found), out=codes, where=equal)
+        unassigned &= ~equal
+        found.append(_native(value))
+        first = int(unassigned.argmax())
+    order = sorted(range(len(found)), key=found.__getitem__)
+    rank = np.empty(len(found), dtype=np.intp)
+    rank[order] = np.arange(len(found))
+    return rank[codes], [found[i] for i in order]
 
 
 def _native(value: Any) -> Any:

@@ -344,3 +344,17 @@ def test_threshold_rule_on_every_group_and_fail_closed_when_undefined(hiring_rep
         evaluate_thresholds(report, [{"metric": "demographic_parity_difference", "max": 1}])
     with pytest.raises(InputError):
         evaluate_thresholds(report, [{"metric": "accuracy", "grouping": "missing", "min": 0}])
+
+
+def test_numpy_strings_object_arrays_lists_and_many_levels_give_the_same_report():
+    rng = np.random.default_rng(8)
+    n = 3000
+    y_true, y_pred = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    few = rng.choice(np.array(["z", "a", "m"]), n)
+    many = rng.choice(np.array([f"level{i:03d}" for i in range(80)]), n)  # beyond the fast path
+    reports = [fairness_report(y_true, y_pred, {"few": convert(few), "many": convert(many)}, n_boot=20)
+               for convert in (lambda a: a, lambda a: a.astype(object), lambda a: a.tolist())]
+    assert reports[0] == reports[1] == reports[2]
+    assert list(reports[0]["groupings"]["few"]["groups"]) == ["a", "m", "z"]
+    assert len(reports[0]["groupings"]["many"]["groups"]) == 80
+    assert reports[0]["groupings"]["few"]["groups"]["m"]["count"] == int((few == "m").sum())

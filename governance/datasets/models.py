@@ -79,3 +79,17 @@ class DatasetRecord(models.Model):
     class Meta:
         ordering = ["version_id", "row_index"]
         constraints = [models.UniqueConstraint(fields=["version", "row_index"], name="uniq_record_row")]
+
+
+class Datasheet(models.Model):
+    """The datasheet of one dataset version (models_core.datasheet schema), computed once by a worker.
+
+    `sha256` is the digest of the canonical JSON of `data`, so evidence that cites it can be checked."""
+
+    version = models.OneToOneField(DatasetVersion, on_delete=models.CASCADE, related_name="datasheet")
+    data = models.JSONField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Datasheet of {self.version}"

@@ -22,3 +22,10 @@ def run_audit(job_id: int) -> None:
     from governance.audits.services import audit_run
 
     audit_run(job_id=job_id)
+
+
+@shared_task(name="governance.build_datasheet", acks_late=True, reject_on_worker_lost=True)
+def build_datasheet(job_id: int) -> None:
+    from governance.datasets.services import datasheet_build
+
+    datasheet_build(job_id=job_id)

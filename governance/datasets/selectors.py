@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, QuerySet
 
-from governance.datasets.models import Dataset, DatasetRecord, DatasetVersion
+from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
+from governance.errors import ValidationFailed
+from governance.jobs.models import Job
+
+DATASHEET_JOB_KIND = "datasheet"
+# Stand-in attribute for a version that declares no sensitive attribute: its datasheet still has the quality
+# checks and the overall label rate (one group, all rows), and drift still compares columns and texts.
+ALL_ROWS = "(all rows)"
 
 
 def dataset_list() -> QuerySet[Dataset]:
@@ -32,3 +39,77 @@ def training_rows(*, version: DatasetVersion) -> tuple[list[str], list[int], lis
         labels.append(index[label])
         weights.append(weight)
     return texts, labels, weights
+
+
+def datasheet_get(version: DatasetVersion) -> Datasheet | None:
+    """The stored datasheet of `version`, or None while its job has not finished (or failed)."""
+    return Datasheet.objects.filter(version=version).first()
+
+
+def datasheet_job(*, version: DatasetVersion) -> Job | None:
+    """The latest datasheet job of `version` (other jobs, e.g. a PII scan, share the same subject)."""
+    return (Job.objects.filter(kind=DATASHEET_JOB_KIND, subject_type=DatasetVersion._meta.label_lower,
+                               subject_id=version.pk).order_by("-created_at").first())
+
+
+def datasheet_positive_label(*, version: DatasetVersion) -> str:
+    """The label whose rate the datasheet reports: the positive one, or for more than two labels the last."""
+    return version.positive_label or version.label_names[-1]
+
+
+def datasheet_rows(*, version: DatasetVersion) -> tuple[list[dict], list[float]]:
+    """A version's rows as flat dicts keyed by its own column names (what models_core.datasheet reads), and
+    their weights, in row order."""
+    sensitive = list(version.sensitive_attributes)
+    rows, weights = [], []
+    records = records_of(version=version).values_list("subject_id", "text", "label", "attributes", "weight")
+    for subject, text, label, attributes, weight in records.iterator(chunk_size=5000):
+        row = {version.subject_column: subject, version.text_column: text, version.label_column: label}
+        row.update((a, attributes.get(a, "")) for a in sensitive)
+        rows.append(row)
+        weights.append(weight)
+    return rows, weights
+
+
+def _with_all_rows(rows: list[dict], sensitive: list[str]) -> list[str]:
+    if sensitive:
+        return sensitive
+    for row in rows:
+        row[ALL_ROWS] = "all"
+    return [ALL_ROWS]
+
+
+def datasheet_inputs(*, version: DatasetVersion) -> tuple[list[dict], list[float], list[str]]:
+    """(rows, weights, sensitive attributes) for models_core.datasheet.build_datasheet."""
+    rows, weights = datasheet_rows(version=version)
+    return rows, weights, _with_all_rows(rows, list(version.sensitive_attributes))
+
+
+def _columns(version: DatasetVersion) -> dict[str, str]:
+    return {"text column": version.text_column, "label column": version.label_column,
+            "sensitive attributes": ", ".join(sorted(version.sensitive_attributes)) or "none"}
+
+
+def dataset_drift_between(*, version: DatasetVersion, against: DatasetVersion) -> dict:
+    """How `version` differs from `against` (the reference, e.g. the data a model was trained on):
+    models_core.datasheet.dataset_drift's result with the two version ids as "a" (against) and "b"."""
+    from models_core.datasheet import dataset_drift
+
+    if version.pk == against.pk:
+        raise ValidationFailed("Pick two different versions to compare.", field="against")
+    ca, cb = _columns(against), _columns(version)
+    differ = [f"{key} '{ca[key]}' vs '{cb[key]}'" for key in ca if ca[key] != cb[key]]
+    if differ:
+        raise ValidationFailed(f"The versions have different columns: {'; '.join(differ)}.", field="against")
+    rows_a, _ = datasheet_rows(version=against)
+    rows_b, _ = datasheet_rows(version=version)
+    sensitive = list(version.sensitive_attributes)
+    placeholder = not sensitive
+    sensitive = _with_all_rows(rows_a, sensitive)
+    _with_all_rows(rows_b, list(version.sensitive_attributes))
+    drift = dataset_drift(rows_a, rows_b, version.text_column, version.label_column, sensitive)
+    if placeholder:
+        drift["columns"].pop(ALL_ROWS, None)
+        drift["missing"].pop(ALL_ROWS, None)
+        drift["groups"] = {}
+    return {"a": against.pk, "b": version.pk, "drift": drift}

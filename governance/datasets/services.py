@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+
 from django.conf import settings
 from django.db import transaction
 
+from governance.compliance.chain import canonical_json
 from governance.compliance.services import audit_log_append
+from governance.datasets import selectors
 from governance.datasets.choices import LawfulBasis
-from governance.datasets.models import Dataset, DatasetRecord, DatasetVersion
+from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
 from governance.datasets.parsing import ColumnMapping, parse_file, validate_rows
 from governance.errors import ValidationFailed
+from governance.jobs import services as jobs
+from governance.jobs.dispatch import enqueue
+from governance.jobs.models import Job
+
+log = logging.getLogger(__name__)
 
 METADATA_FIELDS = ("description", "lawful_basis", "purposes", "data_subject_categories",
                    "personal_data_categories", "special_categories", "recipients", "third_country_transfers",
@@ -76,6 +87,7 @@ def _version_create(*, actor, dataset: Dataset, mapping: ColumnMapping, sha256: 
                               "rows": len(rows), "parent": parent.pk if parent else None,
                               "columns": {"text": mapping.text, "label": mapping.label, "subject": mapping.subject,
                                           "sensitive": list(mapping.sensitive)}})
+    _datasheet_request(actor=actor, version=version)
     return version
 
 
@@ -89,3 +101,148 @@ def dataset_metadata_update(*, actor, dataset: Dataset, **metadata) -> Dataset:
     audit_log_append(actor=actor, action="dataset.metadata_updated", obj=dataset,
                      payload={k: metadata[k] for k in sorted(metadata)})
     return dataset
+
+
+# ------------------------------------------------------------------------------------------- datasheets
+DATASHEET_TASK = "governance.build_datasheet"
+DATASHEET_CONFIG = {"n_boot": 1000, "seed": 0, "min_group_size": 30}
+MAX_SEED = 2**32 - 1
+
+
+def _datasheet_request(*, actor, version: DatasetVersion) -> Job:
+    """Queue the datasheet of a new version; the worker computes it after the upload commits."""
+    job = jobs.job_create(kind=selectors.DATASHEET_JOB_KIND, subject=version, created_by=actor)
+    enqueue(DATASHEET_TASK, job.pk)
+    return job
+
+
+def datasheet_build(*, job_id: int) -> None:
+    """Compute and store one version's datasheet (called by the worker). A repeat changes nothing."""
+    from models_core.datasheet import build_datasheet
+
+    job = jobs.job_start(job_id=job_id)
+    if job is None:
+        return
+    version = DatasetVersion.objects.get(pk=job.subject_id)
+    if Datasheet.objects.filter(version=version).exists():
+        jobs.job_complete(job=job)
+        return
+    try:
+        jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
+        rows, weights, sensitive = selectors.datasheet_inputs(version=version)
+        data = build_datasheet(
+            rows, version.text_column, version.label_column, sensitive,
+            weights=weights if any(w != 1.0 for w in weights) else None,
+            positive_label=selectors.datasheet_positive_label(version=version), **DATASHEET_CONFIG,
+            progress=lambda p: jobs.job_progress(
+                job=job, stage=p.get("stage", "datasheet").removeprefix("datasheet_").replace("_", " "),
+                percent=p.get("percent", 0.0)))
+        if sensitive == [selectors.ALL_ROWS]:
+            data["missing"].pop(selectors.ALL_ROWS, None)
+            data["vocabulary"]["attributes"] = {}
+    except Exception as exc:  # recorded on the job; the worker keeps running
+        log.exception("datasheet job %s failed", job_id)
+        _datasheet_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        return
+    _datasheet_store(version=version, job=job, data=data)
+
+
+@transaction.atomic
+def _datasheet_store(*, version: DatasetVersion, job: Job, data: dict) -> None:
+    DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    if Datasheet.objects.filter(version=version).exists():
+        jobs.job_complete(job=job)
+        return
+    # Round-trip through canonical JSON so the digest matches what is stored and read back.
+    body = canonical_json(data)
+    sheet = Datasheet.objects.create(version=version, data=json.loads(body),
+                                     sha256=hashlib.sha256(body.encode()).hexdigest())
+    audit_log_append(actor=job.created_by, action="datasheet.built", obj=version,
+                     payload={"datasheet_sha256": sheet.sha256, "dataset_sha256": version.sha256,
+                              "weighted": data["config"]["weighted"], "rows": data["n_rows"], "job": job.pk})
+    jobs.job_complete(job=job)
+
+
+@transaction.atomic
+def _datasheet_failed(*, version: DatasetVersion, job_id: int, error: str) -> None:
+    jobs.job_fail(job_id=job_id, error=error)
+    audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="datasheet.failed", obj=version,
+                     payload={"error": error[:500], "job": job_id})
+
+
+def _check_correctable(version: DatasetVersion) -> None:
+    if not version.sensitive_attributes:
+        raise ValidationFailed(f"{version} declares no sensitive attribute, so there is no group to balance.")
+    if DatasetRecord.objects.filter(version=version).exclude(weight=1.0).exists():
+        raise ValidationFailed(f"{version} already carries row weights; correct the version it was derived from "
+                               f"instead.")
+
+
+def _rows_digest(rows: list[dict]) -> str:
+    """SHA-256 of a derived version's rows (canonical JSON lines), standing in for a file digest."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(canonical_json([row["subject_id"], row["text"], row["label"], row["attributes"],
+                                      row["weight"]]).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _derived_version(*, actor, source: DatasetVersion, note: str, rows: list[dict]) -> DatasetVersion:
+    mapping = ColumnMapping(text=source.text_column, label=source.label_column, subject=source.subject_column,
+                            sensitive=tuple(source.sensitive_attributes))
+    return _version_create(actor=actor, dataset=source.dataset, mapping=mapping, sha256=_rows_digest(rows),
+                           file_name=source.file_name, file_format=source.file_format,
+                           label_names=list(source.label_names), positive=source.positive_label, note=note,
+                           parent=source, rows=rows)
+
+
+def _record_of(version: DatasetVersion, row: dict, weight: float) -> dict:
+    return {"subject_id": row[version.subject_column], "text": row[version.text_column],
+            "label": row[version.label_column],
+            "attributes": {a: row[a] for a in version.sensitive_attributes}, "weight": weight}
+
+
+@transaction.atomic
+def dataset_version_reweigh(*, actor, version: DatasetVersion) -> DatasetVersion:
+    """A new version with the same rows, weighted per (group, label) so that the label is independent of
+    every sensitive group (Kamiran & Calders reweighing); training on it uses the weights."""
+    from models_core.datasheet import reweighing_weights
+
+    _check_correctable(version)
+    rows, _ = selectors.datasheet_rows(version=version)
+    weights = reweighing_weights(rows, version.label_column, list(version.sensitive_attributes))
+    groups = " × ".join(version.sensitive_attributes)
+    new = _derived_version(
+        actor=actor, source=version, rows=[_record_of(version, r, w) for r, w in zip(rows, weights)],
+        note=f"Reweighed v{version.version}: weight P(group)·P(label)/P(group, label) per {groups} × label.")
+    cells = sorted({(" × ".join(str(r[a]) for a in version.sensitive_attributes), r[version.label_column], w)
+                    for r, w in zip(rows, weights)})
+    audit_log_append(actor=actor, action="dataset_version.reweighed", obj=new,
+                     payload={"source": version.pk, "source_sha256": version.sha256, "sha256": new.sha256,
+                              "method": "reweighing (Kamiran & Calders 2012)",
+                              "weights": [{"group": g, "label": y, "weight": w} for g, y, w in cells]})
+    return new
+
+
+@transaction.atomic
+def dataset_version_resample(*, actor, version: DatasetVersion, seed: int = 0) -> DatasetVersion:
+    """A new version whose rows are a stratified resample of `version`: each group keeps its size and its
+    labels follow the overall label distribution (Kamiran & Calders uniform resampling)."""
+    from models_core.datasheet import stratified_resample
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValidationFailed(f"The seed must be a whole number from 0 to {MAX_SEED}.", field="seed")
+    _check_correctable(version)
+    rows, _ = selectors.datasheet_rows(version=version)
+    resampled = stratified_resample(rows, version.label_column, list(version.sensitive_attributes), seed=seed)
+    groups = " × ".join(version.sensitive_attributes)
+    new = _derived_version(
+        actor=actor, source=version, rows=[_record_of(version, r, 1.0) for r in resampled],
+        note=f"Stratified resample of v{version.version} (seed {seed}): each {groups} group keeps its size, "
+             f"its labels drawn to the overall label distribution.")
+    audit_log_append(actor=actor, action="dataset_version.resampled", obj=new,
+                     payload={"source": version.pk, "source_sha256": version.sha256, "sha256": new.sha256,
+                              "method": "stratified resampling (Kamiran & Calders 2012)", "seed": seed,
+                              "rows": len(resampled)})
+    return new

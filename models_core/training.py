@@ -273,6 +273,7 @@ def _train_head(model: TextClassifier, features: torch.Tensor, y: np.ndarray, w:
         from opacus import PrivacyEngine
 
         engine = PrivacyEngine(accountant="prv")
+        head.train()  # Opacus validates the module in training mode
         common = dict(module=head, optimizer=optimizer, data_loader=loader, max_grad_norm=config.dp_max_grad_norm)
         if config.dp_epsilon is not None:
             trained_module, optimizer, loader = engine.make_private_with_epsilon(

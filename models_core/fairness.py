@@ -346,13 +346,12 @@ def _class_report(cells: np.ndarray, point: dict, boot: dict | None, confidence:
     with_ci = boot is not None
 
     def interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _percentile_interval(samples, confidence) if with_ci else (
-            np.full(samples.shape[1:], np.nan), np.full(samples.shape[1:], np.nan))
+        return _percentile_interval(samples, confidence)
 
     overall_counts = cells.reshape(-1, 4).sum(axis=0)
     overall_metrics = {}
     for m in METRIC_NAMES:
-        lo, hi = interval(boot["overall"][m]) if with_ci else (np.nan, np.nan)
+        lo, hi = interval(boot["overall"][m]) if with_ci else (None, None)
         overall_metrics[m] = _stat(point["overall"][m], lo, hi, with_ci)
     report = {"overall": {"count": int(overall_counts.sum()),
                           "confusion": _confusion_dict(overall_counts),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -10,7 +11,8 @@ from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ML_ENGINEER
 from governance.datasets import selectors, services
 from governance.datasets.choices import FileFormat, LawfulBasis
-from governance.datasets.models import Dataset, DatasetRecord, DatasetVersion
+from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
+from governance.jobs.api import JobOutput
 
 EngineerWrites = role_permission(ML_ENGINEER)
 
@@ -130,3 +132,88 @@ class DatasetRecordListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return DatasetRecord.objects.filter(version_id=self.kwargs["pk"]).order_by("row_index")
+
+
+# ------------------------------------------------------------------------------------------- datasheets
+class DatasheetOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Datasheet
+        fields = ["id", "version", "sha256", "created_at", "data"]
+
+
+class DriftInput(serializers.Serializer):
+    against = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all(),
+                                                 help_text="The reference version (A), e.g. the training data.")
+
+
+class ResampleInput(serializers.Serializer):
+    seed = serializers.IntegerField(min_value=0, max_value=services.MAX_SEED, required=False, default=0)
+
+
+class DerivedVersionOutput(DatasetVersionOutput):
+    datasheet_job = serializers.SerializerMethodField()
+
+    class Meta(DatasetVersionOutput.Meta):
+        fields = [*DatasetVersionOutput.Meta.fields, "datasheet_job"]
+
+    def get_datasheet_job(self, version) -> int | None:
+        job = selectors.datasheet_job(version=version)
+        return job.pk if job else None
+
+
+def _version_or_404(pk: int) -> DatasetVersion:
+    return get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=pk)
+
+
+class DatasheetApi(APIView):
+    """The stored datasheet of a version; 404 with the job's state while it is being computed."""
+
+    permission_classes = [EngineerWrites]
+
+    @extend_schema(responses={200: DatasheetOutput})
+    def get(self, request, pk: int):
+        version = _version_or_404(pk)
+        sheet = selectors.datasheet_get(version)
+        if sheet is None:
+            job = selectors.datasheet_job(version=version)
+            if job is None:
+                state = "none was requested"
+            else:
+                state = f"its job is {job.status}" + (f": {job.error}" if job.error else "")
+            return Response({"detail": f"{version} has no datasheet yet ({state}).",
+                             "job": JobOutput(job).data if job else None}, status=status.HTTP_404_NOT_FOUND)
+        return Response(DatasheetOutput(sheet).data)
+
+
+class DatasetDriftApi(APIView):
+    """Drift of this version (B) against `?against=<id>` (A): per-column shift, label shift, groups."""
+
+    permission_classes = [EngineerWrites]
+
+    @extend_schema(parameters=[DriftInput])
+    def get(self, request, pk: int):
+        version = _version_or_404(pk)
+        data = DriftInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return Response(selectors.dataset_drift_between(version=version, against=data.validated_data["against"]))
+
+
+class DatasetReweighApi(APIView):
+    permission_classes = [EngineerWrites]
+
+    @extend_schema(request=None, responses={201: DerivedVersionOutput})
+    def post(self, request, pk: int):
+        new = services.dataset_version_reweigh(actor=request.user, version=_version_or_404(pk))
+        return Response(DerivedVersionOutput(new).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetResampleApi(APIView):
+    permission_classes = [EngineerWrites]
+
+    @extend_schema(request=ResampleInput, responses={201: DerivedVersionOutput})
+    def post(self, request, pk: int):
+        version = _version_or_404(pk)
+        data = ResampleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = services.dataset_version_resample(actor=request.user, version=version, **data.validated_data)
+        return Response(DerivedVersionOutput(new).data, status=status.HTTP_201_CREATED)

@@ -30,3 +30,25 @@ class DatasetUploadForm(forms.Form):
 
     def clean_sensitive_attributes(self) -> list[str]:
         return [p.strip() for p in self.cleaned_data["sensitive_attributes"].split(",") if p.strip()]
+
+
+class DatasetCompareForm(forms.Form):
+    against = forms.ModelChoiceField(queryset=None, label="Reference version (A)",
+                                     help_text="E.g. the data a model was trained on.")
+    version = forms.ModelChoiceField(queryset=None, label="Compared version (B)")
+
+    def __init__(self, *args, **kwargs):
+        from governance.datasets.selectors import dataset_version_list
+
+        super().__init__(*args, **kwargs)
+        for name in ("against", "version"):
+            self.fields[name].queryset = dataset_version_list().order_by("dataset__name", "-version")
+
+
+class DatasetResampleForm(forms.Form):
+    seed = forms.IntegerField(min_value=0, max_value=2**32 - 1, initial=0,
+                              help_text="Random seed of the draw; the same seed gives the same rows.")
+
+
+class DatasetReweighForm(forms.Form):
+    """No inputs: reweighing is determined by the rows. A form so errors render like every other."""

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from governance.accounts.permissions import READ_ROLES, role_required
 from governance.accounts.roles import ML_ENGINEER
-from governance.datasets import selectors, services
-from governance.datasets.forms import DatasetUploadForm
+from governance.datasets import presentation, selectors, services
+from governance.datasets.forms import (DatasetCompareForm, DatasetResampleForm, DatasetReweighForm,
+                                       DatasetUploadForm)
 from governance.datasets.models import Dataset, DatasetVersion
 from governance.form_errors import call_service
 
@@ -48,4 +51,71 @@ def dataset_version_detail(request, pk: int):
     version = get_object_or_404(DatasetVersion.objects.select_related("dataset", "created_by", "parent"), pk=pk)
     page = Paginator(selectors.records_of(version=version), 20).get_page(request.GET.get("page"))
     models = version.model_versions.select_related("model").order_by("-created_at")
-    return render(request, "datasets/version.html", {"version": version, "page": page, "models": models})
+    return render(request, "datasets/version.html", {"version": version, "page": page, "models": models,
+                                                     **_datasheet_context(version)})
+
+
+def _datasheet_context(version: DatasetVersion) -> dict:
+    sheet = selectors.datasheet_get(version)
+    return {"datasheet": sheet, "datasheet_job": selectors.datasheet_job(version=version),
+            "resample_form": DatasetResampleForm()}
+
+
+@login_required
+@role_required(*READ_ROLES)
+def dataset_version_datasheet(request, pk: int):
+    version = get_object_or_404(DatasetVersion.objects.select_related("dataset", "created_by", "parent"), pk=pk)
+    context = {"version": version, **_datasheet_context(version)}
+    if context["datasheet"] is not None:
+        sheet = context["datasheet"].data
+        context.update(sheet=sheet, slices=presentation.slice_figures(sheet),
+                       lengths=presentation.length_figures(sheet),
+                       overall_rate=presentation.overall_positive_rate(sheet))
+    return render(request, "datasets/datasheet.html", context)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def dataset_compare(request):
+    """Drift between two versions (B against the reference A), with their datasheets side by side."""
+    bound = "against" in request.GET and "version" in request.GET
+    form = DatasetCompareForm(request.GET if bound else None, initial=request.GET.dict())
+    context = {"form": form}
+    if bound and form.is_valid():
+        a, b = form.cleaned_data["against"], form.cleaned_data["version"]
+        result = call_service(form, selectors.dataset_drift_between, version=b, against=a)
+        if result is not None:
+            sheet_a, sheet_b = selectors.datasheet_get(a), selectors.datasheet_get(b)
+            context.update(a=a, b=b, drift=result["drift"], sheet_a=sheet_a, sheet_b=sheet_b,
+                           side_by_side=presentation.side_by_side(sheet_a and sheet_a.data,
+                                                                  sheet_b and sheet_b.data))
+    return render(request, "datasets/compare.html", context, status=400 if form.errors else 200)
+
+
+def _correction(request, pk: int, service, form_class, **extra):
+    version = get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=pk)
+    form = form_class(request.POST)
+    new = None
+    if form.is_valid():
+        new = call_service(form, service, actor=request.user, version=version, **form.cleaned_data, **extra)
+    if new is None:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("dataset-version", pk=version.pk)
+    messages.success(request, f"Created {new}: {new.note} Its datasheet is being computed.")
+    return redirect("dataset-version", pk=new.pk)
+
+
+@require_POST
+@login_required
+@role_required(ML_ENGINEER)
+def dataset_version_reweigh(request, pk: int):
+    return _correction(request, pk, services.dataset_version_reweigh, DatasetReweighForm)
+
+
+@require_POST
+@login_required
+@role_required(ML_ENGINEER)
+def dataset_version_resample(request, pk: int):
+    return _correction(request, pk, services.dataset_version_resample, DatasetResampleForm)

@@ -56,8 +56,9 @@ Every metric is ``{"value": float | None, "ci": [low, high] | None}``; ``ci`` is
 include every combination of the declared levels, also empty ones (count 0, metrics null, as in
 fairlearn's `MetricFrame.by_group`); ``too_small`` is ``count < min_group_size``. Disparities use
 every group with a defined value (small groups included, as fairlearn does): difference = max - min,
-ratio = min / max; equalized odds takes the larger TPR/FPR difference (the smaller ratio); equal
-opportunity is the TPR difference (ratio).
+ratio = min / max (null for 0/0, as fairlearn); equalized odds takes the larger TPR/FPR difference
+(the smaller ratio) and, like fairlearn, is null when the TPR part is null and skips a null FPR part;
+equal opportunity is the TPR difference (ratio).
 
 `evaluate_thresholds(report, rules)` judges policy rules against such a report.
 """
@@ -240,9 +241,10 @@ def _disparities_from_metrics(metrics: Mapping[str, np.ndarray]) -> dict[str, np
     return {
         "demographic_parity_difference": dp_diff,
         "demographic_parity_ratio": dp_ratio,
-        # fmax/fmin: equalized odds is judged on whichever of TPR/FPR is defined.
-        "equalized_odds_difference": np.fmax(tpr_diff, fpr_diff),
-        "equalized_odds_ratio": np.fmin(tpr_ratio, fpr_ratio),
+        # As fairlearn's max()/min() over the Series [tpr, fpr]: undefined when the TPR part is,
+        # otherwise an undefined FPR part is skipped (e.g. FPR ratio 0/0 for a perfect predictor).
+        "equalized_odds_difference": np.where(np.isnan(tpr_diff), np.nan, np.fmax(tpr_diff, fpr_diff)),
+        "equalized_odds_ratio": np.where(np.isnan(tpr_ratio), np.nan, np.fmin(tpr_ratio, fpr_ratio)),
         "equal_opportunity_difference": tpr_diff,
         "equal_opportunity_ratio": tpr_ratio,
     }

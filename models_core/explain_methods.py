@@ -1,0 +1,188 @@
+"""Per-token attributions of one class's probability by SHAP, LIME and Integrated Gradients.
+
+Every function returns, per text, an attribution for each explanation feature of a `TokenizedText`
+(the model's non-special tokens), in units of the target class's probability.
+
+- SHAP, `shap_values`: our batched path. Texts short enough get Kernel SHAP over every coalition of
+  sizes 1, 2, n-2, n-1 (exact enumeration when 2**n is no more); longer ones get shap's Partition
+  (Owen) algorithm (`explain_shapley.owen_values`), identical to `shap.PartitionExplainer` with a `Text`
+  masker over the model's tokenizer whenever the budget lets the hierarchy be expanded fully. Both
+  score the masked strings of many texts per `predict_proba` call.
+- SHAP, `shap_library`: the `shap` library itself (Partition explainer, `Text` masker over a
+  `ShapTokenizerAdapter`), for checking and for benchmarks.
+- LIME, `lime_tokens`: `lime.lime_text.LimeTextExplainer` with its default word features and
+  word-deletion perturbations; all perturbed strings of a text are deduplicated and scored in one call.
+  A word's weight is shared equally by the model tokens of all its occurrences, so the token weights
+  add up to the word weights.
+- IG, `integrated_gradients`: captum's `IntegratedGradients` on the token embeddings (`model.embed`),
+  baseline = the same ids with [MASK] at every non-special position, i.e. the fully masked text SHAP
+  uses as its base. Completeness: attributions sum to f(x) - f(baseline) up to `delta`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from models_core.errors import InputError
+from models_core.explain_shapley import ShapleyValues, edge_budget, kernel_values, owen_values, token_tree
+from models_core.explain_text import (CachedPredictor, PredictProba, ShapTokenizerAdapter, TokenizedText)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    values: np.ndarray          # (n_tokens,)
+    base_value: float           # f(reference input): all masked (SHAP, IG) or LIME's intercept
+    value: float                # f(x)
+    info: dict                  # method-specific JSON-able facts (evaluations, delta, ...)
+
+
+# ---- SHAP ------------------------------------------------------------------------------------------
+
+class ShapTrees:
+    """shap's heuristic token hierarchy (`maskers.Text.clustering`), special-token leaves removed."""
+
+    def __init__(self, adapter: ShapTokenizerAdapter) -> None:
+        import shap
+
+        self.adapter = adapter
+        self.masker = shap.maskers.Text(adapter)
+
+    def __call__(self, tokenized: TokenizedText) -> np.ndarray:
+        if len(tokenized) == 1:
+            return np.zeros((0, 4))
+        enc = self.adapter._tokenizer.encode(tokenized.text, add_special_tokens=True)
+        special = [i for i, s in enumerate(enc.special_tokens_mask) if s]
+        if len(enc.ids) - len(special) != len(tokenized):
+            raise InputError("re-tokenizing the explained text changed its tokens")
+        return token_tree(self.masker.clustering(tokenized.text), special)
+
+
+def shap_values(predictor: CachedPredictor, trees: ShapTrees, items: Sequence[tuple[TokenizedText, int]],
+                max_evals: int = 500, algorithm: str = "auto") -> list[Attribution]:
+    """SHAP values for many texts, every round of masked strings scored in one batched call.
+
+    algorithm "kernel": `kernel_values` with its deterministic edge design (exact when 2**n fits);
+    "owen": `owen_values` (shap's Partition algorithm) with `max_evals`; "auto": kernel for the texts
+    whose edge design costs at most `max_evals` evaluations, owen for the longer ones.
+    """
+    if algorithm not in ("auto", "kernel", "owen"):
+        raise InputError(f"unknown SHAP algorithm {algorithm!r}; use 'auto', 'kernel' or 'owen'")
+    mask_token = trees.adapter.mask_token
+    use_kernel = [algorithm == "kernel" or (algorithm == "auto" and edge_budget(len(t)) <= max_evals)
+                  for t, _ in items]
+    out: list[Attribution | None] = [None] * len(items)
+    kernel_idx = [i for i, k in enumerate(use_kernel) if k]
+    owen_idx = [i for i, k in enumerate(use_kernel) if not k]
+    if kernel_idx:
+        results = kernel_values(predictor, [items[i] for i in kernel_idx], mask_token)
+        for i, r in zip(kernel_idx, results):
+            algo = "exact" if r.exact else "kernel"
+            out[i] = _from_shapley(r, {"algorithm": algo, "evaluations": r.evaluations})
+    if owen_idx:
+        results = owen_values(predictor, [(items[i][0], trees(items[i][0]), items[i][1]) for i in owen_idx],
+                              mask_token, max_evals=max_evals)
+        for i, r in zip(owen_idx, results):
+            out[i] = _from_shapley(r, {"algorithm": "owen", "evaluations": r.evaluations, "max_evals": max_evals})
+    return out
+
+
+def _from_shapley(result: ShapleyValues, info: dict) -> Attribution:
+    return Attribution(values=result.values, base_value=result.base_value, value=result.value, info=info)
+
+
+def shap_library(predict_proba: PredictProba, adapter: ShapTokenizerAdapter, tokenized: TokenizedText,
+                 target: int, max_evals: int | str = "auto", seed: int | None = None) -> Attribution:
+    """shap's own PartitionExplainer with a Text masker, as its documentation uses it (one text)."""
+    import shap
+
+    masker = shap.maskers.Text(adapter)
+    calls = {"evaluations": 0}
+
+    def f(texts: np.ndarray) -> np.ndarray:
+        calls["evaluations"] += len(texts)
+        return np.asarray(predict_proba(list(texts)))
+
+    if seed is not None:
+        np.random.seed(seed)  # shap breaks priority ties with np.random
+    explanation = shap.Explainer(f, masker)([tokenized.text], max_evals=max_evals, silent=True)
+    values = np.asarray(explanation.values[0])[:, target]
+    base = float(np.asarray(explanation.base_values[0])[target])
+    # shap's rows include [CLS]/[SEP], which are invariant and get exactly 0
+    enc = adapter._tokenizer.encode(tokenized.text, add_special_tokens=True)
+    keep = [i for i, s in enumerate(enc.special_tokens_mask) if not s]
+    return Attribution(values=values[keep], base_value=base, value=base + float(values.sum()),
+                       info={"algorithm": "shap.PartitionExplainer", "evaluations": calls["evaluations"]})
+
+
+# ---- LIME ------------------------------------------------------------------------------------------
+
+def lime_tokens(predictor: CachedPredictor, tokenized: TokenizedText, target: int, num_samples: int = 5000,
+                seed: int = 0) -> Attribution:
+    """LIME (LimeTextExplainer defaults: bag of words, words deleted) mapped onto the model's tokens."""
+    from lime.lime_text import LimeTextExplainer
+
+    explainer = LimeTextExplainer(random_state=seed)
+    before = predictor.evaluations
+    exp = explainer.explain_instance(tokenized.text, predictor, labels=(target,),
+                                     num_features=10 ** 6, num_samples=num_samples)
+    indexed = exp.domain_mapper.indexed_string
+    weights = dict(exp.local_exp[target])
+    values = np.zeros(len(tokenized))
+    for word_id, weight in weights.items():
+        spans = [(int(p), int(p) + len(indexed.word(word_id))) for p in indexed.string_position(word_id)]
+        members = [i for i, (start, end) in enumerate(tokenized.offsets)
+                   if any(start < w_end and w_start < end for w_start, w_end in spans)]
+        for i in members:
+            values[i] += weight / len(members)
+    fx = float(predictor([tokenized.text])[0, target])
+    return Attribution(values=values, base_value=float(exp.intercept[target]), value=fx,
+                       info={"num_samples": num_samples, "evaluations": predictor.evaluations - before,
+                             "words": indexed.num_words(), "r2": float(exp.score), "seed": seed})
+
+
+# ---- Integrated Gradients --------------------------------------------------------------------------
+
+def integrated_gradients(model: torch.nn.Module, tokenizer, tokenized: TokenizedText, target: int,
+                         mask_token: str, n_steps: int = 64, internal_batch_size: int = 64) -> Attribution:
+    """IG of softmax(target) w.r.t. the token embeddings, summed over the embedding dimension."""
+    from captum.attr import IntegratedGradients
+
+    enc = tokenizer.encode(tokenized.text, add_special_tokens=True)
+    special = torch.tensor(enc.special_tokens_mask, dtype=torch.bool)
+    if int((~special).sum()) != len(tokenized):
+        raise InputError("re-tokenizing the explained text changed its tokens")
+    ids = torch.tensor([enc.ids], dtype=torch.long)
+    types = torch.tensor([enc.type_ids], dtype=torch.long)
+    baseline_ids = ids.clone()
+    baseline_ids[0, ~special] = tokenizer.token_to_id(mask_token)
+    attention = torch.ones_like(ids)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            inputs = model.embed(ids, types)
+            baseline = model.embed(baseline_ids, types)
+
+        def prob(embeds: torch.Tensor) -> torch.Tensor:
+            logits = model.forward_from_embeddings(embeds, attention.expand(embeds.shape[0], -1))
+            return torch.softmax(logits, dim=-1)[:, target]
+
+        ig = IntegratedGradients(prob)
+        attributions, delta = ig.attribute(inputs, baselines=baseline, n_steps=n_steps,
+                                           method="gausslegendre", internal_batch_size=internal_batch_size,
+                                           return_convergence_delta=True)
+        with torch.no_grad():
+            fx = float(prob(inputs)[0])
+            f0 = float(prob(baseline)[0])
+    finally:
+        model.train(was_training)
+    per_token = attributions.sum(dim=-1)[0].detach().double().numpy()
+    return Attribution(values=per_token[~special.numpy()], base_value=f0, value=fx,
+                       info={"n_steps": n_steps, "delta": float(delta.abs().max()),
+                             "baseline": f"{mask_token} at every non-special position"})
+
+

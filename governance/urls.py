@@ -9,6 +9,7 @@ from governance.approvals import views as approvals_views
 from governance.audits import api as audits_api
 from governance.audits import views as audits_views
 from governance.compliance import api as compliance_api
+from governance.compliance import urls_records as compliance_records
 from governance.compliance import views as compliance_views
 from governance.datasets import api as datasets_api
 from governance.datasets import views as datasets_views
@@ -48,8 +49,11 @@ api = [
     path("api/jobs/<int:pk>/", jobs_api.JobDetailApi.as_view(), name="api-job"),
     path("api/audit-log/", compliance_api.AuditLogListApi.as_view(), name="api-audit-log"),
     path("api/audit-log/verify/", compliance_api.AuditLogVerifyApi.as_view(), name="api-audit-log-verify"),
+    path("api/audit-log/export/", compliance_api.AuditLogExportApi.as_view(), name="api-audit-log-export"),
+    path("api/audit-log/checkpoints/", compliance_api.AuditLogCheckpointApi.as_view(), name="api-audit-log-checkpoints"),
     path("api/compliance/processing-record/", compliance_api.ProcessingRecordApi.as_view(),
          name="api-processing-record"),
+    *compliance_records.api_urls,
 ]
 
 pages = [
@@ -81,7 +85,10 @@ pages = [
     path("compliance/", compliance_views.compliance_home, name="compliance"),
     path("compliance/processing-record.json", compliance_views.processing_record_export,
          name="processing-record-export"),
+    *compliance_records.page_urls,
     path("audit-log/", compliance_views.audit_log, name="audit-log"),
+    path("audit-log/export.jsonl", compliance_views.audit_log_export, name="audit-log-export"),
+    path("audit-log/checkpoint/", compliance_views.audit_log_checkpoint, name="audit-log-checkpoint"),
     path("admin/", admin.site.urls),
 ]
 

@@ -29,3 +29,37 @@ def build_datasheet(job_id: int) -> None:
     from governance.datasets.services import datasheet_build
 
     datasheet_build(job_id=job_id)
+
+
+@shared_task(name="governance.audit_log_checkpoint")
+def audit_log_checkpoint() -> int | None:
+    """Periodic (django-celery-beat, every AUDIT_CHECKPOINT_INTERVAL_S): sign the audit log's head."""
+    from governance.compliance.services import audit_log_checkpoint_periodic
+
+    checkpoint = audit_log_checkpoint_periodic()
+    return checkpoint["seq"] if checkpoint else None
+
+
+@shared_task(name="governance.deliver_webhook", bind=True, max_retries=None)
+def deliver_webhook(self, *, delivery_id: int) -> None:
+    """One attempt at a webhook delivery (a row owning its state); the service says when to try again."""
+    from governance.approvals.notifications import webhook_delivery_attempt
+
+    retry_in = webhook_delivery_attempt(delivery_id=delivery_id)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
+
+
+@shared_task(name="governance.pii_scan", acks_late=True, reject_on_worker_lost=True)
+def pii_scan(job_id: int) -> None:
+    from governance.compliance.pii_scans import pii_scan_run
+
+    pii_scan_run(job_id=job_id)
+
+
+@shared_task(name="governance.retention_purge")
+def retention_purge() -> int:
+    """Periodic (django-celery-beat, daily; migration compliance 0003): purge records past retention."""
+    from governance.compliance.retention import retention_purge as purge
+
+    return purge().pk

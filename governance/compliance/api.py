@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +27,20 @@ class VerdictOutput(serializers.Serializer):
     head_seq = serializers.IntegerField()
     head_hash = serializers.CharField()
     problems = serializers.ListField(child=serializers.CharField())
+    checkpoint = serializers.DictField(allow_null=True)
+    checkpoints_checked = serializers.IntegerField()
+
+
+class CheckpointOutput(serializers.Serializer):
+    type = serializers.CharField()
+    seq = serializers.IntegerField()
+    head_hash = serializers.CharField()
+    created_at = serializers.CharField()
+    created_by = serializers.CharField()
+    reason = serializers.CharField()
+    algorithm = serializers.CharField()
+    public_key = serializers.CharField()
+    signature = serializers.CharField()
 
 
 class AuditLogListApi(generics.ListAPIView):
@@ -44,6 +59,39 @@ class AuditLogVerifyApi(APIView):
     @extend_schema(responses={200: VerdictOutput})
     def get(self, request):
         return Response(VerdictOutput(selectors.audit_log_verify()).data)
+
+
+class AuditLogCheckpointApi(APIView):
+    """GET: the signed checkpoints; POST: sign one of the current head now (compliance officer)."""
+
+    permission_classes = [role_permission(COMPLIANCE_OFFICER)]
+
+    @extend_schema(responses={200: CheckpointOutput(many=True)})
+    def get(self, request):
+        return Response(CheckpointOutput(selectors.audit_log_checkpoint_list(), many=True).data)
+
+    @extend_schema(request=None, responses={201: CheckpointOutput})
+    def post(self, request):
+        return Response(CheckpointOutput(services.audit_log_checkpoint_write(request.user)).data, status=201)
+
+
+class AuditLogExportApi(APIView):
+    """The whole log as JSON Lines ending in a fresh signed checkpoint; verify with tools/verify_audit_log.py."""
+
+    permission_classes = [role_permission()]
+
+    @extend_schema(responses={(200, "application/jsonl"): str})
+    def get(self, request):
+        return audit_log_export_response(request.user)
+
+
+def audit_log_export_response(actor) -> StreamingHttpResponse:
+    checkpoint, lines = services.audit_log_export(actor=actor)
+    response = StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{checkpoint["seq"]}.jsonl"'
+    response["X-Audit-Log-Head"] = f"{checkpoint['seq']}:{checkpoint['head_hash']}"
+    response["X-Audit-Log-Public-Key"] = checkpoint["public_key"]
+    return response
 
 
 class ProcessingRecordApi(APIView):

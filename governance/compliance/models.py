@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-GENESIS_HASH = "0" * 64
+from governance.compliance.chain import GENESIS_HASH  # noqa: F401  (re-exported)
 
 
 class AuditLogEntry(models.Model):
@@ -39,6 +39,32 @@ class ChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement that the log had `seq` entries ending in `head_hash` at `created_at`.
+
+    Written periodically (django-celery-beat) and with every export, also as a JSON file under
+    AUDIT_CHECKPOINT_DIR, so that removing entries from the end of the log (truncation), which a hash chain
+    alone cannot show, is detected. Append-only on PostgreSQL like the log (migration 0004).
+    """
+
+    seq = models.BigIntegerField(db_index=True)
+    head_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    reason = models.CharField(max_length=20, default="manual")
+    algorithm = models.CharField(max_length=20, default="Ed25519")
+    public_key = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["-seq", "-created_at"]
+
+    def as_dict(self) -> dict:
+        return {"type": "checkpoint", "seq": self.seq, "head_hash": self.head_hash,
+                "created_at": self.created_at.isoformat(), "created_by": self.created_by, "reason": self.reason,
+                "algorithm": self.algorithm, "public_key": self.public_key, "signature": self.signature}
 
 
 class OrganisationProfile(models.Model):

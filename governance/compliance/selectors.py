@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from django.conf import settings
 from django.db.models import QuerySet
 
-from governance.compliance.chain import entry_body, entry_hash
-from governance.compliance.models import GENESIS_HASH, AuditLogEntry, ChainHead, OrganisationProfile
+from governance.compliance.chain import GENESIS_HASH, checkpoint_message, checkpoint_problems, verify_entries
+from governance.compliance.models import AuditCheckpoint, AuditLogEntry, ChainHead, OrganisationProfile
+from governance.compliance.signing import public_key_hex, signature_valid
 
 
 def audit_log_list() -> QuerySet[AuditLogEntry]:
@@ -17,6 +21,10 @@ def audit_log_list() -> QuerySet[AuditLogEntry]:
 def audit_log_head() -> dict:
     head = ChainHead.objects.filter(id=1).first()
     return {"seq": head.seq if head else 0, "hash": head.hash if head else GENESIS_HASH}
+
+
+def audit_log_checkpoint_list(*, limit: int = 100) -> list[dict]:
+    return [c.as_dict() for c in AuditCheckpoint.objects.order_by("-seq", "-created_at")[:limit]]
 
 
 def organisation_profile() -> OrganisationProfile:
@@ -30,29 +38,61 @@ class Verdict:
     head_seq: int
     head_hash: str
     problems: list[str] = field(default_factory=list)
+    checkpoint: dict | None = None       # the newest checkpoint the log was checked against
+    checkpoints_checked: int = 0
 
 
-def audit_log_verify() -> Verdict:
-    """Recompute every entry's hash and link; name each entry that was edited, removed or reordered."""
-    problems: list[str] = []
-    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
-    for entry in AuditLogEntry.objects.order_by("seq").iterator(chunk_size=2000):
-        checked += 1
-        if entry.seq != expected_seq:
-            problems.append(f"entry #{entry.seq}: expected sequence number {expected_seq} (an entry is missing "
-                            f"or was inserted)")
-        if entry.prev_hash != prev_hash:
-            problems.append(f"entry #{entry.seq}: its previous-hash does not match entry #{entry.seq - 1} "
-                            f"(deleted, inserted or reordered entries)")
-        body = entry_body(seq=entry.seq, created_at=entry.created_at.isoformat(), actor=entry.actor_username,
-                          action=entry.action, object_type=entry.object_type, object_id=entry.object_id,
-                          payload=entry.payload)
-        if entry_hash(entry.prev_hash, body) != entry.hash:
-            problems.append(f"entry #{entry.seq}: content does not match its hash (edited)")
-        prev_hash, expected_seq = entry.hash, entry.seq + 1
+def audit_log_checkpoints() -> list[dict]:
+    """Every checkpoint: the stored rows and the JSON files written out under AUDIT_CHECKPOINT_DIR."""
+    found = {(c.seq, c.head_hash, c.signature): c.as_dict() for c in AuditCheckpoint.objects.all()}
+    directory = Path(settings.AUDIT_CHECKPOINT_DIR)
+    if directory.is_dir():
+        for path in sorted(directory.glob("checkpoint-*.json")):
+            try:
+                doc = json.loads(path.read_text())
+                found.setdefault((int(doc["seq"]), doc["head_hash"], doc["signature"]), {**doc, "file": path.name})
+            except (ValueError, KeyError, TypeError, OSError):
+                found[(-1, path.name, "")] = {"invalid_file": path.name}
+    return sorted(found.values(), key=lambda d: (d.get("seq", -1), d.get("created_at", "")))
+
+
+def audit_log_verify(*, extra_checkpoints: list[dict] = ()) -> Verdict:
+    """Recompute every entry's hash and link, check each signed checkpoint against the chain and name each
+    entry that was edited, deleted, inserted or reordered, and any truncation a checkpoint reveals.
+
+    Holds the entries' hashes in memory (about 200 bytes an entry) to tell those kinds of tampering apart.
+    """
+    entries = [export_entry(e) for e in AuditLogEntry.objects.order_by("seq").iterator(chunk_size=2000)]
+    problems = verify_entries(entries)
     head = audit_log_head()
-    if head["seq"] != expected_seq - 1 or head["hash"] != prev_hash:
-        problems.append(f"the chain ends at #{expected_seq - 1} but the recorded head is #{head['seq']} "
-                        f"(entries were removed from the end)")
-    return Verdict(ok=not problems, checked=checked, head_seq=head["seq"], head_hash=head["hash"],
-                   problems=problems)
+    last_seq, last_hash = (entries[-1]["seq"], entries[-1]["hash"]) if entries else (0, GENESIS_HASH)
+    if head["seq"] != last_seq or head["hash"] != last_hash:
+        problems.append(f"the chain ends at #{last_seq} but the recorded head is #{head['seq']} "
+                        f"(entries were removed from the end, or added behind the log's back)")
+    checkpoints = [*audit_log_checkpoints(), *extra_checkpoints]
+    trusted_key = public_key_hex()
+    valid = []
+    for cp in checkpoints:
+        if "invalid_file" in cp:
+            problems.append(f"checkpoint file {cp['invalid_file']} cannot be read")
+            continue
+        where = f"checkpoint #{cp['seq']} of {cp.get('created_at', '?')}"
+        if cp.get("public_key") != trusted_key:
+            problems.append(f"{where}: signed by another key than this server's")
+        elif not signature_valid(message=checkpoint_message(seq=int(cp["seq"]), head_hash=cp["head_hash"],
+                                                            created_at=cp["created_at"]),
+                                 signature_hex=cp.get("signature", ""), public_key=cp["public_key"]):
+            problems.append(f"{where}: its signature does not verify (forged or altered)")
+        else:
+            valid.append(cp)
+    problems.extend(checkpoint_problems(entries, valid))
+    return Verdict(ok=not problems, checked=len(entries), head_seq=head["seq"], head_hash=head["hash"],
+                   problems=problems, checkpoint=valid[-1] if valid else None, checkpoints_checked=len(valid))
+
+
+
+def export_entry(entry: AuditLogEntry) -> dict:
+    """An entry as the verifier and the JSON Lines export see it (the fields its hash covers, and the hashes)."""
+    return {"seq": entry.seq, "created_at": entry.created_at.isoformat(), "actor": entry.actor_username,
+            "action": entry.action, "object_type": entry.object_type, "object_id": entry.object_id,
+            "payload": entry.payload, "prev_hash": entry.prev_hash, "hash": entry.hash}

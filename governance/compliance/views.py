@@ -5,7 +5,9 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from governance.accounts.permissions import READ_ROLES, role_required
 from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER
@@ -39,4 +41,22 @@ def audit_log(request):
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     verdict = selectors.audit_log_verify() if request.GET.get("verify") else None
     return render(request, "compliance/audit_log.html", {
-        "page": page, "verdict": verdict, "head": selectors.audit_log_head(), "action": action})
+        "page": page, "verdict": verdict, "head": selectors.audit_log_head(), "action": action,
+        "checkpoints": selectors.audit_log_checkpoint_list(limit=5)})
+
+
+@login_required
+@role_required(*READ_ROLES)
+def audit_log_export(request):
+    from governance.compliance.api import audit_log_export_response
+
+    return audit_log_export_response(request.user)
+
+
+@login_required
+@role_required(COMPLIANCE_OFFICER)
+@require_POST
+def audit_log_checkpoint(request):
+    checkpoint = services.audit_log_checkpoint_write(request.user)
+    messages.success(request, f"Signed checkpoint #{checkpoint['seq']} written.")
+    return redirect("audit-log")

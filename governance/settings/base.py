@@ -150,6 +150,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "governance.train_model_version": {"queue": "gpu"},
     "governance.run_audit": {"queue": "gpu"},
+    "governance.audit_log_checkpoint": {"queue": "default"},
+    "governance.deliver_webhook": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # "thread" runs each job in a thread of this process (the demo's in-process worker); "celery" sends
@@ -161,6 +163,16 @@ JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", 3))
 TRAINING_DEFAULTS = {"encoder": "pretrained", "freeze_encoder": True, "epochs": 8, "seed": 0}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "governance@localhost")
+
+# Audit log: Ed25519 checkpoint signing key (AUDIT_SIGNING_KEY env var as a hex seed, else this file,
+# generated on first use), where signed checkpoints are written out, and how often (celery beat).
+AUDIT_SIGNING_KEY_FILE = Path(os.environ.get("AUDIT_SIGNING_KEY_FILE", VAR_DIR / "keys" / "audit-log-ed25519.key"))
+AUDIT_CHECKPOINT_DIR = Path(os.environ.get("AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
+AUDIT_CHECKPOINT_INTERVAL_S = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL_S", 3600))
+# Deployment-approval webhooks: attempts (exponential backoff between them) and the per-call timeout.
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", 5))
+WEBHOOK_TIMEOUT_S = float(os.environ.get("WEBHOOK_TIMEOUT_S", 10))
 
 LOGGING = {
     "version": 1,

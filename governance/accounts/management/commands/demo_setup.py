@@ -16,7 +16,7 @@ from governance.approvals.services import deployment_request_approve, deployment
 from governance.audits.services import audit_request
 from governance.compliance.services import organisation_profile_update
 from governance.datasets.models import Dataset
-from governance.datasets.services import dataset_upload
+from governance.datasets.services import dataset_upload, dataset_version_reweigh
 from governance.registry.choices import VersionStatus
 from governance.registry.services import model_version_request_training
 from models_core.synthetic import SyntheticSpec, hiring_csv
@@ -64,16 +64,21 @@ class Command(BaseCommand):
                                     security_measures="Encryption at rest and in transit; role-based access; "
                                                       "hash-chained audit log; quarterly access reviews.")
         self.stdout.write(f"Uploading {rows} synthetic applicant summaries (women's hiring labels flipped at 40%)…")
-        train = dataset_upload(actor=engineer, name=DATASET, raw=hiring_csv(SyntheticSpec(n_rows=rows)).encode(),
-                               file_name="hiring.csv", text_column="text", label_column="hired",
-                               subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
-                               description="Seeded synthetic CV summaries with an injected gender disparity.",
-                               **PERSONAL_DATA)
-        holdout = dataset_upload(actor=engineer, name=HOLDOUT,
-                                 raw=hiring_csv(SyntheticSpec(n_rows=max(200, rows // 3), seed=8)).encode(),
-                                 file_name="hiring-holdout.csv", text_column="text", label_column="hired",
-                                 subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
-                                 description="Held-out applicants for audits.", **PERSONAL_DATA)
+        with override_settings(JOB_DISPATCH="inline"):  # each upload's datasheet job runs before we go on
+            train = dataset_upload(actor=engineer, name=DATASET,
+                                   raw=hiring_csv(SyntheticSpec(n_rows=rows)).encode(),
+                                   file_name="hiring.csv", text_column="text", label_column="hired",
+                                   subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
+                                   description="Seeded synthetic CV summaries with an injected gender disparity.",
+                                   **PERSONAL_DATA)
+            holdout = dataset_upload(actor=engineer, name=HOLDOUT,
+                                     raw=hiring_csv(SyntheticSpec(n_rows=max(200, rows // 3), seed=8)).encode(),
+                                     file_name="hiring-holdout.csv", text_column="text", label_column="hired",
+                                     subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
+                                     description="Held-out applicants for audits.", **PERSONAL_DATA)
+            reweighed = dataset_version_reweigh(actor=engineer, version=train)
+        self._report_datasheet(train)
+        self._report_datasheet(reweighed)
         with override_settings(JOB_DISPATCH="inline"):
             self.stdout.write("Training a classifier on the pretrained MiniLM-L6 encoder (frozen)…")
             version = model_version_request_training(
@@ -101,6 +106,17 @@ class Command(BaseCommand):
                                                                                  "must be mitigated before production.")
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
         self._print_logins()
+
+    def _report_datasheet(self, version) -> None:
+        from governance.datasets.selectors import datasheet_get
+
+        sheet = datasheet_get(version)
+        if sheet is None:
+            raise SystemExit(f"The datasheet of {version} was not computed.")
+        gap = sheet.data["slices"]["gender"]["groups"]["female"]["positive_rate_gap"]
+        weighted = " (weighted)" if sheet.data["config"]["weighted"] else ""
+        self.stdout.write(f"  datasheet of {version}: women's hiring-label rate minus men's{weighted} "
+                          f"{gap['estimate']:+.3f} [{gap['ci'][0]:+.3f}, {gap['ci'][1]:+.3f}]")
 
     def _users(self) -> None:
         for username, password, user_roles in USERS:

@@ -8,6 +8,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.demo")
 
-app = Celery("governance")
+# Every task gets late acks, requeue on a lost worker, retries with backoff and failure recording.
+app = Celery("governance", task_cls="workers.job_task:JobTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["workers"])

@@ -10,14 +10,16 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="governance.train_model_version", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="governance.train_model_version", acks_late=True, reject_on_worker_lost=True,
+             job_failed_handler="governance.registry.services.model_version_job_failed")
 def train_model_version(job_id: int) -> None:
     from governance.registry.services import model_version_train
 
     model_version_train(job_id=job_id)
 
 
-@shared_task(name="governance.run_audit", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="governance.run_audit", acks_late=True, reject_on_worker_lost=True,
+             job_failed_handler="governance.audits.services.audit_job_failed")
 def run_audit(job_id: int) -> None:
     from governance.audits.services import audit_run
 
@@ -29,6 +31,14 @@ def build_datasheet(job_id: int) -> None:
     from governance.datasets.services import datasheet_build
 
     datasheet_build(job_id=job_id)
+
+
+@shared_task(name="governance.requeue_stale_jobs")
+def requeue_stale_jobs() -> dict:
+    """Periodic (django-celery-beat, every JOB_SWEEP_INTERVAL_S): re-send jobs stranded by dead workers."""
+    from governance.jobs.services import job_requeue_stale
+
+    return job_requeue_stale()
 
 
 @shared_task(name="governance.audit_log_checkpoint")

@@ -17,6 +17,7 @@ from governance.errors import InvalidState, ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
+from governance.jobs.retry import TRANSIENT_ERRORS
 from governance.registry.choices import VersionStatus
 from governance.registry.models import ModelVersion
 
@@ -93,6 +94,8 @@ def audit_run(*, job_id: int) -> None:
         jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
         _audit_store(audit=audit, job=job, records=records, probabilities=inference.probabilities,
                      label_names=version.label_names, results=results)
+    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
+        raise
     except Exception as exc:  # recorded on the audit and its job; the worker keeps running
         log.exception("audit job %s failed", job_id)
         _audit_failed(audit=audit, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
@@ -161,6 +164,14 @@ def _audit_store(*, audit: Audit, job: Job, records, probabilities, label_names,
     audit_log_append(actor=job.created_by, action="audit.completed", obj=audit,
                      payload={"result_hash": digest, "summary": summary, "job": job.pk})
     jobs.job_complete(job=job)
+
+
+@transaction.atomic
+def audit_job_failed(*, job_id: int, error: str) -> None:
+    """Record on the audit that its job failed for good outside audit_run (the task gave up); once."""
+    audit = Audit.objects.select_for_update().get(pk=Job.objects.get(pk=job_id).subject_id)
+    if audit.status not in (AuditStatus.COMPLETE, AuditStatus.FAILED):
+        _audit_failed(audit=audit, job_id=job_id, error=error)
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.db import transaction
 from governance.compliance.chain import canonical_json
 from governance.compliance.services import audit_log_append
 from governance.datasets import selectors
+from governance.datasets.bulk_load import records_insert
 from governance.datasets.choices import LawfulBasis
 from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
 from governance.datasets.parsing import ColumnMapping, parse_file, validate_rows
@@ -19,6 +20,7 @@ from governance.errors import ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
+from governance.jobs.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,7 @@ def _version_create(*, actor, dataset: Dataset, mapping: ColumnMapping, sha256: 
         row_count=len(rows), file_name=file_name, file_format=file_format, text_column=mapping.text,
         label_column=mapping.label, subject_column=mapping.subject, sensitive_attributes=list(mapping.sensitive),
         label_names=label_names, positive_label=positive, created_by=actor)
-    DatasetRecord.objects.bulk_create(
-        (DatasetRecord(version=version, row_index=i, **row) for i, row in enumerate(rows)), batch_size=2000)
+    records_insert(version=version, rows=rows)  # COPY on PostgreSQL (governance/datasets/bulk_load.py)
     audit_log_append(actor=actor, action="dataset_version.created", obj=version,
                      payload={"dataset": dataset.name, "version": version.version, "sha256": sha256,
                               "rows": len(rows), "parent": parent.pk if parent else None,
@@ -140,6 +141,8 @@ def datasheet_build(*, job_id: int) -> None:
         if sensitive == [selectors.ALL_ROWS]:
             data["missing"].pop(selectors.ALL_ROWS, None)
             data["vocabulary"]["attributes"] = {}
+    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
+        raise
     except Exception as exc:  # recorded on the job; the worker keeps running
         log.exception("datasheet job %s failed", job_id)
         _datasheet_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")

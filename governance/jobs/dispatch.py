@@ -14,7 +14,27 @@ from django.db import transaction
 
 
 def enqueue(task_name: str, job_id: int) -> None:
+    from governance.jobs.models import Job
+
+    # The row remembers its task so that a job stranded by a dead worker can be sent again (the sweep).
+    Job.objects.filter(pk=job_id).exclude(task_name=task_name).update(task_name=task_name)
     transaction.on_commit(lambda: _send(task_name, job_id))
+
+
+def current_delivery() -> tuple[str, str]:
+    """(broker message id, worker process) of the task running in this thread; ("", "") outside a task.
+
+    A redelivered message keeps its task id, so a job whose row names this delivery was held by a worker
+    that died; a different id on a running job means a duplicate message for work someone else holds.
+    """
+    import os
+    import socket
+
+    from celery import current_task
+
+    request = getattr(current_task, "request", None)
+    task_id = getattr(request, "id", None) or ""
+    return task_id, f"{getattr(request, 'hostname', None) or socket.gethostname()}:{os.getpid()}"
 
 
 def _send(task_name: str, job_id: int) -> None:

@@ -28,6 +28,11 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Delivery bookkeeping: which task runs it (for re-enqueueing), which broker message holds it now
+    # (the Celery task id; a redelivery keeps it, a re-enqueue gets a new one) and which process.
+    task_name = models.CharField(max_length=100, blank=True, default="")
+    delivery = models.CharField(max_length=64, blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

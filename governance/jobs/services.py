@@ -23,20 +23,74 @@ def job_create(*, kind: str, subject, created_by=None) -> Job:
 
 @transaction.atomic
 def job_start(*, job_id: int) -> Job | None:
-    """Mark running and count the attempt; None when the job is already finished (a repeat)."""
+    """Mark running and count the attempt; None when there is nothing to do.
+
+    None for a finished job (a repeat), for a job that has used up JOB_MAX_ATTEMPTS (it is marked failed:
+    a job that kills its worker every time is not redelivered forever), and for a duplicate message of a
+    job that another live worker holds (running, fresh heartbeat, another delivery id). A redelivery of the
+    same message (same task id: the broker re-queued it because its worker died) takes the job over.
+    """
+    from governance.jobs.dispatch import current_delivery
+
     job = Job.objects.select_for_update().get(pk=job_id)
     if job.status in (JobStatus.COMPLETE, JobStatus.FAILED):
         return None
-    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
-        job.status, job.finished_at = JobStatus.FAILED, timezone.now()
-        job.error = job.error or f"Gave up after {job.attempts} attempts (the worker died each time)."
-        job.save(update_fields=["status", "finished_at", "error"])
-        return None
+    delivery, worker = current_delivery()
     now = timezone.now()
+    if (job.status == JobStatus.RUNNING and delivery and job.delivery and delivery != job.delivery
+            and job.heartbeat_at and (now - job.heartbeat_at).total_seconds() < settings.JOB_STALE_AFTER_S):
+        log.warning("job %s: duplicate delivery %s ignored; %s holds it", job_id, delivery, job.worker)
+        return None
+    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+        _give_up(job, now)
+        return None
     job.status, job.attempts, job.heartbeat_at = JobStatus.RUNNING, job.attempts + 1, now
     job.started_at = job.started_at or now
-    job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at"])
+    job.delivery, job.worker = delivery, worker
+    job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "delivery", "worker"])
+    if job.attempts > 1:
+        log.warning("job %s: attempt %s of %s (redelivered)", job_id, job.attempts, settings.JOB_MAX_ATTEMPTS)
     return job
+
+
+def _give_up(job: Job, now) -> None:
+    job.status, job.finished_at = JobStatus.FAILED, now
+    job.error = job.error or (f"Gave up after {job.attempts} attempts: the worker running it was lost each time "
+                              f"(JOB_MAX_ATTEMPTS={settings.JOB_MAX_ATTEMPTS}).")
+    job.save(update_fields=["status", "finished_at", "error"])
+
+
+@transaction.atomic
+def job_requeue_stale(*, older_than_s: float | None = None) -> dict[str, list[int]]:
+    """Find running jobs whose worker stopped beating (it died, or its machine did) and send them again;
+    a job that has used up its attempts is marked failed instead. Returns the job ids of each outcome.
+
+    `skip_locked`: two sweeps at once (two beat schedulers, or the command run by hand) split the rows
+    instead of both re-sending one job. The heartbeat threshold must exceed the longest silent stretch of
+    any job (JOB_STALE_AFTER_S), or a live job is re-sent too; its repeat is then harmless (job_start
+    refuses the duplicate, the stores are idempotent) but wasted.
+    """
+    from governance.jobs.dispatch import enqueue
+
+    threshold = settings.JOB_STALE_AFTER_S if older_than_s is None else older_than_s
+    cutoff = timezone.now() - timezone.timedelta(seconds=threshold)
+    requeued, failed = [], []
+    stale = (Job.objects.select_for_update(skip_locked=True)
+             .filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).order_by("pk"))
+    for job in stale:
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS or not job.task_name:
+            if not job.task_name:
+                job.error = "The worker running it was lost, and the job does not name a task to re-send."
+            _give_up(job, timezone.now())
+            failed.append(job.pk)
+            continue
+        job.status, job.delivery, job.stage = JobStatus.QUEUED, "", "re-queued (worker lost)"
+        job.save(update_fields=["status", "delivery", "stage"])
+        enqueue(job.task_name, job.pk)
+        requeued.append(job.pk)
+    if requeued or failed:
+        log.warning("stale jobs: re-queued %s, failed %s", requeued, failed)
+    return {"requeued": requeued, "failed": failed}
 
 
 def job_progress(*, job: Job, stage: str, percent: float, force: bool = False, **detail) -> None:
@@ -56,7 +110,7 @@ def job_complete(*, job: Job) -> None:
 
 
 def job_fail(*, job_id: int, error: str) -> None:
-    Job.objects.filter(pk=job_id).exclude(status=JobStatus.COMPLETE).update(
+    Job.objects.filter(pk=job_id).exclude(status__in=[JobStatus.COMPLETE, JobStatus.FAILED]).update(
         status=JobStatus.FAILED, error=error[:4000], finished_at=timezone.now())
 
 

@@ -16,6 +16,7 @@ from governance.errors import InvalidState, ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
+from governance.jobs.retry import TRANSIENT_ERRORS
 from governance.registry.choices import EncoderChoice, Environment, VersionStatus
 from governance.registry.models import Deployment, Model, ModelVersion
 
@@ -99,6 +100,8 @@ def model_version_train(*, job_id: int) -> None:
         digest = save_artifact(result.bundle, directory, metadata={
             "model": version.model.name, "version": version.version, "label_names": version.label_names,
             "dataset_version_sha256": version.dataset_version.sha256, "training_config": cfg})
+    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
+        raise
     except Exception as exc:  # the job records any failure; the worker keeps running
         log.exception("training job %s failed", job_id)
         _training_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
@@ -116,6 +119,14 @@ def model_version_train(*, job_id: int) -> None:
 def _progress_fields(p: dict) -> dict:
     fields = {k: v for k, v in p.items() if k not in ("stage", "percent")}
     return {"stage": p.get("stage", "training"), "percent": p.get("percent", 0.0), **fields}
+
+
+@transaction.atomic
+def model_version_job_failed(*, job_id: int, error: str) -> None:
+    """Record on the version that its training job failed for good outside model_version_train; once."""
+    version = ModelVersion.objects.select_for_update().get(pk=Job.objects.get(pk=job_id).subject_id)
+    if version.status not in (VersionStatus.READY, VersionStatus.FAILED):
+        _training_failed(version=version, job_id=job_id, error=error)
 
 
 @transaction.atomic

@@ -142,14 +142,27 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 60 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+# Redis re-delivers an unacknowledged message once its visibility timeout passes (its worker vanished
+# without rejecting it: SIGKILL, power loss). A task must therefore finish, or be killed by its hard time
+# limit, well before that, or a live task would be delivered twice.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT_S", 60 * 60))
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT_S", CELERY_TASK_TIME_LIMIT * 11 // 12))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", 2 * 60 * 60)),
+    "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL_S", 10)),
+    "unacked_restore_throttle": 1,
+}
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    raise ValueError("Celery limits must satisfy soft time limit < time limit < broker visibility timeout.")
+# A worker that loses the broker connection stops its running tasks (they are redelivered), instead of
+# finishing work whose acknowledgement can no longer reach the broker.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "governance.train_model_version": {"queue": "gpu"},
     "governance.run_audit": {"queue": "gpu"},
+    "governance.requeue_stale_jobs": {"queue": "default"},
     "governance.audit_log_checkpoint": {"queue": "default"},
     "governance.deliver_webhook": {"queue": "default"},
 }
@@ -158,6 +171,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # it to the broker for `celery -A workers worker` processes.
 JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "celery")
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", 3))
+# A running job whose heartbeat is older than this is taken for stranded by a dead worker and re-sent by
+# the periodic sweep (every JOB_SWEEP_INTERVAL_S). Longer than any job's longest silent stretch.
+JOB_STALE_AFTER_S = int(os.environ.get("JOB_STALE_AFTER_S", 15 * 60))
+JOB_SWEEP_INTERVAL_S = int(os.environ.get("JOB_SWEEP_INTERVAL_S", 60))
 
 # Training defaults (a frozen MiniLM encoder with a trained head is quick on CPU).
 TRAINING_DEFAULTS = {"encoder": "pretrained", "freeze_encoder": True, "epochs": 8, "seed": 0}

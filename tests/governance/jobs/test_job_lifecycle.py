@@ -1,0 +1,143 @@
+"""Job state machine on PostgreSQL: attempts, giving up, duplicate deliveries, the stale-job sweep, and
+retries of transient errors. The tasks run through Celery's own `apply` (same task classes as a worker)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+
+from governance.datasets.models import Datasheet
+from governance.jobs import services as jobs
+from governance.jobs.models import Job, JobStatus
+from tests.factories import upload_hiring
+
+pytestmark = pytest.mark.django_db
+
+
+def _datasheet_job(engineer, settings):
+    settings.JOB_DISPATCH = "celery"  # nothing leaves before commit; the test drives the job itself
+    version = upload_hiring(engineer, n_rows=60)
+    return Job.objects.get(kind="datasheet", subject_id=version.pk), version
+
+
+def _task(name):
+    import workers.tasks  # noqa: F401
+    from workers.celery import app
+
+    return app.tasks[name]
+
+
+def test_enqueue_records_the_task_so_the_job_can_be_sent_again(engineer, settings):
+    job, _ = _datasheet_job(engineer, settings)
+    assert job.task_name == "governance.build_datasheet"
+
+
+def test_attempts_are_counted_and_a_job_that_used_them_all_is_failed(engineer, settings):
+    job, version = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS,
+                                         heartbeat_at=timezone.now() - timedelta(hours=1), delivery="old")
+    _task("governance.build_datasheet").apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.attempts == settings.JOB_MAX_ATTEMPTS
+    assert "Gave up after 3 attempts" in job.error
+    assert not Datasheet.objects.filter(version=version).exists()
+
+
+def test_a_duplicate_message_for_a_job_a_live_worker_holds_is_ignored(engineer, settings):
+    job, version = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(),
+                                         delivery="someone-else")
+    _task("governance.build_datasheet").apply(args=[job.pk], task_id="another-message")
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.attempts == 1
+    assert not Datasheet.objects.filter(version=version).exists()
+
+
+def test_a_redelivered_message_takes_over_and_counts_a_second_attempt(engineer, settings):
+    job, version = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(),
+                                         delivery="the-message")
+    _task("governance.build_datasheet").apply(args=[job.pk], task_id="the-message")
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETE and job.attempts == 2 and job.delivery == "the-message"
+    assert Datasheet.objects.filter(version=version).count() == 1
+
+
+def test_the_sweep_requeues_a_stranded_job_and_fails_one_out_of_attempts(engineer, settings,
+                                                                       django_capture_on_commit_callbacks):
+    stranded, version = _datasheet_job(engineer, settings)
+    spent, _ = _datasheet_job(engineer, settings)
+    fresh, _ = _datasheet_job(engineer, settings)
+    old = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
+    Job.objects.filter(pk=stranded.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=old, delivery="x")
+    Job.objects.filter(pk=spent.pk).update(status=JobStatus.RUNNING, attempts=3, heartbeat_at=old, delivery="y")
+    Job.objects.filter(pk=fresh.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now())
+    settings.JOB_DISPATCH = "inline"
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = _task("governance.requeue_stale_jobs").apply().get()
+    assert outcome == {"requeued": [stranded.pk], "failed": [spent.pk]}
+    stranded.refresh_from_db(), spent.refresh_from_db(), fresh.refresh_from_db()
+    assert stranded.status == JobStatus.COMPLETE and stranded.attempts == 2
+    assert Datasheet.objects.filter(version=version).count() == 1
+    assert spent.status == JobStatus.FAILED and fresh.status == JobStatus.RUNNING
+
+
+def test_the_sweep_command_reports_what_it_did(engineer, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    job, _ = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=3,
+                                         heartbeat_at=timezone.now() - timedelta(seconds=120))
+    out = StringIO()
+    call_command("jobs_requeue_stale", "--older-than", "60", stdout=out)
+    assert f"failed 1 job(s) [{job.pk}]" in out.getvalue()
+
+
+def test_a_transient_database_error_is_retried_and_the_job_completes(engineer, settings, monkeypatch):
+    from governance.datasets import selectors
+
+    job, version = _datasheet_job(engineer, settings)
+    real, calls = selectors.datasheet_inputs, []
+
+    def flaky(**kwargs):  # the first read fails the way a restarting PostgreSQL does
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "datasheet_inputs", flaky)
+    result = _task("governance.build_datasheet").apply(args=[job.pk])
+    assert result.successful(), result.traceback
+    job.refresh_from_db()
+    assert len(calls) == 2 and job.status == JobStatus.COMPLETE and job.attempts == 2
+    assert Datasheet.objects.filter(version=version).count() == 1
+
+
+def test_tasks_declare_late_ack_requeue_on_lost_worker_and_backoff():
+    from django.conf import settings
+
+    for name in ("governance.run_audit", "governance.train_model_version", "governance.build_datasheet"):
+        task = _task(name)
+        assert task.acks_late and task.reject_on_worker_lost and task.max_retries >= 1
+        assert OperationalError in task.autoretry_for and task.retry_backoff
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert settings.CELERY_TASK_TIME_LIMIT < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+
+
+def test_the_sweep_is_registered_with_beat_once(db):
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    migration = importlib.import_module("governance.jobs.migrations.0003_requeue_stale_schedule")
+    migration.register(apps, None)
+    migration.register(apps, None)
+    sweep = PeriodicTask.objects.get(task="governance.requeue_stale_jobs")
+    assert sweep.interval.every == 60 and sweep.queue == "default" and sweep.enabled
+    assert PeriodicTask.objects.filter(task="governance.requeue_stale_jobs").count() == 1

@@ -1,0 +1,66 @@
+"""The base class of every task (workers/celery.py sets it as the app's task class).
+
+What it adds to a plain Celery task, so that no job is lost, none runs forever, and none is done twice:
+- late acknowledgement, and a rejection back to the queue when the worker process dies mid-task;
+- automatic retries with exponential backoff and jitter for transient errors (governance.jobs.retry);
+- when a job task fails for good (retries used up, an exception the service did not record, or job_start
+  giving up after JOB_MAX_ATTEMPTS), the job row is marked failed and `job_failed_handler` (a dotted path
+  to a domain service taking `job_id` and `error`) records it on the job's subject (the audit, the model
+  version), once. Job tasks take the job id as their first argument; other tasks are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, states
+from django.utils.module_loading import import_string
+
+from governance.jobs.retry import MAX_RETRIES, RETRY_BACKOFF_MAX_S, RETRY_BACKOFF_S, TRANSIENT_ERRORS
+
+log = logging.getLogger(__name__)
+
+
+class JobTask(Task):
+    acks_late = True
+    reject_on_worker_lost = True
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = RETRY_BACKOFF_S
+    retry_backoff_max = RETRY_BACKOFF_MAX_S
+    retry_jitter = True
+    max_retries = MAX_RETRIES
+    job_failed_handler: str = ""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        job_id = _job_id(args, kwargs)
+        if job_id is None:
+            return
+        from governance.jobs import services as jobs
+
+        error = f"{type(exc).__name__}: {exc}"
+        jobs.job_fail(job_id=job_id, error=error)
+        self._record_on_subject(job_id)
+
+    def after_return(self, status, retval, task_id, args, kwargs, einfo):
+        job_id = _job_id(args, kwargs)
+        if status != states.SUCCESS or job_id is None:
+            return
+        from governance.jobs.models import Job, JobStatus
+
+        # job_start gives up on a job that used its attempts (returns None, the service returns): the
+        # subject still says queued or running until its handler records the failure.
+        if Job.objects.filter(pk=job_id, status=JobStatus.FAILED).exists():
+            self._record_on_subject(job_id)
+
+    def _record_on_subject(self, job_id: int) -> None:
+        if not self.job_failed_handler:
+            return
+        from governance.jobs.models import Job
+
+        error = Job.objects.filter(pk=job_id).values_list("error", flat=True).first() or "failed"
+        import_string(self.job_failed_handler)(job_id=job_id, error=error)
+
+
+def _job_id(args, kwargs) -> int | None:
+    value = kwargs.get("job_id", args[0] if args else None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -135,6 +135,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` field with their own choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ModelVersionStatusEnum": "governance.registry.choices.VersionStatus",
+        "AuditStatusEnum": "governance.audits.models.AuditStatus",
+        "DeploymentRequestStatusEnum": "governance.approvals.models.RequestStatus",
+    },
 }
 
 # Celery: the app reads every CELERY_* setting (workers/celery.py).

@@ -23,8 +23,13 @@ def test_openapi_schema_lists_the_api(api_client, engineer):
         assert path in paths
 
 
+def _clean_env() -> dict:
+    # The browser tests allow sync ORM calls beside Playwright's loop; a deployment never does.
+    return {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def test_production_settings_pass_check_deploy():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "x" * 64 + "Yz9!",
+    env = {**_clean_env(), "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "x" * 64 + "Yz9!",
            "ALLOWED_HOSTS": "governance.example.com", "DATABASE_URL": "sqlite:///:memory:"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True)
@@ -32,7 +37,7 @@ def test_production_settings_pass_check_deploy():
 
 
 def test_production_refuses_a_missing_secret_key():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": ""}
+    env = {**_clean_env(), "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": ""}
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 

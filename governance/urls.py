@@ -10,6 +10,7 @@ from governance.audits import api as audits_api
 from governance.audits import views as audits_views
 from governance.compliance import api as compliance_api
 from governance.compliance import urls_records as compliance_records
+from governance.compliance import urls_records as compliance_records
 from governance.compliance import views as compliance_views
 from governance.datasets import api as datasets_api
 from governance.datasets import views as datasets_views
@@ -54,6 +55,7 @@ api = [
     path("api/compliance/processing-record/", compliance_api.ProcessingRecordApi.as_view(),
          name="api-processing-record"),
     *compliance_records.api_urls,
+    *compliance_records.api_urls,
 ]
 
 pages = [
@@ -85,6 +87,7 @@ pages = [
     path("compliance/", compliance_views.compliance_home, name="compliance"),
     path("compliance/processing-record.json", compliance_views.processing_record_export,
          name="processing-record-export"),
+    *compliance_records.page_urls,
     *compliance_records.page_urls,
     path("audit-log/", compliance_views.audit_log, name="audit-log"),
     path("audit-log/export.jsonl", compliance_views.audit_log_export, name="audit-log-export"),

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from governance.compliance.chain import canonical_json
 from governance.compliance.services import audit_log_append
+from governance.compliance.pii_scans import pii_scan_request
 from governance.datasets import selectors
 from governance.datasets.bulk_load import records_insert
 from governance.datasets.choices import LawfulBasis
@@ -64,13 +65,15 @@ def dataset_upload(*, actor, name: str, raw: bytes, file_name: str, text_column:
         dataset = Dataset.objects.create(name=name, owner=actor, **metadata)
         audit_log_append(actor=actor, action="dataset.created", obj=dataset,
                          payload={"name": name, **{k: metadata[k] for k in sorted(metadata)}})
-    return _version_create(actor=actor, dataset=dataset, mapping=mapping, sha256=parsed.sha256,
-                           file_name=file_name, file_format=parsed.file_format, label_names=label_names,
-                           positive=positive, note=note, parent=None,
-                           rows=[{"subject_id": r[mapping.subject].strip(), "text": r[mapping.text],
-                                  "label": r[mapping.label].strip(),
-                                  "attributes": {s: r[s].strip() for s in mapping.sensitive}, "weight": 1.0}
-                                 for r in parsed.rows])
+    version = _version_create(actor=actor, dataset=dataset, mapping=mapping, sha256=parsed.sha256,
+                              file_name=file_name, file_format=parsed.file_format, label_names=label_names,
+                              positive=positive, note=note, parent=None,
+                              rows=[{"subject_id": r[mapping.subject].strip(), "text": r[mapping.text],
+                                     "label": r[mapping.label].strip(),
+                                     "attributes": {s: r[s].strip() for s in mapping.sensitive}, "weight": 1.0}
+                                    for r in parsed.rows])
+    pii_scan_request(actor=actor, version=version)  # compliance: PII scan job on every upload
+    return version
 
 
 def _version_create(*, actor, dataset: Dataset, mapping: ColumnMapping, sha256: str, file_name: str,

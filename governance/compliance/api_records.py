@@ -1,0 +1,301 @@
+"""API of the GDPR and AI Act records (issue #7): organisation profile, record of processing files, subject
+requests (access, erasure, decisions on affected model versions), retention runs, PII scans, Annex IV.
+
+Exports take ?as=json|csv|pdf ("format" is DRF's own content-negotiation parameter).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.accounts.permissions import role_permission
+from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
+from governance.compliance import documentation, exports, pii_scans, retention, selectors, services, subject_requests
+from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
+                                          ModelDocumentation, OrganisationProfile, PiiScan, RequestKind,
+                                          RetentionRun, SubjectRequest)
+from governance.datasets.models import DatasetVersion
+from governance.registry.models import ModelVersion
+
+OfficerReads = role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR))
+
+
+def file_response(export: exports.ExportFile) -> HttpResponse:
+    response = HttpResponse(export.body, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["X-Content-SHA256"] = export.document["content_sha256"]
+    return response
+
+
+def _export_format(request, allowed=("json", "pdf")) -> str:
+    fmt = request.query_params.get("as", "json")
+    if fmt not in allowed:
+        raise serializers.ValidationError({"as": [f"Choose one of: {', '.join(allowed)}."]})
+    return fmt
+
+
+class OrganisationProfileIO(serializers.ModelSerializer):
+    class Meta:
+        model = OrganisationProfile
+        fields = ["controller_name", "controller_contact", "joint_controllers", "representative", "dpo_name",
+                  "dpo_contact", "security_measures", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+
+class OrganisationProfileApi(APIView):
+    permission_classes = [OfficerReads]
+
+    @extend_schema(responses={200: OrganisationProfileIO})
+    def get(self, request):
+        return Response(OrganisationProfileIO(selectors.organisation_profile()).data)
+
+    @extend_schema(request=OrganisationProfileIO, responses={200: OrganisationProfileIO})
+    def put(self, request):
+        data = OrganisationProfileIO(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        profile = services.organisation_profile_update(actor=request.user, **data.validated_data)
+        return Response(OrganisationProfileIO(profile).data)
+
+
+class ProcessingRecordFileApi(APIView):
+    """The record of processing as ?as=json|csv|pdf."""
+
+    permission_classes = [OfficerReads]
+
+    def get(self, request):
+        fmt = _export_format(request, ("json", "csv", "pdf"))
+        return file_response(exports.export_render(
+            actor=request.user, schema=exports.PROCESSING_RECORD_SCHEMA, content=exports.processing_record(),
+            fmt=fmt, filename="record-of-processing", title="Record of processing activities (GDPR Art. 30)",
+            pdf_blocks=exports.processing_record_pdf, csv_table=exports.processing_record_csv))
+
+
+class SubjectRequestInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RequestKind.choices)
+    subject_id = serializers.CharField(max_length=200)
+    received_on = serializers.DateField(required=False, allow_null=True, default=None)
+    channel = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ErasureImpactOutput(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_version.model.name", read_only=True)
+    version = serializers.IntegerField(source="model_version.version", read_only=True)
+
+    class Meta:
+        model = ErasureImpact
+        fields = ["id", "model_version", "model", "version", "records_removed", "decision", "justification",
+                  "retrained_dataset_version", "retrained_model_version", "decided_at"]
+
+
+class SubjectRequestOutput(serializers.ModelSerializer):
+    due_on = serializers.DateField(source="effective_due_on", read_only=True)
+    impacts = ErasureImpactOutput(many=True, read_only=True)
+
+    class Meta:
+        model = SubjectRequest
+        fields = ["id", "reference", "kind", "subject_id", "subject_hash", "received_on", "due_on",
+                  "extended_due_on", "extension_reason", "status", "channel", "ground", "exception",
+                  "exception_reason", "certificate_sha256", "created_at", "closed_at", "impacts"]
+
+
+class SubjectRequestListApi(generics.ListAPIView):
+    permission_classes = [OfficerReads]
+    serializer_class = SubjectRequestOutput
+
+    def get_queryset(self):
+        return SubjectRequest.objects.prefetch_related("impacts__model_version__model")
+
+    @extend_schema(request=SubjectRequestInput, responses={201: SubjectRequestOutput})
+    def post(self, request):
+        data = SubjectRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = subject_requests.subject_request_register(actor=request.user, **data.validated_data)
+        return Response(SubjectRequestOutput(created).data, status=201)
+
+
+class SubjectRequestDetailApi(generics.RetrieveAPIView):
+    permission_classes = [OfficerReads]
+    serializer_class = SubjectRequestOutput
+
+    def get_queryset(self):
+        return SubjectRequest.objects.prefetch_related("impacts__model_version__model")
+
+
+class ExtendInput(serializers.Serializer):
+    months = serializers.IntegerField(min_value=1, max_value=2)
+    reason = serializers.CharField()
+
+
+class SubjectRequestExtendApi(APIView):
+    permission_classes = [OfficerReads]
+
+    @extend_schema(request=ExtendInput, responses={200: SubjectRequestOutput})
+    def post(self, request, pk: int):
+        data = ExtendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        updated = subject_requests.subject_request_extend(
+            actor=request.user, request=get_object_or_404(SubjectRequest, pk=pk), **data.validated_data)
+        return Response(SubjectRequestOutput(updated).data)
+
+
+def access_answer_export(*, actor, request: SubjectRequest, fmt: str) -> exports.ExportFile:
+    if request.kind != RequestKind.ACCESS:
+        raise serializers.ValidationError({"non_field_errors": [f"{request} is not an access request."]})
+    export = exports.export_render(
+        actor=actor, schema=exports.ACCESS_ANSWER_SCHEMA, content=exports.access_answer(request), fmt=fmt,
+        filename=f"access-answer-{request.reference}", title=f"Your access request {request.reference}",
+        pdf_blocks=exports.access_answer_pdf)
+    subject_requests.access_request_answered(actor=actor, request=request,
+                                             content_sha256=export.document["content_sha256"])
+    return export
+
+
+def erasure_certificate_export(*, actor, request: SubjectRequest, fmt: str) -> exports.ExportFile:
+    if not request.certificate:
+        raise serializers.ValidationError({"non_field_errors": [f"{request} has no erasure certificate (yet)."]})
+    return exports.export_render(
+        actor=actor, schema=exports.ERASURE_CERTIFICATE_SCHEMA, content=request.certificate, fmt=fmt,
+        filename=f"erasure-certificate-{request.reference}", title=f"Erasure certificate {request.reference}",
+        pdf_blocks=exports.erasure_certificate_pdf)
+
+
+class AccessAnswerApi(APIView):
+    """The answer to an access request, ?as=json|pdf; exporting it marks the request answered."""
+
+    permission_classes = [role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER,))]
+
+    def get(self, request, pk: int):
+        fmt = _export_format(request)
+        return file_response(access_answer_export(actor=request.user, fmt=fmt,
+                                                  request=get_object_or_404(SubjectRequest, pk=pk)))
+
+
+class ErasureCertificateApi(APIView):
+    permission_classes = [OfficerReads]
+
+    def get(self, request, pk: int):
+        fmt = _export_format(request)
+        return file_response(erasure_certificate_export(actor=request.user, fmt=fmt,
+                                                        request=get_object_or_404(SubjectRequest, pk=pk)))
+
+
+class FulfilInput(serializers.Serializer):
+    ground = serializers.ChoiceField(choices=ErasureGround.choices)
+    exception = serializers.ChoiceField(choices=ErasureException.choices, required=False, allow_blank=True,
+                                        default="")
+    exception_reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ErasureFulfilApi(APIView):
+    permission_classes = [OfficerReads]
+
+    @extend_schema(request=FulfilInput, responses={200: SubjectRequestOutput})
+    def post(self, request, pk: int):
+        data = FulfilInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        done = subject_requests.erasure_request_fulfil(
+            actor=request.user, request=get_object_or_404(SubjectRequest, pk=pk), **data.validated_data)
+        return Response(SubjectRequestOutput(done).data)
+
+
+class DecideInput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[ModelDecision.RETRAIN, ModelDecision.KEEP])
+    justification = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ErasureImpactDecideApi(APIView):
+    permission_classes = [OfficerReads]
+
+    @extend_schema(request=DecideInput, responses={200: ErasureImpactOutput})
+    def post(self, request, pk: int):
+        data = DecideInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        impact = subject_requests.erasure_impact_decide(
+            actor=request.user, impact=get_object_or_404(ErasureImpact, pk=pk), **data.validated_data)
+        return Response(ErasureImpactOutput(impact).data)
+
+
+class RetentionRunOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RetentionRun
+        fields = ["id", "started_at", "finished_at", "triggered_by", "records_removed", "predictions_removed",
+                  "removed"]
+
+
+class RetentionRunListApi(generics.ListAPIView):
+    """Past purges; POST runs one now (the schedule runs it daily)."""
+
+    permission_classes = [OfficerReads]
+    serializer_class = RetentionRunOutput
+    queryset = RetentionRun.objects.all()
+
+    @extend_schema(request=None, responses={201: RetentionRunOutput})
+    def post(self, request):
+        return Response(RetentionRunOutput(retention.retention_purge(actor=request.user)).data, status=201)
+
+
+class PiiScanOutput(serializers.ModelSerializer):
+    class Meta:
+        model = PiiScan
+        fields = ["version", "data", "sha256", "created_at"]
+
+
+class PiiScanApi(APIView):
+    """The PII scan of a dataset version (404 until the worker stored it)."""
+
+    permission_classes = [role_permission()]
+
+    @extend_schema(responses={200: PiiScanOutput})
+    def get(self, request, pk: int):
+        return Response(PiiScanOutput(get_object_or_404(PiiScan, version_id=pk)).data)
+
+
+class PseudonymiseApi(APIView):
+    permission_classes = [role_permission(ML_ENGINEER, COMPLIANCE_OFFICER)]
+
+    @extend_schema(request=None, responses={201: dict})
+    def post(self, request, pk: int):
+        new = pii_scans.dataset_version_pseudonymise(actor=request.user,
+                                                     version=get_object_or_404(DatasetVersion, pk=pk))
+        return Response({"id": new.pk, "dataset": new.dataset_id, "version": new.version, "parent": new.parent_id,
+                         "note": new.note, "sha256": new.sha256}, status=201)
+
+
+class ModelDocumentationIO(serializers.ModelSerializer):
+    intended_purpose = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+
+    class Meta:
+        model = ModelDocumentation
+        fields = ["intended_purpose", *documentation.EDITABLE]
+        extra_kwargs = {name: {"required": False, "allow_blank": True, "max_length": documentation.MAX_LENGTH}
+                        for name in documentation.EDITABLE}
+
+
+class AnnexIvApi(APIView):
+    """Annex IV technical documentation of a model version, ?as=json|pdf; PUT edits the model's part."""
+
+    permission_classes = [OfficerReads]
+
+    def get(self, request, pk: int):
+        fmt = _export_format(request)
+        version = get_object_or_404(ModelVersion.objects.select_related("model", "dataset_version__dataset",
+                                                                        "parent"), pk=pk)
+        return file_response(exports.export_render(
+            actor=request.user, schema=exports.ANNEX_IV_SCHEMA, content=exports.annex_iv(version), fmt=fmt,
+            filename=f"annex-iv-{version.model.name}-v{version.version}",
+            title=f"EU AI Act Annex IV technical documentation: {version}", pdf_blocks=exports.annex_iv_pdf))
+
+    @extend_schema(request=ModelDocumentationIO, responses={200: ModelDocumentationIO})
+    def put(self, request, pk: int):
+        version = get_object_or_404(ModelVersion.objects.select_related("model"), pk=pk)
+        data = ModelDocumentationIO(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        doc = documentation.model_documentation_update(actor=request.user, model=version.model,
+                                                       **data.validated_data)
+        return Response({**ModelDocumentationIO(doc).data, "intended_purpose": version.model.intended_purpose})

@@ -1,0 +1,119 @@
+"""PII scan of an uploaded dataset version (a background job) and pseudonymisation into a new version.
+
+The scan report is models_core.pii's: counts per kind and masked examples, never a raw value. The
+pseudonymised version replaces each finding with a keyed token (HMAC under a server-side key), so the
+same value gives the same token across rows and nobody without the key can recompute it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from django.db import transaction
+
+from governance.compliance.chain import canonical_json
+from governance.compliance.models import PiiScan
+from governance.compliance.services import audit_log_append
+from governance.compliance.subjects import pseudonymisation_key
+from governance.datasets.models import DatasetRecord, DatasetVersion
+from governance.errors import InvalidState
+from governance.jobs import services as jobs
+from governance.jobs.dispatch import enqueue
+from governance.jobs.models import Job
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "pii_scan"
+TASK_NAME = "governance.pii_scan"
+
+
+def pii_scan_request(*, actor, version: DatasetVersion) -> Job:
+    """Queue the PII scan of a version; the worker runs it after the surrounding transaction commits."""
+    job = jobs.job_create(kind=JOB_KIND, subject=version, created_by=actor)
+    enqueue(TASK_NAME, job.pk)
+    return job
+
+
+def pii_scan_job(*, version: DatasetVersion) -> Job | None:
+    return (Job.objects.filter(kind=JOB_KIND, subject_type=version._meta.label_lower, subject_id=version.pk)
+            .order_by("-created_at").first())
+
+
+def pii_scan_run(*, job_id: int) -> None:
+    """Scan one version's text column (called by the worker). A repeat of a finished job changes nothing."""
+    from models_core.pii import scan_texts
+
+    job = jobs.job_start(job_id=job_id)
+    if job is None:
+        return
+    version = DatasetVersion.objects.get(pk=job.subject_id)
+    if PiiScan.objects.filter(version=version).exists():
+        jobs.job_complete(job=job)
+        return
+    try:
+        jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
+        rows = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
+                    .values_list("row_index", "text"))
+        report = scan_texts([text for _, text in rows], progress=lambda p: jobs.job_progress(
+            job=job, stage="scanning", percent=2 + 0.96 * p.get("percent", 0.0)))
+        # Positions in the scanned list -> the rows' own indices (they differ once rows were erased).
+        report["row_indices"] = [rows[i][0] for i in report["row_indices"]]
+        report["column"] = version.text_column
+    except Exception as exc:  # recorded on the job; the worker keeps running
+        log.exception("PII scan job %s failed", job_id)
+        _pii_scan_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        return
+    _pii_scan_store(version=version, job=job, report=report)
+
+
+@transaction.atomic
+def _pii_scan_store(*, version: DatasetVersion, job: Job, report: dict) -> None:
+    DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    if PiiScan.objects.filter(version=version).exists():
+        jobs.job_complete(job=job)
+        return
+    body = canonical_json(report)
+    scan = PiiScan.objects.create(version=version, data=json.loads(body),
+                                  sha256=hashlib.sha256(body.encode()).hexdigest())
+    audit_log_append(actor=job.created_by, action="pii_scan.completed", obj=version,
+                     payload={"scan_sha256": scan.sha256, "rows": report["n_texts"],
+                              "rows_affected": report["rows_affected"], "findings_total": report["findings_total"],
+                              "by_kind": {k: v["count"] for k, v in report["by_kind"].items()}, "job": job.pk})
+    jobs.job_complete(job=job)
+
+
+@transaction.atomic
+def _pii_scan_failed(*, version: DatasetVersion, job_id: int, error: str) -> None:
+    jobs.job_fail(job_id=job_id, error=error)
+    audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="pii_scan.failed", obj=version,
+                     payload={"error": error[:500], "job": job_id})
+
+
+@transaction.atomic
+def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVersion:
+    """A new version (parent = `version`) whose texts have every finding replaced by its keyed token."""
+    from governance.datasets.services import _derived_version
+    from models_core.pii import pseudonymise_texts
+
+    scan = PiiScan.objects.filter(version=version).first()
+    if scan is None:
+        raise InvalidState(f"The PII scan of {version} has not finished yet; pseudonymise after it has.")
+    if scan.data.get("findings_total", 0) == 0:
+        raise InvalidState(f"The PII scan found no personal data in {version}'s texts; nothing to pseudonymise.")
+    records = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
+                   .values_list("subject_id", "text", "label", "attributes", "weight"))
+    texts, report = pseudonymise_texts([r[1] for r in records], pseudonymisation_key())
+    rows = [{"subject_id": s, "text": text, "label": label, "attributes": a, "weight": w}
+            for (s, _, label, a, w), text in zip(records, texts)]
+    replaced = sum(report["replacements"].values())
+    new = _derived_version(actor=actor, source=version, rows=rows,
+                           note=f"Pseudonymised v{version.version}: {replaced} PII value(s) in "
+                                f"{report['rows_changed']} row(s) replaced by keyed tokens.")
+    audit_log_append(actor=actor, action="dataset_version.pseudonymised", obj=new,
+                     payload={"source": version.pk, "source_sha256": version.sha256, "sha256": new.sha256,
+                              "rows_changed": report["rows_changed"], "replacements": report["replacements"],
+                              "key_fingerprint": report["key_fingerprint"], "collisions": report["collisions"]})
+    pii_scan_request(actor=actor, version=new)
+    return new

@@ -18,10 +18,10 @@ from django.utils.safestring import SafeString, mark_safe
 WIDTH = 640
 LABEL_W = 170          # left column for group names
 VALUE_W = 80           # right column for the value text
-ROW_H = 24
+ROW_H = 26
 BAR_H = 12
-TOP = 22               # room for the axis ticks
-FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+TOP = 46               # room for the visible title and the axis ticks
+FONT = 'font-family="system-ui, sans-serif" font-size="13"'
 BAR_FILL = "#1f5fbf"
 SMALL_FILL = "#9aa5b1"
 INK = "#1c2430"
@@ -47,7 +47,9 @@ def _open(title: str, description: str, height: int) -> tuple[str, list[str]]:
     uid = uuid.uuid4().hex[:8]
     head = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {WIDTH} {height}" '
             f'width="100%" style="max-width:{WIDTH}px" aria-labelledby="t-{uid} d-{uid}">',
-            f'<title id="t-{uid}">{escape(title)}</title><desc id="d-{uid}">{escape(description)}</desc>']
+            f'<title id="t-{uid}">{escape(title)}</title><desc id="d-{uid}">{escape(description)}</desc>',
+            f'<text x="0" y="14" fill="{INK}" font-family="system-ui, sans-serif" font-size="13" '
+            f'font-weight="600" aria-hidden="true">{escape(title)}</text>']
     return uid, head
 
 
@@ -106,22 +108,22 @@ def interval_bars(*, title: str, description: str, bars: Sequence[Bar], domain: 
 def histogram(*, title: str, description: str, edges: Sequence[float], counts: Sequence[int],
               unit: str = "") -> SafeString:
     """Vertical bars, one per bin [edges[i], edges[i+1]); the axis names the first, middle and last edge."""
-    height, bottom, left, right = 200, 30, 48, 12
+    height, bottom, left, right, top = 226, 30, 48, 12, 36
     _, parts = _open(title, description, height)
     if not counts:
         parts.append(f'<text x="{left}" y="{height / 2}" fill="{INK}" {FONT}>no data</text></svg>')
         return mark_safe("".join(parts))
     top_count = max(counts) or 1
-    plot_w, plot_h = WIDTH - left - right, height - bottom - 12
+    plot_w, plot_h = WIDTH - left - right, height - bottom - top
     bin_w = plot_w / len(counts)
-    parts.append(f'<text x="{left - 6}" y="{12 + 4}" text-anchor="end" fill="{INK}" {FONT}>{top_count}</text>')
-    parts.append(f'<text x="{left - 6}" y="{12 + plot_h + 4}" text-anchor="end" fill="{INK}" {FONT}>0</text>')
+    parts.append(f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" fill="{INK}" {FONT}>{top_count}</text>')
+    parts.append(f'<text x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end" fill="{INK}" {FONT}>0</text>')
     for i, count in enumerate(counts):
         h = plot_h * count / top_count
-        parts.append(f'<rect x="{left + i * bin_w + 1:.1f}" y="{12 + plot_h - h:.1f}" width="{max(bin_w - 2, 1):.1f}" '
+        parts.append(f'<rect x="{left + i * bin_w + 1:.1f}" y="{top + plot_h - h:.1f}" width="{max(bin_w - 2, 1):.1f}" '
                      f'height="{h:.1f}" fill="{BAR_FILL}"><title>{escape(f"{edges[i]:g}–{edges[i + 1]:g}")}'
                      f' {escape(unit)}: {count}</title></rect>')
-    parts.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{12 + plot_h}" y2="{12 + plot_h}" stroke="{INK}"/>')
+    parts.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{INK}"/>')
     for i in sorted({0, len(counts) // 2, len(counts)}):
         parts.append(f'<text x="{left + i * bin_w:.1f}" y="{height - 10}" text-anchor="middle" fill="{INK}" {FONT}>'
                      f'{escape(f"{edges[i]:g}")}</text>')

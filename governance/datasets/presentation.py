@@ -20,17 +20,31 @@ def overall_positive_rate(sheet: dict) -> float | None:
     return entry["weighted_share"] if entry else None
 
 
-def slice_figures(sheet: dict, *, caption: str = "") -> list[dict]:
-    """Per slice: the stored slice, a positive-rate chart and a share chart (95 % intervals as whiskers)."""
+def ordered_slices(sheet: dict) -> list[tuple[str, dict]]:
+    """Slices in the order the version declares its attributes, single attributes before intersections
+    (stored JSON has its keys sorted)."""
+    order = {a: i for i, a in enumerate(sheet["config"]["sensitive"])}
+    return sorted(sheet["slices"].items(),
+                  key=lambda kv: (len(kv[1]["attributes"]), [order.get(a, len(order)) for a in kv[1]["attributes"]]))
+
+
+def _rate_top(groups: dict) -> float:
+    return nice_max([(d["positive_rate"].get("ci") or [None, None])[1] or d["positive_rate"]["estimate"]
+                     for d in groups.values()])
+
+
+def slice_figures(sheet: dict, *, caption: str = "", rate_tops: dict[str, float] | None = None) -> list[dict]:
+    """Per slice: the stored slice, a positive-rate chart and a share chart (95 % intervals as whiskers).
+    `rate_tops` fixes the rate axis per slice (so two sheets' charts share a scale)."""
     positive = sheet["labels"]["positive_label"]
     overall = overall_positive_rate(sheet)
     weighted = " (weighted)" if sheet["config"]["weighted"] else ""
     out = []
-    for name, data in sheet["slices"].items():
+    for name, data in ordered_slices(sheet):
         groups = data["groups"]
         rate_bars = [_bar(g, d["positive_rate"], d["too_small"]) for g, d in groups.items()]
         share_bars = [_bar(g, d["share"], d["too_small"]) for g, d in groups.items()]
-        rate_top = nice_max([b.high if b.high is not None else b.value for b in rate_bars])
+        rate_top = (rate_tops or {}).get(name) or _rate_top(groups)
         share_top = nice_max([b.high if b.high is not None else b.value for b in share_bars])
         out.append({
             "name": name,
@@ -66,12 +80,17 @@ def side_by_side(sheet_a: dict | None, sheet_b: dict | None) -> list[dict]:
     """Per slice present in either datasheet, one row per group with A's and B's stored entries (or None)."""
     if not sheet_a or not sheet_b:
         return []
-    charts_a = {f["name"]: f["rate_chart"] for f in slice_figures(sheet_a, caption="A: ")}
-    charts_b = {f["name"]: f["rate_chart"] for f in slice_figures(sheet_b, caption="B: ")}
+    tops = {name: max(_rate_top(sheet["slices"][name]["groups"]) for sheet in (sheet_a, sheet_b)
+                      if name in sheet["slices"])
+            for name in {*sheet_a["slices"], *sheet_b["slices"]}}
+    charts_a = {f["name"]: f["rate_chart"] for f in slice_figures(sheet_a, caption="A: ", rate_tops=tops)}
+    charts_b = {f["name"]: f["rate_chart"] for f in slice_figures(sheet_b, caption="B: ", rate_tops=tops)}
     out = []
-    for name in dict.fromkeys([*sheet_a["slices"], *sheet_b["slices"]]):
+    for name in dict.fromkeys([n for n, _ in ordered_slices(sheet_a)] + [n for n, _ in ordered_slices(sheet_b)]):
         ga = sheet_a["slices"].get(name, {}).get("groups", {})
         gb = sheet_b["slices"].get(name, {}).get("groups", {})
         out.append({"name": name, "chart_a": charts_a.get(name), "chart_b": charts_b.get(name),
+                    "reference_a": sheet_a["slices"].get(name, {}).get("reference_group"),
+                    "reference_b": sheet_b["slices"].get(name, {}).get("reference_group"),
                     "groups": [{"group": g, "a": ga.get(g), "b": gb.get(g)} for g in sorted({*ga, *gb})]})
     return out

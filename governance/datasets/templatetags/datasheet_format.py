@@ -30,6 +30,14 @@ def pp(value, digits=1):
 
 
 @register.filter
+def points(value, digits=1):
+    """A size of a difference of proportions, unsigned: 0.191 -> '19.1 pp'."""
+    if value is None or value == "":
+        return "—"
+    return f"{100 * float(value):.{int(digits)}f} pp"
+
+
+@register.filter
 def est_ci(entry, kind="pct"):
     """{'estimate': e, 'ci': [lo, hi]} -> '24.8% [22.7%, 27.1%]' (kind 'pp' for gaps)."""
     if not isinstance(entry, dict) or entry.get("estimate") is None:

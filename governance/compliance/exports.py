@@ -20,13 +20,18 @@ PROCESSING_RECORD_SCHEMA = ("gdpr-art30-record-of-processing", "1.0")
 
 
 def envelope(*, schema: tuple[str, str], actor, content: dict) -> dict:
-    """Wrap export content with the provenance every export must carry (COMPLIANCE.md, 'Every export')."""
+    """Wrap export content with the provenance every export must carry (COMPLIANCE.md, 'Every export'),
+    and a signed checkpoint of the audit log's head at that moment (so a later truncation shows)."""
+    from governance.compliance.services import audit_log_checkpoint_write
+
+    checkpoint = audit_log_checkpoint_write(actor, reason="export")
     return {
         "schema": {"name": schema[0], "version": schema[1]},
         "generated_at": timezone.now().isoformat(),
         "generated_by": getattr(actor, "username", str(actor)),
         "content_sha256": hashlib.sha256(canonical_json(content).encode()).hexdigest(),
         "audit_log_head": audit_log_head(),
+        "audit_log_checkpoint": checkpoint,
         "content": content,
     }
 

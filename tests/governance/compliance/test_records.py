@@ -70,6 +70,10 @@ def test_pdf_exports_are_pdfs_and_logged_and_a_bad_format_is_400(officer_api, en
     response = officer_api.get("/api/compliance/processing-record/file/?as=pdf")
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
     assert _last_export().payload["file_sha256"] == hashlib.sha256(response.content).hexdigest()
+    document = officer_api.get("/api/compliance/processing-record/file/?as=json").json()
+    checkpoint = document["audit_log_checkpoint"]
+    assert checkpoint["seq"] == document["audit_log_head"]["seq"] and checkpoint["reason"] == "export"
+    assert checkpoint["head_hash"] == document["audit_log_head"]["hash"] and checkpoint["signature"]
     bad = officer_api.get("/api/compliance/processing-record/file/?as=xlsx")
     assert bad.status_code == 400 and "as" in bad.json()
 

@@ -113,3 +113,36 @@ def dataset_drift_between(*, version: DatasetVersion, against: DatasetVersion) -
         drift["missing"].pop(ALL_ROWS, None)
         drift["groups"] = {}
     return {"a": against.pk, "b": version.pk, "drift": drift}
+
+
+def datasheet_summary(version: DatasetVersion) -> dict | None:
+    """The datasheet's findings in a few keys, for documents that cite it (Annex IV's data section, Art. 10):
+    per single attribute the reference group and each group's share and label rate with intervals, groups
+    too small or one-sided, columns with missing values, duplicate counts. None while there is no datasheet."""
+    sheet = datasheet_get(version)
+    if sheet is None:
+        return None
+    data = sheet.data
+    attributes = {}
+    for name, s in data["slices"].items():
+        if s["kind"] != "attribute" or name == ALL_ROWS:
+            continue
+        attributes[name] = {
+            "reference_group": s["reference_group"], "max_abs_positive_rate_gap": s["max_abs_positive_rate_gap"],
+            "groups": {g: {"rows": d["rows"], "share": d["share"], "positive_rate": d["positive_rate"],
+                           "positive_rate_gap": d["positive_rate_gap"]} for g, d in s["groups"].items()}}
+    intersections = {name: s["max_abs_positive_rate_gap"] for name, s in data["slices"].items()
+                     if s["kind"] == "intersection"}
+    return {
+        "datasheet_sha256": sheet.sha256, "rows": data["n_rows"], "weighted": data["config"]["weighted"],
+        "positive_label": data["labels"]["positive_label"], "ci": data["config"]["ci"],
+        "label_distribution": {label: d["weighted_share"] for label, d in data["labels"]["distribution"].items()},
+        "attributes": attributes, "intersections_max_abs_positive_rate_gap": intersections,
+        "small_groups": data["small_groups"],
+        "missing_values": {col: m["rows"] for col, m in data["missing"].items() if m["rows"]},
+        "duplicates": {kind: {"duplicate_rows": d["duplicate_rows"],
+                              "conflicting_label_groups": d["conflicting_label_groups"]}
+                       for kind, d in data["duplicates"].items()},
+        "group_revealing_terms": {attr: {g: [t["term"] for t in terms[:5]] for g, terms in groups.items()}
+                                  for attr, groups in data["vocabulary"]["attributes"].items()},
+    }

@@ -204,3 +204,21 @@ def test_repeating_a_finished_datasheet_job_changes_nothing(engineer, inline_job
     assert Datasheet.objects.filter(version=version).count() == 1
     assert Datasheet.objects.get(version=version).sha256 == before.sha256
     assert AuditLogEntry.objects.filter(action="datasheet.built", object_id=str(version.pk)).count() == 1
+
+
+def test_datasheet_summary_for_documents_cites_the_stored_sheet(engineer, inline_jobs):
+    from governance.datasets.selectors import datasheet_summary
+
+    pending = upload_hiring(engineer, n_rows=60)
+    assert datasheet_summary(pending) is None
+    with inline_jobs():
+        version = upload_hiring(engineer, n_rows=300)
+    summary = datasheet_summary(version)
+    sheet = datasheet_get(version)
+    assert summary["datasheet_sha256"] == sheet.sha256 and summary["rows"] == 300
+    female = sheet.data["slices"]["gender"]["groups"]["female"]
+    assert summary["attributes"]["gender"]["groups"]["female"]["positive_rate_gap"] == female["positive_rate_gap"]
+    assert set(summary["attributes"]) == {"gender", "age_band"}
+    assert set(summary["intersections_max_abs_positive_rate_gap"]) == {"gender × age_band"}
+    assert summary["group_revealing_terms"]["gender"]["female"][0] == "she"
+    json.dumps(summary)  # plain JSON for the exports

@@ -10,7 +10,6 @@ from governance.audits import api as audits_api
 from governance.audits import views as audits_views
 from governance.compliance import api as compliance_api
 from governance.compliance import urls_records as compliance_records
-from governance.compliance import urls_records as compliance_records
 from governance.compliance import views as compliance_views
 from governance.datasets import api as datasets_api
 from governance.datasets import views as datasets_views
@@ -37,6 +36,9 @@ api = [
     path("api/model-versions/", registry_api.ModelVersionListApi.as_view(), name="api-model-versions"),
     path("api/model-versions/<int:pk>/", registry_api.ModelVersionDetailApi.as_view(), name="api-model-version"),
     path("api/deployments/", registry_api.DeploymentListApi.as_view(), name="api-deployments"),
+    path("api/deployments/at/", registry_api.DeploymentAtApi.as_view(), name="api-deployments-at"),
+    path("api/deployments/rollback/", registry_api.DeploymentRollbackApi.as_view(), name="api-deployment-rollback"),
+    path("api/deployments/retire/", registry_api.DeploymentRetireApi.as_view(), name="api-deployment-retire"),
     path("api/audits/", audits_api.AuditListApi.as_view(), name="api-audits"),
     path("api/audits/<int:pk>/", audits_api.AuditDetailApi.as_view(), name="api-audit"),
     path("api/audits/<int:pk>/predictions/", audits_api.AuditPredictionListApi.as_view(), name="api-audit-predictions"),
@@ -46,6 +48,15 @@ api = [
          name="api-request-approve"),
     path("api/deployment-requests/<int:pk>/reject/", approvals_api.RequestRejectApi.as_view(),
          name="api-request-reject"),
+    path("api/deployment-requests/<int:pk>/recheck/", approvals_api.RequestRecheckApi.as_view(),
+         name="api-request-recheck"),
+    path("api/deployment-requests/<int:pk>/comments/", approvals_api.RequestCommentApi.as_view(),
+         name="api-request-comments"),
+    path("api/deployment-requests/<int:pk>/waivers/", approvals_api.RequestWaiverApi.as_view(),
+         name="api-request-waivers"),
+    path("api/deployment-policies/", approvals_api.PolicyListApi.as_view(), name="api-policies"),
+    path("api/deployment-policies/<str:environment>/", approvals_api.PolicyDetailApi.as_view(), name="api-policy"),
+    path("api/webhooks/", approvals_api.WebhookListApi.as_view(), name="api-webhooks"),
     path("api/jobs/", jobs_api.JobListApi.as_view(), name="api-jobs"),
     path("api/jobs/<int:pk>/", jobs_api.JobDetailApi.as_view(), name="api-job"),
     path("api/audit-log/", compliance_api.AuditLogListApi.as_view(), name="api-audit-log"),
@@ -54,7 +65,6 @@ api = [
     path("api/audit-log/checkpoints/", compliance_api.AuditLogCheckpointApi.as_view(), name="api-audit-log-checkpoints"),
     path("api/compliance/processing-record/", compliance_api.ProcessingRecordApi.as_view(),
          name="api-processing-record"),
-    *compliance_records.api_urls,
     *compliance_records.api_urls,
 ]
 
@@ -76,6 +86,8 @@ pages = [
     path("models/train/", registry_views.model_train, name="model-train"),
     path("models/<int:pk>/", registry_views.model_detail, name="model"),
     path("models/versions/<int:pk>/", registry_views.model_version_detail, name="model-version"),
+    path("models/<int:pk>/timeline/", registry_views.model_timeline, name="model-timeline"),
+    path("models/<int:pk>/deployments/<str:action>/", registry_views.deployment_change, name="deployment-change"),
     path("audits/", audits_views.audit_list, name="audits"),
     path("audits/new/", audits_views.audit_new, name="audit-new"),
     path("audits/<int:pk>/", audits_views.audit_detail, name="audit"),
@@ -84,10 +96,14 @@ pages = [
     path("approvals/<int:pk>/", approvals_views.request_detail, name="deployment-request"),
     path("approvals/<int:pk>/approve/", approvals_views.request_approve, name="deployment-request-approve"),
     path("approvals/<int:pk>/reject/", approvals_views.request_reject, name="deployment-request-reject"),
+    path("approvals/<int:pk>/comment/", approvals_views.request_comment, name="deployment-request-comment"),
+    path("approvals/<int:pk>/waiver/", approvals_views.request_waiver, name="deployment-request-waiver"),
+    path("approvals/<int:pk>/recheck/", approvals_views.request_recheck, name="deployment-request-recheck"),
+    path("approvals/policies/", approvals_views.policy_list, name="deployment-policies"),
+    path("approvals/policies/<str:environment>/", approvals_views.policy_edit, name="deployment-policy-edit"),
     path("compliance/", compliance_views.compliance_home, name="compliance"),
     path("compliance/processing-record.json", compliance_views.processing_record_export,
          name="processing-record-export"),
-    *compliance_records.page_urls,
     *compliance_records.page_urls,
     path("audit-log/", compliance_views.audit_log, name="audit-log"),
     path("audit-log/export.jsonl", compliance_views.audit_log_export, name="audit-log-export"),

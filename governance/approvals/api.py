@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ML_ENGINEER, REVIEWER
-from governance.approvals import selectors, services
-from governance.approvals.models import Approval, DeploymentRequest
+from governance.accounts.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.approvals import gates, selectors, services
+from governance.approvals.models import (Approval, DeploymentPolicy, DeploymentRequest, GateWaiver, RequestComment,
+                                         Webhook, WebhookEvent)
 from governance.audits.models import Audit
+from governance.errors import NotFound
 from governance.registry.choices import Environment
 from governance.registry.models import ModelVersion
 
@@ -29,25 +32,107 @@ class RejectInput(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class CommentInput(serializers.Serializer):
+    body = serializers.CharField(max_length=10_000)
+
+
+class WaiverInput(serializers.Serializer):
+    gate = serializers.ChoiceField(choices=list(gates.GATES.items()))
+    reason = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class PolicyInput(serializers.Serializer):
+    required_approvals = serializers.IntegerField(min_value=1, max_value=10)
+    approvers = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), many=True,
+                                             required=False, default=list)
+    min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True, default=None)
+    fairness_rules = serializers.JSONField(required=False, default=list)
+    max_audit_age_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True,
+                                                  default=None)
+    require_explanations = serializers.BooleanField(default=True)
+    require_dpia_for_personal_data = serializers.BooleanField(default=True)
+    require_lawful_basis = serializers.BooleanField(default=True)
+
+
+class WebhookInput(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1)
+    secret = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+
+
 class ApprovalOutput(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
 
     class Meta:
         model = Approval
         fields = ["id", "reviewer", "decision", "reason", "artifact_digest", "audit_result_hash", "voided",
-                  "created_at"]
+                  "voided_reason", "voided_at", "created_at"]
+
+
+class CommentOutput(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+
+    class Meta:
+        model = RequestComment
+        fields = ["id", "author", "body", "created_at"]
+
+
+class WaiverOutput(serializers.ModelSerializer):
+    granted_by = serializers.CharField(source="granted_by.username", read_only=True)
+
+    class Meta:
+        model = GateWaiver
+        fields = ["id", "request", "gate", "reason", "expires_at", "granted_by", "created_at"]
 
 
 class RequestOutput(serializers.ModelSerializer):
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     model_name = serializers.CharField(source="model_version.model.name", read_only=True)
     approvals = ApprovalOutput(many=True, read_only=True)
+    comments = CommentOutput(many=True, read_only=True)
+    waivers = WaiverOutput(many=True, read_only=True)
 
     class Meta:
         model = DeploymentRequest
         fields = ["id", "model_version", "model_name", "environment", "audit", "justification", "requested_by",
                   "status", "artifact_digest", "audit_result_hash", "required_approvals", "created_at",
-                  "decided_at", "approvals"]
+                  "decided_at", "gate_results", "gates_evaluated_at", "voided_count", "approvals", "comments",
+                  "waivers"]
+
+
+class PolicyOutput(serializers.ModelSerializer):
+    approvers = serializers.SerializerMethodField()
+    stored = serializers.SerializerMethodField()
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)  # null: the default, never saved
+
+    class Meta:
+        model = DeploymentPolicy
+        fields = ["environment", "required_approvals", "approvers", "min_accuracy", "fairness_rules",
+                  "max_audit_age_days", "require_explanations", "require_dpia_for_personal_data",
+                  "require_lawful_basis", "updated_at", "stored"]
+
+    def get_approvers(self, policy) -> list[str]:
+        return sorted(u.username for u in policy.approvers.all()) if policy.pk else []
+
+    def get_stored(self, policy) -> bool:
+        return policy.pk is not None
+
+
+class WebhookOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "events", "active", "created_at"]
+
+
+class WebhookCreatedOutput(WebhookOutput):
+    class Meta(WebhookOutput.Meta):
+        fields = [*WebhookOutput.Meta.fields, "secret"]  # shown once, at creation
+
+
+def _request_queryset():
+    return selectors.request_list().prefetch_related("approvals__reviewer", "comments__author",
+                                                     "waivers__granted_by")
 
 
 class RequestListApi(generics.ListAPIView):
@@ -55,7 +140,7 @@ class RequestListApi(generics.ListAPIView):
     serializer_class = RequestOutput
 
     def get_queryset(self):
-        qs = selectors.request_list().prefetch_related("approvals__reviewer")
+        qs = _request_queryset()
         state = self.request.query_params.get("status")
         return qs.filter(status=state) if state else qs
 
@@ -64,7 +149,8 @@ class RequestListApi(generics.ListAPIView):
         data = RequestInput(data=request.data)
         data.is_valid(raise_exception=True)
         created = services.deployment_request_create(actor=request.user, **data.validated_data)
-        return Response(RequestOutput(created).data, status=status.HTTP_201_CREATED)
+        return Response(RequestOutput(selectors.request_get(request_id=created.pk)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class RequestDetailApi(generics.RetrieveAPIView):
@@ -72,7 +158,7 @@ class RequestDetailApi(generics.RetrieveAPIView):
     serializer_class = RequestOutput
 
     def get_queryset(self):
-        return selectors.request_list().prefetch_related("approvals__reviewer")
+        return _request_queryset()
 
 
 class RequestApproveApi(APIView):
@@ -95,3 +181,85 @@ class RequestRejectApi(APIView):
         data.is_valid(raise_exception=True)
         services.deployment_request_reject(actor=request.user, request_id=pk, **data.validated_data)
         return Response(RequestOutput(selectors.request_get(request_id=pk)).data)
+
+
+class RequestRecheckApi(APIView):
+    """Re-judge the evidence and gates now; voids the approvals when the evidence changed."""
+
+    permission_classes = [role_permission(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)]
+
+    @extend_schema(request=None, responses={200: RequestOutput})
+    def post(self, request, pk: int):
+        services.deployment_request_recheck(actor=request.user, request_id=pk)
+        return Response(RequestOutput(selectors.request_get(request_id=pk)).data)
+
+
+class RequestCommentApi(APIView):
+    permission_classes = [role_permission(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)]
+
+    @extend_schema(responses={200: CommentOutput(many=True)})
+    def get(self, request, pk: int):
+        return Response(CommentOutput(RequestComment.objects.filter(request_id=pk).select_related("author"),
+                                      many=True).data)
+
+    @extend_schema(request=CommentInput, responses={201: CommentOutput})
+    def post(self, request, pk: int):
+        data = CommentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = services.deployment_request_comment(actor=request.user, request_id=pk, **data.validated_data)
+        return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+
+
+class RequestWaiverApi(APIView):
+    permission_classes = [role_permission(COMPLIANCE_OFFICER)]
+
+    @extend_schema(request=WaiverInput, responses={201: WaiverOutput})
+    def post(self, request, pk: int):
+        data = WaiverInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        waiver = services.gate_waiver_create(actor=request.user, request_id=pk, **data.validated_data)
+        return Response(WaiverOutput(waiver).data, status=status.HTTP_201_CREATED)
+
+
+class PolicyListApi(APIView):
+    permission_classes = [role_permission()]
+
+    @extend_schema(responses={200: PolicyOutput(many=True)})
+    def get(self, request):
+        return Response(PolicyOutput(selectors.policy_list(), many=True).data)
+
+
+class PolicyDetailApi(APIView):
+    permission_classes = [role_permission(COMPLIANCE_OFFICER)]
+
+    def _environment(self, environment: str) -> str:
+        if environment not in Environment.values:
+            raise NotFound(f"There is no environment '{environment}'.")
+        return environment
+
+    @extend_schema(responses={200: PolicyOutput})
+    def get(self, request, environment: str):
+        return Response(PolicyOutput(selectors.policy_for(self._environment(environment))).data)
+
+    @extend_schema(request=PolicyInput, responses={200: PolicyOutput})
+    def put(self, request, environment: str):
+        data = PolicyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.deployment_policy_update(actor=request.user, environment=self._environment(environment),
+                                                   **data.validated_data)
+        return Response(PolicyOutput(policy).data)
+
+
+class WebhookListApi(generics.ListAPIView):
+    permission_classes = [role_permission(ADMIN, read_roles=(ADMIN,))]
+    serializer_class = WebhookOutput
+
+    def get_queryset(self):
+        return selectors.webhook_list()
+
+    @extend_schema(request=WebhookInput, responses={201: WebhookCreatedOutput})
+    def post(self, request):
+        data = WebhookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        hook = services.webhook_create(actor=request.user, **data.validated_data)
+        return Response(WebhookCreatedOutput(hook).data, status=status.HTTP_201_CREATED)

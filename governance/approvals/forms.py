@@ -1,5 +1,8 @@
 from django import forms
+from django.contrib.auth.models import User
 
+from governance.accounts.roles import REVIEWER
+from governance.approvals.gates import GATES
 from governance.audits.models import Audit, AuditStatus
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import ModelVersion
@@ -21,3 +24,29 @@ class ApproveForm(forms.Form):
 
 class RejectForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Comment", max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class WaiverForm(forms.Form):
+    gate = forms.ChoiceField(choices=list(GATES.items()))
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    expires_at = forms.DateTimeField(label="Expires at (UTC)", help_text="e.g. 2027-03-31 18:00",
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+class PolicyForm(forms.Form):
+    required_approvals = forms.IntegerField(min_value=1, max_value=10, help_text="N: distinct reviewers needed.")
+    approvers = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(groups__name=REVIEWER).order_by("username"), required=False,
+        help_text="M: the reviewers who may approve here (none selected: every reviewer).")
+    min_accuracy = forms.FloatField(min_value=0, max_value=1, required=False)
+    fairness_rules = forms.JSONField(required=False, initial=list, widget=forms.Textarea(attrs={"rows": 4}),
+                                     help_text='e.g. [{"metric": "demographic_parity_difference", "grouping": "*", '
+                                               '"max": 0.1}] — "max" is judged on the upper confidence bound.')
+    max_audit_age_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
+    require_explanations = forms.BooleanField(required=False)
+    require_dpia_for_personal_data = forms.BooleanField(required=False, label="Require a DPIA for personal data")
+    require_lawful_basis = forms.BooleanField(required=False)

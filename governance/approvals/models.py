@@ -10,7 +10,35 @@ class RequestStatus(models.TextChoices):
     PENDING = "pending", "Awaiting review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
-    VOID = "void", "Void (evidence changed)"
+    VOID = "void", "Void (evidence changed)"  # kept for old rows; a void now returns the request to review
+
+
+class DeploymentPolicy(models.Model):
+    """The gates and the N-of-M approval rule of one environment (editable by compliance officers).
+
+    N = `required_approvals` distinct reviewers; M = `approvers`, the reviewers eligible to approve here
+    (none listed: every reviewer). Fairness rules are `models_core.fairness.evaluate_thresholds` rules on
+    disparities; a "max" is judged on the upper end of the confidence interval, a "min" on the lower end.
+    """
+
+    environment = models.CharField(max_length=20, choices=Environment.choices, unique=True)
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    min_accuracy = models.FloatField(null=True, blank=True)
+    fairness_rules = models.JSONField(default=list, blank=True)
+    max_audit_age_days = models.PositiveIntegerField(null=True, blank=True, default=90)
+    require_explanations = models.BooleanField(default=True)
+    require_dpia_for_personal_data = models.BooleanField(default=True)
+    require_lawful_basis = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["environment"]
+
+    def __str__(self) -> str:
+        return f"Policy for {self.environment}"
 
 
 class DeploymentRequest(models.Model):
@@ -28,6 +56,10 @@ class DeploymentRequest(models.Model):
     required_approvals = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The latest evaluation of the environment's gates (gates.py), stored when requested and re-checked.
+    gate_results = models.JSONField(default=list, blank=True)
+    gates_evaluated_at = models.DateTimeField(null=True, blank=True)
+    voided_count = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -51,9 +83,80 @@ class Approval(models.Model):
     artifact_digest = models.CharField(max_length=64)
     audit_result_hash = models.CharField(max_length=64)
     voided = models.BooleanField(default=False)
+    voided_reason = models.CharField(max_length=300, blank=True, default="")
+    voided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
         constraints = [models.UniqueConstraint(fields=["request", "reviewer"], condition=models.Q(voided=False),
                                                name="one_live_decision_per_reviewer")]
+
+
+class GateWaiver(models.Model):
+    """A compliance officer's waiver of one failing gate of one request, with a reason and an expiry."""
+
+    request = models.ForeignKey(DeploymentRequest, on_delete=models.PROTECT, related_name="waivers")
+    gate = models.CharField(max_length=40)
+    reason = models.TextField()
+    expires_at = models.DateTimeField()
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class RequestComment(models.Model):
+    request = models.ForeignKey(DeploymentRequest, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class WebhookEvent(models.TextChoices):
+    REQUESTED = "request.created", "Deployment requested"
+    APPROVED = "request.approved", "Approval recorded"
+    REJECTED = "request.rejected", "Request rejected"
+    VOIDED = "request.voided", "Approvals voided (evidence changed)"
+
+
+class Webhook(models.Model):
+    """An endpoint told about deployment-request events, each POST signed with HMAC-SHA256 of its secret."""
+
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=128)
+    events = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["url"]
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one webhook: the row owns its state, so a repeated task sends nothing twice."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING,
+                              db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from governance.accounts.permissions import READ_ROLES, role_required
-from governance.accounts.roles import ML_ENGINEER, REVIEWER
+from governance.accounts.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.accounts.selectors import user_has_role
 from governance.approvals import selectors, services
-from governance.approvals.forms import ApproveForm, DeploymentRequestForm, RejectForm
+from governance.approvals.forms import (ApproveForm, CommentForm, DeploymentRequestForm, PolicyForm, RejectForm,
+                                        WaiverForm)
 from governance.form_errors import call_service
+from governance.registry.choices import Environment
 
 
 @login_required
@@ -32,11 +36,23 @@ def request_new(request):
     return render(request, "approvals/new.html", {"form": form}, status=400 if form.errors else 200)
 
 
-def _detail(request, pk: int, approve_form=None, reject_form=None, status=200):
-    deployment_request = get_object_or_404(selectors.request_list().prefetch_related("approvals__reviewer"), pk=pk)
+def _detail(request, pk: int, status=200, **forms):
+    deployment_request = get_object_or_404(
+        selectors.request_list().prefetch_related("approvals__reviewer", "comments__author", "waivers__granted_by"),
+        pk=pk)
+    policy = selectors.policy_for(deployment_request.environment)
+    live = [a for a in deployment_request.approvals.all() if not a.voided and a.decision == "approve"]
+    can_comment = (request.user.pk == deployment_request.requested_by_id
+                   or user_has_role(request.user, REVIEWER, COMPLIANCE_OFFICER))
     return render(request, "approvals/detail.html", {
-        "req": deployment_request, "approve_form": approve_form or ApproveForm(),
-        "reject_form": reject_form or RejectForm()}, status=status)
+        "req": deployment_request, "policy": policy,
+        "approvers": list(policy.approvers.all()) if policy.pk else [],
+        "live_approvals": len(live), "can_comment": can_comment,
+        "approve_form": forms.get("approve_form") or ApproveForm(),
+        "reject_form": forms.get("reject_form") or RejectForm(),
+        "comment_form": forms.get("comment_form") or CommentForm(),
+        "waiver_form": forms.get("waiver_form") or WaiverForm(initial={"gate": next(
+            (g["gate"] for g in deployment_request.gate_results if g.get("blocking")), None)})}, status=status)
 
 
 @login_required
@@ -68,3 +84,68 @@ def request_reject(request, pk: int):
                                         request_id=pk, reason=form.cleaned_data["reason"]) is not None:
         return redirect("deployment-request", pk=pk)
     return _detail(request, pk, reject_form=form, status=400)
+
+
+@login_required
+@role_required(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)
+@require_POST
+def request_comment(request, pk: int):
+    form = CommentForm(request.POST)
+    if form.is_valid() and call_service(form, services.deployment_request_comment, actor=request.user,
+                                        request_id=pk, body=form.cleaned_data["body"]) is not None:
+        return redirect("deployment-request", pk=pk)
+    return _detail(request, pk, comment_form=form, status=400)
+
+
+@login_required
+@role_required(COMPLIANCE_OFFICER)
+@require_POST
+def request_waiver(request, pk: int):
+    form = WaiverForm(request.POST)
+    if form.is_valid() and call_service(form, services.gate_waiver_create, actor=request.user, request_id=pk,
+                                        **form.cleaned_data) is not None:
+        return redirect("deployment-request", pk=pk)
+    return _detail(request, pk, waiver_form=form, status=400)
+
+
+@login_required
+@role_required(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)
+@require_POST
+def request_recheck(request, pk: int):
+    form = CommentForm()  # carries a domain error, if any, back to the page
+    result = call_service(form, services.deployment_request_recheck, actor=request.user, request_id=pk)
+    if result is None:
+        return _detail(request, pk, comment_form=form, status=400)
+    why = result[1]
+    messages.info(request, f"Approvals voided: {why}." if why else "Evidence unchanged; gates re-checked.")
+    return redirect("deployment-request", pk=pk)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def policy_list(request):
+    return render(request, "approvals/policies.html", {"policies": selectors.policy_list()})
+
+
+@login_required
+@role_required(COMPLIANCE_OFFICER)
+def policy_edit(request, environment: str):
+    if environment not in Environment.values:
+        return render(request, "approvals/policies.html", {"policies": selectors.policy_list()}, status=404)
+    policy = selectors.policy_for(environment)
+    initial = {"required_approvals": policy.required_approvals, "min_accuracy": policy.min_accuracy,
+               "fairness_rules": policy.fairness_rules, "max_audit_age_days": policy.max_audit_age_days,
+               "require_explanations": policy.require_explanations,
+               "require_dpia_for_personal_data": policy.require_dpia_for_personal_data,
+               "require_lawful_basis": policy.require_lawful_basis,
+               "approvers": list(policy.approvers.all()) if policy.pk else []}
+    form = PolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = {**form.cleaned_data, "approvers": list(form.cleaned_data["approvers"]),
+                "fairness_rules": form.cleaned_data["fairness_rules"] or []}
+        if call_service(form, services.deployment_policy_update, actor=request.user, environment=environment,
+                        **data) is not None:
+            messages.success(request, f"The {environment} policy was saved.")
+            return redirect("deployment-policies")
+    return render(request, "approvals/policy_edit.html", {"form": form, "environment": environment},
+                  status=400 if form.errors else 200)

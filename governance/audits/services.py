@@ -163,6 +163,10 @@ def _audit_store(*, audit: Audit, job: Job, records, probabilities, label_names,
     locked.save(update_fields=["status", "finished_at", "result_hash", "summary"])
     audit_log_append(actor=job.created_by, action="audit.completed", obj=audit,
                      payload={"result_hash": digest, "summary": summary, "job": job.pk})
+    # Hook (approvals): a newer audit that fails a gate voids the approvals of the version's open requests.
+    from governance.approvals.services import deployment_requests_recheck_for_version
+
+    deployment_requests_recheck_for_version(actor=job.created_by, model_version_id=audit.model_version_id)
     jobs.job_complete(job=job)
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ML_ENGINEER
+from governance.accounts.roles import ML_ENGINEER, REVIEWER
 from governance.datasets.models import DatasetVersion
 from governance.registry import selectors, services
-from governance.registry.choices import EncoderChoice
+from governance.registry.choices import EncoderChoice, Environment
 from governance.registry.models import Deployment, Model, ModelVersion
 
 EngineerWrites = role_permission(ML_ENGINEER)
@@ -50,9 +51,32 @@ class ModelVersionOutput(serializers.ModelSerializer):
 
 
 class DeploymentOutput(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_version.model.name", read_only=True)
+    version = serializers.IntegerField(source="model_version.version", read_only=True)
+    artifact_digest = serializers.CharField(source="model_version.artifact_digest", read_only=True)
+
     class Meta:
         model = Deployment
-        fields = ["id", "model_version", "environment", "request", "started_at", "ended_at", "ended_reason"]
+        fields = ["id", "model", "version", "model_version", "artifact_digest", "environment", "kind", "request",
+                  "started_at", "started_by", "ended_at", "ended_reason"]
+
+
+class DeploymentsAtOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    environment = serializers.ChoiceField(choices=Environment.choices)
+    deployments = DeploymentOutput(many=True)
+
+
+class DeploymentAtInput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
+    model = serializers.IntegerField(min_value=1, required=False)
+
+
+class DeploymentChangeInput(serializers.Serializer):
+    model = serializers.PrimaryKeyRelatedField(queryset=Model.objects.all())
+    environment = serializers.ChoiceField(choices=Environment.choices)
+    reason = serializers.CharField(max_length=180)
 
 
 class ModelListApi(generics.ListAPIView):
@@ -93,6 +117,44 @@ class DeploymentListApi(generics.ListAPIView):
     serializer_class = DeploymentOutput
 
     def get_queryset(self):
-        qs = Deployment.objects.all()
+        qs = Deployment.objects.select_related("model_version__model")
         env = self.request.query_params.get("environment")
         return qs.filter(environment=env) if env else qs
+
+
+class DeploymentAtApi(APIView):
+    """What was serving at time T: `?at=2026-11-29T12:00:00Z&environment=production[&model=ID]`."""
+
+    permission_classes = [role_permission()]
+
+    @extend_schema(parameters=[DeploymentAtInput], responses={200: DeploymentsAtOutput})
+    def get(self, request):
+        data = DeploymentAtInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        served = selectors.deployments_at(at=params["at"], environment=params["environment"],
+                                          model_id=params.get("model"))
+        return Response({"at": params["at"].isoformat(), "environment": params["environment"],
+                         "deployments": DeploymentOutput(served, many=True).data})
+
+
+class DeploymentRollbackApi(APIView):
+    permission_classes = [role_permission(ML_ENGINEER, REVIEWER)]
+
+    @extend_schema(request=DeploymentChangeInput, responses={201: DeploymentOutput})
+    def post(self, request):
+        data = DeploymentChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        deployment = services.deployment_rollback(actor=request.user, **data.validated_data)
+        return Response(DeploymentOutput(deployment).data, status=status.HTTP_201_CREATED)
+
+
+class DeploymentRetireApi(APIView):
+    permission_classes = [role_permission(ML_ENGINEER, REVIEWER)]
+
+    @extend_schema(request=DeploymentChangeInput, responses={200: DeploymentOutput})
+    def post(self, request):
+        data = DeploymentChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        deployment = services.deployment_retire(actor=request.user, **data.validated_data)
+        return Response(DeploymentOutput(deployment).data)

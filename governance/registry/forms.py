@@ -1,7 +1,7 @@
 from django import forms
 
 from governance.datasets.models import DatasetVersion
-from governance.registry.choices import EncoderChoice
+from governance.registry.choices import EncoderChoice, Environment
 
 
 class TrainForm(forms.Form):
@@ -15,3 +15,10 @@ class TrainForm(forms.Form):
     dp = forms.BooleanField(required=False, label="Differentially private head (DP-SGD)")
     dp_epsilon = forms.FloatField(min_value=0.1, max_value=100, required=False, label="Target ε")
     intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class DeploymentChangeForm(forms.Form):
+    """Roll back or retire the version serving in an environment."""
+
+    environment = forms.ChoiceField(choices=Environment.choices)
+    reason = forms.CharField(max_length=180)

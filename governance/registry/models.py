@@ -52,11 +52,22 @@ class ModelVersion(models.Model):
         return f"{self.model.name} v{self.version}"
 
 
+class DeploymentKind(models.TextChoices):
+    APPROVED = "approved", "Approved deployment"
+    ROLLBACK = "rollback", "Rollback to an earlier version"
+
+
 class Deployment(models.Model):
-    """Which version served in which environment, from when to when (ended_at null: still serving)."""
+    """Which version served in which environment, from when to when (ended_at null: still serving).
+
+    An approved request starts one; a rollback starts one for the version that served before; a retirement
+    ends the serving one without a successor (`ended_reason` says which).
+    """
 
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
     environment = models.CharField(max_length=20, choices=Environment.choices)
+    kind = models.CharField(max_length=10, choices=DeploymentKind.choices, default=DeploymentKind.APPROVED)
+    started_by = models.CharField(max_length=150, blank=True, default="")
     request = models.ForeignKey("approvals.DeploymentRequest", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="deployments")
     started_at = models.DateTimeField()

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from governance.accounts.permissions import READ_ROLES, role_required
-from governance.accounts.roles import ML_ENGINEER
+from governance.accounts.roles import ML_ENGINEER, REVIEWER
 from governance.audits.selectors import audit_list
 from governance.form_errors import call_service
 from governance.jobs.selectors import job_for
 from governance.registry import selectors, services
-from governance.registry.forms import TrainForm
+from governance.registry.forms import DeploymentChangeForm, TrainForm
 from governance.registry.models import Model
 
 
@@ -51,3 +53,31 @@ def model_train(request):
         if version is not None:
             return redirect("model-version", pk=version.pk)
     return render(request, "registry/train.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _timeline(request, model: Model, form=None, status=200):
+    return render(request, "registry/timeline.html", {
+        "model": model, "lanes": selectors.deployment_timeline(model=model),
+        "deployments": selectors.deployments_of(model=model).select_related("request"),
+        "form": form or DeploymentChangeForm()}, status=status)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def model_timeline(request, pk: int):
+    return _timeline(request, get_object_or_404(Model, pk=pk))
+
+
+@login_required
+@role_required(ML_ENGINEER, REVIEWER)
+@require_POST
+def deployment_change(request, pk: int, action: str):
+    model = get_object_or_404(Model, pk=pk)
+    service = {"rollback": services.deployment_rollback, "retire": services.deployment_retire}.get(action)
+    if service is None:
+        raise Http404("No such action.")
+    form = DeploymentChangeForm(request.POST)
+    if form.is_valid() and call_service(form, service, actor=request.user, model=model,
+                                        **form.cleaned_data) is not None:
+        return redirect("model-timeline", pk=pk)
+    return _timeline(request, model, form=form, status=400)

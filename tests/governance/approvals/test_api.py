@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def audit(engineer, inline_jobs):
+def audit(engineer, inline_jobs, permissive_staging):
     audit = completed_audit(engineer, inline_jobs)
     assert audit.status == "complete", audit.error
     return audit
@@ -58,13 +58,14 @@ def test_an_engineer_cannot_approve(api_client, engineer, audit):
     assert api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {}, format="json").status_code == 403
 
 
-def test_a_changed_artifact_voids_the_request(api_client, engineer, reviewer, audit):
+def test_a_changed_artifact_voids_the_request_and_returns_it_to_review(api_client, engineer, reviewer, audit):
     body = _request(api_client, engineer, audit)
     ModelVersion.objects.filter(pk=audit.model_version_id).update(artifact_digest="f" * 64)
     api_client.force_authenticate(reviewer)
     response = api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {}, format="json")
-    assert response.status_code == 409
-    assert DeploymentRequest.objects.get(pk=body["id"]).status == "void"
+    assert response.status_code == 409 and "evidence changed" in response.json()["non_field_errors"][0]
+    request = DeploymentRequest.objects.get(pk=body["id"])
+    assert request.status == "pending" and request.voided_count == 1 and request.artifact_digest == "f" * 64
     assert not Deployment.objects.exists()
 
 

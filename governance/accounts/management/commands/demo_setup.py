@@ -12,7 +12,9 @@ from django.test.utils import override_settings
 
 from governance.accounts import roles
 from governance.accounts.services import user_create
-from governance.approvals.services import deployment_request_approve, deployment_request_create
+from governance.approvals.models import DeploymentPolicy
+from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
+                                           deployment_request_create)
 from governance.audits.services import audit_request
 from governance.compliance.services import organisation_profile_update
 from governance.datasets.models import Dataset
@@ -52,6 +54,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, rows: int, explain_rows: int, **options):
         self._users()
+        self._policies()
         if Dataset.objects.filter(name=DATASET).exists():
             self.stdout.write("Demo data already loaded; nothing to do.")
             self._print_logins()
@@ -117,6 +120,18 @@ class Command(BaseCommand):
         weighted = " (weighted)" if sheet.data["config"]["weighted"] else ""
         self.stdout.write(f"  datasheet of {version}: women's hiring-label rate minus men's{weighted} "
                           f"{gap['estimate']:+.3f} [{gap['ci'][0]:+.3f}, {gap['ci'][1]:+.3f}]")
+
+    def _policies(self) -> None:
+        """Staging: one approval; production: two reviewers, and the fairness gap must be closed."""
+        if DeploymentPolicy.objects.exists():
+            return
+        compliance = User.objects.get(username="compliance")
+        deployment_policy_update(actor=compliance, environment="staging", required_approvals=1,
+                                 max_audit_age_days=90)
+        deployment_policy_update(actor=compliance, environment="production", required_approvals=2,
+                                 min_accuracy=0.7, max_audit_age_days=30, fairness_rules=[
+                                     {"metric": "demographic_parity_difference", "grouping": "*", "max": 0.1},
+                                     {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.15}])
 
     def _users(self) -> None:
         for username, password, user_roles in USERS:

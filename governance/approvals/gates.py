@@ -1,0 +1,180 @@
+"""The policy gates of a deployment request, judged from stored evidence only (never recomputed).
+
+Each gate returns a plain dict, stored on the request as it was judged:
+``{"gate", "label", "passed", "detail", "evidence": [{"label", "url"}], "checks": [...]}``.
+A failing gate blocks approval unless a compliance officer's waiver for it has not expired.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.urls import reverse
+
+from governance.audits.models import Audit
+from models_core.errors import InputError
+from models_core.fairness import DISPARITY_NAMES, evaluate_thresholds
+
+GATES = {
+    "min_accuracy": "Minimum accuracy",
+    "fairness": "Fairness disparities (upper confidence bound)",
+    "audit_age": "Audit recent enough",
+    "explanations": "Explanations present",
+    "dpia": "DPIA reference (personal data)",
+    "lawful_basis": "Lawful basis recorded",
+}
+# Gates judged on the audit alone: a newer audit of the version failing one of these voids approvals.
+AUDIT_GATES = ("min_accuracy", "fairness", "explanations")
+
+
+def fairness_rules_normalise(rules) -> list[dict]:
+    """Validated copies of policy fairness rules, judged cautiously: "max" on the upper CI bound, "min" on
+    the lower. Raises ValueError with a message naming the rule at fault."""
+    if not isinstance(rules, list):
+        raise ValueError("Fairness rules must be a list of rules.")
+    clean = []
+    for n, rule in enumerate(rules, start=1):
+        if not isinstance(rule, dict):
+            raise ValueError(f"Rule {n} is not an object.")
+        metric = rule.get("metric")
+        if metric not in DISPARITY_NAMES:
+            raise ValueError(f"Rule {n}: metric must be one of {', '.join(DISPARITY_NAMES)}.")
+        grouping = rule.get("grouping", "*")
+        if not isinstance(grouping, str) or not grouping.strip():
+            raise ValueError(f"Rule {n}: grouping must be a grouping name or '*'.")
+        bounds = {k: rule[k] for k in ("max", "min") if k in rule}
+        if not bounds:
+            raise ValueError(f"Rule {n}: give a 'max' or a 'min'.")
+        for key, value in bounds.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"Rule {n}: '{key}' must be a number.")
+        for key, value in bounds.items():
+            clean.append({"metric": metric, "grouping": grouping, key: float(value),
+                          "judge_on": "upper" if key == "max" else "lower"})
+    return clean
+
+
+def _result(gate: str, passed: bool, detail: str, evidence=(), checks=()) -> dict:
+    return {"gate": gate, "label": GATES[gate], "passed": bool(passed), "detail": detail,
+            "evidence": list(evidence), "checks": list(checks)}
+
+
+def _audit_link(audit: Audit, anchor: str = "") -> dict:
+    return {"label": f"Audit report #{audit.pk}", "url": reverse("audit", args=[audit.pk]) + anchor}
+
+
+def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetime,
+             only: tuple[str, ...] | None = None) -> list[dict]:
+    """Judge every gate the policy switches on. `results` maps AuditResult kind → data for `audit`."""
+    out = []
+    wanted = (lambda g: only is None or g in only)
+    if policy.min_accuracy is not None and wanted("min_accuracy"):
+        accuracy = (results.get("metrics") or {}).get("accuracy", audit.summary.get("accuracy"))
+        passed = accuracy is not None and accuracy >= policy.min_accuracy
+        shown = "missing" if accuracy is None else f"{accuracy:.3f}"
+        out.append(_result("min_accuracy", passed, f"accuracy {shown}; the policy needs at least "
+                                                   f"{policy.min_accuracy:.3f}", [_audit_link(audit)]))
+    if policy.fairness_rules and wanted("fairness"):
+        out.append(_fairness(policy, audit, results.get("fairness")))
+    if policy.max_audit_age_days is not None and wanted("audit_age"):
+        finished = audit.finished_at
+        age = (now - finished).days if finished else None
+        passed = age is not None and age <= policy.max_audit_age_days
+        out.append(_result("audit_age", passed, f"audit finished {age if age is not None else '?'} day(s) ago; "
+                                                f"the policy allows {policy.max_audit_age_days}",
+                            [_audit_link(audit)]))
+    if policy.require_explanations and wanted("explanations"):
+        data = results.get("explanations")
+        passed = bool(data) and any(bool(v) for v in (data.values() if isinstance(data, dict) else data))
+        out.append(_result("explanations", passed, "the audit stored explanations" if passed else
+                           "the audit has no explanations (request an audit that explains rows)",
+                           [_audit_link(audit, "#explanations")]))
+    dataset_gates = [g for g in ("dpia", "lawful_basis") if wanted(g)]
+    if dataset_gates and (policy.require_dpia_for_personal_data or policy.require_lawful_basis):
+        out.extend(_dataset_gates(policy, model_version, dataset_gates))
+    return out
+
+
+def _fairness(policy, audit: Audit, report: dict | None) -> dict:
+    evidence = [_audit_link(audit, "#fairness")]
+    if not report:
+        return _result("fairness", False, "the audit has no fairness report", evidence)
+    try:
+        judged = evaluate_thresholds(report, fairness_rules_normalise(policy.fairness_rules))
+    except (InputError, ValueError, KeyError) as exc:
+        return _result("fairness", False, f"the rules cannot be judged on this report: {exc}", evidence)
+    checks = [{"metric": r["metric"], "grouping": r["grouping"], "class": r["class"], "value": r["value"],
+               "ci": r["ci"], "bound": r["bound"], "compared": r["compared"], "max": r["max"], "min": r["min"],
+               "passed": r["passed"], "note": r["note"]} for r in judged]
+    failing = [c for c in checks if not c["passed"]]
+    if failing:
+        first = failing[0]
+        limit = f"≤ {first['max']}" if first["max"] is not None else f"≥ {first['min']}"
+        compared = "undefined" if first["compared"] is None else f"{first['compared']:.3f}"
+        detail = (f"{len(failing)} of {len(checks)} checks fail, e.g. {first['metric']} by {first['grouping']}: "
+                  f"{first['bound']} bound {compared}, the policy needs {limit}")
+    else:
+        detail = f"all {len(checks)} checks pass on the cautious bound of the 95% interval"
+    return _result("fairness", not failing, detail, evidence, checks)
+
+
+def personal_data_indicated(dataset, dataset_version) -> list[str]:
+    """Why the training data counts as personal data (empty: it was declared to hold none)."""
+    reasons = []
+    if dataset.holds_personal_data:
+        reasons.append(f"lawful basis '{dataset.lawful_basis}' declared")
+    if dataset.personal_data_categories.strip():
+        reasons.append(f"personal data categories: {dataset.personal_data_categories}")
+    if dataset.special_categories:
+        reasons.append("special categories (Art. 9)")
+    if dataset_version.sensitive_attributes:
+        reasons.append(f"sensitive attributes about people: {', '.join(dataset_version.sensitive_attributes)}")
+    return reasons
+
+
+def _dataset_gates(policy, model_version, wanted: list[str]) -> list[dict]:
+    out = []
+    data_version = model_version.dataset_version
+    if data_version is None:
+        for gate in wanted:
+            if (gate == "dpia" and policy.require_dpia_for_personal_data) or (
+                    gate == "lawful_basis" and policy.require_lawful_basis):
+                out.append(_result(gate, False, "the model version records no training dataset"))
+        return out
+    dataset = data_version.dataset
+    evidence = [{"label": f"Training data {data_version}", "url": reverse("dataset-version", args=[data_version.pk])},
+                {"label": f"Dataset {dataset.name}", "url": reverse("dataset", args=[dataset.pk])}]
+    reasons = personal_data_indicated(dataset, data_version)
+    if "dpia" in wanted and policy.require_dpia_for_personal_data:
+        if not reasons:
+            out.append(_result("dpia", True, "the training data is declared to hold no personal data", evidence))
+        else:
+            ref = dataset.dpia_reference.strip()
+            out.append(_result("dpia", bool(ref), f"DPIA {ref}" if ref else
+                               f"personal data ({'; '.join(reasons)}) but no DPIA reference", evidence))
+    if "lawful_basis" in wanted and policy.require_lawful_basis:
+        if dataset.holds_personal_data:
+            out.append(_result("lawful_basis", True, f"lawful basis: {dataset.get_lawful_basis_display()}",
+                               evidence))
+        elif reasons:
+            out.append(_result("lawful_basis", False, f"personal data ({'; '.join(reasons)}) but no lawful basis "
+                                                      f"recorded", evidence))
+        else:
+            out.append(_result("lawful_basis", True, "declared to hold no personal data", evidence))
+    return out
+
+
+def apply_waivers(results: list[dict], waivers, now: datetime) -> list[dict]:
+    """Mark each failing gate with its live waiver; `blocking` is what approval looks at."""
+    live = {}
+    for waiver in waivers:
+        if waiver.expires_at > now and waiver.gate not in live:
+            live[waiver.gate] = waiver
+    out = []
+    for result in results:
+        waiver = live.get(result["gate"]) if not result["passed"] else None
+        out.append({**result, "waiver": None if waiver is None else {
+            "id": waiver.pk, "reason": waiver.reason, "expires_at": waiver.expires_at.isoformat(),
+            "granted_by": waiver.granted_by.username},
+            "blocking": not result["passed"] and waiver is None})
+    return out

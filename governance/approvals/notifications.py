@@ -1,0 +1,141 @@
+"""E-mail and HMAC-signed webhooks for deployment-request events, sent only once the change commits.
+
+A webhook POST carries the JSON event with the headers
+  X-Governance-Event: request.approved
+  X-Governance-Delivery: <delivery id>
+  X-Governance-Timestamp: <unix seconds>
+  X-Governance-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the webhook's secret>
+Receivers recompute the HMAC over the timestamp and the raw body, compare in constant time, and refuse old
+timestamps. Each delivery is a row that owns its state; `governance.deliver_webhook` (Celery, default queue)
+tries it, backing off exponentially (2, 4, 8, … s, at most 10 minutes) up to WEBHOOK_MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from governance.accounts.roles import REVIEWER
+from governance.approvals.models import DeliveryStatus, DeploymentRequest, Webhook, WebhookDelivery
+
+log = logging.getLogger(__name__)
+DELIVER_TASK = "governance.deliver_webhook"
+SUBJECTS = {
+    "request.created": "Deployment request #{pk} awaits review: {version} → {environment}",
+    "request.approved": "Deployment request #{pk} approved by {actor} ({count} of {needed})",
+    "request.rejected": "Deployment request #{pk} rejected by {actor}",
+    "request.voided": "Deployment request #{pk}: approvals voided, back to review",
+}
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def event_payload(event: str, request: DeploymentRequest, actor, extra: dict | None = None) -> dict:
+    return {"event": event, "request": request.pk, "status": request.status, "environment": request.environment,
+            "model": request.model_version.model.name, "model_version": request.model_version.version,
+            "model_version_id": request.model_version_id, "artifact_digest": request.artifact_digest,
+            "audit": request.audit_id, "audit_result_hash": request.audit_result_hash,
+            "actor": getattr(actor, "username", None) or "system", "at": timezone.now().isoformat(),
+            **(extra or {})}
+
+
+def notify(*, event: str, request: DeploymentRequest, actor, recipients: list[str], extra: dict | None = None) -> None:
+    """Record the deliveries in the caller's transaction; mail and POST them after it commits."""
+    payload = event_payload(event, request, actor, extra)
+    deliveries = [WebhookDelivery.objects.create(webhook=hook, event=event, payload=payload)
+                  for hook in Webhook.objects.filter(active=True) if event in hook.events]
+    subject = SUBJECTS[event].format(pk=request.pk, version=request.model_version, environment=request.environment,
+                                     actor=payload["actor"], count=(extra or {}).get("approvals", ""),
+                                     needed=request.required_approvals)
+    body = json.dumps(payload, indent=2, ensure_ascii=False)
+    emails = sorted({e for e in recipients if e})
+    if emails:
+        transaction.on_commit(lambda: _mail(subject, body, emails))
+    for delivery in deliveries:
+        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+
+
+def reviewer_emails(*, policy, exclude_user_id: int) -> list[str]:
+    pool = list(policy.approvers.all()) if policy.pk else []
+    users = pool or User.objects.filter(groups__name=REVIEWER, is_active=True)
+    return [u.email for u in users if u.pk != exclude_user_id]
+
+
+def _mail(subject: str, body: str, recipients: list[str]) -> None:
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except OSError:  # the change is committed; a mail server outage must not turn it into an error page
+        log.exception("could not send '%s' to %s", subject, recipients)
+
+
+def _enqueue(delivery_id: int) -> None:
+    import workers.tasks  # noqa: F401  (registers the tasks on the app)
+    from workers.celery import app
+
+    kwargs = {"delivery_id": delivery_id}  # a keyword, so the job-task base class never takes it for a job id
+    if settings.JOB_DISPATCH == "inline":
+        app.tasks[DELIVER_TASK].apply(kwargs=kwargs)
+    elif settings.JOB_DISPATCH == "thread":
+        threading.Thread(target=_run_in_thread, args=(kwargs,), daemon=True, name=f"webhook-{delivery_id}").start()
+    else:
+        app.send_task(DELIVER_TASK, kwargs=kwargs)
+
+
+def _run_in_thread(kwargs: dict) -> None:
+    from workers.celery import app
+
+    try:
+        app.tasks[DELIVER_TASK].apply(kwargs=kwargs)
+    finally:
+        connection.close()
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
+    """POST one delivery. Returns seconds to wait before the next attempt, or None when it is settled
+    (delivered, given up, or already settled by an earlier run: repeating the task is harmless)."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().select_related("webhook").get(pk=delivery_id)
+        if delivery.status != DeliveryStatus.PENDING:
+            return None
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts"])
+    body = json.dumps(delivery.payload, sort_keys=True, ensure_ascii=False).encode()
+    timestamp = str(int(time.time()))
+    http = urllib.request.Request(delivery.webhook.url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "governance-webhooks/1",
+        "X-Governance-Event": delivery.event, "X-Governance-Delivery": str(delivery.pk),
+        "X-Governance-Timestamp": timestamp,
+        "X-Governance-Signature": signature(delivery.webhook.secret, timestamp, body)})
+    code, error = None, ""
+    try:
+        with urllib.request.urlopen(http, timeout=settings.WEBHOOK_TIMEOUT_S) as response:
+            code = response.status
+    except urllib.error.HTTPError as exc:
+        code, error = exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    delivered = code is not None and 200 <= code < 300
+    gave_up = not delivered and delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        last_status_code=code, last_error=error,
+        status=DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED if gave_up else DeliveryStatus.PENDING,
+        delivered_at=timezone.now() if delivered else None)
+    if delivered or gave_up:
+        if gave_up:
+            log.warning("webhook delivery %s gave up after %s attempts: %s", delivery.pk, delivery.attempts, error)
+        return None
+    return min(600, 2 ** delivery.attempts)

@@ -40,6 +40,9 @@ def _export_format(request, allowed=("json", "pdf")) -> str:
 
 
 class OrganisationProfileIO(serializers.ModelSerializer):
+    # null until the profile is first saved (the GET answers an unsaved default profile).
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
     class Meta:
         model = OrganisationProfile
         fields = ["controller_name", "controller_contact", "joint_controllers", "representative", "dpo_name",

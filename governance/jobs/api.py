@@ -7,7 +7,7 @@ from governance.jobs.models import Job
 
 
 class JobOutput(serializers.ModelSerializer):
-    elapsed_s = serializers.FloatField(read_only=True)
+    elapsed_s = serializers.FloatField(read_only=True, allow_null=True)  # null until the job starts
 
     class Meta:
         model = Job

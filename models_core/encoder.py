@@ -62,15 +62,28 @@ class MultiHeadSelfAttention(nn.Module):
         self.out = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_dropout
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        # x: (B, T, H); attn_mask: (B, 1, 1, T) bool, True = may attend, or None = attend everywhere
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
+                residual: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, T, H); attn_mask: (B, 1, 1, T) bool, True = may attend, or None = attend everywhere.
+        # With `residual` (inference only): returns residual + attention(x), fused into the projection.
         batch, seq_len, hidden = x.shape
         qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, N, T, D)
         context = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0)
         context = context.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
-        return self.out(context)
+        if residual is None:
+            return self.out(context)
+        return linear_into(residual, context, self.out)
+
+
+def linear_into(residual: torch.Tensor, x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """residual + linear(x) for inference, accumulated in place in the projection's output buffer.
+
+    Saves a buffer per residual sum and keeps Hugging Face's rounding order exactly:
+    (x @ W^T + b) + residual.
+    """
+    return linear(x).add_(residual)
 
 
 class FeedForward(nn.Module):
@@ -81,9 +94,12 @@ class FeedForward(nn.Module):
         self.up = nn.Linear(config.hidden_size, config.intermediate_size)
         self.down = nn.Linear(config.intermediate_size, config.hidden_size)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (B, T, H) -> (B, T, I) -> (B, T, H)
-        return self.down(F.gelu(self.up(x)))
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        # (B, T, H) -> (B, T, I) -> (B, T, H); with `residual` (inference only): residual + FFN(x)
+        if residual is None:
+            return self.down(F.gelu(self.up(x)))
+        inner = torch.ops.aten.gelu_(self.up(x))  # in place: no second (B, T, I) buffer
+        return linear_into(residual, inner, self.down)
 
 
 class EncoderLayer(nn.Module):
@@ -99,8 +115,12 @@ class EncoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         # x: (B, T, H) -> (B, T, H)
-        x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask)))
-        return self.output_norm(x + self.dropout(self.feed_forward(x)))
+        if self.training or torch.is_grad_enabled():
+            x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask)))
+            return self.output_norm(x + self.dropout(self.feed_forward(x)))
+        # Inference: dropout is the identity, so the residual sums fold into the output projections.
+        x = self.attention_norm(self.attention(x, attn_mask, residual=x))
+        return self.output_norm(self.feed_forward(x, residual=x))
 
 
 def attention_mask_4d(attention_mask: torch.Tensor | None) -> torch.Tensor | None:

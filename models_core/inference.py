@@ -1,7 +1,9 @@
 """Batched inference at the `torch.inference_mode()` boundary.
 
-Texts are tokenized once, sorted by token count into buckets of `batch_size`, padded only to the
-longest text of their bucket, run, and the outputs put back in the callers' order. A bucket whose
+Texts are tokenized once, sorted by token count into buckets, padded only to the longest text of
+their bucket, run, and the outputs put back in the callers' order. A bucket holds as many texts as
+fit in `batch_size` x truncation-length padded tokens: the memory of one worst-case batch of
+`batch_size` texts, but short texts go through in proportionally larger batches. A bucket whose
 texts all have the same length carries no padding mask at all, which lets SDPA use its fused kernels.
 """
 
@@ -32,18 +34,44 @@ def inference_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def length_buckets(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices sorted by length (stable), cut into consecutive batches of at most `batch_size`."""
+def length_buckets(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None,
+                   max_padding: float = 0.1) -> list[np.ndarray]:
+    """Indices sorted by length (stable), cut into consecutive batches.
+
+    Without `max_tokens` every batch holds `batch_size` texts. With it, a batch of `batch_size` texts
+    keeps growing while its padded size (texts x longest text) stays within `max_tokens` and padding
+    stays under `max_padding` of it: short texts travel in larger batches (fewer, bigger matrix
+    products) and no batch is bigger than the padded worst case the caller budgeted for.
+    """
     if batch_size < 1:
         raise InputError("batch_size must be at least 1")
-    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")
+    if max_tokens is None:
+        return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    batches, start, real = [], 0, 0
+    for end in range(1, len(order) + 1):
+        # ascending order: the longest text of order[start:end] is order[end - 1]
+        longest, count = int(lengths[order[end - 1]]), end - start
+        real += longest
+        if count > batch_size and (count * longest > max_tokens or real < (1 - max_padding) * count * longest):
+            batches.append(order[start:end - 1])
+            start, real = end - 1, longest
+    if start < len(order):
+        batches.append(order[start:])
+    return batches
+
+
+def token_budget(tokenizer: "Tokenizer", batch_size: int) -> int:
+    """Padded tokens per batch of the predict path: `batch_size` texts at the truncation length."""
+    truncation = tokenizer.truncation or {}
+    return batch_size * int(truncation.get("max_length", 512))
 
 
 def run_bucketed(model: TextClassifier, encodings: Sequence["Encoding"], pad_id: int, batch_size: int,
                  outputs: Callable[[TextClassifier, dict[str, torch.Tensor]], torch.Tensor],
                  meter: ComputeMeter, progress: Progress | None = None,
-                 stage: str = "inference") -> np.ndarray:
+                 stage: str = "inference", max_tokens: int | None = None) -> np.ndarray:
     """Apply `outputs(model, batch)` -> (b, k) to every encoding in length buckets; (n, k) in input order.
 
     The caller owns the inference_mode / eval() context; this function only batches and reorders.
@@ -53,7 +81,7 @@ def run_bucketed(model: TextClassifier, encodings: Sequence["Encoding"], pad_id:
     result: np.ndarray | None = None
     done = 0
     with tqdm(total=total, desc=stage, unit="text", disable=None, leave=False) as bar:
-        for indices in length_buckets([len(e.ids) for e in encodings], batch_size):
+        for indices in length_buckets([len(e.ids) for e in encodings], batch_size, max_tokens):
             batch = pad_encodings([encodings[i] for i in indices], pad_id)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             out = outputs(model, batch).to("cpu", torch.float64).numpy()
@@ -89,7 +117,7 @@ def _apply(model: TextClassifier, tokenizer: "Tokenizer", texts: Sequence[str], 
         with ComputeMeter(device) as meter, torch.inference_mode():
             if encodings:
                 values = run_bucketed(model, encodings, pad_token_id(tokenizer), batch_size, outputs,
-                                      meter, progress, stage)
+                                      meter, progress, stage, token_budget(tokenizer, batch_size))
             else:
                 values = np.zeros((0, width), dtype=np.float64)
     finally:

@@ -34,7 +34,7 @@ from models_core.compute import ComputeMeter
 from models_core.config import EncoderConfig
 from models_core.encoder import Encoder
 from models_core.errors import InputError
-from models_core.inference import inference_device, run_bucketed, softmax
+from models_core.inference import inference_device, run_bucketed, softmax, token_budget
 from models_core.tokenization import check_texts, encode_texts, pad_encodings, pad_token_id, train_wordpiece
 
 Progress = Callable[[dict[str, Any]], None]
@@ -374,7 +374,7 @@ def _train_full(model: TextClassifier, encodings: list, pad_id: int, y: np.ndarr
         with torch.inference_mode():
             logits = run_bucketed(model, val_encodings, pad_id, 64,
                                   lambda m, b: m(b["input_ids"], b["attention_mask"], b["token_type_ids"]),
-                                  meter, None, "validation")
+                                  meter, None, "validation", config.max_length * 64)
         return _evaluate(logits, y[val_idx])
 
     history, best = loop.run(train_epoch, evaluate, lambda: _state_copy(model), model.load_state_dict)
@@ -425,7 +425,7 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], num_labels: in
                 features = run_bucketed(model, encodings, pad_id, 64,
                                         lambda m, b: m.pooled(b["input_ids"], b["attention_mask"],
                                                               b["token_type_ids"]),
-                                        meter, progress, "embedding")
+                                        meter, progress, "embedding", token_budget(bundle.tokenizer, 64))
             features_t = torch.as_tensor(features, dtype=torch.float32)
             history, best, dp_info = _train_head(model, features_t, y, w, train_idx, val_idx, config, meter,
                                                  progress)

@@ -52,3 +52,17 @@ def test_predict_dataset_returns_predictions_compute_and_progress(minilm_bundle,
 def test_empty_input_gives_empty_output(minilm_bundle):
     out = predict_dataset(minilm_bundle, [])
     assert out.probabilities.shape == (0, 3) and out.predictions.shape == (0,)
+
+
+def test_token_budget_buckets_grow_for_short_texts_and_respect_the_budget():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(8, 129, 2000)
+    buckets = length_buckets(lengths, batch_size=32, max_tokens=32 * 128)
+    assert sorted(np.concatenate(buckets).tolist()) == list(range(2000))
+    assert len(buckets) < 2000 / 32  # fewer, larger batches than fixed batches of 32
+    for bucket in buckets:
+        padded = len(bucket) * lengths[bucket].max()
+        assert len(bucket) <= 32 or padded <= 32 * 128
+        assert len(bucket) <= 32 or lengths[bucket].sum() >= 0.9 * padded
+    padded_total = sum(len(b) * lengths[b].max() for b in buckets)
+    assert padded_total <= 1.05 * lengths.sum()

@@ -146,6 +146,13 @@ class DriftInput(serializers.Serializer):
                                                  help_text="The reference version (A), e.g. the training data.")
 
 
+class DriftOutput(serializers.Serializer):
+    a = serializers.IntegerField(help_text="The reference version (against).")
+    b = serializers.IntegerField(help_text="The compared version.")
+    drift = serializers.JSONField(help_text="models_core.dataset_drift: columns, text_length, label_shift, groups, "
+                                            "new_groups, vanished_groups, missing, vocabulary.")
+
+
 class ResampleInput(serializers.Serializer):
     seed = serializers.IntegerField(min_value=0, max_value=services.MAX_SEED, required=False, default=0)
 
@@ -190,12 +197,13 @@ class DatasetDriftApi(APIView):
 
     permission_classes = [EngineerWrites]
 
-    @extend_schema(parameters=[DriftInput])
+    @extend_schema(parameters=[DriftInput], responses={200: DriftOutput})
     def get(self, request, pk: int):
         version = _version_or_404(pk)
         data = DriftInput(data=request.query_params)
         data.is_valid(raise_exception=True)
-        return Response(selectors.dataset_drift_between(version=version, against=data.validated_data["against"]))
+        result = selectors.dataset_drift_between(version=version, against=data.validated_data["against"])
+        return Response(DriftOutput(result).data)
 
 
 class DatasetReweighApi(APIView):

@@ -75,3 +75,13 @@ def _json(value):
     import json
 
     return json.loads(canonical_json(value))
+
+
+def next_version(version: ModelVersion) -> ModelVersion:
+    """Another ready version of the same model, trained on the same data."""
+    number = version.model.versions.count() + 1
+    digest = hashlib.sha256(f"artifact-{version.model_id}-{number}".encode()).hexdigest()
+    return ModelVersion.objects.create(model=version.model, version=number, status=VersionStatus.READY,
+                                       dataset_version=version.dataset_version, label_names=version.label_names,
+                                       artifact_digest=digest, created_by=version.created_by, parent=version,
+                                       trained_at=timezone.now())

@@ -43,6 +43,7 @@ browser:
 
 lint: install-dev
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/bandit -q -c bandit.yaml -r governance workers models_core bench manage.py
 
 test: install-dev services browser lint
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest -q $(PYTEST_ARGS)

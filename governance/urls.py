@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from governance.accounts import api as accounts_api
 from governance.accounts import views as account_views
 from governance.approvals import api as approvals_api
 from governance.approvals import views as approvals_views
@@ -19,6 +20,7 @@ from governance.registry import views as registry_views
 
 api = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/auth/token/", accounts_api.TokenObtainApi.as_view(), name="api-token"),
     path("api/datasets/", datasets_api.DatasetListApi.as_view(), name="api-datasets"),
     path("api/datasets/<int:pk>/", datasets_api.DatasetDetailApi.as_view(), name="api-dataset"),
     path("api/dataset-versions/", datasets_api.DatasetVersionListApi.as_view(), name="api-dataset-versions"),
@@ -70,7 +72,7 @@ api = [
 
 pages = [
     path("", account_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasets/", datasets_views.dataset_list, name="datasets"),
     path("datasets/upload/", datasets_views.dataset_upload, name="dataset-upload"),

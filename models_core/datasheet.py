@@ -427,7 +427,8 @@ def _duplicates(rows: list[dict], text_column: str, labels: list[str | None]) ->
     texts = [(i, r.get(text_column)) for i, r in enumerate(rows) if not is_missing(r.get(text_column))]
     texts = [(i, t if isinstance(t, str) else str(t)) for i, t in texts]
     exact = _duplicate_table(texts, labels)
-    near_keys = [(i, hashlib.sha1(normalise_text(t).encode("utf-8")).hexdigest()) for i, t in texts]
+    near_keys = [(i, hashlib.sha1(normalise_text(t).encode("utf-8"), usedforsecurity=False).hexdigest())
+                 for i, t in texts]
     near = _duplicate_table(near_keys, labels)
     raw = dict(texts)
     for table in (exact, near):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from xml.sax.saxutils import escape
+# Escapes text for reportlab paragraphs; parses no XML.
+from xml.sax.saxutils import escape  # nosec B406
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -97,7 +98,9 @@ class DatasetListApi(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         upload = fields.pop("file")
-        version = services.dataset_upload(actor=request.user, raw=upload.read(), file_name=upload.name,
+        # At most one byte past the limit is read: the service refuses it, the file never whole in memory.
+        raw = upload.read(settings.DATASET_UPLOAD_MAX_BYTES + 1)
+        version = services.dataset_upload(actor=request.user, raw=raw, file_name=upload.name,
                                           name=fields.pop("name", ""), **fields)
         return Response(DatasetVersionOutput(version).data, status=status.HTTP_201_CREATED)
 

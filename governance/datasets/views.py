@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -30,7 +31,8 @@ def dataset_upload(request):
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         upload = fields.pop("file")
-        version = call_service(form, services.dataset_upload, actor=request.user, raw=upload.read(),
+        raw = upload.read(settings.DATASET_UPLOAD_MAX_BYTES + 1)  # one byte past the limit is enough to refuse
+        version = call_service(form, services.dataset_upload, actor=request.user, raw=raw,
                                file_name=upload.name, **fields)
         if version is not None:
             return redirect("dataset-version", pk=version.pk)

@@ -108,6 +108,9 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
+# Failed-login throttling (governance/accounts/login_throttle.py), per username and address.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", 15 * 60))
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -1,7 +1,7 @@
 """Production: everything secret or host-specific comes from the environment; passes check --deploy."""
 
 from .base import *  # noqa: F401,F403
-from .base import env_bool
+from .base import CELERY_BROKER_URL, REST_FRAMEWORK, env_bool
 
 import os
 
@@ -20,3 +20,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Throttles and the failed-login counters must be shared by every web process: a Redis cache.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": os.environ.get("CACHE_URL", CELERY_BROKER_URL)}}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
+                                 "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_THROTTLE_ANON", "30/min"),
+                               "user": os.environ.get("API_THROTTLE_USER", "1200/min")},
+}
+# At most 200 form fields in one request (Django refuses more with a 400).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+SESSION_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"

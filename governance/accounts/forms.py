@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from governance.accounts.login_throttle import BLOCKED_MESSAGE, login_blocked, login_failed, login_succeeded
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's log-in form, refusing to check passwords after too many failures (login_throttle)."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if login_blocked(self.request, username):
+            raise ValidationError(BLOCKED_MESSAGE, code="throttled")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            login_failed(self.request, username)
+            raise
+        login_succeeded(self.request, username)
+        return cleaned
+
+    @property
+    def throttled(self) -> bool:
+        return any(e.code == "throttled" for e in self.errors.as_data().get("__all__", []))

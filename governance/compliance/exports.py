@@ -462,10 +462,14 @@ def annex_iv(model_version) -> dict:
         missing.append("2. Computational resources and metrics: the version is not trained")
     if data is not None and sheet is None:
         missing.append("2. Datasheet of the training data")
-    requests = list(DeploymentRequest.objects.filter(model_version=mv).prefetch_related("approvals")
-                    .order_by("created_at"))
+    requests = list(DeploymentRequest.objects.filter(model_version=mv)
+                    .prefetch_related("approvals", "waivers__granted_by").order_by("created_at"))
     approvals = [{"request": r.pk, "environment": r.environment, "status": r.status, "audit": r.audit_id,
                   "artifact_digest": r.artifact_digest, "audit_result_hash": r.audit_result_hash,
+                  "gates": [{"gate": g["gate"], "passed": g["passed"], "detail": g["detail"]}
+                            for g in r.gate_results],
+                  "waivers": [{"gate": w.gate, "reason": w.reason, "expires_at": w.expires_at.isoformat(),
+                               "granted_by": w.granted_by.username} for w in r.waivers.all()],
                   "decisions": [{"reviewer": a.reviewer.username, "decision": a.decision, "reason": a.reason,
                                  "voided": a.voided, "at": a.created_at.isoformat()} for a in r.approvals.all()]}
                  for r in requests]

@@ -88,3 +88,31 @@ def test_approve_in_the_browser_asks_for_the_password(client, engineer, reviewer
     right = client.post(f"/approvals/{body['id']}/approve/", {"password": PASSWORD})
     assert right.status_code == 302
     assert DeploymentRequest.objects.get(pk=body["id"]).status == "approved"
+
+
+def test_a_newer_audit_that_fails_a_gate_voids_an_approved_request_when_it_completes(
+        api_client, engineer, reviewer, audit, officer, inline_jobs):
+    """The real path: the audit worker's completion calls the approvals hook in the same transaction."""
+    from governance.approvals.models import Approval
+    from governance.approvals.services import deployment_policy_update
+    from governance.audits.services import audit_request
+    from governance.compliance.models import AuditLogEntry
+
+    body = _request(api_client, engineer, audit)
+    api_client.force_authenticate(reviewer)
+    assert api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {}, format="json").json()[
+        "status"] == "approved"
+    deployment_policy_update(actor=officer, environment="staging", required_approvals=1, max_audit_age_days=None,
+                             require_explanations=True, require_dpia_for_personal_data=False,
+                             require_lawful_basis=False)
+    with inline_jobs():
+        newer = audit_request(actor=engineer, model_version=audit.model_version,
+                              dataset_version=audit.dataset_version, explain_rows=0)
+    newer.refresh_from_db()
+    assert newer.status == "complete", newer.error
+    request = DeploymentRequest.objects.get(pk=body["id"])
+    assert request.status == "pending" and request.audit_id == newer.pk and request.voided_count == 1
+    assert Approval.objects.get(request=request).voided
+    voided = AuditLogEntry.objects.get(action="deployment_request.voided")
+    assert f"newer audit #{newer.pk}" in voided.payload["why"]
+    assert voided.seq > AuditLogEntry.objects.get(action="audit.completed", object_id=str(newer.pk)).seq

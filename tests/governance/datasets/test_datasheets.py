@@ -222,3 +222,30 @@ def test_datasheet_summary_for_documents_cites_the_stored_sheet(engineer, inline
     assert set(summary["intersections_max_abs_positive_rate_gap"]) == {"gender × age_band"}
     assert summary["group_revealing_terms"]["gender"]["female"][0] == "she"
     json.dumps(summary)  # plain JSON for the exports
+
+
+def test_demo_data_shows_the_injected_gap_and_reweighing_closes_it(engineer, inline_jobs):
+    """The issue's acceptance figures, on the demo's 3000 rows (women's positive labels flipped at 40%)."""
+    with inline_jobs():
+        version = upload_hiring(engineer, n_rows=3000, seed=7)
+        reweighed = dataset_version_reweigh(actor=engineer, version=version)
+    female = datasheet_get(version).data["slices"]["gender"]["groups"]["female"]["positive_rate_gap"]
+    assert female["estimate"] == pytest.approx(-0.1907, abs=5e-4)
+    assert female["ci"][1] < 0  # the interval excludes zero
+    weighted = datasheet_get(reweighed).data["slices"]["gender"]["groups"]["female"]["positive_rate_gap"]
+    assert abs(weighted["estimate"]) < 1e-9 and weighted["ci"][0] < 0 < weighted["ci"][1]
+
+
+def test_more_than_two_labels_reports_the_rate_of_the_last_label(engineer, inline_jobs):
+    lines = [json.dumps({"subject_id": f"u{i}", "text": f"note {i}", "label": "abc"[i % 3],
+                         "group": "g1" if i % 2 else "g2"}) for i in range(90)]
+    with inline_jobs():
+        version = dataset_upload(actor=engineer, name="three", raw="\n".join(lines).encode(), file_name="t.jsonl",
+                                 text_column="text", label_column="label", subject_column="subject_id",
+                                 sensitive_attributes=["group"])
+    sheet = datasheet_get(version).data
+    assert version.positive_label == "" and sheet["labels"]["positive_label"] == "c"
+    df = _frame(version)
+    rate = (df["label"] == "c").groupby(df["group"]).mean()
+    for group, g in sheet["slices"]["group"]["groups"].items():
+        assert g["positive_rate"]["estimate"] == pytest.approx(rate[group], abs=1e-12)

@@ -26,6 +26,14 @@ def run_audit(job_id: int) -> None:
     audit_run(job_id=job_id)
 
 
+@shared_task(name="governance.mitigate_model_version", acks_late=True, reject_on_worker_lost=True,
+             job_failed_handler="governance.registry.mitigation.model_version_mitigation_job_failed")
+def mitigate_model_version(job_id: int) -> None:
+    from governance.registry.mitigation import model_version_mitigation_run
+
+    model_version_mitigation_run(job_id=job_id)
+
+
 @shared_task(name="governance.build_datasheet", acks_late=True, reject_on_worker_lost=True)
 def build_datasheet(job_id: int) -> None:
     from governance.datasets.services import datasheet_build

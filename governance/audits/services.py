@@ -6,6 +6,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,11 +26,13 @@ log = logging.getLogger(__name__)
 
 AUDIT_TASK = "governance.run_audit"
 DEFAULT_CONFIG = {"n_boot": 1000, "seed": 0, "explain_rows": 50, "explain_methods": ["shap", "lime", "ig"]}
+COUNTERFACTUAL_WORST = 5
 
 
 @transaction.atomic
 def audit_request(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
-                  explain_rows: int | None = None) -> Audit:
+                  explain_rows: int | None = None, word_pairs: list[list[str]] | None = None,
+                  counterfactual_groups: list[str] | None = None) -> Audit:
     if model_version.status != VersionStatus.READY:
         raise InvalidState(f"{model_version} is {model_version.status}; only a ready version can be audited.")
     unknown = set(dataset_version.label_names) - set(model_version.label_names)
@@ -41,6 +44,14 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
         if not 0 <= int(explain_rows) <= 500:
             raise ValidationFailed("Explained rows must be between 0 and 500.", field="explain_rows")
         config["explain_rows"] = int(explain_rows)
+    mitigation = (model_version.training_config or {}).get("mitigation")
+    if mitigation and mitigation["attribute"] not in dataset_version.sensitive_attributes:
+        raise ValidationFailed(
+            f"{model_version} decides with thresholds per '{mitigation['attribute']}', which this dataset version "
+            f"does not declare as a sensitive attribute.", field="dataset_version")
+    config["counterfactual"] = counterfactual_config(word_pairs=word_pairs, groups=counterfactual_groups)
+    # The rules are copied into the audit so that its stored verdict can always be re-derived.
+    config["fairness_rules"] = [dict(rule) for rule in settings.FAIRNESS_DEFAULT_RULES]
     audit = Audit.objects.create(model_version=model_version, dataset_version=dataset_version, requested_by=actor,
                                  config=config, artifact_digest=model_version.artifact_digest)
     job = jobs.job_create(kind="audit", subject=audit, created_by=actor)
@@ -52,10 +63,29 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
     return audit
 
 
+def counterfactual_config(*, word_pairs: list[list[str]] | None, groups: list[str] | None) -> dict:
+    """The token-swap settings of an audit: the core's default pairs unless the requester gave some."""
+    from models_core.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
+    from models_core.errors import InputError
+
+    pairs = [list(p) for p in (word_pairs if word_pairs else DEFAULT_WORD_PAIRS)]
+    names = list(groups) if groups else list(DEFAULT_GROUPS)
+    if any(len(p) != 2 or not all(isinstance(w, str) and w.strip() for w in p) for p in pairs):
+        raise ValidationFailed("Each word pair needs two non-empty words.", field="word_pairs")
+    pairs = [[w.strip().lower() for w in p] for p in pairs]
+    if len(names) != 2 or not all(isinstance(g, str) and g.strip() for g in names) or names[0] == names[1]:
+        raise ValidationFailed("Name exactly two different groups.", field="counterfactual_groups")
+    try:  # the core validates the pairs; with no texts it swaps and predicts nothing
+        counterfactual_report([], lambda batch: None, word_pairs=pairs, groups=names)
+    except InputError as exc:
+        raise ValidationFailed(f"Word pairs: {exc}.", field="word_pairs") from exc
+    return {"word_pairs": pairs, "groups": [g.strip() for g in names], "n_worst": COUNTERFACTUAL_WORST}
+
+
 def audit_run(*, job_id: int) -> None:
     """Run one audit job (called by the worker). A repeat of a finished job changes nothing."""
     from models_core.artifacts import load_artifact
-    from models_core.fairness import fairness_report
+    from models_core.fairness import evaluate_thresholds, fairness_report
     from models_core.inference import predict_dataset
 
     job = jobs.job_start(job_id=job_id)
@@ -69,36 +99,84 @@ def audit_run(*, job_id: int) -> None:
     try:
         version, data = audit.model_version, audit.dataset_version
         jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
-        bundle, _ = load_artifact(Path(version.artifact_path), expected_digest=version.artifact_digest)
+        bundle, metadata = load_artifact(Path(version.artifact_path), expected_digest=version.artifact_digest)
         records = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
                        .values_list("pk", "subject_id", "text", "label", "attributes"))
         texts = [r[2] for r in records]
         inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
-            job=job, stage="inference", percent=5 + 0.55 * p.get("percent", 0)))
+            job=job, stage="inference", percent=5 + 0.5 * p.get("percent", 0)))
         label_index = {name: i for i, name in enumerate(version.label_names)}
         y_true = [label_index[r[3]] for r in records]
-        y_pred = [int(p) for p in inference.predictions]
         sensitive = {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}
-        jobs.job_progress(job=job, stage="fairness", percent=62, force=True)
         positive = label_index.get(data.positive_label, 1) if len(version.label_names) == 2 else None
+        y_pred, decision = _decisions(inference, metadata.get("mitigation"), records, positive)
+        jobs.job_progress(job=job, stage="counterfactual", percent=56, force=True)
+        counterfactual = _counterfactual(bundle, texts, inference.probabilities, audit.config,
+                                         positive if positive is not None else label_index.get(data.positive_label, 0))
+        jobs.job_progress(job=job, stage="fairness", percent=62, force=True)
         fairness = fairness_report(y_true, y_pred, sensitive, labels=list(range(len(version.label_names))),
                                    positive_label=positive if positive is not None else 1,
                                    n_boot=audit.config.get("n_boot", 1000), seed=audit.config.get("seed", 0))
-        metrics = _performance(y_true, y_pred, version.label_names)
-        results = {"metrics": metrics, "fairness": fairness, "compute": inference.compute}
+        metrics = {**_performance(y_true, y_pred, version.label_names), "decision": decision}
+        rules = audit.config.get("fairness_rules", settings.FAIRNESS_DEFAULT_RULES)
+        results = {"metrics": metrics, "fairness": fairness, "compute": inference.compute,
+                   "counterfactual": counterfactual, "fairness_verdict": evaluate_thresholds(fairness, rules)}
         explain_n = audit.config.get("explain_rows", 0)
         if explain_n:
             jobs.job_progress(job=job, stage="explanations", percent=70, force=True)
             results["explanations"] = _explain(bundle, texts, y_true, y_pred, sensitive, explain_n,
                                                audit.config, job)
         jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
-        _audit_store(audit=audit, job=job, records=records, probabilities=inference.probabilities,
-                     label_names=version.label_names, results=results)
+        _audit_store(audit=audit, job=job, records=records, predictions=y_pred,
+                     probabilities=inference.probabilities, label_names=version.label_names, results=results)
     except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
         raise
     except Exception as exc:  # recorded on the audit and its job; the worker keeps running
         log.exception("audit job %s failed", job_id)
         _audit_failed(audit=audit, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+def _decisions(inference, mitigation: dict | None, records, positive: int | None) -> tuple[list[int], dict]:
+    """The predicted class of each row: the argmax, or for a mitigated version its group thresholds on the
+    positive-class probability (the probabilities themselves are unchanged)."""
+    from models_core.mitigation import apply_thresholds
+
+    if not mitigation:
+        return [int(p) for p in inference.predictions], {"rule": "argmax"}
+    attribute = mitigation["attribute"]
+    groups = [r[4].get(attribute, "") for r in records]
+    scores = inference.probabilities[:, positive]
+    chosen = apply_thresholds(scores, groups, mitigation["thresholds"], seed=mitigation["seed"])
+    negative = 1 - positive
+    return ([positive if c else negative for c in chosen],
+            {"rule": "group thresholds", "constraint": mitigation["thresholds"]["constraints"],
+             "attribute": attribute, "seed": mitigation["seed"]})
+
+
+def _counterfactual(bundle, texts: list[str], probabilities, config: dict, positive: int) -> dict:
+    """Token-swap test over the audited texts, predicting only the changed variants (the originals are
+    already scored). Flips are judged on the model's argmax, before any group thresholds: a swap changes
+    the words, not the person's recorded group."""
+    import numpy as np
+
+    from models_core.counterfactual import counterfactual_report
+    from models_core.inference import predict_dataset
+
+    settings_ = config.get("counterfactual") or counterfactual_config(word_pairs=None, groups=None)
+    n = len(texts)
+
+    def predict_proba(batch: list[str]):
+        if batch[:n] != texts:  # not the layout this shortcut relies on: score everything
+            return predict_dataset(bundle, batch).probabilities
+        variants = batch[n:]
+        extra = predict_dataset(bundle, variants).probabilities if variants else probabilities[:0]
+        return np.vstack([probabilities, extra])
+
+    report = counterfactual_report(texts, predict_proba, word_pairs=settings_["word_pairs"],
+                                   groups=settings_["groups"], positive_class=positive,
+                                   n_worst=settings_.get("n_worst", COUNTERFACTUAL_WORST))
+    report["decision"] = "argmax of the model's probabilities (before any group thresholds)"
+    return report
 
 
 def _performance(y_true: list[int], y_pred: list[int], label_names: list[str]) -> dict:
@@ -119,7 +197,8 @@ def _performance(y_true: list[int], y_pred: list[int], label_names: list[str]) -
 
 
 def _explain(bundle, texts, y_true, y_pred, sensitive, n, config, job) -> dict:
-    from models_core.explain import explain_sample, select_sample
+    from models_core.explain import explain_sample
+    from models_core.explain_global import select_sample
 
     correct = [t == p for t, p in zip(y_true, y_pred)]
     first_attr = next(iter(sensitive), None)
@@ -140,7 +219,8 @@ def result_hash(results: dict) -> str:
 
 
 @transaction.atomic
-def _audit_store(*, audit: Audit, job: Job, records, probabilities, label_names, results: dict) -> None:
+def _audit_store(*, audit: Audit, job: Job, records, predictions, probabilities, label_names,
+                 results: dict) -> None:
     locked = Audit.objects.select_for_update().get(pk=audit.pk)
     if locked.status == AuditStatus.COMPLETE:
         return
@@ -152,9 +232,9 @@ def _audit_store(*, audit: Audit, job: Job, records, probabilities, label_names,
         AuditResult(audit=audit, kind=kind, data=data, sha256=hashlib.sha256(canonical_json(data).encode()).hexdigest())
         for kind, data in clean.items())
     Prediction.objects.bulk_create(
-        (Prediction(audit=audit, record_id=pk, subject_id=subject, predicted_label=label_names[int(row.argmax())],
+        (Prediction(audit=audit, record_id=pk, subject_id=subject, predicted_label=label_names[int(predicted)],
                     probabilities=[round(float(x), 6) for x in row])
-         for (pk, subject, *_), row in zip(records, probabilities)), batch_size=2000)
+         for (pk, subject, *_), predicted, row in zip(records, predictions, probabilities)), batch_size=2000)
     digest = result_hash(clean)
     metrics = clean["metrics"]
     summary = {"accuracy": metrics["accuracy"], "f1_macro": metrics["f1_macro"], "n": metrics["n"]}

@@ -171,6 +171,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "governance.train_model_version": {"queue": "gpu"},
     "governance.run_audit": {"queue": "gpu"},
+    "governance.mitigate_model_version": {"queue": "gpu"},
     "governance.requeue_stale_jobs": {"queue": "default"},
     "governance.audit_log_checkpoint": {"queue": "default"},
     "governance.deliver_webhook": {"queue": "default"},
@@ -187,6 +188,14 @@ JOB_SWEEP_INTERVAL_S = int(os.environ.get("JOB_SWEEP_INTERVAL_S", 60))
 
 # Training defaults (a frozen MiniLM encoder with a trained head is quick on CPU).
 TRAINING_DEFAULTS = {"encoder": "pretrained", "freeze_encoder": True, "epochs": 8, "seed": 0}
+
+# Fairness rules every audit judges (models_core.fairness.evaluate_thresholds; copied into each audit's
+# config). "upper" compares the top of the bootstrap interval: a gap passes only when its whole interval
+# lies under the bound.
+FAIRNESS_DEFAULT_RULES = [
+    {"metric": "demographic_parity_difference", "grouping": "*", "max": 0.1, "judge_on": "upper"},
+    {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.2, "judge_on": "upper"},
+]
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "governance@localhost")

@@ -23,7 +23,7 @@ from governance.approvals.notifications import notify, reviewer_emails
 from governance.approvals.selectors import policy_for
 from governance.audits.models import Audit, AuditStatus
 from governance.compliance.services import audit_log_append, audit_log_lock
-from governance.errors import InvalidState, NotAllowed, ValidationFailed
+from governance.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import ModelVersion
 from governance.registry.services import deployment_start
@@ -91,8 +91,6 @@ def _lock(request_id: int) -> DeploymentRequest:
                 .select_related("model_version__model", "model_version__dataset_version__dataset", "audit",
                                 "requested_by").get(pk=request_id))
     except DeploymentRequest.DoesNotExist as exc:
-        from governance.errors import NotFound
-
         raise NotFound(f"There is no deployment request #{request_id}.") from exc
 
 

@@ -146,6 +146,7 @@ def deployment_start(*, actor, model_version: ModelVersion, environment: str, re
         raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
     if model_version.status != VersionStatus.READY:
         raise InvalidState("Only a ready model version can be deployed.")
+    audit_log_lock()  # the log's lock before the deployment rows, as every writer takes them
     now = timezone.now()
     current = list(Deployment.objects.select_for_update().filter(
         model_version__model=model_version.model, environment=environment, ended_at__isnull=True))

@@ -57,6 +57,13 @@ def test_upload_train_audit_approve_through_a_real_worker(celery_worker_process,
     assert detail["results"]["metrics"]["n"] == 120
     assert set(detail["results"]["fairness"]["groupings"]) >= {"gender", "age_band", "gender × age_band"}
 
+    from governance.accounts.roles import COMPLIANCE_OFFICER
+    from governance.approvals.services import deployment_policy_update
+
+    # This slice explains no rows and declares no personal-data metadata: a staging policy without those gates.
+    deployment_policy_update(actor=make_user(COMPLIANCE_OFFICER), environment="staging", required_approvals=1,
+                             max_audit_age_days=None, require_explanations=False,
+                             require_dpia_for_personal_data=False, require_lawful_basis=False)
     response = api_client.post("/api/deployment-requests/", {"model_version": version_id, "environment": "staging",
                                                              "audit": audit_id, "justification": "e2e"}, format="json")
     request_id = response.json()["id"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +31,17 @@ def file_response(export: exports.ExportFile) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["X-Content-SHA256"] = export.document["content_sha256"]
     return response
+
+
+def _file_schema(*formats: str):
+    """OpenAPI for a file export: the ?as= parameter and one response per media type."""
+    return extend_schema(
+        parameters=[OpenApiParameter("as", str, enum=list(formats), default="json",
+                                     description="Export format; every export is logged.")],
+        responses={(200, exports.FORMATS[f].split(";")[0]): OpenApiResponse(
+            OpenApiTypes.OBJECT if f == "json" else OpenApiTypes.BINARY,
+            description="The export (JSON: the envelope with schema, time, author, hashes and content).")
+            for f in formats})
 
 
 def _export_format(request, allowed=("json", "pdf")) -> str:
@@ -70,6 +82,7 @@ class ProcessingRecordFileApi(APIView):
 
     permission_classes = [OfficerReads]
 
+    @_file_schema("json", "csv", "pdf")
     def get(self, request):
         fmt = _export_format(request, ("json", "csv", "pdf"))
         return file_response(exports.export_render(
@@ -173,6 +186,7 @@ class AccessAnswerApi(APIView):
 
     permission_classes = [role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER,))]
 
+    @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
         return file_response(access_answer_export(actor=request.user, fmt=fmt,
@@ -182,6 +196,7 @@ class AccessAnswerApi(APIView):
 class ErasureCertificateApi(APIView):
     permission_classes = [OfficerReads]
 
+    @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
         return file_response(erasure_certificate_export(actor=request.user, fmt=fmt,
@@ -285,6 +300,7 @@ class AnnexIvApi(APIView):
 
     permission_classes = [OfficerReads]
 
+    @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
         version = get_object_or_404(ModelVersion.objects.select_related("model", "dataset_version__dataset",

@@ -143,6 +143,7 @@ SPECTACULAR_SETTINGS = {
         "ModelVersionStatusEnum": "governance.registry.choices.VersionStatus",
         "AuditStatusEnum": "governance.audits.models.AuditStatus",
         "DeploymentRequestStatusEnum": "governance.approvals.models.RequestStatus",
+        "SubjectRequestKindEnum": "governance.compliance.models.RequestKind",
     },
 }
 

@@ -155,7 +155,9 @@ def datasheet_build(*, job_id: int) -> None:
 
 @transaction.atomic
 def _datasheet_store(*, version: DatasetVersion, job: Job, data: dict) -> None:
-    DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    # NO KEY UPDATE serialises two stores for one version without blocking the foreign-key checks (KEY SHARE)
+    # of transactions that reference the version, e.g. a training request that holds the audit-log lock.
+    DatasetVersion.objects.select_for_update(no_key=True).get(pk=version.pk)
     if Datasheet.objects.filter(version=version).exists():
         jobs.job_complete(job=job)
         return

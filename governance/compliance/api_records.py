@@ -20,7 +20,8 @@ from governance.compliance import documentation, exports, pii_scans, retention, 
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
                                           ModelDocumentation, OrganisationProfile, PiiScan, RequestKind,
                                           RetentionRun, SubjectRequest)
-from governance.datasets.models import DatasetVersion
+from governance.datasets.models import Dataset, DatasetVersion
+from governance.datasets.services import dataset_metadata_update
 from governance.registry.models import ModelVersion
 
 OfficerReads = role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR))
@@ -318,3 +319,30 @@ class AnnexIvApi(APIView):
         doc = documentation.model_documentation_update(actor=request.user, model=version.model,
                                                        **data.validated_data)
         return Response({**ModelDocumentationIO(doc).data, "intended_purpose": version.model.intended_purpose})
+
+
+class DatasetMetadataIO(serializers.ModelSerializer):
+    class Meta:
+        model = Dataset
+        fields = ["description", "lawful_basis", "purposes", "data_subject_categories", "personal_data_categories",
+                  "special_categories", "recipients", "third_country_transfers", "transfer_safeguards",
+                  "retention_days", "source", "dpia_reference"]
+        extra_kwargs = {"retention_days": {"min_value": 1, "max_value": 36500}}
+
+
+class DatasetMetadataApi(APIView):
+    """A dataset's personal-data metadata; PATCH changes some of it (logged)."""
+
+    permission_classes = [OfficerReads]
+
+    @extend_schema(responses={200: DatasetMetadataIO})
+    def get(self, request, pk: int):
+        return Response(DatasetMetadataIO(get_object_or_404(Dataset, pk=pk)).data)
+
+    @extend_schema(request=DatasetMetadataIO, responses={200: DatasetMetadataIO})
+    def patch(self, request, pk: int):
+        dataset = get_object_or_404(Dataset, pk=pk)
+        data = DatasetMetadataIO(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        return Response(DatasetMetadataIO(dataset_metadata_update(actor=request.user, dataset=dataset,
+                                                                  **data.validated_data)).data)

@@ -54,3 +54,18 @@ class ModelDocumentationForm(forms.ModelForm):
         model = ModelDocumentation
         fields = list(EDITABLE)
         widgets = {name: forms.Textarea(attrs={"rows": 2}) for name in EDITABLE if name != "provider"}
+
+
+class DatasetMetadataForm(forms.ModelForm):
+    """A dataset's personal-data metadata (GDPR Art. 30(1)(b)–(f), Art. 6, Art. 35), kept by the officer."""
+
+    class Meta:
+        from governance.datasets.models import Dataset
+
+        model = Dataset
+        fields = ["description", "lawful_basis", "purposes", "data_subject_categories", "personal_data_categories",
+                  "special_categories", "recipients", "third_country_transfers", "transfer_safeguards",
+                  "retention_days", "source", "dpia_reference"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2}), "purposes": forms.Textarea(attrs={"rows": 2})}
+        labels = {"special_categories": "Special categories of data (Art. 9)",
+                  "retention_days": "Retention period (days)", "dpia_reference": "DPIA reference (Art. 35)"}

@@ -14,11 +14,12 @@ from governance.accounts.permissions import role_required
 from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.accounts.selectors import user_has_role
 from governance.compliance import documentation, exports, pii_scans, retention, selectors, services, subject_requests
-from governance.compliance.forms import (DecisionForm, ExtendForm, FulfilForm, ModelDocumentationForm,
-                                         OrganisationProfileForm, SubjectRequestForm)
+from governance.compliance.forms import (DatasetMetadataForm, DecisionForm, ExtendForm, FulfilForm,
+                                         ModelDocumentationForm, OrganisationProfileForm, SubjectRequestForm)
 from governance.compliance.models import (ErasureImpact, ModelDecision, ModelDocumentation, RequestKind,
                                           RetentionRun, SubjectRequest, SubjectRequestStatus)
-from governance.datasets.models import DatasetVersion
+from governance.datasets.models import Dataset, DatasetVersion
+from governance.datasets.services import dataset_metadata_update
 from governance.errors import DomainError
 from governance.form_errors import call_service
 from governance.registry.models import ModelVersion
@@ -251,3 +252,25 @@ def dataset_version_pseudonymise(request, pk: int):
         return redirect("dataset-version", pk=version.pk)
     messages.success(request, f"Created {new}: {new.note}")
     return redirect("dataset-version", pk=new.pk)
+
+
+@login_required
+@role_required(*OFFICER_OR_AUDITOR)
+def dataset_metadata_list(request):
+    datasets = Dataset.objects.select_related("owner").order_by("name")
+    return render(request, "compliance/datasets.html", {"page": Paginator(datasets, 50).get_page(request.GET.get("page"))})
+
+
+@login_required
+@role_required(COMPLIANCE_OFFICER)
+def dataset_metadata_edit(request, pk: int):
+    dataset = get_object_or_404(Dataset, pk=pk)
+    form = DatasetMetadataForm(request.POST or None, instance=dataset)
+    if request.method == "POST" and form.is_valid():
+        dataset.refresh_from_db()  # the form wrote its values onto the instance; the service compares and logs
+        if call_service(form, dataset_metadata_update, actor=request.user, dataset=dataset,
+                        **form.cleaned_data) is not None:
+            messages.success(request, f"Personal-data metadata of {dataset} saved.")
+            return redirect("compliance-datasets")
+    return render(request, "compliance/dataset_metadata.html", {"form": form, "dataset": dataset},
+                  status=400 if form.errors else 200)

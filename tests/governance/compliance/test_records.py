@@ -315,3 +315,30 @@ def test_the_compliance_pages_render_and_refuse_bad_input(officer, engineer):
     auditor = _client(make_user(AUDITOR))
     assert auditor.get("/compliance/requests/").status_code == 200
     assert auditor.post("/compliance/requests/", {"kind": "access", "subject_id": "x"}).status_code == 403
+
+
+def test_the_officer_keeps_a_datasets_personal_data_metadata(officer_api, officer, engineer):
+    data = upload_hiring(engineer, n_rows=40, name="meta")
+    url = f"/api/compliance/datasets/{data.dataset_id}/metadata/"
+    no_purpose = officer_api.patch(url, {"lawful_basis": "consent"}, format="json")
+    assert no_purpose.status_code == 400 and "purposes" in no_purpose.json()
+    assert officer_api.patch(url, {"retention_days": 0}, format="json").status_code == 400
+    ok = officer_api.patch(url, {"lawful_basis": "consent", "purposes": "Hiring", "special_categories": True,
+                                 "retention_days": 90}, format="json")
+    assert ok.status_code == 200 and ok.json()["retention_days"] == 90
+    entry = AuditLogEntry.objects.filter(action="dataset.metadata_updated").get()
+    assert entry.payload["lawful_basis"] == "consent"
+    record = officer_api.get("/api/compliance/processing-record/file/?as=json").json()["content"]
+    assert [(a["name"], a["c_special_categories"]) for a in record["activities"]] == [("meta", True)]
+
+    client = _client(officer)
+    assert client.get("/compliance/datasets/").status_code == 200
+    page = f"/compliance/datasets/{data.dataset_id}/"
+    bad = client.post(page, {"lawful_basis": "legitimate_interests", "purposes": ""})
+    assert bad.status_code == 400 and "Art. 30(1)(b)" in bad.content.decode()
+    good = client.post(page, {"lawful_basis": "legitimate_interests", "purposes": "Fraud prevention",
+                              "retention_days": 30})
+    assert good.status_code == 302
+    data.dataset.refresh_from_db()
+    assert data.dataset.lawful_basis == "legitimate_interests" and data.dataset.retention_days == 30
+    assert _client(engineer).get(page).status_code == 403

@@ -36,6 +36,20 @@ def pii_scan_request(*, actor, version: DatasetVersion) -> Job:
     return job
 
 
+@transaction.atomic
+def pii_scan_start(*, actor, version: DatasetVersion) -> Job:
+    """Scan a version that has no scan yet (one derived in the app, or one uploaded before scans existed)."""
+    DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    if PiiScan.objects.filter(version=version).exists():
+        raise InvalidState(f"{version} has been scanned already.")
+    running = pii_scan_job(version=version)
+    if running is not None and running.is_active:
+        raise InvalidState(f"The PII scan of {version} is already queued or running.")
+    job = pii_scan_request(actor=actor, version=version)
+    audit_log_append(actor=actor, action="pii_scan.requested", obj=version, payload={"job": job.pk})
+    return job
+
+
 def pii_scan_job(*, version: DatasetVersion) -> Job | None:
     return (Job.objects.filter(kind=JOB_KIND, subject_type=version._meta.label_lower, subject_id=version.pk)
             .order_by("-created_at").first())

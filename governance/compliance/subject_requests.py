@@ -20,6 +20,7 @@ from governance.audits.models import AuditResult, Prediction
 from governance.compliance.chain import canonical_json
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)
+from governance.compliance.pii_scans import pii_scan_request
 from governance.compliance.services import audit_log_append
 from governance.compliance.subjects import (HASH_ALGORITHM, normalise_subject_id, salt_fingerprint, subject_hash,
                                             subject_records)
@@ -256,8 +257,10 @@ def _derived_without_erased(*, actor, impact: ErasureImpact) -> DatasetVersion:
     if not rows:
         raise InvalidState(f"{source} has no records left to train on; keep the model with a justification "
                            f"or retire it.")
-    return _derived_version(actor=actor, source=source, rows=rows,
-                            note=f"{source} without the subjects erased by {impact.request.reference}.")
+    derived = _derived_version(actor=actor, source=source, rows=rows,
+                               note=f"{source} without the subjects erased by {impact.request.reference}.")
+    pii_scan_request(actor=actor, version=derived)
+    return derived
 
 
 @transaction.atomic

@@ -44,5 +44,6 @@ page_urls = [
     path("compliance/annex-iv/", views.annex_iv_list, name="annex-iv-list"),
     path("compliance/annex-iv/<int:pk>/", views.annex_iv_page, name="annex-iv"),
     path("compliance/annex-iv/<int:pk>/export/", views.annex_iv_file, name="annex-iv-file"),
+    path("compliance/pii/<int:pk>/scan/", views.pii_scan_start, name="pii-scan-start"),
     path("compliance/pii/<int:pk>/pseudonymise/", views.dataset_version_pseudonymise, name="pseudonymise"),
 ]

@@ -274,3 +274,17 @@ def dataset_metadata_edit(request, pk: int):
             return redirect("compliance-datasets")
     return render(request, "compliance/dataset_metadata.html", {"form": form, "dataset": dataset},
                   status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+@role_required(ML_ENGINEER, COMPLIANCE_OFFICER)
+def pii_scan_start(request, pk: int):
+    version = get_object_or_404(DatasetVersion, pk=pk)
+    try:
+        pii_scans.pii_scan_start(actor=request.user, version=version)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The PII scan of {version} is queued.")
+    return redirect("dataset-version", pk=version.pk)

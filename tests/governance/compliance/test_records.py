@@ -342,3 +342,21 @@ def test_the_officer_keeps_a_datasets_personal_data_metadata(officer_api, office
     data.dataset.refresh_from_db()
     assert data.dataset.lawful_basis == "legitimate_interests" and data.dataset.retention_days == 30
     assert _client(engineer).get(page).status_code == 403
+
+
+def test_a_version_without_a_scan_can_be_scanned_once(officer, engineer, inline_jobs):
+    from governance.datasets.services import dataset_version_reweigh
+
+    data = upload_hiring(engineer, n_rows=40)
+    with inline_jobs():
+        reweighed = dataset_version_reweigh(actor=engineer, version=data)
+    assert not PiiScan.objects.filter(version=reweighed).exists()
+    client = _client(engineer)
+    assert "Scan for personal data" in client.get(f"/datasets/versions/{reweighed.pk}/").content.decode()
+    with inline_jobs():
+        response = client.post(f"/compliance/pii/{reweighed.pk}/scan/")
+    assert response.status_code == 302
+    assert PiiScan.objects.get(version=reweighed).data["n_texts"] == 40
+    again = client.post(f"/compliance/pii/{reweighed.pk}/scan/", follow=True)
+    assert "scanned already" in again.content.decode()
+    assert AuditLogEntry.objects.filter(action="pii_scan.requested").count() == 1

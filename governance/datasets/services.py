@@ -79,7 +79,9 @@ def dataset_upload(*, actor, name: str, raw: bytes, file_name: str, text_column:
 def _version_create(*, actor, dataset: Dataset, mapping: ColumnMapping, sha256: str, file_name: str,
                     file_format: str, label_names: list[str], positive: str, note: str,
                     parent: DatasetVersion | None, rows: list[dict]) -> DatasetVersion:
-    last = dataset.versions.select_for_update().order_by("-version").first()
+    # NO KEY UPDATE still serialises version numbering, without blocking the deferred foreign-key checks of
+    # transactions that reference the last version (a training request holding the audit-log lock).
+    last = dataset.versions.select_for_update(no_key=True).order_by("-version").first()
     version = DatasetVersion.objects.create(
         dataset=dataset, version=(last.version + 1) if last else 1, parent=parent, note=note, sha256=sha256,
         row_count=len(rows), file_name=file_name, file_format=file_format, text_column=mapping.text,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -317,7 +318,7 @@ def _train_head(model: TextClassifier, features: torch.Tensor, y: np.ndarray, w:
         dp_info = {"epsilon": float(engine.get_epsilon(config.dp_delta)), "delta": config.dp_delta,
                    "noise_multiplier": float(optimizer.noise_multiplier),
                    "max_grad_norm": config.dp_max_grad_norm, "target_epsilon": config.dp_epsilon,
-                   "accountant": "prv", "steps": loop.step,
+                   "accountant": "prv", "steps": loop.step, "secure_mode": False,
                    "scope": "classification head only; the pretrained encoder never sees training data"}
     return history, best, dp_info
 
@@ -442,7 +443,11 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], num_labels: in
         "lr": config.resolved_lr(), "mode": "head_only" if config.head_only else
         ("scratch" if config.encoder == "scratch" else "fine_tune"),
     }
-    bundle.config = dict(bundle.config, training=asdict(config) | {"label_names": names})
+    # The training record is part of config.json and so of the artifact digest: keep it free of
+    # machine-specific values (the encoder directory is recorded by name, not by absolute path).
+    training = asdict(config) | {"label_names": names, "lr": config.resolved_lr(),
+                                 "encoder_dir": Path(config.encoder_dir).name if config.encoder_dir else None}
+    bundle.config = dict(bundle.config, training=training)
     if progress is not None:
         progress({"stage": "training", "percent": 100.0, "epoch": len(history), "step": None,
                   "loss": best["train_loss"], "val_metric": best["val_f1"]})

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -39,7 +41,7 @@ def test_same_inputs_and_seed_give_the_same_artifact_digest(tmp_path, hiring_sma
                          scratch_num_heads=2, scratch_intermediate_size=64, max_length=64)
     digests = []
     for run, seed in enumerate([11, 11, 12]):
-        result = train_classifier(texts, labels, 2, TrainConfig(**{**config.__dict__, "seed": seed}))
+        result = train_classifier(texts, labels, 2, dataclasses.replace(config, seed=seed))
         assert result.metrics["mode"] == "scratch"
         digests.append(save_artifact(result.bundle, tmp_path / f"run{run}", {"dataset": "hiring", "seed": seed}))
     assert digests[0] == digests[1]

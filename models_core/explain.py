@@ -23,7 +23,7 @@ Output (JSON-able; floats are plain Python floats)::
       "methods": ["shap", "lime", "ig"],
       "config": {"seed": 0, "max_length": 128, "mask_token": "[MASK]",
                  "shap": {"algorithm": "auto", "max_evals": 500, "owen_hierarchy": "shap.maskers.Text.clustering"},
-                 "lime": {"num_samples": 1000, "features": "words (LimeTextExplainer defaults)",
+                 "lime": {"num_samples": 2000, "features": "words (LimeTextExplainer defaults)",
                           "second_seed": 1},
                  "ig": {"n_steps": 64, "baseline": "[MASK] at every non-special position"},
                  "stability_thresholds": {"top_k": 5, "method_spearman_min": 0.5, ...}},
@@ -48,11 +48,14 @@ Output (JSON-able; floats are plain Python floats)::
                  "by_group": {"gender": {"female": [...], "male": [...]}},
                  "proxies": {"gender": [{"token": "she", "gap": 0.05, "higher_in": "female",
                                          "lower_in": "male", "mean_abs_by_group": {...},
-                                         "occurrences": 31}, ...]}},
+                                         "mean_by_group": {...}, "occurrences": 31}, ...]}},
       "compute": {"model_evaluations": 41234, "predict_calls": 12, "wall_s": 95.1}
     }
 
-SHAP values sum to value - base_value exactly; IG's sum to value - base_value up to
+SHAP: texts whose Kernel SHAP edge design (every coalition of sizes 1, 2, n-2, n-1) costs at most
+`shap_max_evals` strings get it (or the exact enumeration when that is cheaper); longer texts get
+shap's Partition (Owen) algorithm with that budget. Both are deterministic, so only LIME is re-run
+with a second seed (`stability.seeds`). SHAP values sum to value - base_value exactly; IG's sum to value - base_value up to
 `method_info.ig.delta` (flag `ig_incomplete` when delta > IG_DELTA_MAX). LIME's are the local linear
 model's word weights spread over each word's tokens, so they need not add up to anything.
 """
@@ -75,7 +78,7 @@ from models_core.explain_text import (CachedPredictor, ShapTokenizerAdapter, Tok
 SCHEMA = "models_core.explain/1"
 METHODS = ("shap", "lime", "ig")
 SHAP_MAX_EVALS = 500
-LIME_NUM_SAMPLES = 1000
+LIME_NUM_SAMPLES = 2000
 IG_STEPS = 64
 # IG's completeness gap tolerated before flagging, in probability units.
 IG_DELTA_MAX = 0.01

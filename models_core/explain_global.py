@@ -117,8 +117,9 @@ def _proxies(per_group: Mapping[str, Mapping[str, dict]], top: int) -> list[dict
         by_group = {g: per_group[g].get(token, {"mean_abs": 0.0})["mean_abs"] for g in labels}
         high = max(labels, key=lambda g: by_group[g])
         low = min(labels, key=lambda g: by_group[g])
+        signed = {g: round(per_group[g].get(token, {"mean": 0.0})["mean"], 8) for g in labels}
         rows.append({"token": token, "gap": round(by_group[high] - by_group[low], 8), "higher_in": high,
                      "lower_in": low, "mean_abs_by_group": {g: round(v, 8) for g, v in by_group.items()},
-                     "occurrences": occurrences})
+                     "mean_by_group": signed, "occurrences": occurrences})
     rows.sort(key=lambda r: (-r["gap"], r["token"]))
     return rows[:top]

@@ -8,8 +8,9 @@ For a one-token text the rank correlation is 1.0 when both signs agree and -1.0 
 Flags (thresholds chosen so that explanations a reviewer should not read one at a time are marked):
 - `low_method_agreement`: some pair of methods has spearman < METHOD_SPEARMAN_MIN (0.5) or
   top_k_overlap < METHOD_TOP_K_MIN (0.4): the methods tell different stories about this prediction.
-- `unstable_across_seeds`: a sampled method (LIME; SHAP when its budget binds and it samples) has
-  spearman < SEED_SPEARMAN_MIN (0.8) or top_k_overlap < SEED_TOP_K_MIN (0.6) between two seeds.
+- `unstable_across_seeds`: a sampled method has spearman < SEED_SPEARMAN_MIN (0.8) or top_k_overlap <
+  SEED_TOP_K_MIN (0.6) between two seeds. LIME samples; this core's SHAP does not (its Kernel design
+  enumerates its coalitions and the Owen recursion is deterministic), and IG is deterministic.
 `score` is the smallest spearman among all pairs compared (method pairs and seed pairs), clipped to
 [0, 1]; None when nothing could be compared.
 """

@@ -125,8 +125,8 @@ def test_owen_path_sums_to_fx_minus_fully_masked_and_tracks_exact_values(
 
 def test_owen_path_reproduces_shap_partition_explainer(bundle, predictor, tokenized_short, adapter):
     trees = ShapTrees(adapter)
-    ours = owen_values(predictor, [(t, trees(t), 1) for t in tokenized_short[:2]], adapter.mask_token)
-    for tokenized, mine in zip(tokenized_short[:2], ours):
+    ours = owen_values(predictor, [(t, trees(t), 1) for t in tokenized_short[2:3]], adapter.mask_token)
+    for tokenized, mine in zip(tokenized_short[2:3], ours):
         theirs = shap_library(bundle.predict_proba, adapter, tokenized, 1)
         np.testing.assert_allclose(mine.values, theirs.values, atol=1e-6)
         assert mine.evaluations < theirs.info["evaluations"]  # [CLS]/[SEP] leaves cost shap evaluations
@@ -198,6 +198,7 @@ def test_global_view_ranks_the_token_only_one_group_relies_on_as_top_proxy():
     assert view["top_tokens"][0]["token"] == "python"
     top = view["proxies"]["gender"][0]
     assert top["token"] == "she" and top["higher_in"] == "female" and top["gap"] == pytest.approx(0.3)
+    assert top["mean_by_group"] == {"female": pytest.approx(-0.3), "male": 0.0}
     assert view["by_group"]["gender"]["male"][0]["token"] == "python"
 
 

@@ -112,3 +112,44 @@ def test_model_version_page_links_to_a_comparison_with_its_training_data(client,
     _login(client, engineer)
     html = client.get(f"/models/versions/{version.pk}/").content.decode()
     assert f'href="/datasets/compare/?against={data.pk}"' in html
+
+
+def test_pages_render_for_versions_without_sensitive_attributes(client, engineer, inline_jobs):
+    import json
+
+    from governance.datasets.services import dataset_upload
+
+    def upload(name, n):
+        lines = [json.dumps({"subject_id": f"u{i}", "text": f"text {i % 9} here", "label": "ab"[i % 2]})
+                 for i in range(n)]
+        return dataset_upload(actor=engineer, name=name, raw="\n".join(lines).encode(), file_name="p.jsonl",
+                              text_column="text", label_column="label", subject_column="subject_id",
+                              sensitive_attributes=[])
+
+    with inline_jobs():
+        a, b = upload("plain-a", 50), upload("plain-b", 70)
+    _login(client, engineer)
+    html = client.get(f"/datasets/versions/{a.pk}/datasheet/").content.decode()
+    assert "none declared: all rows form one group" in html and "No sensitive attribute declared." in html
+    version_page = client.get(f"/datasets/versions/{a.pk}/").content.decode()
+    assert "reweigh/" not in version_page  # nothing to balance
+    response = client.get(f"/datasets/compare/?against={a.pk}&version={b.pk}")
+    assert response.status_code == 200 and "<code>(all rows)</code>" not in response.content.decode()
+    assert "Per-column distribution shift" in response.content.decode()
+
+
+def test_a_failed_datasheet_job_is_shown_not_raised(client, engineer, inline_jobs, monkeypatch):
+    import models_core.datasheet
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bootstrap ran out of memory")
+
+    monkeypatch.setattr(models_core.datasheet, "build_datasheet", broken)
+    with inline_jobs():
+        version = upload_hiring(engineer, n_rows=40)
+    job = Job.objects.get(kind="datasheet", subject_id=version.pk)
+    assert job.status == JobStatus.FAILED and "out of memory" in job.error
+    _login(client, engineer)
+    html = client.get(f"/datasets/versions/{version.pk}/datasheet/").content.decode()
+    assert "could not be computed: RuntimeError: bootstrap ran out of memory" in html
+    assert client.get(f"/datasets/versions/{version.pk}/").status_code == 200

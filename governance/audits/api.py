@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ML_ENGINEER
@@ -19,6 +20,14 @@ class AuditInput(serializers.Serializer):
     dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
     explain_rows = serializers.IntegerField(min_value=0, max_value=500, required=False, allow_null=True,
                                             default=None)
+    word_pairs = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField(max_length=60), min_length=2, max_length=2),
+        required=False, allow_null=True, default=None, max_length=200,
+        help_text="Counterfactual word pairs [[term of group 1, term of group 2], ...]; default: the core's "
+                  "gendered words and names.")
+    counterfactual_groups = serializers.ListField(child=serializers.CharField(max_length=60), min_length=2,
+                                                  max_length=2, required=False, allow_null=True, default=None)
+
 
 
 class AuditOutput(serializers.ModelSerializer):
@@ -42,6 +51,21 @@ class AuditDetailOutput(AuditOutput):
 
     def get_results(self, audit) -> dict:
         return selectors.audit_results(audit=audit)
+
+
+class AuditCompareInput(serializers.Serializer):
+    a = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.all())
+    b = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.all())
+
+
+class AuditCompareOutput(serializers.Serializer):
+    a = AuditOutput()
+    b = AuditOutput()
+    decision = serializers.JSONField()
+    performance = serializers.JSONField()
+    disparities = serializers.JSONField()
+    counterfactual = serializers.JSONField()
+    verdict = serializers.JSONField()
 
 
 class PredictionOutput(serializers.ModelSerializer):
@@ -81,3 +105,18 @@ class AuditPredictionListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return Prediction.objects.filter(audit_id=self.kwargs["pk"]).order_by("id")
+
+
+class AuditCompareApi(APIView):
+    """Two complete audits side by side: `?a=<audit id>&b=<audit id>`."""
+
+    permission_classes = [EngineerWrites]
+
+    @extend_schema(parameters=[AuditCompareInput], responses={200: AuditCompareOutput})
+    def get(self, request):
+        data = AuditCompareInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        comparison = selectors.audit_comparison(a=selectors.audit_get(audit_id=params["a"].pk),
+                                                b=selectors.audit_get(audit_id=params["b"].pk))
+        return Response(AuditCompareOutput(comparison).data)

@@ -12,3 +12,31 @@ class AuditForm(forms.Form):
                                              help_text="A held-out dataset version to audit on.")
     explain_rows = forms.IntegerField(min_value=0, max_value=500, initial=50,
                                       help_text="Rows explained with SHAP, LIME and Integrated Gradients.")
+    word_pairs = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Counterfactual word pairs",
+        help_text="One pair per line, female term first (e.g. \"she, he\"). Empty: the default gendered words "
+                  "and names.")
+
+    def clean_word_pairs(self) -> list[list[str]] | None:
+        lines = [line for line in self.cleaned_data["word_pairs"].splitlines() if line.strip()]
+        pairs = [[w.strip() for w in line.split(",")] for line in lines]
+        bad = [line.strip() for line, pair in zip(lines, pairs) if len(pair) != 2 or not all(pair)]
+        if bad:
+            raise forms.ValidationError(f"Write two words separated by a comma on each line: {bad[0]!r}.")
+        return pairs or None
+
+
+class AuditCompareForm(forms.Form):
+    a = forms.ModelChoiceField(label="Audit A", queryset=None)
+    b = forms.ModelChoiceField(label="Audit B", queryset=None)
+
+    def __init__(self, *args, **kwargs):
+        from governance.audits.models import Audit, AuditStatus
+
+        super().__init__(*args, **kwargs)
+        complete = Audit.objects.filter(status=AuditStatus.COMPLETE).select_related(
+            "model_version__model", "dataset_version__dataset")
+        for name in ("a", "b"):
+            self.fields[name].queryset = complete
+            self.fields[name].label_from_instance = lambda audit: (
+                f"#{audit.pk} — {audit.model_version} on {audit.dataset_version}")

@@ -15,3 +15,59 @@ def audit_get(*, audit_id: int) -> Audit:
 
 def audit_results(*, audit: Audit) -> dict:
     return {r.kind: r.data for r in audit.results.all()}
+
+
+PERFORMANCE_ROWS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("n", "Rows"))
+COMPARED_DISPARITIES = ("demographic_parity_difference", "equalized_odds_difference",
+                        "equal_opportunity_difference")
+
+
+def audit_comparison(*, a: Audit, b: Audit) -> dict:
+    """Two complete audits side by side, from their stored results: performance, disparities with their
+    intervals, counterfactual flip rates and the fairness verdicts."""
+    from governance.errors import ValidationFailed
+
+    for field, audit in (("a", a), ("b", b)):
+        if audit.status != "complete":
+            raise ValidationFailed(f"Audit #{audit.pk} is {audit.status}; only complete audits can be compared.",
+                                   field=field)
+    if a.pk == b.pk:
+        raise ValidationFailed("Choose two different audits.", field="b")
+    results = {"a": audit_results(audit=a), "b": audit_results(audit=b)}
+
+    def both(get) -> dict:
+        return {side: get(results[side]) for side in ("a", "b")}
+
+    performance = [{"key": key, "label": label, **both(lambda r, k=key: (r.get("metrics") or {}).get(k))}
+                   for key, label in PERFORMANCE_ROWS]
+    groupings = list(dict.fromkeys([*((results["a"].get("fairness") or {}).get("groupings") or {}),
+                                    *((results["b"].get("fairness") or {}).get("groupings") or {})]))
+    disparities = [
+        {"grouping": g, "name": name,
+         **both(lambda r, g=g, name=name: (((r.get("fairness") or {}).get("groupings") or {}).get(g, {})
+                                           .get("disparities", {}).get(name)))}
+        for g in groupings for name in COMPARED_DISPARITIES]
+    directions = list(dict.fromkeys([*((results["a"].get("counterfactual") or {}).get("directions") or {}),
+                                     *((results["b"].get("counterfactual") or {}).get("directions") or {})]))
+    counterfactual = [
+        {"direction": d, **both(lambda r, d=d: _flip_summary(((r.get("counterfactual") or {})
+                                                               .get("directions") or {}).get(d)))}
+        for d in directions]
+    verdict = both(lambda r: _verdict_counts(r.get("fairness_verdict")))
+    decision = both(lambda r: (r.get("metrics") or {}).get("decision") or {"rule": "argmax"})
+    return {"a": a, "b": b, "performance": performance, "disparities": disparities,
+            "counterfactual": counterfactual, "verdict": verdict, "decision": decision}
+
+
+def _flip_summary(direction: dict | None) -> dict | None:
+    if direction is None:
+        return None
+    return {k: direction.get(k) for k in ("n_changed", "n_flipped", "flip_rate", "mean_abs_change")}
+
+
+def _verdict_counts(verdict) -> dict | None:
+    if not isinstance(verdict, list):
+        return None
+    passed = sum(1 for r in verdict if r.get("passed"))
+    return {"passed": passed, "failed": len(verdict) - passed, "total": len(verdict)}
+

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ML_ENGINEER, REVIEWER
 from governance.datasets.models import DatasetVersion
-from governance.registry import selectors, services
+from governance.registry import mitigation, selectors, services
 from governance.registry.choices import EncoderChoice, Environment
 from governance.registry.models import Deployment, Model, ModelVersion
 
@@ -158,3 +158,23 @@ class DeploymentRetireApi(APIView):
         data.is_valid(raise_exception=True)
         deployment = services.deployment_retire(actor=request.user, **data.validated_data)
         return Response(DeploymentOutput(deployment).data)
+
+
+class MitigateInput(serializers.Serializer):
+    dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
+    constraint = serializers.ChoiceField(choices=mitigation.CONSTRAINTS)
+    attribute = serializers.CharField(max_length=100)
+
+
+class ModelVersionMitigateApi(APIView):
+    """Request a child version deciding with group thresholds fitted on `dataset_version`."""
+
+    permission_classes = [EngineerWrites]
+
+    @extend_schema(request=MitigateInput, responses={202: ModelVersionOutput})
+    def post(self, request, pk: int):
+        version = generics.get_object_or_404(selectors.model_version_list(), pk=pk)
+        data = MitigateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        child = mitigation.model_version_mitigate(actor=request.user, model_version=version, **data.validated_data)
+        return Response(ModelVersionOutput(child).data, status=status.HTTP_202_ACCEPTED)

@@ -22,3 +22,16 @@ class DeploymentChangeForm(forms.Form):
 
     environment = forms.ChoiceField(choices=Environment.choices)
     reason = forms.CharField(max_length=180)
+
+
+class MitigationForm(forms.Form):
+    """Fit group thresholds (fairlearn's ThresholdOptimizer) for a binary model version."""
+
+    dataset_version = forms.ModelChoiceField(
+        queryset=DatasetVersion.objects.select_related("dataset"),
+        help_text="Data to fit the thresholds on. The training data's held-out validation split is used when it "
+                  "is the training dataset; any other dataset is used whole. Audit the result on other data.")
+    constraint = forms.ChoiceField(choices=[("demographic_parity", "Demographic parity (equal selection rates)"),
+                                            ("equalized_odds", "Equalized odds (equal TPR and FPR)")])
+    attribute = forms.CharField(max_length=100, initial="gender",
+                                help_text="The sensitive attribute whose groups get their own thresholds.")

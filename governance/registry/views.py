@@ -11,8 +11,9 @@ from governance.accounts.roles import ML_ENGINEER, REVIEWER
 from governance.audits.selectors import audit_list
 from governance.form_errors import call_service
 from governance.jobs.selectors import job_for
-from governance.registry import selectors, services
+from governance.registry import mitigation, selectors, services
 from governance.registry.forms import DeploymentChangeForm, TrainForm
+from governance.registry.forms import MitigationForm
 from governance.registry.models import Model
 
 
@@ -81,3 +82,18 @@ def deployment_change(request, pk: int, action: str):
                                         **form.cleaned_data) is not None:
         return redirect("model-timeline", pk=pk)
     return _timeline(request, model, form=form, status=400)
+
+
+@login_required
+@role_required(ML_ENGINEER)
+def model_version_mitigate(request, pk: int):
+    version = get_object_or_404(selectors.model_version_list(), pk=pk)
+    form = MitigationForm(request.POST or None, initial={"dataset_version": request.GET.get("dataset_version")
+                                                         or version.dataset_version_id})
+    if request.method == "POST" and form.is_valid():
+        child = call_service(form, mitigation.model_version_mitigate, actor=request.user, model_version=version,
+                             **form.cleaned_data)
+        if child is not None:
+            return redirect("model-version", pk=child.pk)
+    return render(request, "registry/mitigate.html", {"form": form, "version": version},
+                  status=400 if form.errors else 200)

@@ -107,8 +107,30 @@ class Command(BaseCommand):
                                                                        "recruiter decisions.")
         deployment_request_approve(actor=reviewer, request_id=request.pk, reason="Staging only; fairness gap "
                                                                                  "must be mitigated before production.")
+        self._mitigate(engineer, version, train, holdout)
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
         self._print_logins()
+
+    def _mitigate(self, engineer, version, train, holdout) -> None:
+        """Journey 1 step 5: thresholds for demographic parity by gender, fitted on the training data's
+        held-out validation split, then the child audited on the same holdout as its parent."""
+        from governance.registry.mitigation import model_version_mitigate
+
+        self.stdout.write("Mitigating: group thresholds for demographic parity by gender (fairlearn)…")
+        with override_settings(JOB_DISPATCH="inline"):
+            child = model_version_mitigate(actor=engineer, model_version=version, dataset_version=train,
+                                           constraint="demographic_parity", attribute="gender")
+            child.refresh_from_db()
+            if child.status != VersionStatus.READY:
+                raise SystemExit(f"Mitigation failed: {child.error}")
+            audit = audit_request(actor=engineer, model_version=child, dataset_version=holdout, explain_rows=0)
+            audit.refresh_from_db()
+            if audit.status != "complete":
+                raise SystemExit(f"Audit of the mitigated version failed: {audit.error}")
+        dpd = audit.results.get(kind="fairness").data["groupings"]["gender"]["disparities"][
+            "demographic_parity_difference"]
+        self.stdout.write(f"  {child}: accuracy {audit.summary['accuracy']:.3f}; demographic parity difference by "
+                          f"gender {dpd['value']:.3f} [{dpd['ci'][0]:.3f}, {dpd['ci'][1]:.3f}]")
 
     def _report_datasheet(self, version) -> None:
         from governance.datasets.selectors import datasheet_get

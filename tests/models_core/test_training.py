@@ -89,6 +89,21 @@ def test_full_fine_tuning_updates_the_encoder(tiny_bert_dir, hiring_small):
     assert result.compute["flops"] > 0
 
 
+def test_multiclass_head_training(tiny_bert_dir):
+    from models_core.synthetic import SyntheticSpec, hiring_rows
+
+    rows = hiring_rows(SyntheticSpec(n_rows=150, seed=3))
+    bands = ["18-29", "30-44", "45+"]
+    labels = [bands.index(r["age_band"]) for r in rows]
+    result = train_classifier([r["text"] for r in rows], labels, 3,
+                              TrainConfig(encoder_dir=str(tiny_bert_dir), epochs=2, label_names=tuple(bands)))
+    proba = result.bundle.predict_proba(["Teacher with 3 years of experience."])
+    assert proba.shape == (1, 3) and abs(proba.sum() - 1) < 1e-12
+    assert result.bundle.label_names == bands
+    assert result.bundle.config["training"]["encoder_dir"] == tiny_bert_dir.name  # no absolute path
+    assert 0 <= result.metrics["val_accuracy"] <= 1
+
+
 def test_invalid_inputs_raise_input_error(hiring_small):
     texts, labels = hiring_small[0][:10], hiring_small[1][:10]
     with pytest.raises(InputError):

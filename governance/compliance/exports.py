@@ -195,7 +195,7 @@ RIGHTS = {
 PORTABLE_BASES = (LawfulBasis.CONSENT, LawfulBasis.CONTRACT)
 
 
-def _explanation_summary(audit_results: dict, row_index: int | None) -> dict:
+def _explanation_summary(audit_results: dict, position: int | None) -> dict:
     """The logic behind a decision: the audit's most influential tokens overall, and the subject's own
     per-token attributions when their row was among those explained."""
     explanations = audit_results.get("explanations") or {}
@@ -205,8 +205,8 @@ def _explanation_summary(audit_results: dict, row_index: int | None) -> dict:
         "method": (explanations.get("global") or {}).get("method")}
     rows = explanations.get("row_indices") or []
     for entry in explanations.get("texts", []):
-        position = entry.get("index")
-        if row_index is not None and position is not None and position < len(rows) and rows[position] == row_index \
+        index = entry.get("index")
+        if position is not None and index is not None and index < len(rows) and rows[index] == position \
                 and entry.get("text") != "[erased]":
             method = "shap" if "shap" in entry.get("attributions", {}) else next(iter(entry.get("attributions", {})), None)
             if method:
@@ -215,6 +215,13 @@ def _explanation_summary(audit_results: dict, row_index: int | None) -> dict:
                 summary["your_decision"] = {"method": method, "probability": entry.get("value"),
                                             "tokens": [{"token": tok, "attribution": val} for tok, val in pairs]}
     return summary
+
+
+def _position(prediction) -> int:
+    """The prediction's row position in its audit (see subject_requests.audit_positions)."""
+    from governance.audits.models import Prediction
+
+    return Prediction.objects.filter(audit_id=prediction.audit_id, pk__lt=prediction.pk).count()
 
 
 def access_answer(request) -> dict:
@@ -260,8 +267,7 @@ def access_answer(request) -> dict:
             "logic": {"intended_purpose": mv.model.intended_purpose,
                       "architecture": {k: mv.training_config.get(k) for k in ("encoder", "freeze_encoder", "dp")},
                       "audit_accuracy": (results.get(p.audit_id, {}).get("metrics") or {}).get("accuracy"),
-                      "explanation": _explanation_summary(results.get(p.audit_id, {}),
-                                                          p.record.row_index if p.record else None)},
+                      "explanation": _explanation_summary(results.get(p.audit_id, {}), _position(p))},
             "significance": ("A score used to support a human decision about you; see the model's intended "
                              "purpose. You may ask for human review and contest it (Art. 22(3))."),
         })

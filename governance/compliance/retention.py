@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audits.models import Prediction
+from governance.audits.models import Audit, Prediction
 from governance.compliance.models import RetentionRun
 from governance.compliance.services import audit_log_append
 from governance.compliance.subject_requests import redact_explanations
@@ -39,10 +39,11 @@ def retention_purge(*, actor=None, now: datetime | None = None) -> RetentionRun:
     removed = []
     for version in versions_past_retention(now=now):
         records = DatasetRecord.objects.filter(version=version)
+        redacted = redact_explanations(positions_by_audit=dict.fromkeys(
+            Audit.objects.filter(dataset_version=version).values_list("pk", flat=True)))
         predictions = Prediction.objects.filter(record__in=records)
         n_predictions = predictions.count()
         predictions.delete()
-        redacted = redact_explanations(dataset_version_id=version.pk, row_indices=None)
         n_records = records.count()
         records.delete()
         version.row_count = 0

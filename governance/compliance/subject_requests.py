@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from governance.audits.models import AuditResult, Prediction
+from governance.audits.models import Audit, AuditResult, Prediction
 from governance.compliance.chain import canonical_json
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)
@@ -112,23 +112,32 @@ def access_request_answered(*, actor, request: SubjectRequest, content_sha256: s
 
 
 # ------------------------------------------------------------------------------------------- erasure
-def redact_explanations(*, dataset_version_id: int, row_indices: set[int] | None) -> list[dict]:
-    """Blank the text, tokens and group values of explained rows (all rows when `row_indices` is None) in
-    every audit of `dataset_version_id`. Attributions and global aggregates stay. The audit's result hash
-    stays what was computed; each rewritten result gets a new digest, returned before/after for the record.
-    """
+def audit_positions(*, audit_id: int, record_ids: set[int]) -> set[int]:
+    """Positions, in the audit's row order, of the given records. An audit's explanations name rows by
+    their position in the rows it read (ordered by row index), and it stored one prediction per row in that
+    order, so the predictions' primary-key order recovers the positions even after rows were erased."""
+    ordered = Prediction.objects.filter(audit_id=audit_id).order_by("pk").values_list("record_id", flat=True)
+    return {i for i, record_id in enumerate(ordered) if record_id in record_ids}
+
+
+def redact_explanations(*, positions_by_audit: dict[int, set[int] | None]) -> list[dict]:
+    """Blank the text, tokens and group values of the explained rows at the given positions (every row when
+    None) in the stored explanations of each audit. Attributions and global aggregates stay. The audit's
+    result hash stays what was computed; each rewritten result gets a new digest, returned before/after.
+    Call it before the predictions of the rows are deleted (audit_positions reads them)."""
     changed = []
-    results = AuditResult.objects.select_for_update().filter(audit__dataset_version_id=dataset_version_id,
-                                                             kind="explanations")
+    results = AuditResult.objects.select_for_update().filter(audit_id__in=list(positions_by_audit),
+                                                             kind="explanations").order_by("audit_id")
     for result in results:
+        wanted = positions_by_audit[result.audit_id]
         data = result.data
         rows = data.get("row_indices") or []
         hit = 0
         for entry in data.get("texts", []):
-            position = entry.get("index")
-            if position is None or position >= len(rows):
+            index = entry.get("index")
+            if index is None or index >= len(rows):
                 continue
-            if (row_indices is None or rows[position] in row_indices) and entry.get("text") != ERASED:
+            if (wanted is None or rows[index] in wanted) and entry.get("text") != ERASED:
                 entry["text"] = ERASED
                 entry["tokens"] = [{**t, "token": ERASED} for t in entry.get("tokens", [])]
                 entry["groups"] = {k: ERASED for k in entry.get("groups", {})}
@@ -183,14 +192,15 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
         by_version.setdefault(record.version_id, set()).add(record.row_index)
     versions = {v.pk: v for v in DatasetVersion.objects.select_related("dataset").filter(pk__in=by_version)}
 
+    record_ids = {r.pk for r in records}
     predictions = Prediction.objects.filter(subject_id=subject_id) | Prediction.objects.filter(
-        record__in=[r.pk for r in records])
+        record__in=record_ids)
     removed_predictions = [{"audit": row["audit"], "predictions": row["n"]}
                            for row in predictions.values("audit").annotate(n=Count("pk")).order_by("audit")]
+    redacted = redact_explanations(positions_by_audit={
+        audit_id: audit_positions(audit_id=audit_id, record_ids=record_ids)
+        for audit_id in Audit.objects.filter(dataset_version_id__in=by_version).values_list("pk", flat=True)})
     Prediction.objects.filter(pk__in=list(predictions.values_list("pk", flat=True))).delete()
-    redacted = []
-    for version_id, rows in sorted(by_version.items()):
-        redacted += redact_explanations(dataset_version_id=version_id, row_indices=rows)
     DatasetRecord.objects.filter(pk__in=[r.pk for r in records]).delete()
     removed = []
     for version_id, rows in sorted(by_version.items()):

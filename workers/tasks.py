@@ -41,6 +41,13 @@ def build_datasheet(job_id: int) -> None:
     datasheet_build(job_id=job_id)
 
 
+@shared_task(name="governance.compute_dataset_drift", acks_late=True, reject_on_worker_lost=True)
+def compute_dataset_drift(job_id: int) -> None:
+    from governance.datasets.services import dataset_drift_compute
+
+    dataset_drift_compute(job_id=job_id)
+
+
 @shared_task(name="governance.requeue_stale_jobs")
 def requeue_stale_jobs() -> dict:
     """Periodic (django-celery-beat, every JOB_SWEEP_INTERVAL_S): re-send jobs stranded by dead workers."""

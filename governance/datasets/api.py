@@ -150,10 +150,12 @@ class DriftInput(serializers.Serializer):
 
 
 class DriftOutput(serializers.Serializer):
-    a = serializers.IntegerField(help_text="The reference version (against).")
-    b = serializers.IntegerField(help_text="The compared version.")
-    drift = serializers.JSONField(help_text="models_core.dataset_drift: columns, text_length, label_shift, groups, "
-                                            "new_groups, vanished_groups, missing, vocabulary.")
+    a = serializers.IntegerField(source="against_id", help_text="The reference version (against).")
+    b = serializers.IntegerField(source="version_id", help_text="The compared version.")
+    sha256 = serializers.CharField(help_text="SHA-256 of the canonical JSON of `drift`.")
+    computed_at = serializers.DateTimeField()
+    drift = serializers.JSONField(source="data", help_text="models_core.dataset_drift: columns, text_length, "
+                                  "label_shift, groups, new_groups, vanished_groups, missing, vocabulary.")
 
 
 class ResampleInput(serializers.Serializer):
@@ -195,18 +197,28 @@ class DatasheetApi(APIView):
         return Response(DatasheetOutput(sheet).data)
 
 
+class DriftPendingOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    job = JobOutput()
+
+
 class DatasetDriftApi(APIView):
-    """Drift of this version (B) against `?against=<id>` (A): per-column shift, label shift, groups."""
+    """Drift of this version (B) against `?against=<id>` (A): per-column shift, label shift, groups.
+    Computed once per pair by a worker: 202 with the job while it runs (poll again), then 200."""
 
     permission_classes = [EngineerWrites]
 
-    @extend_schema(parameters=[DriftInput], responses={200: DriftOutput})
+    @extend_schema(parameters=[DriftInput], responses={200: DriftOutput, 202: DriftPendingOutput})
     def get(self, request, pk: int):
         version = _version_or_404(pk)
         data = DriftInput(data=request.query_params)
         data.is_valid(raise_exception=True)
-        result = selectors.dataset_drift_between(version=version, against=data.validated_data["against"])
-        return Response(DriftOutput(result).data)
+        drift, job = services.dataset_drift_request(actor=request.user, version=version,
+                                                    against=data.validated_data["against"])
+        if drift.data is None:
+            return Response(DriftPendingOutput({"detail": "The drift is being computed; ask again shortly.",
+                                                "job": job}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(DriftOutput(drift).data)
 
 
 class DatasetReweighApi(APIView):

@@ -93,3 +93,23 @@ class Datasheet(models.Model):
 
     def __str__(self) -> str:
         return f"Datasheet of {self.version}"
+
+
+class DatasetDrift(models.Model):
+    """How `version` differs from `against` (models_core.dataset_drift schema), computed once by a worker.
+
+    Versions never change, so the pair's result is stored once and read back; `data` is null until the
+    worker stores it."""
+
+    against = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="drifts")
+    data = models.JSONField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["against", "version"], name="uniq_dataset_drift_pair")]
+
+    def __str__(self) -> str:
+        return f"Drift of {self.version} against {self.against}"

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, QuerySet
 
-from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
+from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Datasheet, DatasetVersion
 from governance.errors import ValidationFailed
 from governance.jobs.models import Job
 
 DATASHEET_JOB_KIND = "datasheet"
+DRIFT_JOB_KIND = "drift"
 # Stand-in attribute for a version that declares no sensitive attribute: its datasheet still has the quality
 # checks and the overall label rate (one group, all rows), and drift still compares columns and texts.
 ALL_ROWS = "(all rows)"
@@ -90,24 +91,40 @@ def _columns(version: DatasetVersion) -> dict[str, str]:
             "sensitive attributes": ", ".join(sorted(version.sensitive_attributes)) or "none"}
 
 
-def dataset_drift_between(*, version: DatasetVersion, against: DatasetVersion) -> dict:
-    """How `version` differs from `against` (the reference, e.g. the data a model was trained on):
-    models_core.datasheet.dataset_drift's result with the two version ids as "a" (against) and "b"."""
-    from models_core.datasheet import dataset_drift
-
+def dataset_drift_check(*, version: DatasetVersion, against: DatasetVersion) -> None:
+    """Refuse a pair that cannot be compared: the same version twice, or different columns."""
     if version.pk == against.pk:
         raise ValidationFailed("Pick two different versions to compare.", field="against")
     ca, cb = _columns(against), _columns(version)
     differ = [f"{key} '{ca[key]}' vs '{cb[key]}'" for key in ca if ca[key] != cb[key]]
     if differ:
         raise ValidationFailed(f"The versions have different columns: {'; '.join(differ)}.", field="against")
+
+
+def dataset_drift_get(*, version: DatasetVersion, against: DatasetVersion) -> DatasetDrift | None:
+    """The stored drift of the pair (its `data` is null while the worker computes it), or None."""
+    return DatasetDrift.objects.filter(version=version, against=against).first()
+
+
+def drift_job(*, drift: DatasetDrift) -> Job | None:
+    return (Job.objects.filter(kind=DRIFT_JOB_KIND, subject_type=DatasetDrift._meta.label_lower,
+                               subject_id=drift.pk).order_by("-created_at").first())
+
+
+def dataset_drift_between(*, version: DatasetVersion, against: DatasetVersion, progress=None) -> dict:
+    """How `version` differs from `against` (the reference, e.g. the data a model was trained on):
+    models_core.datasheet.dataset_drift's result with the two version ids as "a" (against) and "b".
+    The worker's computation; pages and the API read the stored DatasetDrift."""
+    from models_core.datasheet import dataset_drift
+
+    dataset_drift_check(version=version, against=against)
     rows_a, _ = datasheet_rows(version=against)
     rows_b, _ = datasheet_rows(version=version)
     sensitive = list(version.sensitive_attributes)
     placeholder = not sensitive
     sensitive = _with_all_rows(rows_a, sensitive)
     _with_all_rows(rows_b, list(version.sensitive_attributes))
-    drift = dataset_drift(rows_a, rows_b, version.text_column, version.label_column, sensitive)
+    drift = dataset_drift(rows_a, rows_b, version.text_column, version.label_column, sensitive, progress=progress)
     if placeholder:
         drift["columns"].pop(ALL_ROWS, None)
         drift["missing"].pop(ALL_ROWS, None)

@@ -8,6 +8,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from governance.compliance.chain import canonical_json
 from governance.compliance.services import audit_log_append
@@ -15,12 +16,12 @@ from governance.compliance.pii_scans import pii_scan_request
 from governance.datasets import selectors
 from governance.datasets.bulk_load import records_insert
 from governance.datasets.choices import LawfulBasis
-from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
+from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Datasheet, DatasetVersion
 from governance.datasets.parsing import ColumnMapping, parse_file, validate_rows
 from governance.errors import ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
-from governance.jobs.models import Job
+from governance.jobs.models import Job, JobStatus
 from governance.jobs.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
@@ -256,3 +257,64 @@ def dataset_version_resample(*, actor, version: DatasetVersion, seed: int = 0) -
                               "method": "stratified resampling (Kamiran & Calders 2012)", "seed": seed,
                               "rows": len(resampled)})
     return new
+
+
+# ---------------------------------------------------------------------------------------------- drift
+DRIFT_TASK = "governance.compute_dataset_drift"
+
+
+@transaction.atomic
+def dataset_drift_request(*, actor, version: DatasetVersion,
+                          against: DatasetVersion) -> tuple[DatasetDrift, Job | None]:
+    """The stored drift of `version` against `against`, queueing its computation the first time (or again
+    after a failure). Returns the drift row and its job (None when the result is already stored)."""
+    selectors.dataset_drift_check(version=version, against=against)
+    drift, _ = DatasetDrift.objects.get_or_create(version=version, against=against)
+    drift = DatasetDrift.objects.select_for_update(no_key=True).get(pk=drift.pk)
+    if drift.data is not None:
+        return drift, None
+    job = selectors.drift_job(drift=drift)
+    if job is None or job.status == JobStatus.FAILED:
+        job = jobs.job_create(kind=selectors.DRIFT_JOB_KIND, subject=drift, created_by=actor)
+        enqueue(DRIFT_TASK, job.pk)
+    return drift, job
+
+
+def dataset_drift_compute(*, job_id: int) -> None:
+    """Compute and store one pair's drift (called by the worker). A repeat changes nothing."""
+    job = jobs.job_start(job_id=job_id)
+    if job is None:
+        return
+    drift = DatasetDrift.objects.select_related("version", "against").get(pk=job.subject_id)
+    if drift.data is not None:
+        jobs.job_complete(job=job)
+        return
+    try:
+        jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
+        result = selectors.dataset_drift_between(
+            version=drift.version, against=drift.against,
+            progress=lambda p: jobs.job_progress(
+                job=job, stage=p.get("stage", "drift").removeprefix("drift_").replace("_", " "),
+                percent=p.get("percent", 0.0)))
+    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
+        raise
+    except Exception as exc:  # recorded on the job; the worker keeps running
+        log.exception("drift job %s failed", job_id)
+        jobs.job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        return
+    _dataset_drift_store(drift=drift, job=job, data=result["drift"])
+
+
+@transaction.atomic
+def _dataset_drift_store(*, drift: DatasetDrift, job: Job, data: dict) -> None:
+    locked = DatasetDrift.objects.select_for_update(no_key=True).get(pk=drift.pk)
+    if locked.data is None:
+        body = canonical_json(data)
+        locked.data, locked.sha256 = json.loads(body), hashlib.sha256(body.encode()).hexdigest()
+        locked.computed_at = timezone.now()
+        locked.save(update_fields=["data", "sha256", "computed_at"])
+        audit_log_append(actor=job.created_by, action="dataset_drift.computed", obj=locked,
+                         payload={"version": drift.version_id, "against": drift.against_id,
+                                  "version_sha256": drift.version.sha256, "against_sha256": drift.against.sha256,
+                                  "drift_sha256": locked.sha256, "job": job.pk})
+    jobs.job_complete(job=job)

@@ -85,12 +85,14 @@ def dataset_compare(request):
     context = {"form": form}
     if bound and form.is_valid():
         a, b = form.cleaned_data["against"], form.cleaned_data["version"]
-        result = call_service(form, selectors.dataset_drift_between, version=b, against=a)
+        # The pair's drift is computed once by a worker; the first visit queues it and shows its live bar.
+        result = call_service(form, services.dataset_drift_request, actor=request.user, version=b, against=a)
         if result is not None:
+            stored, job = result
             sheet_a, sheet_b = selectors.datasheet_get(a), selectors.datasheet_get(b)
-            context.update(a=a, b=b, drift=result["drift"], sheet_a=sheet_a, sheet_b=sheet_b,
-                           side_by_side=presentation.side_by_side(sheet_a and sheet_a.data,
-                                                                  sheet_b and sheet_b.data))
+            context.update(a=a, b=b, stored_drift=stored, drift=stored.data, job=job, sheet_a=sheet_a,
+                           sheet_b=sheet_b, side_by_side=presentation.side_by_side(sheet_a and sheet_a.data,
+                                                                                   sheet_b and sheet_b.data))
     return render(request, "datasets/compare.html", context, status=400 if form.errors else 200)
 
 

@@ -47,6 +47,6 @@ def test_engineer_reads_the_datasheet_reweighs_and_compares(live_server, transac
         assert "largest rate gap 0.0 pp" in gender and page.locator(excludes_zero).count() == 0
 
         page.click("text=Compare with v1 (its source)")
-        page.wait_for_selector("text=Datasheets side by side")
+        page.wait_for_selector("text=Datasheets side by side", timeout=60_000)  # after the drift job's reload
         assert "None: both versions have the same groups." in page.inner_text("main")
         page.screenshot(path=str(SCREENSHOTS / "dataset-compare.png"), full_page=True)

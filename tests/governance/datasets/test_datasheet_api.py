@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 
 import pytest
 
-from governance.datasets.models import DatasetRecord, DatasetVersion
+from governance.compliance.chain import canonical_json
+from governance.compliance.models import AuditLogEntry
+from governance.datasets.models import DatasetDrift, DatasetRecord, DatasetVersion
+from governance.jobs.models import Job
 from governance.datasets.selectors import datasheet_get
 from tests.factories import make_user, upload_hiring
 
@@ -39,7 +43,7 @@ def test_datasheet_endpoint_returns_the_stored_sheet_or_a_404_with_the_job(api_c
     assert api_client.get("/api/dataset-versions/999999/datasheet/").status_code == 404
 
 
-def test_drift_endpoint_matches_a_direct_psi_and_reports_new_groups(api_client, engineer):
+def test_drift_endpoint_matches_a_direct_psi_and_reports_new_groups(api_client, engineer, inline_jobs):
     a = upload_hiring(engineer, n_rows=300)
     b = upload_hiring(engineer, n_rows=200, seed=99)
     # A new group in B: some rows get an age band A never had.
@@ -48,11 +52,18 @@ def test_drift_endpoint_matches_a_direct_psi_and_reports_new_groups(api_client, 
         record.attributes = {**record.attributes, "age_band": "65+"}
     DatasetRecord.objects.bulk_update(moved, ["attributes"])
     api_client.force_authenticate(engineer)
+    with inline_jobs():  # the first request queues the worker's computation and answers 202 with its job
+        pending = api_client.get(f"/api/dataset-versions/{b.pk}/drift/", {"against": a.pk})
+    assert pending.status_code == 202 and pending.json()["job"]["kind"] == "drift"
     response = api_client.get(f"/api/dataset-versions/{b.pk}/drift/", {"against": a.pk})
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["a"], body["b"]) == (a.pk, b.pk)
     drift = body["drift"]
+    assert body["sha256"] == hashlib.sha256(canonical_json(drift).encode()).hexdigest()
+    stored = DatasetDrift.objects.get(version=b, against=a)
+    assert Job.objects.filter(kind="drift", subject_id=stored.pk).count() == 1
+    assert AuditLogEntry.objects.filter(action="dataset_drift.computed", object_id=str(stored.pk)).count() == 1
     ages = {v.pk: list(DatasetRecord.objects.filter(version=v).order_by("row_index")
                        .values_list("attributes__age_band", flat=True)) for v in (a, b)}
     assert drift["columns"]["age_band"]["psi"] == pytest.approx(_psi(ages[a.pk], ages[b.pk]), rel=1e-12)
@@ -139,3 +150,25 @@ def test_training_on_a_reweighed_version_passes_its_weights(engineer, inline_job
     assert version.status == "ready", version.error
     stored = list(DatasetRecord.objects.filter(version=reweighed).order_by("row_index").values_list("weight", flat=True))
     assert seen["weights"] == stored and len(set(stored)) > 1
+
+
+def test_drift_is_queued_once_per_pair_and_a_repeated_job_changes_nothing(engineer, inline_jobs):
+    from governance.datasets.services import dataset_drift_request
+    from workers.tasks import compute_dataset_drift
+
+    a, b = upload_hiring(engineer, n_rows=60), upload_hiring(engineer, n_rows=50, seed=3)
+    drift, job = dataset_drift_request(actor=engineer, version=b, against=a)
+    again, same_job = dataset_drift_request(actor=engineer, version=b, against=a)
+    assert again.pk == drift.pk and same_job.pk == job.pk and drift.data is None
+    compute_dataset_drift.apply(args=[job.pk])
+    drift.refresh_from_db()
+    assert drift.data["rows"] == {"a": 60, "b": 50} and drift.computed_at is not None
+    sha = drift.sha256
+    compute_dataset_drift.apply(args=[job.pk])
+    drift.refresh_from_db()
+    assert drift.sha256 == sha
+    stored, no_job = dataset_drift_request(actor=engineer, version=b, against=a)
+    assert no_job is None and stored.data == drift.data
+    # The reverse pair is a different comparison (B is the reference now).
+    reverse, reverse_job = dataset_drift_request(actor=engineer, version=a, against=b)
+    assert reverse.pk != drift.pk and reverse_job is not None

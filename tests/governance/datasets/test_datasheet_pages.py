@@ -84,8 +84,11 @@ def test_compare_page_shows_drift_and_the_datasheets_side_by_side(client, engine
         a = upload_hiring(engineer, n_rows=300)
         b = upload_hiring(engineer, n_rows=150, seed=99)
     _login(client, engineer)
+    with inline_jobs():
+        first = client.get(f"/datasets/compare/?against={a.pk}&version={b.pk}").content.decode()
+    assert "The drift is being computed" in first and 'data-job-id="' in first
     html = client.get(f"/datasets/compare/?against={a.pk}&version={b.pk}").content.decode()
-    assert "Per-column distribution shift" in html and "Label shift" in html
+    assert "Per-column distribution shift" in html and "Label shift" in html and "being computed" not in html
     assert "Datasheets side by side" in html and html.count("<svg") == 2 * 3
     assert re.search(r"<code>gender</code></td>\s*<td>PSI</td>", html)
 
@@ -133,6 +136,8 @@ def test_pages_render_for_versions_without_sensitive_attributes(client, engineer
     assert "none declared: all rows form one group" in html and "No sensitive attribute declared." in html
     version_page = client.get(f"/datasets/versions/{a.pk}/").content.decode()
     assert "reweigh/" not in version_page  # nothing to balance
+    with inline_jobs():
+        client.get(f"/datasets/compare/?against={a.pk}&version={b.pk}")
     response = client.get(f"/datasets/compare/?against={a.pk}&version={b.pk}")
     assert response.status_code == 200 and "<code>(all rows)</code>" not in response.content.decode()
     assert "Per-column distribution shift" in response.content.decode()

@@ -86,10 +86,7 @@ class ProcessingRecordFileApi(APIView):
     @_file_schema("json", "csv", "pdf")
     def get(self, request):
         fmt = _export_format(request, ("json", "csv", "pdf"))
-        return file_response(exports.export_render(
-            actor=request.user, schema=exports.PROCESSING_RECORD_SCHEMA, content=exports.processing_record(),
-            fmt=fmt, filename="record-of-processing", title="Record of processing activities (GDPR Art. 30)",
-            pdf_blocks=exports.processing_record_pdf, csv_table=exports.processing_record_csv))
+        return file_response(exports.processing_record_file(actor=request.user, fmt=fmt))
 
 
 class SubjectRequestInput(serializers.Serializer):
@@ -161,27 +158,6 @@ class SubjectRequestExtendApi(APIView):
         return Response(SubjectRequestOutput(updated).data)
 
 
-def access_answer_export(*, actor, request: SubjectRequest, fmt: str) -> exports.ExportFile:
-    if request.kind != RequestKind.ACCESS:
-        raise serializers.ValidationError({"non_field_errors": [f"{request} is not an access request."]})
-    export = exports.export_render(
-        actor=actor, schema=exports.ACCESS_ANSWER_SCHEMA, content=exports.access_answer(request), fmt=fmt,
-        filename=f"access-answer-{request.reference}", title=f"Your access request {request.reference}",
-        pdf_blocks=exports.access_answer_pdf)
-    subject_requests.access_request_answered(actor=actor, request=request,
-                                             content_sha256=export.document["content_sha256"])
-    return export
-
-
-def erasure_certificate_export(*, actor, request: SubjectRequest, fmt: str) -> exports.ExportFile:
-    if not request.certificate:
-        raise serializers.ValidationError({"non_field_errors": [f"{request} has no erasure certificate (yet)."]})
-    return exports.export_render(
-        actor=actor, schema=exports.ERASURE_CERTIFICATE_SCHEMA, content=request.certificate, fmt=fmt,
-        filename=f"erasure-certificate-{request.reference}", title=f"Erasure certificate {request.reference}",
-        pdf_blocks=exports.erasure_certificate_pdf)
-
-
 class AccessAnswerApi(APIView):
     """The answer to an access request, ?as=json|pdf; exporting it marks the request answered."""
 
@@ -190,8 +166,8 @@ class AccessAnswerApi(APIView):
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
-        return file_response(access_answer_export(actor=request.user, fmt=fmt,
-                                                  request=get_object_or_404(SubjectRequest, pk=pk)))
+        return file_response(subject_requests.access_answer_export(
+            actor=request.user, fmt=fmt, request=get_object_or_404(SubjectRequest, pk=pk)))
 
 
 class ErasureCertificateApi(APIView):
@@ -200,8 +176,8 @@ class ErasureCertificateApi(APIView):
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
-        return file_response(erasure_certificate_export(actor=request.user, fmt=fmt,
-                                                        request=get_object_or_404(SubjectRequest, pk=pk)))
+        return file_response(subject_requests.erasure_certificate_export(
+            actor=request.user, fmt=fmt, request=get_object_or_404(SubjectRequest, pk=pk)))
 
 
 class FulfilInput(serializers.Serializer):
@@ -306,10 +282,7 @@ class AnnexIvApi(APIView):
         fmt = _export_format(request)
         version = get_object_or_404(ModelVersion.objects.select_related("model", "dataset_version__dataset",
                                                                         "parent"), pk=pk)
-        return file_response(exports.export_render(
-            actor=request.user, schema=exports.ANNEX_IV_SCHEMA, content=exports.annex_iv(version), fmt=fmt,
-            filename=f"annex-iv-{version.model.name}-v{version.version}",
-            title=f"EU AI Act Annex IV technical documentation: {version}", pdf_blocks=exports.annex_iv_pdf))
+        return file_response(exports.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
     @extend_schema(request=ModelDocumentationIO, responses={200: ModelDocumentationIO})
     def put(self, request, pk: int):

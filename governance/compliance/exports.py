@@ -557,3 +557,17 @@ def annex_iv_pdf(content: dict) -> list[tuple]:
                         [[g["grouping"], g["group"], g["count"], g["accuracy"], g["selection_rate"],
                           g["true_positive_rate"]] for g in audit["by_group"][:40]])]
     return blocks
+
+
+# ------------------------------------------------------------------------------- file exports, by name
+def processing_record_file(*, actor, fmt: str) -> ExportFile:
+    return export_render(actor=actor, schema=PROCESSING_RECORD_SCHEMA, content=processing_record(), fmt=fmt,
+                         filename="record-of-processing", title="Record of processing activities (GDPR Art. 30)",
+                         pdf_blocks=processing_record_pdf, csv_table=processing_record_csv)
+
+
+def annex_iv_file(*, actor, model_version, fmt: str) -> ExportFile:
+    return export_render(actor=actor, schema=ANNEX_IV_SCHEMA, content=annex_iv(model_version), fmt=fmt,
+                         filename=f"annex-iv-{model_version.model.name}-v{model_version.version}",
+                         title=f"EU AI Act Annex IV technical documentation: {model_version}",
+                         pdf_blocks=annex_iv_pdf)

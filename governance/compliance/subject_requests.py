@@ -111,6 +111,34 @@ def access_request_answered(*, actor, request: SubjectRequest, content_sha256: s
     return locked
 
 
+def access_answer_export(*, actor, request: SubjectRequest, fmt: str):
+    """Render the answer to an access request (JSON, or the PDF letter), log it, and mark the request
+    answered (a later export of the same request is logged too and leaves it answered)."""
+    from governance.compliance import exports
+
+    if request.kind != RequestKind.ACCESS:
+        raise InvalidState(f"{request} is not an access request.")
+    with transaction.atomic():
+        export = exports.export_render(
+            actor=actor, schema=exports.ACCESS_ANSWER_SCHEMA, content=exports.access_answer(request), fmt=fmt,
+            filename=f"access-answer-{request.reference}", title=f"Your access request {request.reference}",
+            pdf_blocks=exports.access_answer_pdf)
+        access_request_answered(actor=actor, request=request, content_sha256=export.document["content_sha256"])
+    return export
+
+
+def erasure_certificate_export(*, actor, request: SubjectRequest, fmt: str):
+    """Render the certificate stored at fulfilment (its content hash is the request's certificate_sha256)."""
+    from governance.compliance import exports
+
+    if not request.certificate:
+        raise InvalidState(f"{request} has no erasure certificate.")
+    return exports.export_render(
+        actor=actor, schema=exports.ERASURE_CERTIFICATE_SCHEMA, content=request.certificate, fmt=fmt,
+        filename=f"erasure-certificate-{request.reference}", title=f"Erasure certificate {request.reference}",
+        pdf_blocks=exports.erasure_certificate_pdf)
+
+
 # ------------------------------------------------------------------------------------------- erasure
 def audit_positions(*, audit_id: int, record_ids: set[int]) -> set[int]:
     """Positions, in the audit's row order, of the given records. An audit's explanations name rows by

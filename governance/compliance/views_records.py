@@ -63,10 +63,7 @@ def processing_record_file(request):
     fmt = _fmt(request, allowed)
     if fmt is None:
         return _bad_format(allowed)
-    return _file(exports.export_render(
-        actor=request.user, schema=exports.PROCESSING_RECORD_SCHEMA, content=exports.processing_record(), fmt=fmt,
-        filename="record-of-processing", title="Record of processing activities (GDPR Art. 30)",
-        pdf_blocks=exports.processing_record_pdf, csv_table=exports.processing_record_csv))
+    return _file(exports.processing_record_file(actor=request.user, fmt=fmt))
 
 
 @login_required
@@ -89,7 +86,7 @@ def subject_request_list(request):
                   status=400 if form.errors else 200)
 
 
-def _detail_context(request, subject_request: SubjectRequest, **forms) -> dict:
+def _detail_context(subject_request: SubjectRequest, **forms) -> dict:
     context = {"req": subject_request, "extend_form": ExtendForm(), "fulfil_form": FulfilForm(),
                "impacts": [(impact, DecisionForm(prefix=f"i{impact.pk}")) for impact in
                            subject_request.impacts.select_related("model_version__model",
@@ -106,7 +103,7 @@ def _detail_context(request, subject_request: SubjectRequest, **forms) -> dict:
 @role_required(*OFFICER_OR_AUDITOR)
 def subject_request_detail(request, pk: int):
     subject_request = get_object_or_404(SubjectRequest.objects.select_related("created_by"), pk=pk)
-    return render(request, "compliance/request.html", _detail_context(request, subject_request))
+    return render(request, "compliance/request.html", _detail_context(subject_request))
 
 
 def _post_action(request, pk: int, form_class, service, success: str, **kwargs):
@@ -118,7 +115,7 @@ def _post_action(request, pk: int, form_class, service, success: str, **kwargs):
         return redirect("subject-request", pk=pk)
     subject_request.refresh_from_db()
     name = "extend_form" if form_class is ExtendForm else "fulfil_form"
-    return render(request, "compliance/request.html", _detail_context(request, subject_request, **{name: form}),
+    return render(request, "compliance/request.html", _detail_context(subject_request, **{name: form}),
                   status=400)
 
 
@@ -147,37 +144,32 @@ def erasure_impact_decide(request, pk: int):
                                         impact=impact, **form.cleaned_data) is not None:
         messages.success(request, "Decision recorded.")
         return redirect("subject-request", pk=impact.request_id)
-    context = _detail_context(request, impact.request)
+    context = _detail_context(impact.request)
     context["impacts"] = [(i, form if i.pk == impact.pk else f) for i, f in context["impacts"]]
     return render(request, "compliance/request.html", context, status=400)
+
+
+def _export_or_400(request, pk: int, service) -> HttpResponse:
+    subject_request = get_object_or_404(SubjectRequest, pk=pk)
+    fmt = _fmt(request)
+    if fmt is None:
+        return _bad_format()
+    try:
+        return _file(service(actor=request.user, request=subject_request, fmt=fmt))
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain")
 
 
 @login_required
 @role_required(COMPLIANCE_OFFICER)
 def access_answer_file(request, pk: int):
-    from governance.compliance.api_records import access_answer_export
-
-    fmt = _fmt(request)
-    subject_request = get_object_or_404(SubjectRequest, pk=pk)
-    if fmt is None:
-        return _bad_format()
-    if subject_request.kind != RequestKind.ACCESS:
-        return HttpResponse(f"{subject_request} is not an access request.", status=400, content_type="text/plain")
-    return _file(access_answer_export(actor=request.user, request=subject_request, fmt=fmt))
+    return _export_or_400(request, pk, subject_requests.access_answer_export)
 
 
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
 def erasure_certificate_file(request, pk: int):
-    from governance.compliance.api_records import erasure_certificate_export
-
-    fmt = _fmt(request)
-    subject_request = get_object_or_404(SubjectRequest, pk=pk)
-    if fmt is None:
-        return _bad_format()
-    if not subject_request.certificate:
-        return HttpResponse(f"{subject_request} has no certificate.", status=400, content_type="text/plain")
-    return _file(erasure_certificate_export(actor=request.user, request=subject_request, fmt=fmt))
+    return _export_or_400(request, pk, subject_requests.erasure_certificate_export)
 
 
 @login_required
@@ -234,10 +226,7 @@ def annex_iv_file(request, pk: int):
         return _bad_format()
     version = get_object_or_404(ModelVersion.objects.select_related("model", "dataset_version__dataset", "parent"),
                                 pk=pk)
-    return _file(exports.export_render(
-        actor=request.user, schema=exports.ANNEX_IV_SCHEMA, content=exports.annex_iv(version), fmt=fmt,
-        filename=f"annex-iv-{version.model.name}-v{version.version}",
-        title=f"EU AI Act Annex IV technical documentation: {version}", pdf_blocks=exports.annex_iv_pdf))
+    return _file(exports.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
 
 @require_POST

@@ -170,7 +170,7 @@ def test_an_exception_refuses_the_erasure_and_keeps_the_data(officer_api, engine
                                  "exception_reason": "Pending litigation about this hiring decision"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "refused"
     assert DatasetRecord.objects.filter(subject_id=subject).exists()
-    assert officer_api.get(f"/api/compliance/requests/{erasure['id']}/certificate/").status_code == 400
+    assert officer_api.get(f"/api/compliance/requests/{erasure['id']}/certificate/").status_code == 409
 
 
 def test_retention_purges_versions_past_their_period_and_logs_counts(officer_api, engineer):
@@ -360,3 +360,11 @@ def test_a_version_without_a_scan_can_be_scanned_once(officer, engineer, inline_
     again = client.post(f"/compliance/pii/{reweighed.pk}/scan/", follow=True)
     assert "scanned already" in again.content.decode()
     assert AuditLogEntry.objects.filter(action="pii_scan.requested").count() == 1
+
+
+def test_an_erasure_request_has_no_access_answer(officer_api, officer):
+    erasure = officer_api.post("/api/compliance/requests/", {"kind": "erasure", "subject_id": "S9"},
+                               format="json").json()
+    assert officer_api.get(f"/api/compliance/requests/{erasure['id']}/answer/").status_code == 409
+    page = _client(officer).get(f"/compliance/requests/{erasure['id']}/answer/?as=pdf")
+    assert page.status_code == 400 and b"not an access request" in page.content

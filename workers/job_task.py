@@ -6,11 +6,12 @@ What it adds to a plain Celery task, so that no job is lost, none runs forever, 
 - when a job task fails for good (retries used up, an exception the service did not record, or job_start
   giving up after JOB_MAX_ATTEMPTS), the job row is marked failed and `job_failed_handler` (a dotted path
   to a domain service taking `job_id` and `error`) records it on the job's subject (the audit, the model
-  version), once. Job tasks take the job id as their first argument; other tasks are left alone.
+  version), once. A job task's first parameter is named `job_id`; other tasks are left alone.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 from celery import Task, states
@@ -32,7 +33,7 @@ class JobTask(Task):
     job_failed_handler: str = ""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        job_id = _job_id(args, kwargs)
+        job_id = self._job_id(args, kwargs)
         if job_id is None:
             return
         from governance.jobs import services as jobs
@@ -42,7 +43,7 @@ class JobTask(Task):
         self._record_on_subject(job_id)
 
     def after_return(self, status, retval, task_id, args, kwargs, einfo):
-        job_id = _job_id(args, kwargs)
+        job_id = self._job_id(args, kwargs)
         if status != states.SUCCESS or job_id is None:
             return
         from governance.jobs.models import Job, JobStatus
@@ -52,6 +53,14 @@ class JobTask(Task):
         if Job.objects.filter(pk=job_id, status=JobStatus.FAILED).exists():
             self._record_on_subject(job_id)
 
+    def _job_id(self, args, kwargs) -> int | None:
+        """The job id of a job task's call; None for any other task (a periodic sweep, an export)."""
+        params = list(inspect.signature(self.run).parameters)
+        if not params or params[0] != "job_id":
+            return None
+        value = kwargs.get("job_id", args[0] if args else None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     def _record_on_subject(self, job_id: int) -> None:
         if not self.job_failed_handler:
             return
@@ -60,7 +69,3 @@ class JobTask(Task):
         error = Job.objects.filter(pk=job_id).values_list("error", flat=True).first() or "failed"
         import_string(self.job_failed_handler)(job_id=job_id, error=error)
 
-
-def _job_id(args, kwargs) -> int | None:
-    value = kwargs.get("job_id", args[0] if args else None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +18,7 @@ from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.jobs.retry import TRANSIENT_ERRORS
+from governance.registry.artifact_store import artifact_local_dir
 from governance.registry.choices import VersionStatus
 from governance.registry.models import ModelVersion
 
@@ -99,7 +99,8 @@ def audit_run(*, job_id: int) -> None:
     try:
         version, data = audit.model_version, audit.dataset_version
         jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
-        bundle, metadata = load_artifact(Path(version.artifact_path), expected_digest=version.artifact_digest)
+        bundle, metadata = load_artifact(artifact_local_dir(artifact_path=version.artifact_path),
+                                         expected_digest=version.artifact_digest)
         records = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
                        .values_list("pk", "subject_id", "text", "label", "attributes"))
         texts = [r[2] for r in records]

@@ -28,6 +28,7 @@ from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.jobs.retry import TRANSIENT_ERRORS
+from governance.registry.artifact_store import artifact_local_dir, artifact_publish
 from governance.registry.choices import VersionStatus
 from governance.registry.models import Model, ModelVersion
 
@@ -124,7 +125,8 @@ def model_version_mitigation_run(*, job_id: int) -> None:
         parent, spec = child.parent, dict(child.training_config["mitigation"])
         data = DatasetVersion.objects.get(pk=spec["dataset_version"])
         jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
-        bundle, parent_metadata = load_artifact(Path(parent.artifact_path), expected_digest=parent.artifact_digest)
+        bundle, parent_metadata = load_artifact(artifact_local_dir(artifact_path=parent.artifact_path),
+                                                expected_digest=parent.artifact_digest)
         rows = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
                     .values_list("text", "label", "attributes"))
         index = {name: i for i, name in enumerate(parent.label_names)}
@@ -149,6 +151,7 @@ def model_version_mitigation_run(*, job_id: int) -> None:
         metadata = {**parent_metadata, "model": child.model.name, "version": child.version,
                     "parent_version": parent.version, "mitigation": mitigation}
         digest = save_artifact(bundle, directory, metadata=metadata)
+        artifact_publish(directory=directory)
     except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
         raise
     except Exception as exc:  # recorded on the version and its job; the worker keeps running

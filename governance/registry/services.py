@@ -19,6 +19,7 @@ from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.jobs.retry import TRANSIENT_ERRORS
+from governance.registry.artifact_store import artifact_publish
 from governance.registry.choices import EncoderChoice, Environment, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion
 
@@ -102,6 +103,7 @@ def model_version_train(*, job_id: int) -> None:
         digest = save_artifact(result.bundle, directory, metadata={
             "model": version.model.name, "version": version.version, "label_names": version.label_names,
             "dataset_version_sha256": version.dataset_version.sha256, "training_config": cfg})
+        artifact_publish(directory=directory)  # to the shared artifact storage, when there is one
     except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
         raise
     except Exception as exc:  # the job records any failure; the worker keeps running

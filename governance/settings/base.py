@@ -106,6 +106,18 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Model artifacts across machines (governance/registry/artifact_store.py): with ARTIFACT_S3_BUCKET set,
+# workers publish each artifact to an S3-compatible bucket through django-storages and fetch it on demand.
+ARTIFACT_STORAGE = ""
+if os.environ.get("ARTIFACT_S3_BUCKET"):
+    ARTIFACT_STORAGE = "artifacts"
+    STORAGES["artifacts"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": os.environ["ARTIFACT_S3_BUCKET"],
+        "endpoint_url": os.environ.get("ARTIFACT_S3_ENDPOINT_URL") or None,  # MinIO, Ceph, R2, ...
+        "region_name": os.environ.get("ARTIFACT_S3_REGION") or None,
+        "access_key": os.environ.get("ARTIFACT_S3_ACCESS_KEY_ID") or None,  # else the default AWS chain
+        "secret_key": os.environ.get("ARTIFACT_S3_SECRET_ACCESS_KEY") or None,
+        "file_overwrite": True, "default_acl": None, "querystring_auth": True}}
 
 LOGIN_URL = "login"
 # Failed-login throttling (governance/accounts/login_throttle.py), per username and address.

@@ -141,3 +141,30 @@ def test_the_sweep_is_registered_with_beat_once(db):
     sweep = PeriodicTask.objects.get(task="governance.requeue_stale_jobs")
     assert sweep.interval.every == 60 and sweep.queue == "default" and sweep.enabled
     assert PeriodicTask.objects.filter(task="governance.requeue_stale_jobs").count() == 1
+
+
+def test_only_tasks_whose_first_parameter_is_job_id_are_treated_as_job_tasks():
+    assert _task("governance.run_audit")._job_id((5,), {}) == 5
+    assert _task("governance.build_datasheet")._job_id((), {"job_id": 7}) == 7
+    assert _task("governance.requeue_stale_jobs")._job_id((5,), {}) is None
+
+
+def test_a_job_that_used_its_attempts_is_recorded_failed_on_its_subject(engineer, settings):
+    from governance.registry.models import ModelVersion
+    from governance.registry.services import model_version_request_training
+
+    settings.JOB_DISPATCH = "celery"
+    data = upload_hiring(engineer, n_rows=40)
+    version = model_version_request_training(actor=engineer, model_name="poison", dataset_version=data, epochs=1)
+    job = Job.objects.get(kind="training", subject_id=version.pk)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=settings.JOB_MAX_ATTEMPTS,
+                                         heartbeat_at=timezone.now() - timedelta(hours=1), delivery="lost")
+    _task("governance.train_model_version").apply(args=[job.pk])
+    version.refresh_from_db()
+    assert version.status == "failed" and "Gave up after 3 attempts" in version.error
+    from governance.compliance.models import AuditLogEntry
+
+    assert AuditLogEntry.objects.filter(action="model_version.training_failed", object_id=str(version.pk)).count() == 1
+    _task("governance.train_model_version").apply(args=[job.pk])  # a further redelivery changes nothing
+    assert AuditLogEntry.objects.filter(action="model_version.training_failed", object_id=str(version.pk)).count() == 1
+    assert ModelVersion.objects.get(pk=version.pk).status == "failed"

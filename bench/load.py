@@ -1,0 +1,230 @@
+"""Load benchmark: 20 concurrent clients on the audit report page and an API list, on loopback.
+
+Sets up its own PostgreSQL database (`<DATABASE_URL's name>_load_bench`, dropped afterwards) with what a
+report needs — a dataset, a from-scratch model trained on it, a completed audit — through the services,
+then serves the project with gunicorn under the production settings (DEBUG off, WhiteNoise, Redis cache;
+HTTPS redirect off because the benchmark speaks plain HTTP on loopback, and the API user throttle raised
+so that it measures the application rather than the throttle). Each client keeps one HTTP/1.1 connection
+and alternates GET /audits/<id>/ (session cookie) and GET /api/audits/ (token) for --seconds after a
+warm-up; a non-200 answer or a socket error counts as an error.
+
+Last line: RESULT load p95_ms=<p95 over all requests> errors=<count>
+
+Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/governance CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+     .venv/bin/python bench/load.py [--clients 20] [--seconds 30] [--workers 3] [--threads 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def _server_cpu_s(leader: int) -> float:
+    """CPU seconds (user + system) of a process group: the gunicorn master and its workers."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == leader:  # field 5 of /proc/<pid>/stat: process group id
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _setup() -> tuple[int, str, str]:
+    """A completed audit, a session for its report page and a token for the API (test settings: fast)."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from governance.accounts import roles
+    from governance.accounts.services import user_create
+    from governance.audits.services import audit_request
+    from governance.datasets.services import dataset_upload
+    from governance.registry.services import model_version_request_training
+    from models_core.synthetic import SyntheticSpec, hiring_csv
+
+    call_command("migrate", verbosity=0)
+    settings.JOB_DISPATCH = "inline"
+    user = user_create(username="load", password="load-bench-pass-1", roles=[roles.ML_ENGINEER, roles.REVIEWER])
+
+    def upload(name, n, seed):
+        return dataset_upload(actor=user, name=name, raw=hiring_csv(SyntheticSpec(n_rows=n, seed=seed)).encode(),
+                              file_name=f"{name}.csv", text_column="text", label_column="hired",
+                              subject_column="subject_id", sensitive_attributes=["gender", "age_band"])
+
+    from django.db import transaction
+
+    with transaction.atomic():
+        train = upload("train", 300, 1)
+    with transaction.atomic():
+        holdout = upload("holdout", 200, 2)
+    with transaction.atomic():
+        version = model_version_request_training(actor=user, model_name="load", dataset_version=train,
+                                                 encoder="scratch", epochs=2)
+    version.refresh_from_db()
+    assert version.status == "ready", version.error
+    audit_ids = []
+    for _ in range(30):  # a realistic list: thirty audits, one of them the report under test
+        with transaction.atomic():
+            audit_ids.append(audit_request(actor=user, model_version=version, dataset_version=holdout,
+                                           explain_rows=0).pk)
+    session = SessionStore()
+    session["_auth_user_id"], session["_auth_user_backend"] = str(user.pk), settings.AUTHENTICATION_BACKENDS[0]
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return audit_ids[-1], session.session_key, Token.objects.create(user=user).key
+
+
+def _client(port, requests, deadline, warm_until, samples, errors, lock, served):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    i = 0
+    while time.perf_counter() < deadline:
+        path, headers = requests[i % len(requests)]
+        i += 1
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            ok = response.status == 200
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            ok = False
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            served.append(1)
+        if started >= warm_until:
+            with lock:
+                samples.setdefault(path, []).append(elapsed)
+                if not ok:
+                    errors[path] = errors.get(path, 0) + 1
+    conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    import dj_database_url
+    import psycopg
+
+    base = dj_database_url.parse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance"))
+    bench_db = f"{base['NAME']}_load_bench"
+    admin = f"host={base['HOST']} port={base['PORT'] or 5432} user={base['USER']} dbname=postgres"
+    if base.get("PASSWORD"):
+        admin += f" password={base['PASSWORD']}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}"')
+        conn.execute(f'CREATE DATABASE "{bench_db}"')
+    url = (f"postgres://{base['USER']}{':' + base['PASSWORD'] if base.get('PASSWORD') else ''}"
+           f"@{base['HOST']}:{base['PORT'] or 5432}/{bench_db}")
+    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "governance.settings.test",
+                       "SECRET_KEY": secrets.token_urlsafe(50)})
+    server = None
+    try:
+        audit_id, session_key, token = _setup()
+        port = _free_port()
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings.production", "DEBUG": "0",
+               "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "API_THROTTLE_USER": "100000000/min",
+               "CACHE_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"), "LOG_LEVEL": "WARNING"}
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
+                       check=True)
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "governance.wsgi", "-b", f"127.0.0.1:{port}",
+             "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--keep-alive", "30",
+             "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+        for _ in range(120):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.25)
+        requests = [(f"/audits/{audit_id}/", {"Cookie": f"sessionid={session_key}"}),
+                    ("/api/audits/", {"Authorization": f"Token {token}", "Accept": "application/json"})]
+        for path, headers in requests:  # fail fast on a broken page rather than time 20 clients on it
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == 200, (path, response.status, body[:500])
+            conn.close()
+        samples: dict[str, list[float]] = {}
+        errors: dict[str, int] = {}
+        served: list[int] = []
+        cpu_before, load_before = _server_cpu_s(server.pid), os.getloadavg()[0]
+        lock = threading.Lock()
+        start = time.perf_counter()
+        warm_until, deadline = start + args.warmup, start + args.warmup + args.seconds
+        threads = [threading.Thread(target=_client, args=(port, requests, deadline, warm_until, samples, errors, lock,
+                                                         served))
+                   for _ in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        cpu_s = _server_cpu_s(server.pid) - cpu_before
+        every = [v for values in samples.values() for v in values]
+        total = sum(served)  # every request, warm-up included, as the CPU time is
+        print(f"{args.clients} clients, {args.seconds:.0f} s after {args.warmup:.0f} s warm-up, gunicorn "
+              f"{args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs")
+        for path, values in samples.items():
+            print(f"{path:22} n={len(values):6d}  {len(values) / args.seconds:7.1f} req/s  "
+                  f"p50={_percentile(values, 50):7.1f} ms  p95={_percentile(values, 95):7.1f} ms  "
+                  f"p99={_percentile(values, 99):7.1f} ms  errors={errors.get(path, 0)}")
+        print(f"{'all':22} n={len(every):6d}  {len(every) / args.seconds:7.1f} req/s  "
+              f"p50={_percentile(every, 50):7.1f} ms  p95={_percentile(every, 95):7.1f} ms  "
+              f"p99={_percentile(every, 99):7.1f} ms  mean={statistics.fmean(every):.1f} ms")
+        # Load-independent: the server's own CPU time per request (gunicorn master and workers).
+        print(f"server CPU {cpu_s * 1000 / max(1, total):.1f} ms per request ; "
+              f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"RESULT load p95_ms={_percentile(every, 95):.1f} errors={sum(errors.values())}")
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

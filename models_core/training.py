@@ -48,12 +48,14 @@ class TrainConfig:
     freeze_encoder: bool = True          # train the head only, on pooled embeddings computed once
     epochs: int = 4
     batch_size: int = 32
-    lr: float | None = None              # None: 2e-3 head only, 5e-5 fine-tuning, 5e-4 scratch
+    lr: float | None = None              # None: 2e-3 head only (2e-2 with dp), 5e-5 fine-tuning, 5e-4 scratch
     seed: int = 0
     val_fraction: float = 0.2
     max_length: int = 128
     patience: int = 2
-    dp: bool = False                     # DP-SGD on the head (frozen pretrained encoder only)
+    # DP-SGD on the head (frozen pretrained encoder only). Sample weights scale each row's gradient
+    # before clipping, so under DP a weight above ~1 is partly clipped away.
+    dp: bool = False
     dp_epsilon: float | None = None      # target epsilon; None: use dp_noise_multiplier
     dp_delta: float = 1e-5
     dp_max_grad_norm: float = 1.0
@@ -92,6 +94,8 @@ class TrainConfig:
     def resolved_lr(self) -> float:
         if self.lr is not None:
             return self.lr
+        if self.dp:  # raw (unstandardised) features and clipped, noised gradients need larger steps
+            return 2e-2
         return 2e-3 if self.head_only else (5e-4 if self.encoder == "scratch" else 5e-5)
 
 
@@ -407,6 +411,8 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], num_labels: in
     if len(names) != num_labels:
         raise InputError(f"{len(names)} label_names for {num_labels} labels")
     train_idx, val_idx = stratified_split(y, config.val_fraction, config.seed)
+    if not w[train_idx].sum() > 0:
+        raise InputError("every training-split row has sample weight 0")
     device = inference_device()
     dp_info = None
     with _seeded(config.seed), ComputeMeter(device) as meter:

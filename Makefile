@@ -50,6 +50,8 @@ test: install-dev services browser lint
 
 bench: install-dev
 	$(PY) bench/encoder.py && $(PY) bench/fairness.py && $(PY) bench/explain.py
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) bench/ingest.py
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) bench/load.py
 
 clean:
 	rm -rf var .pytest_cache

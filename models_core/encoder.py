@@ -65,7 +65,8 @@ class MultiHeadSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
                 residual: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, T, H); attn_mask: (B, 1, 1, T) bool, True = may attend, or None = attend everywhere.
-        # With `residual` (inference only): returns residual + attention(x), fused into the projection.
+        # With `residual` (inference only): returns residual + attention(x), added in place to the
+        # output projection's buffer.
         batch, seq_len, hidden = x.shape
         qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, N, T, D)
@@ -118,7 +119,7 @@ class EncoderLayer(nn.Module):
         if self.training or torch.is_grad_enabled():
             x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask)))
             return self.output_norm(x + self.dropout(self.feed_forward(x)))
-        # Inference: dropout is the identity, so the residual sums fold into the output projections.
+        # Inference: dropout is the identity, so each residual is added in place to the projection output.
         x = self.attention_norm(self.attention(x, attn_mask, residual=x))
         return self.output_norm(self.feed_forward(x, residual=x))
 

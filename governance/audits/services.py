@@ -110,7 +110,7 @@ def audit_run(*, job_id: int) -> None:
         y_true = [label_index[r[3]] for r in records]
         sensitive = {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}
         positive = label_index.get(data.positive_label, 1) if len(version.label_names) == 2 else None
-        y_pred, decision = _decisions(inference, metadata.get("mitigation"), records, positive)
+        y_pred, decision = _decisions(inference, metadata.get("mitigation"), records, label_index, positive)
         jobs.job_progress(job=job, stage="counterfactual", percent=56, force=True)
         counterfactual = _counterfactual(bundle, texts, inference.probabilities, audit.config,
                                          positive if positive is not None else label_index.get(data.positive_label, 0))
@@ -137,7 +137,8 @@ def audit_run(*, job_id: int) -> None:
         _audit_failed(audit=audit, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
 
 
-def _decisions(inference, mitigation: dict | None, records, positive: int | None) -> tuple[list[int], dict]:
+def _decisions(inference, mitigation: dict | None, records, label_index: dict[str, int],
+               positive: int | None) -> tuple[list[int], dict]:
     """The predicted class of each row: the argmax, or for a mitigated version its group thresholds on the
     positive-class probability (the probabilities themselves are unchanged)."""
     from models_core.mitigation import apply_thresholds
@@ -145,6 +146,8 @@ def _decisions(inference, mitigation: dict | None, records, positive: int | None
     if not mitigation:
         return [int(p) for p in inference.predictions], {"rule": "argmax"}
     attribute = mitigation["attribute"]
+    # The thresholds were fitted on the probability of the label the mitigation named positive.
+    positive = label_index.get(mitigation.get("positive_label"), positive)
     groups = [r[4].get(attribute, "") for r in records]
     scores = inference.probabilities[:, positive]
     chosen = apply_thresholds(scores, groups, mitigation["thresholds"], seed=mitigation["seed"])

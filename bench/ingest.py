@@ -31,7 +31,8 @@ def _rows(n: int, seed: int = 0) -> list[dict]:
              "managed", "built", "shipped", "customers", "research", "statistics", "design", "mentor"]
     return [{"subject_id": f"S{i:07d}", "text": " ".join(rng.choice(words) for _ in range(12)),
              "label": rng.choice(("yes", "no")),
-             "attributes": {"gender": rng.choice(("female", "male")), "age_band": rng.choice(("18-30", "31-50", "51+"))},
+             "attributes": {"gender": rng.choice(("female", "male")),
+                            "age_band": rng.choice(("18-30", "31-50", "51+"))},
              "weight": 1.0} for i in range(n)]
 
 

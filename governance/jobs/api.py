@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
 from governance.accounts.permissions import role_permission
-from governance.jobs.models import Job
+from governance.jobs import selectors
+from governance.jobs.models import Job, JobStatus
 
 
 class JobOutput(serializers.ModelSerializer):
@@ -12,17 +14,30 @@ class JobOutput(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "kind", "status", "stage", "percent", "detail", "error", "attempts", "subject_type",
-                  "subject_id", "created_at", "started_at", "finished_at", "elapsed_s"]
+                  "subject_id", "created_at", "started_at", "heartbeat_at", "finished_at", "elapsed_s"]
+
+
+class JobFilterInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    kind = serializers.CharField(max_length=40, required=False)
+    subject_type = serializers.CharField(max_length=80, required=False, help_text="e.g. audits.audit")
+    subject_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    min_attempts = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False,
+                                            help_text="Only jobs redelivered at least this often.")
 
 
 class JobListApi(generics.ListAPIView):
     permission_classes = [role_permission()]
     serializer_class = JobOutput
 
+    @extend_schema(parameters=[JobFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        qs = Job.objects.all()
-        state = self.request.query_params.get("status")
-        return qs.filter(status=state) if state else qs
+        filters = JobFilterInput(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.job_list(filters=filters.validated_data)
 
 
 class JobDetailApi(generics.RetrieveAPIView):

@@ -7,6 +7,14 @@ def job_get(*, job_id: int) -> Job:
     return Job.objects.get(pk=job_id)
 
 
+def job_list(*, filters: dict):
+    """Jobs newest first, narrowed by status, kind, subject and a minimum attempt count."""
+    lookups = {"status": "status", "kind": "kind", "subject_type": "subject_type", "subject_id": "subject_id",
+               "min_attempts": "attempts__gte"}
+    narrowed = Job.objects.filter(**{lookups[k]: v for k, v in filters.items() if k in lookups})
+    return narrowed.order_by("-created_at", "-pk")
+
+
 def job_list_active(*, limit: int = 20):
     return Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-created_at")[:limit]
 

@@ -151,7 +151,8 @@ def test_api_requests_over_the_rate_are_refused_with_429(api_client, engineer, m
 
 def test_production_settings_throttle_the_api_and_share_counters_in_redis():
     code = ("import json; from django.conf import settings as s; import django; django.setup(); "
-            "print(json.dumps([s.REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES'], s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'],"
+            "print(json.dumps([s.REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES'],"
+            " s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'],"
             " s.CACHES['default']['BACKEND'], s.LOGIN_FAILURE_LIMIT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE]))")
     env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "k" * 64,
            "DATABASE_URL": "sqlite:///:memory:", "ALLOWED_HOSTS": "governance.example.com"}

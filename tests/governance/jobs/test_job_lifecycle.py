@@ -168,3 +168,19 @@ def test_a_job_that_used_its_attempts_is_recorded_failed_on_its_subject(engineer
     _task("governance.train_model_version").apply(args=[job.pk])  # a further redelivery changes nothing
     assert AuditLogEntry.objects.filter(action="model_version.training_failed", object_id=str(version.pk)).count() == 1
     assert ModelVersion.objects.get(pk=version.pk).status == "failed"
+
+
+def test_the_jobs_api_filters_by_status_kind_subject_and_attempts(api_client, engineer, settings):
+    job, version = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=2)
+    api_client.force_authenticate(engineer)
+
+    def ids(query):
+        response = api_client.get(f"/api/jobs/?{query}")
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["results"]]
+
+    assert ids("status=running&kind=datasheet") == [job.pk]
+    assert ids(f"subject_type=datasets.datasetversion&subject_id={version.pk}&min_attempts=2") == [job.pk]
+    assert ids("min_attempts=3") == [] and job.pk not in ids("status=queued")
+    assert api_client.get("/api/jobs/?status=lost").status_code == 400

@@ -77,6 +77,9 @@ WRITES = {
     "retention-runs": ("post", {CO, ADM}),
     "annex-iv": ("post", {CO, ADM}),
     "pseudonymise": ("post", {ML, CO, ADM}),
+    "pii-scan-start": ("post", {ML, CO, ADM}),
+    "compliance-dataset": ("post", {CO, ADM}),
+    "api-dataset-metadata": ("patch", {CO, ADM}),
     "audit-log-checkpoint": ("post", {CO, ADM}),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
@@ -94,6 +97,8 @@ READS = {
     "api-subject-request": OFFICER_OR_AUDITOR, "api-access-answer": {CO, ADM},
     "api-erasure-certificate": OFFICER_OR_AUDITOR, "api-retention-runs": OFFICER_OR_AUDITOR,
     "api-pii-scan": EVERYONE, "api-annex-iv": OFFICER_OR_AUDITOR,
+    "api-dataset-metadata": OFFICER_OR_AUDITOR, "compliance-datasets": OFFICER_OR_AUDITOR,
+    "compliance-dataset": {CO, ADM},
     "datasets": EVERYONE, "dataset-upload": {ML, ADM}, "dataset": EVERYONE, "dataset-version": EVERYONE,
     "dataset-datasheet": EVERYONE, "dataset-compare": EVERYONE, "models": EVERYONE, "model-train": {ML, ADM},
     "model": EVERYONE, "model-version": EVERYONE, "model-timeline": EVERYONE, "audits": EVERYONE,

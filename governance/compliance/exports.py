@@ -336,7 +336,7 @@ def access_answer_pdf(content: dict) -> list[tuple]:
                ("table", ["Dataset", "Version", "Row", "Text (provided by you)", "Attributes", "Label"],
                 [[r["dataset"], r["version"], r["row_index"], r["provided_by_subject"]["text"],
                   r["provided_by_subject"]["attributes"], r["not_provided_by_subject"]["label"]]
-                 for r in content["records"]]),
+                 for r in content["records"]], [2, 1, 1, 6, 2, 1]),
                ("h", "Models trained on your data"),
                ("table", ["Model", "Version", "Status", "Trained"],
                 [[m["model"], m["version"], m["status"], m["trained_at"]] for m in content["models_trained_on_your_data"]]),

@@ -2,7 +2,7 @@
 
 Blocks are plain tuples so document builders stay free of reportlab:
 ``("h", text)``, ``("p", text)``, ``("kv", [(key, value), ...])``, ``("table", [header...], [[cell...], ...])``,
-``("list", [text, ...])``. Every page's footer carries the export's schema, time, author, content SHA-256 and
+``("list", [text, ...])``; a table may end with relative column widths, ``("table", header, rows, [1, 3])``. Every page's footer carries the export's schema, time, author, content SHA-256 and
 the audit-log head; the last block repeats them in full. Output is byte-stable for the same input
 (reportlab's `invariant` mode), so a PDF can be regenerated and compared.
 """
@@ -108,8 +108,9 @@ def build_pdf(*, title: str, document: dict, blocks: list[tuple]) -> bytes:
             if not rows:
                 story.append(_para("none", body))
                 continue
+            weights = block[3] if len(block) > 3 else [1] * len(header)
             data = [[_para(h, cell_bold) for h in header]] + [[_para(c, small) for c in row] for row in rows]
-            table = Table(data, colWidths=[width / len(header)] * len(header), repeatRows=1)
+            table = Table(data, colWidths=[width * w / sum(weights) for w in weights], repeatRows=1)
             table.setStyle(grid)
             story.append(table)
         else:

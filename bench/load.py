@@ -23,7 +23,7 @@ import secrets
 import signal
 import socket
 import statistics
-import subprocess
+import subprocess  # nosec B404
 import sys
 import threading
 import time
@@ -164,12 +164,13 @@ def main() -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings.production", "DEBUG": "0",
                "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "API_THROTTLE_USER": "100000000/min",
                "CACHE_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"), "LOG_LEVEL": "WARNING"}
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
-                       check=True)
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "governance.wsgi", "-b", f"127.0.0.1:{port}",
-             "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--keep-alive", "30",
-             "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+        # Fixed argument lists, no shell: this interpreter and the venv's gunicorn.
+        collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
+        subprocess.run(collect, cwd=ROOT, env=env, check=True)  # nosec B603
+        gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "governance.wsgi", "-b", f"127.0.0.1:{port}",
+                    "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--keep-alive", "30",
+                    "--log-level", "warning"]
+        server = subprocess.Popen(gunicorn, cwd=ROOT, env=env, start_new_session=True)  # nosec B603
         for _ in range(120):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()

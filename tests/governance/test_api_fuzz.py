@@ -17,7 +17,7 @@ from tests.factories import make_user, upload_hiring
 
 pytestmark = pytest.mark.django_db
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 8
 
 
 def _schema_dict() -> dict:

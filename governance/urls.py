@@ -105,6 +105,7 @@ pages = [
     path("approvals/<int:pk>/reject/", approvals_views.request_reject, name="deployment-request-reject"),
     path("approvals/<int:pk>/comment/", approvals_views.request_comment, name="deployment-request-comment"),
     path("approvals/<int:pk>/waiver/", approvals_views.request_waiver, name="deployment-request-waiver"),
+    path("audits/<int:pk>/export/<str:fmt>/", audits_views.audit_export, name="audit-export"),
     path("approvals/<int:pk>/recheck/", approvals_views.request_recheck, name="deployment-request-recheck"),
     path("approvals/policies/", approvals_views.policy_list, name="deployment-policies"),
     path("approvals/policies/<str:environment>/", approvals_views.policy_edit, name="deployment-policy-edit"),

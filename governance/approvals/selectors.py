@@ -47,3 +47,11 @@ def waivers_for_model_version(*, model_version_id: int) -> QuerySet[GateWaiver]:
 
 def webhook_list() -> QuerySet[Webhook]:
     return Webhook.objects.select_related("created_by")
+
+
+def request_search(*, filters) -> QuerySet[DeploymentRequest]:
+    """Requests matching a list page's filters: `q` is the request number, the model's name, the requester
+    or the environment; status and model are exact."""
+    return filters.apply(request_list(), search=("model_version__model__name__icontains",
+                                                 "requested_by__username__icontains", "environment__iexact"),
+                         by_number=True, status="status", model="model_version__model_id")

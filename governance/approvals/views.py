@@ -12,16 +12,21 @@ from governance.accounts.selectors import user_has_role
 from governance.approvals import selectors, services
 from governance.approvals.forms import (ApproveForm, CommentForm, DeploymentRequestForm, PolicyForm, RejectForm,
                                         WaiverForm)
+from governance.approvals.models import RequestStatus
 from governance.form_errors import call_service
 from governance.registry.choices import Environment
 
+from governance.list_filters import ListFilters
 
 @login_required
 @role_required(*READ_ROLES)
 def request_list(request):
-    page = Paginator(selectors.request_list(), 25).get_page(request.GET.get("page"))
+    filters = ListFilters.from_query(request.GET, statuses=RequestStatus.values)
+    page = Paginator(selectors.request_search(filters=filters), 25).get_page(request.GET.get("page"))
     inbox = selectors.request_inbox(reviewer=request.user)
-    return render(request, "approvals/list.html", {"page": page, "inbox": inbox})
+    return render(request, "approvals/list.html", {"page": page, "inbox": inbox, "filters": filters,
+                                                   "statuses": RequestStatus.choices,
+                                                   "extra_query": filters.querystring()})
 
 
 @login_required

@@ -8,8 +8,9 @@ from rest_framework.views import APIView
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ML_ENGINEER
 from governance.audits import selectors, services
-from governance.audits.models import Audit, Prediction
+from governance.audits.models import Audit, AuditStatus, Prediction
 from governance.datasets.models import DatasetVersion
+from governance.list_filters import ListFilters
 from governance.registry.models import ModelVersion
 
 EngineerWrites = role_permission(ML_ENGINEER)
@@ -27,7 +28,6 @@ class AuditInput(serializers.Serializer):
                   "gendered words and names.")
     counterfactual_groups = serializers.ListField(child=serializers.CharField(max_length=60), min_length=2,
                                                   max_length=2, required=False, allow_null=True, default=None)
-
 
 
 class AuditOutput(serializers.ModelSerializer):
@@ -79,7 +79,9 @@ class AuditListApi(generics.ListAPIView):
     serializer_class = AuditOutput
 
     def get_queryset(self):
-        qs = selectors.audit_list()
+        # ?q=, ?status=, ?model=, ?dataset= as on the list page; ?model_version= for one version
+        filters = ListFilters.from_query(self.request.query_params, statuses=AuditStatus.values)
+        qs = selectors.audit_search(filters=filters)
         mv = self.request.query_params.get("model_version")
         return qs.filter(model_version_id=mv) if mv and mv.isdigit() else qs
 

@@ -71,3 +71,48 @@ def _verdict_counts(verdict) -> dict | None:
     passed = sum(1 for r in verdict if r.get("passed"))
     return {"passed": passed, "failed": len(verdict) - passed, "total": len(verdict)}
 
+
+def audit_report_get(*, audit_id: int) -> Audit:
+    """An audit with what its report shows besides the results: lineage (training data, parent version)."""
+    return (audit_list().select_related("model_version__dataset_version__dataset", "model_version__parent__model",
+                                        "dataset_version__dataset__owner")
+            .prefetch_related("results").get(pk=audit_id))
+
+
+def audit_policy_verdict(*, audit: Audit, results: dict) -> list[dict]:
+    """Each environment's deployment policy judged on this audit's stored results, exactly as a deployment
+    request citing it would be judged now (approvals.gates): [{environment, label, passed, gates}]."""
+    from django.utils import timezone
+
+    from governance.approvals import gates
+    from governance.approvals.selectors import policy_list
+
+    if audit.status != "complete":
+        return []
+    now = timezone.now()
+    verdicts = []
+    for policy in policy_list():
+        judged = gates.evaluate(policy=policy, model_version=audit.model_version, audit=audit, results=results,
+                                now=now)
+        verdicts.append({"environment": policy.environment, "label": policy.get_environment_display(),
+                         "passed": all(g["passed"] for g in judged), "gates": judged,
+                         "failing": [g for g in judged if not g["passed"]],
+                         "required_approvals": policy.required_approvals})
+    return verdicts
+
+
+def audit_lineage(*, audit: Audit) -> dict:
+    """Training dataset version → model version (and the version it derives from) → its deployments."""
+    version = audit.model_version
+    return {"training_data": version.dataset_version, "model_version": version, "parent": version.parent,
+            "deployments": list(version.deployments.order_by("-started_at"))}
+
+
+def audit_search(*, filters) -> QuerySet[Audit]:
+    """Audits matching a list page's filters (governance.list_filters.ListFilters): `q` matches the audit
+    number, the model's or dataset's name or the requester; status, model and dataset are exact."""
+    return filters.apply(audit_list(), search=("model_version__model__name__icontains",
+                                               "dataset_version__dataset__name__icontains",
+                                               "requested_by__username__icontains"),
+                         by_number=True, status="status", model="model_version__model_id",
+                         dataset="dataset_version__dataset_id")

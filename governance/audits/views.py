@@ -1,22 +1,34 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from governance.accounts.permissions import READ_ROLES, role_required
 from governance.accounts.roles import ML_ENGINEER
-from governance.audits import selectors, services
+from governance.audits import exports, selectors, services
 from governance.audits.forms import AuditCompareForm, AuditForm
+from governance.audits.models import Audit, AuditStatus
+from governance.errors import DomainError
 from governance.form_errors import call_service
 from governance.jobs.selectors import job_for
+from governance.list_filters import ListFilters
 
 
 @login_required
 @role_required(*READ_ROLES)
 def audit_list(request):
-    page = Paginator(selectors.audit_list(), 25).get_page(request.GET.get("page"))
-    return render(request, "audits/list.html", {"page": page})
+    filters = ListFilters.from_query(request.GET, statuses=AuditStatus.values)
+    page = Paginator(selectors.audit_search(filters=filters), 25).get_page(request.GET.get("page"))
+    return render(request, "audits/list.html", {"page": page, "filters": filters, "statuses": AuditStatus.choices,
+                                                "extra_query": filters.querystring()})
 
 
 @login_required
@@ -47,6 +59,49 @@ def audit_compare(request):
 @login_required
 @role_required(*READ_ROLES)
 def audit_detail(request, pk: int):
-    audit = get_object_or_404(selectors.audit_list(), pk=pk)
+    return render(request, "audits/report.html", _report_context(pk))
+
+
+def _report_context(pk: int) -> dict:
+    """What the report shows: stored results only, the policies judged on them, lineage and hashes."""
+    try:
+        audit = selectors.audit_report_get(audit_id=pk)
+    except Audit.DoesNotExist:
+        raise Http404("No such audit.") from None
     results = selectors.audit_results(audit=audit)
-    return render(request, "audits/report.html", {"audit": audit, "results": results, "job": job_for(audit)})
+    return {"audit": audit, "results": results, "job": job_for(audit),
+            "result_rows": sorted(audit.results.all(), key=lambda r: r.kind),
+            "verdicts": selectors.audit_policy_verdict(audit=audit, results=results),
+            "lineage": selectors.audit_lineage(audit=audit)}
+
+
+@login_required
+@role_required(*READ_ROLES)
+def audit_export(request, pk: int, fmt: str):
+    """The report as one self-contained HTML file (styles and charts inline, no script) or as a PDF."""
+    context = _report_context(pk)
+    audit = context["audit"]
+
+    def render_html(document: dict) -> str:
+        exported = {"at": timezone.now(), "by": request.user.username}
+        return render_to_string("audits/report.html", {
+            **context, "base_template": "audits/export_base.html", "exported": exported, "document": document,
+            "inline_css": _inline_css()}, request=request)
+
+    try:
+        export = exports.audit_report_export(
+            actor=request.user, audit=audit, fmt=fmt, render_html=render_html,
+            content=exports.audit_report_content(audit=audit, results=context["results"],
+                                                 verdicts=context["verdicts"]))
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return redirect("audit", pk=pk)
+    response = HttpResponse(export.body, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["X-Content-SHA256"] = export.sha256
+    return response
+
+
+def _inline_css() -> str:
+    path = finders.find("css/app.css")
+    return Path(path).read_text() if path else ""

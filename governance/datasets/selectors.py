@@ -163,3 +163,9 @@ def datasheet_summary(version: DatasetVersion) -> dict | None:
         "group_revealing_terms": {attr: {g: [t["term"] for t in terms[:5]] for g, terms in groups.items()}
                                   for attr, groups in data["vocabulary"]["attributes"].items()},
     }
+
+
+def dataset_search(*, filters) -> QuerySet[Dataset]:
+    """Datasets matching a list page's filters: `q` in the name, description or the owner's username."""
+    return filters.apply(dataset_list(), search=("name__icontains", "description__icontains",
+                                                 "owner__username__icontains")).order_by("name")

@@ -14,13 +14,16 @@ from governance.datasets.forms import (DatasetCompareForm, DatasetResampleForm, 
                                        DatasetUploadForm)
 from governance.datasets.models import Dataset, DatasetVersion
 from governance.form_errors import call_service
+from governance.list_filters import ListFilters
 
 
 @login_required
 @role_required(*READ_ROLES)
 def dataset_list(request):
-    page = Paginator(selectors.dataset_list(), 25).get_page(request.GET.get("page"))
-    return render(request, "datasets/list.html", {"page": page})
+    filters = ListFilters.from_query(request.GET)
+    page = Paginator(selectors.dataset_search(filters=filters), 25).get_page(request.GET.get("page"))
+    return render(request, "datasets/list.html", {"page": page, "filters": filters,
+                                                  "extra_query": filters.querystring()})
 
 
 @login_required

@@ -56,3 +56,15 @@ def deployment_timeline(*, model: Model) -> list[dict]:
                             "width": max(0.5, 100 * (end - d.started_at).total_seconds() / span)})
         lanes.append({"environment": env, "periods": periods})
     return lanes
+
+
+def model_search(*, filters) -> QuerySet[Model]:
+    """Models matching a list page's filters: `q` in the name or the owner's username; `dataset`: a version
+    of the model was trained on a version of that dataset."""
+    from django.db.models import Exists, OuterRef
+
+    qs = filters.apply(model_list(), search=("name__icontains", "owner__username__icontains"))
+    if filters.dataset:
+        qs = qs.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"),
+                                                          dataset_version__dataset_id=filters.dataset)))
+    return qs.order_by("name")

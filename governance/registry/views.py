@@ -13,6 +13,7 @@ from governance.form_errors import call_service
 from governance.jobs.selectors import job_for
 from governance.registry import mitigation, selectors, services
 from governance.registry.forms import DeploymentChangeForm, TrainForm
+from governance.list_filters import ListFilters
 from governance.registry.forms import MitigationForm
 from governance.registry.models import Model
 
@@ -20,8 +21,10 @@ from governance.registry.models import Model
 @login_required
 @role_required(*READ_ROLES)
 def model_list(request):
-    page = Paginator(selectors.model_list(), 25).get_page(request.GET.get("page"))
-    return render(request, "registry/list.html", {"page": page})
+    filters = ListFilters.from_query(request.GET)
+    page = Paginator(selectors.model_search(filters=filters), 25).get_page(request.GET.get("page"))
+    return render(request, "registry/list.html", {"page": page, "filters": filters,
+                                                  "extra_query": filters.querystring()})
 
 
 @login_required

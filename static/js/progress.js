@@ -7,7 +7,9 @@
     fetch("/api/jobs/" + id + "/", { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (job) {
-        el.querySelector(".bar > span").style.width = (job.percent || 0).toFixed(1) + "%";
+        var bar = el.querySelector(".bar");
+        bar.querySelector("span").style.width = (job.percent || 0).toFixed(1) + "%";
+        bar.setAttribute("aria-valuenow", (job.percent || 0).toFixed(0));
         el.querySelector("[data-field=stage]").textContent = job.stage || job.status;
         el.querySelector("[data-field=percent]").textContent = (job.percent || 0).toFixed(0) + "%";
         el.querySelector("[data-field=elapsed]").textContent = fmt(job.elapsed_s);
@@ -16,10 +18,14 @@
           if (job.detail && job.detail[k] != null) extra.push(k.replace("_", " ") + " " + (typeof job.detail[k] === "number" ? +job.detail[k].toFixed(4) : job.detail[k]));
         });
         el.querySelector("[data-field=detail]").textContent = extra.join(" · ");
-        el.querySelector("[data-field=status]").textContent = job.status;
+        var badge = el.querySelector("[data-field=status]");
+        badge.textContent = job.status;
+        badge.className = "badge " + job.status;
         if (job.status === "failed") {
           el.classList.add("failed");
-          el.querySelector("[data-field=error]").textContent = job.error;
+          var error = el.querySelector("[data-field=error]");
+          error.textContent = "Failed: " + (job.error || "no reason recorded");
+          error.setAttribute("role", "alert");
         } else if (job.status === "complete") {
           if (el.getAttribute("data-was-active") === "1") window.location.reload();
         } else {

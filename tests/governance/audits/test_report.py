@@ -1,0 +1,128 @@
+"""The audit report page, its API and its exports, on one audit that explained a few rows (stored results only)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from django.urls import reverse
+
+from governance.audits import services as audit_services
+from governance.audits.models import AuditResult
+from governance.compliance.models import AuditLogEntry
+from tests.factories import PASSWORD
+from tests.governance.slice import completed_audit
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def explained_audit(engineer, inline_jobs, monkeypatch):
+    # SHAP and IG only: LIME's thousands of perturbations per text add minutes and nothing the page needs
+    monkeypatch.setitem(audit_services.DEFAULT_CONFIG, "explain_methods", ["shap", "ig"])
+    audit = completed_audit(engineer, inline_jobs, explain_rows=4)
+    assert audit.status == "complete", audit.error
+    return audit
+
+
+def test_report_api_and_exports_show_the_stored_results(client, api_client, engineer, explained_audit):
+    """One trained and explained audit serves every check (training and explaining dominate the cost)."""
+    client.login(username=engineer.username, password=PASSWORD)
+    _verdict_first_then_every_stored_result(client, explained_audit)
+    _token_heatmap_spans_reproduce_the_text_with_values_on_hover(client, explained_audit)
+    _api_returns_the_explanations_with_the_audit(api_client, engineer, explained_audit)
+    _html_export_is_self_contained_and_logged_with_its_hash(client, explained_audit)
+    _pdf_export_is_a_pdf_logged_with_its_hash(client, explained_audit)
+    _an_unknown_export_format_is_refused_without_a_log_entry(client, explained_audit)
+    _stability_flags_and_truncation_are_stated(client, explained_audit)  # edits the stored result: last
+
+
+def _verdict_first_then_every_stored_result(client, explained_audit):
+    body = client.get(reverse("audit", args=[explained_audit.pk])).content.decode()
+    order = [body.index(f'id="{anchor}"') for anchor in ("verdict", "performance", "fairness", "explanations",
+                                                          "compute", "lineage", "evidence")]
+    assert order == sorted(order)
+    verdict = body[body.index('id="verdict"'):body.index('id="performance"')]
+    assert "Staging:" in verdict and "Production:" in verdict
+    assert "Explanations present" in verdict and "Audit recent enough" in verdict
+    assert "above baseline" in verdict or "not above baseline" in verdict
+    assert explained_audit.result_hash in body
+    for result in AuditResult.objects.filter(audit=explained_audit):
+        assert result.sha256 in body
+
+
+def _token_heatmap_spans_reproduce_the_text_with_values_on_hover(client, explained_audit):
+    body = client.get(reverse("audit", args=[explained_audit.pk])).content.decode()
+    ex = AuditResult.objects.get(audit=explained_audit, kind="explanations").data
+    first = ex["texts"][0]
+    shap = first["attributions"]["shap"]
+    # the value of the most important token is on its span's title, formatted as stored
+    k = max(range(len(shap)), key=lambda i: abs(shap[i]))
+    token = first["tokens"][k]
+    assert f'title="{token["token"]}: {shap[k]:+.4f} (SHAP)"' in body
+    # the spans of one heatmap, with the tags stripped, give back the explained text
+    section = body[body.index('id="explanation-1"'):body.index('id="explanation-2"')]
+    line = re.search(r'<span class="method">SHAP</span> <span class="tokens" lang="en">(.*?)</span></p>', section,
+                     re.S).group(1)
+    from html import unescape
+    assert unescape(re.sub(r"<[^>]+>", "", line)) == first["text"]
+    # the accessible table holds every token's value under every method
+    assert section.count("<tr><td class=\"mono\">") == len(first["tokens"])
+    assert "Global token importance" in body and "Likely proxies for gender" in body
+    assert body.count('role="img"') >= 2
+
+
+def _stability_flags_and_truncation_are_stated(client, explained_audit):
+    ex_row = AuditResult.objects.get(audit=explained_audit, kind="explanations")
+    data = ex_row.data
+    data["texts"][0]["flags"] = ["truncated", "low_method_agreement"]
+    data["texts"][0]["truncated"] = True
+    data["texts"][0]["original_length"] = 900
+    AuditResult.objects.filter(pk=ex_row.pk).update(data=data)
+    body = client.get(reverse("audit", args=[explained_audit.pk])).content.decode()
+    assert "methods disagree (low agreement)" in body
+    assert f"the first {len(data['texts'][0]['text'])} of 900 characters" in body
+    flagged = sum(1 for t in data["texts"] if t["flags"])
+    assert f"{flagged} of {len(data['texts'])}</span> explanations carry a flag" in body
+
+
+def _api_returns_the_explanations_with_the_audit(api_client, engineer, explained_audit):
+    api_client.force_authenticate(engineer)
+    data = api_client.get(f"/api/audits/{explained_audit.pk}/").json()
+    ex = data["results"]["explanations"]
+    assert ex["schema"] == "models_core.explain/1"
+    assert len(ex["texts"]) == 4 and set(ex["texts"][0]["attributions"]) == {"shap", "ig"}
+    assert "stability" in ex["texts"][0] and "truncated" in ex["texts"][0]
+    assert "top_tokens" in ex["global"] and "proxies" in ex["global"]
+
+
+def _html_export_is_self_contained_and_logged_with_its_hash(client, explained_audit):
+    response = client.get(reverse("audit-export", args=[explained_audit.pk, "html"]))
+    assert response.status_code == 200
+    body = response.content
+    text = body.decode()
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)
+    assert "<script" not in text and "<link" not in text and "<style>" in text
+    assert "Verdict against the deployment policies" in text and explained_audit.result_hash in text
+    assert "<svg" in text and "Provenance of this export" in text
+    digest = hashlib.sha256(body).hexdigest()
+    assert response["X-Content-SHA256"] == digest
+    entry = AuditLogEntry.objects.filter(action="audit.report_exported").latest("seq")
+    assert entry.payload["file_sha256"] == digest and entry.payload["format"] == "html"
+    assert entry.object_id == str(explained_audit.pk)
+
+
+def _pdf_export_is_a_pdf_logged_with_its_hash(client, explained_audit):
+    response = client.get(reverse("audit-export", args=[explained_audit.pk, "pdf"]))
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    entry = AuditLogEntry.objects.filter(action="audit.report_exported").latest("seq")
+    assert entry.payload == {**entry.payload, "format": "pdf",
+                             "file_sha256": hashlib.sha256(response.content).hexdigest()}
+
+
+def _an_unknown_export_format_is_refused_without_a_log_entry(client, explained_audit):
+    before = AuditLogEntry.objects.count()
+    response = client.get(reverse("audit-export", args=[explained_audit.pk, "docx"]), follow=True)
+    assert "exports as HTML or PDF" in response.content.decode()
+    assert AuditLogEntry.objects.count() == before

@@ -22,6 +22,7 @@ from governance.errors import InvalidState
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
+from governance.jobs.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ def pii_scan_run(*, job_id: int) -> None:
         # Positions in the scanned list -> the rows' own indices (they differ once rows were erased).
         report["row_indices"] = [rows[i][0] for i in report["row_indices"]]
         report["column"] = version.text_column
+    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
+        raise
     except Exception as exc:  # recorded on the job; the worker keeps running
         log.exception("PII scan job %s failed", job_id)
         _pii_scan_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")

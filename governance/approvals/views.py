@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -10,13 +12,13 @@ from governance.accounts.permissions import READ_ROLES, role_required
 from governance.accounts.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.accounts.selectors import user_has_role
 from governance.approvals import selectors, services
+from governance.approvals.models import RequestStatus
 from governance.approvals.forms import (ApproveForm, CommentForm, DeploymentRequestForm, PolicyForm, RejectForm,
                                         WaiverForm)
-from governance.approvals.models import RequestStatus
 from governance.form_errors import call_service
+from governance.list_filters import ListFilters
 from governance.registry.choices import Environment
 
-from governance.list_filters import ListFilters
 
 @login_required
 @role_required(*READ_ROLES)
@@ -117,10 +119,12 @@ def request_waiver(request, pk: int):
 @role_required(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)
 @require_POST
 def request_recheck(request, pk: int):
-    form = CommentForm()  # carries a domain error, if any, back to the page
-    result = call_service(form, services.deployment_request_recheck, actor=request.user, request_id=pk)
+    errors = forms.Form()
+    result = call_service(errors, services.deployment_request_recheck, actor=request.user, request_id=pk)
     if result is None:
-        return _detail(request, pk, comment_form=form, status=400)
+        for error in errors.non_field_errors():
+            messages.error(request, error)
+        return _detail(request, pk, status=400)
     why = result[1]
     messages.info(request, f"Approvals voided: {why}." if why else "Evidence unchanged; gates re-checked.")
     return redirect("deployment-request", pk=pk)
@@ -136,7 +140,7 @@ def policy_list(request):
 @role_required(COMPLIANCE_OFFICER)
 def policy_edit(request, environment: str):
     if environment not in Environment.values:
-        return render(request, "approvals/policies.html", {"policies": selectors.policy_list()}, status=404)
+        raise Http404(f"There is no environment '{environment}'.")
     policy = selectors.policy_for(environment)
     initial = {"required_approvals": policy.required_approvals, "min_accuracy": policy.min_accuracy,
                "fairness_rules": policy.fairness_rules, "max_audit_age_days": policy.max_audit_age_days,

@@ -36,6 +36,8 @@ WRITES = {
     "api-dataset-reweigh": ("post", {ML, ADM}),
     "api-dataset-resample": ("post", {ML, ADM}),
     "api-model-versions": ("post", {ML, ADM}),
+    "api-model-version-mitigate": ("post", {ML, ADM}),
+    "model-version-mitigate": ("post", {ML, ADM}),
     "api-audits": ("post", {ML, ADM}),
     "api-requests": ("post", {ML, ADM}),
     "api-request-approve": ("post", {REV, ADM}),
@@ -111,6 +113,8 @@ READS = {
     "erasure-certificate-file": OFFICER_OR_AUDITOR, "retention-runs": OFFICER_OR_AUDITOR,
     "annex-iv-list": OFFICER_OR_AUDITOR, "annex-iv": OFFICER_OR_AUDITOR, "annex-iv-file": OFFICER_OR_AUDITOR,
     "audit-log": EVERYONE, "audit-log-export": EVERYONE, "home": EVERYONE,
+    "api-audit-compare": EVERYONE, "audit-compare": EVERYONE, "audit-export": EVERYONE,
+    "model-version-mitigate": {ML, ADM},
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 
@@ -165,6 +169,8 @@ def _url(name: str, world: dict) -> str:
         kwargs["environment"] = "staging"
     if "<str:action>" in route:
         kwargs["action"] = "retire"
+    if "<str:fmt>" in route:
+        kwargs["fmt"] = "json"
     return reverse(name, kwargs=kwargs)
 
 

@@ -9,6 +9,7 @@ from governance.accounts.roles import COMPLIANCE_OFFICER
 from governance.compliance.models import ErasureImpact, SubjectRequest
 from governance.datasets.models import DatasetRecord
 from governance.registry.services import model_version_request_training
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser import SCREENSHOTS, browser_page, login
 from tests.factories import PASSWORD, make_user, upload_hiring
 
@@ -36,6 +37,7 @@ def test_compliance_officer_answers_then_erases_a_subject(live_server, transacti
         page.fill("#id_dpo_name", "Dana Protection")
         page.click("main button[type=submit]")
         page.wait_for_selector("text=Organisation profile saved.")
+        assert_accessible(page, "compliance home")
 
         page.goto(f"{live_server.url}/compliance/requests/")
         page.select_option("#id_kind", "access")
@@ -47,6 +49,7 @@ def test_compliance_officer_answers_then_erases_a_subject(live_server, transacti
         with page.expect_download() as download:
             page.click("text=Letter (PDF)")
         assert download.value.suggested_filename.endswith(".pdf")
+        assert_accessible(page, "access request")
         page.screenshot(path=str(SCREENSHOTS / "compliance-access-answer.png"), full_page=True)
 
         page.goto(f"{live_server.url}/compliance/requests/")
@@ -66,6 +69,7 @@ def test_compliance_officer_answers_then_erases_a_subject(live_server, transacti
         page.fill(f"#id_i{impact.pk}-justification", "One row of sixty; retrain at the next scheduled release")
         page.click("text=Record the decision")
         page.wait_for_selector("text=Decision recorded.")
+        assert_accessible(page, "erasure request")
         page.screenshot(path=str(SCREENSHOTS / "compliance-erasure.png"), full_page=True)
 
         page.goto(f"{live_server.url}/compliance/requests/")
@@ -75,3 +79,10 @@ def test_compliance_officer_answers_then_erases_a_subject(live_server, transacti
         page.wait_for_selector("text=No personal data about this subject is held.")
         erasure = SubjectRequest.objects.get(kind="erasure")
         assert erasure.reference in page.inner_text("main")
+
+        for path, where in ((f"/compliance/annex-iv/{version.pk}/", "Annex IV"), ("/compliance/retention/", "retention"),
+                            ("/compliance/datasets/", "datasets metadata"), (f"/datasets/versions/{data.pk}/",
+                                                                              "dataset version with its PII scan")):
+            page.goto(f"{live_server.url}{path}")
+            assert_accessible(page, where)
+        assert "Still missing" in page.goto(f"{live_server.url}/compliance/annex-iv/{version.pk}/").text()

@@ -500,8 +500,11 @@ def annex_iv(model_version) -> dict:
               "hardware_requirements": written["hardware_requirements"], "user_interface": written["user_interface"],
               "instructions_for_use": written["instructions_for_use"]},
         "2": {"methods": {"training_config": cfg,
-                          "third_party_pretrained_components": (["MiniLM-L6 sentence encoder (pretrained)"]
-                                                                if cfg.get("encoder") == "pretrained" else []),
+                          "third_party_pretrained_components": (
+                              ["MiniLM-L6 sentence encoder (pretrained)"] if cfg.get("encoder") == "pretrained"
+                              else [f"{cfg['pretrained_encoder']['name']} (registered pretrained encoder, sha256 "
+                                    f"{cfg['pretrained_encoder']['digest']})"] if cfg.get("pretrained_encoder")
+                              else []),
                           "differential_privacy": mv.dp},
               "design_rationale": written["design_rationale"],
               "architecture_and_compute_used": {"encoder": cfg.get("encoder"),

@@ -328,7 +328,7 @@ def erasure_impact_decide(*, actor, impact: ErasureImpact, decision: str, justif
             actor=actor, model_name=old.model.name, dataset_version=dataset_version,
             encoder=cfg.get("encoder", "pretrained"), freeze_encoder=cfg.get("freeze_encoder", True),
             epochs=cfg.get("epochs", 8), seed=cfg.get("seed", 0), dp=cfg.get("dp", False),
-            dp_epsilon=cfg.get("dp_epsilon"))
+            dp_epsilon=cfg.get("dp_epsilon"), pretrained_encoder=old.pretrained_encoder)
         new.parent = old
         new.lineage_note = f"Retrained without the subjects erased by {locked.request.reference}."[:300]
         new.save(update_fields=["parent", "lineage_note"])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,7 +11,7 @@ from governance.accounts.roles import ML_ENGINEER, REVIEWER
 from governance.datasets.models import DatasetVersion
 from governance.registry import mitigation, selectors, services
 from governance.registry.choices import EncoderChoice, Environment
-from governance.registry.models import Deployment, Model, ModelVersion
+from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
 
 EngineerWrites = role_permission(ML_ENGINEER)
 
@@ -26,6 +27,8 @@ class TrainInput(serializers.Serializer):
     dp_epsilon = serializers.FloatField(min_value=0.1, max_value=100, required=False, allow_null=True, default=None)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     intended_purpose = serializers.CharField(required=False, allow_blank=True, default="")
+    pretrained_encoder = serializers.PrimaryKeyRelatedField(queryset=PretrainedEncoder.objects.all(), required=False,
+                                                            allow_null=True, default=None)
 
 
 class ModelOutput(serializers.ModelSerializer):
@@ -46,8 +49,8 @@ class ModelVersionOutput(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = ["id", "model", "model_name", "version", "status", "dataset_version", "parent", "lineage_note",
-                  "training_config", "label_names", "metrics", "compute", "dp", "history", "artifact_digest",
-                  "error", "created_by", "created_at", "trained_at"]
+                  "pretrained_encoder", "training_config", "label_names", "metrics", "compute", "dp", "history",
+                  "artifact_digest", "error", "created_by", "created_at", "trained_at"]
 
 
 class DeploymentOutput(serializers.ModelSerializer):
@@ -178,3 +181,91 @@ class ModelVersionMitigateApi(APIView):
         data.is_valid(raise_exception=True)
         child = mitigation.model_version_mitigate(actor=request.user, model_version=version, **data.validated_data)
         return Response(ModelVersionOutput(child).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PretrainedEncoderInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    archive = serializers.FileField(help_text="A zip of a Hugging Face BERT-family folder: config.json, "
+                                              "model.safetensors, tokenizer.json (pickle checkpoints are refused).")
+
+
+class PretrainedEncoderOutput(serializers.ModelSerializer):
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
+    used_by = serializers.IntegerField(read_only=True, default=0, help_text="Model versions trained from it.")
+
+    class Meta:
+        model = PretrainedEncoder
+        fields = ["id", "name", "description", "digest", "config", "source_file", "source_sha256", "uploaded_by",
+                  "created_at", "used_by"]
+
+
+class PretrainedEncoderListApi(generics.ListAPIView):
+    """Registered external encoders; POST (multipart) registers one from a zipped model folder."""
+
+    permission_classes = [EngineerWrites]
+    serializer_class = PretrainedEncoderOutput
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.pretrained_encoder_list()
+
+    @extend_schema(request={"multipart/form-data": PretrainedEncoderInput}, responses={201: PretrainedEncoderOutput})
+    def post(self, request):
+        data = PretrainedEncoderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        upload = fields.pop("archive")
+        encoder = services.pretrained_encoder_register(actor=request.user, archive=upload, file_name=upload.name,
+                                                       size=upload.size, **fields)
+        return Response(PretrainedEncoderOutput(encoder).data, status=status.HTTP_201_CREATED)
+
+
+class PretrainedEncoderDetailApi(generics.RetrieveAPIView):
+    permission_classes = [EngineerWrites]
+    serializer_class = PretrainedEncoderOutput
+
+    def get_queryset(self):
+        return selectors.pretrained_encoder_list()
+
+
+class ComputePartOutput(serializers.Serializer):
+    records = serializers.IntegerField(help_text="Stored compute records summed.")
+    wall_s = serializers.FloatField(allow_null=True)
+    cpu_s = serializers.FloatField(allow_null=True)
+    flops = serializers.IntegerField(allow_null=True)
+    tokens = serializers.IntegerField(allow_null=True)
+    energy_wh = serializers.FloatField(allow_null=True, help_text="An estimate; see energy_assumptions.")
+    model_evaluations = serializers.IntegerField(allow_null=True)
+    energy_assumptions = serializers.ListField(child=serializers.CharField())
+    not_recorded = serializers.ListField(child=serializers.CharField(), required=False,
+                                         help_text="Figures some of the summed records lack.")
+
+
+class ComputeSummaryOutput(serializers.Serializer):
+    training = ComputePartOutput()
+    inference = ComputePartOutput()
+    explanations = ComputePartOutput()
+    total = ComputePartOutput()
+
+
+class ModelComputeApi(APIView):
+    """Compute used by a model: its versions' training, its audits' inference and explanations, summed."""
+
+    permission_classes = [role_permission()]
+
+    @extend_schema(responses={200: ComputeSummaryOutput})
+    def get(self, request, pk: int):
+        model = generics.get_object_or_404(Model.objects.all(), pk=pk)
+        return Response(ComputeSummaryOutput(selectors.compute_summary(model=model)).data)
+
+
+class ModelVersionComputeApi(APIView):
+    """Compute used by one model version: its training and its audits' inference and explanations."""
+
+    permission_classes = [role_permission()]
+
+    @extend_schema(responses={200: ComputeSummaryOutput})
+    def get(self, request, pk: int):
+        version = generics.get_object_or_404(ModelVersion.objects.all(), pk=pk)
+        return Response(ComputeSummaryOutput(selectors.compute_summary(model_version=version)).data)

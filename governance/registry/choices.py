@@ -14,5 +14,6 @@ class Environment(models.TextChoices):
 
 
 class EncoderChoice(models.TextChoices):
-    PRETRAINED = "pretrained", "Pretrained MiniLM-L6 encoder"
+    PRETRAINED = "pretrained", "Built-in pretrained MiniLM-L6 encoder (default)"
+    REGISTERED = "registered", "A registered pretrained encoder (choose it below)"
     SCRATCH = "scratch", "From scratch (WordPiece trained on the data)"

@@ -2,12 +2,16 @@ from django import forms
 
 from governance.datasets.models import DatasetVersion
 from governance.registry.choices import EncoderChoice, Environment
+from governance.registry.models import PretrainedEncoder
 
 
 class TrainForm(forms.Form):
     model_name = forms.CharField(max_length=200, help_text="A new name creates a model; an existing one adds a version.")
     dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.select_related("dataset"))
     encoder = forms.ChoiceField(choices=EncoderChoice.choices, initial=EncoderChoice.PRETRAINED)
+    pretrained_encoder = forms.ModelChoiceField(
+        queryset=PretrainedEncoder.objects.all(), required=False, label="Registered encoder",
+        help_text="Used when the encoder is 'a registered pretrained encoder'; its digest is checked before training.")
     freeze_encoder = forms.BooleanField(required=False, initial=True,
                                         help_text="Train only the classification head (fast on CPU).")
     epochs = forms.IntegerField(min_value=1, max_value=50, initial=8)
@@ -35,3 +39,14 @@ class MitigationForm(forms.Form):
                                             ("equalized_odds", "Equalized odds (equal TPR and FPR)")])
     attribute = forms.CharField(max_length=100, initial="gender",
                                 help_text="The sensitive attribute whose groups get their own thresholds.")
+
+
+class PretrainedEncoderForm(forms.Form):
+    """Register an external pretrained encoder from a zipped Hugging Face model folder."""
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
+                                  help_text="Where it comes from (e.g. the Hugging Face model id), its licence.")
+    archive = forms.FileField(label="Model folder (.zip)",
+                              help_text="config.json, model.safetensors and tokenizer.json of a BERT-family model. "
+                                        "Pickle checkpoints (.bin, .pt, .pth, .pkl, .ckpt) are refused.")

@@ -20,6 +20,31 @@ class Model(models.Model):
         return self.name
 
 
+class PretrainedEncoder(models.Model):
+    """An external pretrained encoder (a Hugging Face BERT-family folder) registered for training from.
+
+    `digest` is models_core.artifacts.artifact_digest over the stored folder: config.json, model.safetensors,
+    tokenizer.json and the registry's metadata.json (provenance, and the SHA-256 of every other file of the
+    upload). Training checks it before the folder is used.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True, default="")
+    directory = models.CharField(max_length=500)
+    digest = models.CharField(max_length=64, db_index=True)
+    config = models.JSONField(default=dict)  # summary: model_type, layers, hidden, heads, vocab, ...
+    source_file = models.CharField(max_length=255, blank=True, default="")
+    source_sha256 = models.CharField(max_length=64, blank=True, default="")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ModelVersion(models.Model):
     """One trained (or registered) artifact, with its lineage and the evidence of how it was made."""
 
@@ -30,6 +55,8 @@ class ModelVersion(models.Model):
     dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True,
                                         on_delete=models.PROTECT, related_name="model_versions")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    pretrained_encoder = models.ForeignKey("registry.PretrainedEncoder", null=True, blank=True,
+                                           on_delete=models.PROTECT, related_name="model_versions")
     lineage_note = models.CharField(max_length=300, blank=True, default="")
     training_config = models.JSONField(default=dict)
     label_names = models.JSONField(default=list)

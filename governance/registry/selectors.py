@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, Q, QuerySet
 
-from governance.registry.models import Deployment, Model, ModelVersion
+from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
 
 
 def model_list() -> QuerySet[Model]:
@@ -68,3 +68,53 @@ def model_search(*, filters) -> QuerySet[Model]:
         qs = qs.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"),
                                                           dataset_version__dataset_id=filters.dataset)))
     return qs.order_by("name")
+
+
+def pretrained_encoder_list() -> QuerySet[PretrainedEncoder]:
+    return (PretrainedEncoder.objects.select_related("uploaded_by").annotate(used_by=Count("model_versions"))
+            .order_by("name"))
+
+
+COMPUTE_SUMS = ("wall_s", "cpu_s", "flops", "tokens", "energy_wh", "model_evaluations")
+
+
+def _compute_part(records: list[dict]) -> dict:
+    """The sum of stored compute records; `not_recorded` names the figures some records lack (explanations
+    record only wall time and model evaluations), so a sum is never mistaken for complete."""
+    part: dict = {"records": len(records), "energy_assumptions": sorted({r["energy_assumption"] for r in records
+                                                                          if r.get("energy_assumption")})}
+    for key in COMPUTE_SUMS:
+        values = [r[key] for r in records if isinstance(r.get(key), (int, float))]
+        part[key] = (int(sum(values)) if key in ("flops", "tokens", "model_evaluations")
+                     else round(float(sum(values)), 6)) if values else None
+        if records and len(values) < len(records) and key != "model_evaluations":
+            part.setdefault("not_recorded", []).append(key)
+    return part
+
+
+def compute_summary(*, model: Model | None = None, model_version: ModelVersion | None = None) -> dict:
+    """Compute used by a model (all its versions) or one version: training (each version's record),
+    inference (each audit's "compute" result) and explanations (the "compute" inside each audit's
+    "explanations" result), summed. Two queries whatever the number of versions and audits; only the
+    compute part of an explanations result leaves the database."""
+    from django.db.models import Case, F, JSONField, When
+    from django.db.models.fields.json import KeyTransform
+
+    from governance.audits.models import AuditResult
+
+    versions = ModelVersion.objects.filter(model=model) if model is not None else ModelVersion.objects.filter(
+        pk=model_version.pk)
+    training = [c for c in versions.values_list("compute", flat=True) if c]
+    results = (AuditResult.objects.filter(audit__model_version__in=versions.values("pk"),
+                                          kind__in=("compute", "explanations"))
+               .annotate(part=Case(When(kind="compute", then=F("data")),
+                                   default=KeyTransform("compute", "data"), output_field=JSONField()))
+               .values_list("kind", "part"))
+    inference, explanations = [], []
+    for kind, part in results:
+        if isinstance(part, dict) and part:
+            (inference if kind == "compute" else explanations).append(part)
+    parts = {"training": _compute_part(training), "inference": _compute_part(inference),
+             "explanations": _compute_part(explanations)}
+    parts["total"] = _compute_part(training + inference + explanations)
+    return parts

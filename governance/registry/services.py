@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
+import tempfile
+import uuid
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.db import transaction
@@ -19,9 +24,9 @@ from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.jobs.retry import TRANSIENT_ERRORS
-from governance.registry.artifact_store import artifact_publish
+from governance.registry.artifact_store import artifact_local_dir, artifact_publish
 from governance.registry.choices import EncoderChoice, Environment, VersionStatus
-from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion
+from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +46,17 @@ def _next_version(model: Model) -> int:
 def model_version_request_training(*, actor, model_name: str, dataset_version: DatasetVersion,
                                    encoder: str = EncoderChoice.PRETRAINED, freeze_encoder: bool = True,
                                    epochs: int = 8, seed: int = 0, dp: bool = False, dp_epsilon: float | None = None,
-                                   description: str = "", intended_purpose: str = "") -> ModelVersion:
+                                   description: str = "", intended_purpose: str = "",
+                                   pretrained_encoder: PretrainedEncoder | None = None) -> ModelVersion:
     model_name = (model_name or "").strip()
     if not model_name:
         raise ValidationFailed("A model needs a name.", field="model_name")
     if encoder not in EncoderChoice.values:
         raise ValidationFailed(f"'{encoder}' is not an encoder choice.", field="encoder")
+    if encoder == EncoderChoice.REGISTERED and pretrained_encoder is None:
+        raise ValidationFailed("Choose the registered encoder to train from.", field="pretrained_encoder")
+    if encoder != EncoderChoice.REGISTERED:
+        pretrained_encoder = None
     if not 1 <= int(epochs) <= 50:
         raise ValidationFailed("Epochs must be between 1 and 50.", field="epochs")
     if dp and dp_epsilon is not None and not 0.1 <= float(dp_epsilon) <= 100:
@@ -58,9 +68,12 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
     config = {**settings.TRAINING_DEFAULTS, "encoder": encoder, "freeze_encoder": bool(freeze_encoder),
               "epochs": int(epochs), "seed": int(seed), "dp": bool(dp),
               "dp_epsilon": float(dp_epsilon) if dp and dp_epsilon is not None else None}
+    if pretrained_encoder is not None:  # a third-party component (AI Act Annex IV 2(a)), named and pinned
+        config["pretrained_encoder"] = {"id": pretrained_encoder.pk, "name": pretrained_encoder.name,
+                                        "digest": pretrained_encoder.digest}
     version = ModelVersion.objects.create(
         model=model, version=_next_version(model), dataset_version=dataset_version, training_config=config,
-        label_names=list(dataset_version.label_names), created_by=actor)
+        label_names=list(dataset_version.label_names), created_by=actor, pretrained_encoder=pretrained_encoder)
     job = jobs.job_create(kind="training", subject=version, created_by=actor)
     audit_log_append(actor=actor, action="model_version.training_requested", obj=version,
                      payload={"model": model.name, "version": version.version,
@@ -88,7 +101,9 @@ def model_version_train(*, job_id: int) -> None:
         jobs.job_progress(job=job, stage="loading data", percent=1, force=True)
         texts, labels, weights = training_rows(version=version.dataset_version)
         cfg = version.training_config
-        train_cfg = TrainConfig(encoder=cfg["encoder"], freeze_encoder=cfg["freeze_encoder"], epochs=cfg["epochs"],
+        encoder_dir = _registered_encoder_dir(cfg) if cfg["encoder"] == EncoderChoice.REGISTERED else None
+        train_cfg = TrainConfig(encoder="pretrained" if encoder_dir else cfg["encoder"], encoder_dir=encoder_dir,
+                                freeze_encoder=cfg["freeze_encoder"], epochs=cfg["epochs"],
                                 seed=cfg["seed"], dp=cfg.get("dp", False),
                                 dp_epsilon=cfg.get("dp_epsilon"))
         use_weights = weights if any(w != 1.0 for w in weights) else None
@@ -118,6 +133,22 @@ def model_version_train(*, job_id: int) -> None:
                          payload={"artifact_digest": digest, "metrics": result.metrics, "dp": result.dp,
                                   "job": job.pk})
         jobs.job_complete(job=job)
+
+
+def _registered_encoder_dir(cfg: dict) -> str:
+    """The registered encoder's folder on this machine, after checking it still has the digest the version
+    was requested with (ArtifactError otherwise: the job fails rather than train on other weights)."""
+    from models_core.artifacts import artifact_digest
+    from models_core.errors import ArtifactError
+
+    pinned = cfg["pretrained_encoder"]
+    encoder = PretrainedEncoder.objects.get(pk=pinned["id"])
+    directory = artifact_local_dir(artifact_path=encoder.directory)
+    digest = artifact_digest(directory)
+    if digest != pinned["digest"] or digest != encoder.digest:
+        raise ArtifactError(f"registered encoder {encoder.name!r} in {directory} has digest {digest}, "
+                            f"expected {pinned['digest']}")
+    return str(directory)
 
 
 def _progress_fields(p: dict) -> dict:
@@ -220,3 +251,111 @@ def deployment_retire(*, actor, model: Model, environment: str, reason: str) -> 
                      payload={"environment": environment, "model_version": current.model_version_id,
                               "reason": reason.strip()})
     return current
+
+
+# ---- Registered pretrained encoders ---------------------------------------------------------------------
+
+ENCODER_METADATA = "metadata.json"
+
+
+def _pretrained_root() -> Path:
+    return Path(settings.ARTIFACT_ROOT) / "pretrained"
+
+
+def _copy_limited(source: IO[bytes], target: Path, limit: int) -> str:
+    """Stream `source` into `target`, refusing past `limit` bytes; the SHA-256 of what was copied."""
+    digest, copied = hashlib.sha256(), 0
+    with target.open("wb") as sink:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            copied += len(chunk)
+            if copied > limit:
+                raise ValidationFailed(f"The file is larger than {limit // (1024 * 1024)} MB.", field="archive")
+            digest.update(chunk)
+            sink.write(chunk)
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _encoder_summary(model_dir: Path) -> dict:
+    """Load the folder as the core would train from it (weights, names, shapes, tokenizer against the
+    embeddings) and describe its architecture; CoreError on anything that would fail later."""
+    from models_core.bundle import bundle_from_pretrained
+
+    bundle = bundle_from_pretrained(model_dir, num_labels=2)
+    hf = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    enc = bundle.model.encoder.config
+    return {"model_type": hf.get("model_type", "bert"), "layers": enc.num_layers, "hidden": enc.hidden_size,
+            "heads": enc.num_heads, "vocab": enc.vocab_size, "intermediate": enc.intermediate_size,
+            "max_position": enc.max_position, "tokenizer_vocab": bundle.tokenizer.get_vocab_size()}
+
+
+@transaction.atomic
+def pretrained_encoder_register(*, actor, name: str, archive: IO[bytes], file_name: str, size: int | None = None,
+                                description: str = "") -> PretrainedEncoder:
+    """Register a zipped Hugging Face encoder folder (config.json, model.safetensors, tokenizer.json).
+
+    All or nothing: the zip is copied and extracted into a staging folder under ARTIFACT_ROOT and checked
+    there (no pickle, no path leaving the folder, the required files present, weights loadable); only then
+    is the row written and the folder moved into place. Any refusal removes the staging folder.
+    """
+    from models_core.artifacts import PICKLE_SUFFIXES, artifact_digest, extract_model_zip
+    from models_core.errors import CoreError
+
+    name = (name or "").strip()
+    limit = settings.PRETRAINED_UPLOAD_MAX_BYTES
+    if not name:
+        raise ValidationFailed("A pretrained encoder needs a name.", field="name")
+    if PretrainedEncoder.objects.filter(name=name).exists():
+        raise ValidationFailed(f"An encoder named '{name}' is already registered.", field="name")
+    if file_name.lower().endswith(PICKLE_SUFFIXES):
+        raise ValidationFailed(f"'{file_name}' is a pickle checkpoint; pickles can run code when loaded and are "
+                               "refused. Upload a zip of the model folder with model.safetensors.", field="archive")
+    if not file_name.lower().endswith(".zip"):
+        raise ValidationFailed("Upload a .zip of the Hugging Face model folder.", field="archive")
+    if size is not None and size > limit:
+        raise ValidationFailed(f"The file is larger than {limit // (1024 * 1024)} MB.", field="archive")
+    staging_parent = _pretrained_root() / ".staging"
+    staging_parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=staging_parent))
+    final: Path | None = None
+    try:
+        source_sha256 = _copy_limited(archive, staging / "upload.zip", limit)
+        try:
+            model_dir = extract_model_zip(staging / "upload.zip", staging / "model")
+            if (model_dir / ENCODER_METADATA).exists():
+                raise ValidationFailed(f"The zip holds a {ENCODER_METADATA}; that name is reserved for the "
+                                       "registry's provenance record.", field="archive")
+            summary = _encoder_summary(model_dir)
+        except CoreError as exc:
+            raise ValidationFailed(f"Refused: {exc}", field="archive") from exc
+        others = sorted(p for p in model_dir.rglob("*") if p.is_file() and p.name not in
+                        ("config.json", "model.safetensors", "tokenizer.json"))
+        metadata = {"kind": "pretrained_encoder", "name": name, "source_file": file_name,
+                    "source_sha256": source_sha256, "config": summary,
+                    "other_files": {str(p.relative_to(model_dir)): _file_sha256(p) for p in others}}
+        (model_dir / ENCODER_METADATA).write_text(json.dumps(metadata, sort_keys=True, indent=2) + "\n",
+                                                  encoding="utf-8")
+        digest = artifact_digest(model_dir)
+        final = _pretrained_root() / f"{digest[:20]}-{uuid.uuid4().hex[:8]}"
+        encoder = PretrainedEncoder.objects.create(
+            name=name, description=description.strip(), directory=str(final), digest=digest, config=summary,
+            source_file=file_name[:255], source_sha256=source_sha256, uploaded_by=actor)
+        audit_log_append(actor=actor, action="pretrained_encoder.registered", obj=encoder,
+                         payload={"name": name, "digest": digest, "source_file": file_name,
+                                  "source_sha256": source_sha256, "config": summary})
+        model_dir.rename(final)  # the last step: a folder in place always has its row
+        artifact_publish(directory=final)
+    except BaseException:
+        if final is not None and final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return encoder

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -8,13 +9,14 @@ from django.views.decorators.http import require_POST
 
 from governance.accounts.permissions import READ_ROLES, role_required
 from governance.accounts.roles import ML_ENGINEER, REVIEWER
+from governance.accounts.selectors import user_has_role
 from governance.audits.selectors import audit_list
 from governance.form_errors import call_service
 from governance.jobs.selectors import job_for
 from governance.registry import mitigation, selectors, services
 from governance.registry.forms import DeploymentChangeForm, TrainForm
 from governance.list_filters import ListFilters
-from governance.registry.forms import MitigationForm
+from governance.registry.forms import MitigationForm, PretrainedEncoderForm
 from governance.registry.models import Model
 
 
@@ -34,17 +36,19 @@ def model_detail(request, pk: int):
     versions = selectors.model_version_list().filter(model=model).order_by("-version")
     deployments = selectors.deployments_of(model=model)
     return render(request, "registry/model.html", {"model": model, "versions": versions,
-                                                   "deployments": deployments})
+                                                   "deployments": deployments,
+                                                   "compute": selectors.compute_summary(model=model)})
 
 
 @login_required
 @role_required(*READ_ROLES)
 def model_version_detail(request, pk: int):
-    version = get_object_or_404(selectors.model_version_list().select_related("parent"), pk=pk)
+    version = get_object_or_404(selectors.model_version_list().select_related("parent", "pretrained_encoder"), pk=pk)
     audits = audit_list().filter(model_version=version)
     deployments = version.deployments.all()
     return render(request, "registry/version.html", {
-        "version": version, "audits": audits, "deployments": deployments, "job": job_for(version)})
+        "version": version, "audits": audits, "deployments": deployments, "job": job_for(version),
+        "compute": selectors.compute_summary(model_version=version)})
 
 
 @login_required
@@ -100,3 +104,24 @@ def model_version_mitigate(request, pk: int):
             return redirect("model-version", pk=child.pk)
     return render(request, "registry/mitigate.html", {"form": form, "version": version},
                   status=400 if form.errors else 200)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def pretrained_encoder_list(request):
+    """Registered external encoders, and (ML engineers) the form that registers one from a zip."""
+    form = None
+    if request.user.is_authenticated and user_has_role(request.user, ML_ENGINEER):
+        form = PretrainedEncoderForm(request.POST or None, request.FILES or None)
+    elif request.method == "POST":
+        raise PermissionDenied("Registering an encoder needs the ML engineer role.")
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        upload = fields.pop("archive")
+        encoder = call_service(form, services.pretrained_encoder_register, actor=request.user, archive=upload,
+                               file_name=upload.name, size=upload.size, **fields)
+        if encoder is not None:
+            return redirect("pretrained-encoders")
+    return render(request, "registry/encoders.html",
+                  {"form": form, "encoders": selectors.pretrained_encoder_list()},
+                  status=400 if form is not None and form.errors else 200)

@@ -38,6 +38,8 @@ WRITES = {
     "api-model-versions": ("post", {ML, ADM}),
     "api-model-version-mitigate": ("post", {ML, ADM}),
     "model-version-mitigate": ("post", {ML, ADM}),
+    "api-pretrained-encoders": ("post", {ML, ADM}),
+    "pretrained-encoders": ("post", {ML, ADM}),
     "api-audits": ("post", {ML, ADM}),
     "api-requests": ("post", {ML, ADM}),
     "api-request-approve": ("post", {REV, ADM}),
@@ -115,6 +117,8 @@ READS = {
     "audit-log": EVERYONE, "audit-log-export": EVERYONE, "home": EVERYONE,
     "api-audit-compare": EVERYONE, "audit-compare": EVERYONE, "audit-export": EVERYONE,
     "model-version-mitigate": {ML, ADM},
+    "api-pretrained-encoders": EVERYONE, "api-pretrained-encoder": EVERYONE, "pretrained-encoders": EVERYONE,
+    "api-model-compute": EVERYONE, "api-model-version-compute": EVERYONE,
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 

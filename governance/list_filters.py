@@ -25,7 +25,8 @@ class ListFilters:
     @classmethod
     def from_query(cls, params, *, statuses=()) -> "ListFilters":
         status = params.get("status", "")
-        return cls(q=params.get("q", "").strip()[:MAX_QUERY],
+        # NUL cannot travel to PostgreSQL in a string literal: drop it rather than fail with a 500
+        return cls(q=params.get("q", "").replace("\x00", "").strip()[:MAX_QUERY],
                    status=status if status in set(statuses) else "",
                    model=_id(params.get("model")), dataset=_id(params.get("dataset")))
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -77,6 +77,14 @@ class PredictionOutput(serializers.ModelSerializer):
 class AuditListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = AuditOutput
+
+    @extend_schema(parameters=[
+        OpenApiParameter("q", str, description="Audit number, model or dataset name, or requester (contains)"),
+        OpenApiParameter("status", str, enum=AuditStatus.values),
+        OpenApiParameter("model", int, description="Model id"), OpenApiParameter("dataset", int, description="Dataset id"),
+        OpenApiParameter("model_version", int, description="Model version id")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         # ?q=, ?status=, ?model=, ?dataset= as on the list page; ?model_version= for one version

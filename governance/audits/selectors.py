@@ -97,8 +97,40 @@ def audit_policy_verdict(*, audit: Audit, results: dict) -> list[dict]:
         verdicts.append({"environment": policy.environment, "label": policy.get_environment_display(),
                          "passed": all(g["passed"] for g in judged), "gates": judged,
                          "failing": [g for g in judged if not g["passed"]],
+                         "not_checked": [label for gate, label in gates.GATES.items()
+                                         if gate not in {g["gate"] for g in judged}],
                          "required_approvals": policy.required_approvals})
     return verdicts
+
+
+def audit_findings(*, results: dict) -> list[str]:
+    """What a reviewer must weigh before signing, read from the stored results: accuracy against the
+    majority baseline, the audit's own fairness rules, groups too small to judge, counterfactual flips and
+    flagged explanations. Empty when none of them speaks against the model."""
+    findings = []
+    metrics = results.get("metrics") or {}
+    if metrics and metrics.get("accuracy") is not None and \
+            metrics["accuracy"] <= metrics.get("majority_baseline_accuracy", 0):
+        findings.append(f"Accuracy {metrics['accuracy']:.3f} is not above the majority-class baseline "
+                        f"{metrics['majority_baseline_accuracy']:.3f}.")
+    rules = results.get("fairness_verdict") or []
+    failed = [r for r in rules if isinstance(r, dict) and not r.get("passed")]
+    if failed:
+        findings.append(f"{len(failed)} of {len(rules)} fairness rule checks fail (see “Fairness rules”).")
+    small = sorted({f"{name}: {group}" for name, grouping in ((results.get("fairness") or {}).get("groupings") or {}).items()
+                    for group, g in (grouping.get("groups") or {}).items() if g.get("too_small")})
+    if small:
+        findings.append(f"{len(small)} group(s) too small to judge ({', '.join(small[:4])}{'…' if len(small) > 4 else ''}).")
+    for direction, d in ((results.get("counterfactual") or {}).get("directions") or {}).items():
+        if d.get("n_flipped"):
+            findings.append(f"Swapping identity words ({direction}) changed {d['n_flipped']} of {d['n_changed']} "
+                            f"decisions.")
+    texts = (results.get("explanations") or {}).get("texts") or []
+    flagged = sum(1 for t in texts if t.get("flags"))
+    if flagged:
+        findings.append(f"{flagged} of {len(texts)} explanations are flagged (low agreement, instability or "
+                        f"truncation).")
+    return findings
 
 
 def audit_lineage(*, audit: Audit) -> dict:

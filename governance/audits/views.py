@@ -72,6 +72,7 @@ def _report_context(pk: int) -> dict:
     return {"audit": audit, "results": results, "job": job_for(audit),
             "result_rows": sorted(audit.results.all(), key=lambda r: r.kind),
             "verdicts": selectors.audit_policy_verdict(audit=audit, results=results),
+            "findings": selectors.audit_findings(results=results),
             "lineage": selectors.audit_lineage(audit=audit)}
 
 

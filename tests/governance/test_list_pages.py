@@ -66,6 +66,7 @@ def test_audit_search_and_filters_narrow_the_list_and_survive_pagination(client,
     nothing = client.get(reverse("audits"), {"q": "no such model"}).content.decode()
     assert "No audit matches these filters." in nothing
     assert client.get(reverse("audits"), {"status": "bogus", "model": "x"}).status_code == 200
+    assert client.get(reverse("audits"), {"q": "screening\x00-017"}).status_code == 200
 
 
 def test_request_and_model_and_dataset_search(client, reviewer, many):

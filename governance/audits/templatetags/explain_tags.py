@@ -54,7 +54,7 @@ def _tint(value: float | None, scale: float) -> str:
     if value is None or scale <= 0:
         return "transparent"
     r, g, b = POSITIVE_RGB if value > 0 else NEGATIVE_RGB
-    alpha = min(1.0, abs(value) / scale) * MAX_ALPHA
+    alpha = math.sqrt(min(1.0, abs(value) / scale)) * MAX_ALPHA  # square root: small values stay visible
     return f"rgba({r},{g},{b},{alpha:.2f})"
 
 
@@ -92,12 +92,12 @@ def token_rows(item: dict, methods: list) -> list[dict]:
 
 
 def _upper(values: list[float]) -> float:
-    """A round upper end for the axis: the largest value rounded up at its second significant digit."""
+    """A round upper end for the axis whose quarters are round too: 1, 1.2, 2, 4, 6, 8 or 10 × 10^k."""
     top = max((v for v in values if v is not None), default=0.0)
     if top <= 0:
         return 1.0
-    step = 10 ** (math.floor(math.log10(top)) - 1)
-    return math.ceil(top / step - 1e-9) * step
+    scale = 10 ** math.floor(math.log10(top))
+    return next(m * scale for m in (1, 1.2, 2, 4, 6, 8, 10) if m * scale >= top - 1e-12)
 
 
 @register.simple_tag

@@ -47,6 +47,7 @@ def _verdict_first_then_every_stored_result(client, explained_audit):
     assert "Staging:" in verdict and "Production:" in verdict
     assert "Explanations present" in verdict and "Audit recent enough" in verdict
     assert "above baseline" in verdict or "not above baseline" in verdict
+    assert "to weigh before signing" in verdict or "No finding against the model" in verdict
     assert explained_audit.result_hash in body
     for result in AuditResult.objects.filter(audit=explained_audit):
         assert result.sha256 in body

@@ -89,3 +89,13 @@ def test_audit_list_api_takes_the_same_filters(api_client, engineer, many, djang
     data = api_client.get("/api/audits/", {"model": target.pk}).json()
     assert [a["model_name"] for a in data["results"]] == ["screening-007"]
     assert api_client.get("/api/audits/", {"q": "screening-007"}).json()["count"] == 1
+
+
+def test_model_and_dataset_pages_link_to_their_filtered_lists(client, reviewer, many):
+    client.login(username=reviewer.username, password=PASSWORD)
+    model, dataset = many["models"][5], many["datasets"][5]
+    assert f'href="/audits/?model={model.pk}"' in client.get(reverse("model", args=[model.pk])).content.decode()
+    page = client.get(reverse("dataset", args=[dataset.pk])).content.decode()
+    assert f'href="/models/?dataset={dataset.pk}"' in page
+    trained = client.get(reverse("models"), {"dataset": dataset.pk}).content.decode()
+    assert trained.count(">screening-") == 1 and ">screening-005<" in trained

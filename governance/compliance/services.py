@@ -96,7 +96,7 @@ def audit_log_checkpoint_periodic() -> dict | None:
 def _checkpoint_file_write(document: dict) -> None:
     directory = Path(settings.AUDIT_CHECKPOINT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = document["created_at"].replace(":", "").replace("+", "Z")
+    stamp = "".join(c for c in document["created_at"][:26] if c.isdigit() or c == "T")  # UTC
     final = directory / f"checkpoint-{document['seq']:012d}-{stamp}.json"
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".checkpoint-")
     with os.fdopen(fd, "w") as handle:

@@ -16,7 +16,7 @@ from governance.approvals.models import DeploymentPolicy
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create)
 from governance.audits.services import audit_request
-from governance.compliance.services import organisation_profile_update
+from governance.compliance.services import audit_log_checkpoint_write, organisation_profile_update
 from governance.datasets.models import Dataset
 from governance.datasets.services import dataset_upload, dataset_version_reweigh
 from governance.registry.choices import VersionStatus
@@ -108,6 +108,8 @@ class Command(BaseCommand):
         deployment_request_approve(actor=reviewer, request_id=request.pk, reason="Staging only; fairness gap "
                                                                                  "must be mitigated before production.")
         self._mitigate(engineer, version, train, holdout)
+        checkpoint = audit_log_checkpoint_write(None, reason="demo")  # so the log page has one to verify against
+        self.stdout.write(f"  audit log signed at #{checkpoint['seq']} {checkpoint['head_hash'][:16]}…")
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
         self._print_logins()
 

@@ -13,6 +13,7 @@ import torch
 from django.urls import reverse
 from safetensors.torch import save_file
 
+from governance.compliance.exports import annex_iv
 from governance.compliance.models import AuditLogEntry
 from governance.errors import ValidationFailed
 from governance.jobs.models import Job
@@ -186,7 +187,8 @@ def test_a_reviewer_sees_the_encoders_but_cannot_register(client, reviewer):
     assert client.post(reverse("pretrained-encoders"), {"name": "x"}).status_code == 403
 
 
-def test_training_from_a_registered_encoder_records_it_in_config_and_lineage(engineer, inline_jobs, tiny_files):
+def test_training_from_a_registered_encoder_records_it_in_config_and_lineage(engineer, inline_jobs, tiny_files,
+                                                                             client):
     encoder = _register(engineer, _zip(tiny_files))
     data = upload_hiring(engineer, n_rows=60)
     with inline_jobs():
@@ -203,6 +205,12 @@ def test_training_from_a_registered_encoder_records_it_in_config_and_lineage(eng
     assert metadata["training_config"]["pretrained_encoder"]["digest"] == encoder.digest
     requested = AuditLogEntry.objects.get(action="model_version.training_requested", object_id=str(version.pk))
     assert requested.payload["config"]["pretrained_encoder"]["name"] == "tiny-bert"
+    methods = next(v for k, v in annex_iv(version)["sections"].items() if k.startswith("2."))["methods"]
+    assert methods["third_party_pretrained_components"] == [
+        f"tiny-bert (registered pretrained encoder, sha256 {encoder.digest})"]
+    client.force_login(engineer)
+    page = client.get(reverse("model-version", args=[version.pk])).content.decode()
+    assert "tiny-bert</a>" in page and "(registered, third-party)" in page
 
 
 def test_training_refuses_an_encoder_changed_since_registration(engineer, inline_jobs, tiny_files):

@@ -240,4 +240,9 @@ def test_the_train_form_offers_the_builtin_encoder_as_default(client, engineer):
     page = client.get(reverse("model-train")).content.decode()
     assert "Built-in pretrained MiniLM-L6 encoder (default)" in page
     assert 'value="pretrained" selected' in page and "Registered encoder" in page
+    data = upload_hiring(engineer, n_rows=60)
+    response = client.post(reverse("model-train"), {"model_name": "m", "dataset_version": data.pk,
+                                                    "encoder": "registered", "epochs": 1, "seed": 0})
+    assert response.status_code == 400 and "Choose the registered encoder to train from." in response.content.decode()
+    assert not ModelVersion.objects.exists()
 

@@ -50,7 +50,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--rows", type=int, default=3000, help="Training rows (default 3000).")
-        parser.add_argument("--explain-rows", type=int, default=30)
+        parser.add_argument("--explain-rows", type=int, default=12)
 
     def handle(self, *args, rows: int, explain_rows: int, **options):
         self._users()

@@ -23,7 +23,7 @@ Output (JSON-able; floats are plain Python floats)::
       "methods": ["shap", "lime", "ig"],
       "config": {"seed": 0, "max_length": 128, "mask_token": "[MASK]",
                  "shap": {"algorithm": "auto", "max_evals": 500, "owen_hierarchy": "shap.maskers.Text.clustering"},
-                 "lime": {"num_samples": 2000, "features": "words (LimeTextExplainer defaults)",
+                 "lime": {"num_samples": 1000, "features": "words (LimeTextExplainer defaults)",
                           "second_seed": 1},
                  "ig": {"n_steps": 64, "baseline": "[MASK] at every non-special position"},
                  "stability_thresholds": {"top_k": 5, "method_spearman_min": 0.5, ...}},
@@ -78,7 +78,7 @@ from models_core.explain_text import (CachedPredictor, ShapTokenizerAdapter, Tok
 SCHEMA = "models_core.explain/1"
 METHODS = ("shap", "lime", "ig")
 SHAP_MAX_EVALS = 500
-LIME_NUM_SAMPLES = 2000
+LIME_NUM_SAMPLES = 1000
 IG_STEPS = 64
 # IG's completeness gap tolerated before flagging, in probability units.
 IG_DELTA_MAX = 0.01

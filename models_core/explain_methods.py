@@ -54,7 +54,7 @@ class ShapTrees:
     def __call__(self, tokenized: TokenizedText) -> np.ndarray:
         if len(tokenized) == 1:
             return np.zeros((0, 4))
-        enc = self.adapter._tokenizer.encode(tokenized.text, add_special_tokens=True)
+        enc = self.adapter.plain.encode(tokenized.text, add_special_tokens=True)
         special = [i for i, s in enumerate(enc.special_tokens_mask) if s]
         if len(enc.ids) - len(special) != len(tokenized):
             raise InputError("re-tokenizing the explained text changed its tokens")
@@ -112,7 +112,7 @@ def shap_library(predict_proba: PredictProba, adapter: ShapTokenizerAdapter, tok
     values = np.asarray(explanation.values[0])[:, target]
     base = float(np.asarray(explanation.base_values[0])[target])
     # shap's rows include [CLS]/[SEP], which are invariant and get exactly 0
-    enc = adapter._tokenizer.encode(tokenized.text, add_special_tokens=True)
+    enc = adapter.plain.encode(tokenized.text, add_special_tokens=True)
     keep = [i for i, s in enumerate(enc.special_tokens_mask) if not s]
     return Attribution(values=values[keep], base_value=base, value=base + float(values.sum()),
                        info={"algorithm": "shap.PartitionExplainer", "evaluations": calls["evaluations"]})

@@ -148,15 +148,15 @@ class ShapTokenizerAdapter:
     """
 
     def __init__(self, tokenizer: Tokenizer, mask_token: str | None = None) -> None:
-        self._tokenizer = plain_tokenizer(tokenizer)
-        self.mask_token = mask_token or mask_token_of(self._tokenizer)
-        self.mask_token_id = self._tokenizer.token_to_id(self.mask_token)
-        sep = next((t for t in ("[SEP]", "</s>") if self._tokenizer.token_to_id(t) is not None), None)
+        self.plain = plain_tokenizer(tokenizer)
+        self.mask_token = mask_token or mask_token_of(self.plain)
+        self.mask_token_id = self.plain.token_to_id(self.mask_token)
+        sep = next((t for t in ("[SEP]", "</s>") if self.plain.token_to_id(t) is not None), None)
         self.sep_token = sep
-        self.sep_token_id = None if sep is None else self._tokenizer.token_to_id(sep)
+        self.sep_token_id = None if sep is None else self.plain.token_to_id(sep)
 
     def __call__(self, s: str, return_offsets_mapping: bool = True) -> dict:
-        enc = self._tokenizer.encode(s, add_special_tokens=True)
+        enc = self.plain.encode(s, add_special_tokens=True)
         out = {"input_ids": list(enc.ids)}
         if return_offsets_mapping:
             out["offset_mapping"] = [(0, 0) if special else tuple(o)

@@ -88,18 +88,3 @@ def retention_purge() -> int:
     from governance.compliance.retention import retention_purge as purge
 
     return purge().pk
-
-
-@shared_task(name="governance.pii_scan", acks_late=True, reject_on_worker_lost=True)
-def pii_scan(job_id: int) -> None:
-    from governance.compliance.pii_scans import pii_scan_run
-
-    pii_scan_run(job_id=job_id)
-
-
-@shared_task(name="governance.retention_purge")
-def retention_purge() -> int:
-    """Periodic (django-celery-beat, daily; migration compliance 0003): purge records past retention."""
-    from governance.compliance.retention import retention_purge as purge
-
-    return purge().pk

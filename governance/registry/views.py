@@ -13,9 +13,9 @@ from governance.accounts.selectors import user_has_role
 from governance.audits.selectors import audit_list
 from governance.form_errors import call_service
 from governance.jobs.selectors import job_for
+from governance.list_filters import ListFilters
 from governance.registry import mitigation, selectors, services
 from governance.registry.forms import DeploymentChangeForm, TrainForm
-from governance.list_filters import ListFilters
 from governance.registry.forms import MitigationForm, PretrainedEncoderForm
 from governance.registry.models import Model
 

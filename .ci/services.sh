@@ -22,3 +22,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping)"
+
+# A test database left behind by an interrupted run (and any session still attached to it) would make
+# pytest-django's CREATE DATABASE fail: clear it first.
+psql -h 127.0.0.1 -U postgres -q -Atc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+  WHERE datname = 'test_governance' AND pid <> pg_backend_pid()" >/dev/null
+psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS test_governance" >/dev/null

@@ -1,16 +1,19 @@
-"""The search box and filters of the list pages (?q=, ?status=, ?model=, ?dataset=), read from a query string.
+"""Filtering and ordering of lists, shared by the selectors of every app; and the search box and filters of
+the HTML list pages (?q=, ?status=, ?model=, ?dataset=), read from a query string.
 
-Values are cleaned here once (a status outside the list's choices, or an id that is not a number, is
-ignored rather than an error), so selectors receive plain typed filters and pages keep them across pages.
+The pages clean their values leniently here (a status outside the list's choices, or an id that is not a
+number, is ignored rather than an error); the API validates the same names strictly with an input
+serializer (governance/api_lists.py) and answers a bad value with a 400. Either way the selectors receive a
+plain dict of typed values and narrow, search and order with `narrowed`, `searched` and `ordered`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 MAX_QUERY = 200
 
@@ -39,21 +42,18 @@ class ListFilters:
         """The record number the search names ("42" or "#42"), if it names one."""
         return _id(self.q.lstrip("#"))
 
+    def as_dict(self) -> dict[str, Any]:
+        """The filters that are set, by name: what a selector's `filters` takes."""
+        return {k: v for k, v in (("q", self.q), ("status", self.status), ("model", self.model),
+                                  ("dataset", self.dataset)) if v}
+
     def apply(self, qs: QuerySet, *, search: Sequence[str], by_number: bool = False, status: str = "",
               model: str = "", dataset: str = "") -> QuerySet:
         """`qs` narrowed: `q` against each lookup in `search` (and the primary key when `by_number` and the
         search is a number), then status, model and dataset against the lookups named for them."""
-        if self.q:
-            match = Q()
-            for lookup in search:
-                match |= Q(**{lookup: self.q})
-            if by_number and self.number:
-                match |= Q(pk=self.number)
-            qs = qs.filter(match)
-        for lookup, value in ((status, self.status), (model, self.model), (dataset, self.dataset)):
-            if lookup and value:
-                qs = qs.filter(**{lookup: value})
-        return qs
+        qs = searched(qs, self.q, fields=search, by_number=by_number)
+        return narrowed(qs, self.as_dict(), {name: lookup for name, lookup in
+                                             (("status", status), ("model", model), ("dataset", dataset)) if lookup})
 
     def querystring(self) -> str:
         """The filters as a query string, for the pagination links."""
@@ -63,4 +63,39 @@ class ListFilters:
 
 
 def _id(value) -> int | None:
-    return int(value) if value and str(value).isdigit() and len(str(value)) < 12 else None
+    # isascii: "²" is a digit to str.isdigit() but not to int()
+    text = str(value) if value else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+
+def searched(qs: QuerySet, q: str, *, fields: Sequence[str], by_number: bool = False) -> QuerySet:
+    """`qs` narrowed to the rows where `q` matches one of the lookups in `fields` (e.g. "name__icontains"),
+    or, when `by_number`, whose primary key is the number `q` names ("42" or "#42"). No `q`, no narrowing."""
+    if not q:
+        return qs
+    match = Q()
+    for lookup in fields:
+        match |= Q(**{lookup: q})
+    number = _id(q.lstrip("#"))
+    if by_number and number:
+        match |= Q(pk=number)
+    return qs.filter(match)
+
+
+def narrowed(qs: QuerySet, filters: Mapping[str, Any], lookups: Mapping[str, str]) -> QuerySet:
+    """`qs` filtered by each value of `filters` that `lookups` names (filter name -> ORM lookup, e.g.
+    "created_after" -> "created_at__gte"). None and "" are no filter; False is one."""
+    return qs.filter(**{lookups[name]: value for name, value in filters.items()
+                        if name in lookups and value is not None and value != ""})
+
+
+def ordered(qs: QuerySet, ordering: str, *, fields: Mapping[str, str], default: str) -> QuerySet:
+    """`qs` ordered by `ordering` ("name" or "-name" for descending, a key of `fields`, which maps it to a
+    lookup) or else by `default`, then by primary key in the same direction: rows that tie keep one order,
+    so pages neither repeat nor skip a row. Empty values sort last in both directions."""
+    key = ordering or default
+    descending = key.startswith("-")
+    expression = F(fields[key.removeprefix("-")])
+    if descending:
+        return qs.order_by(expression.desc(nulls_last=True), "-pk")
+    return qs.order_by(expression.asc(nulls_last=True), "pk")

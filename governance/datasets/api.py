@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ML_ENGINEER
+from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
 from governance.datasets import selectors, services
 from governance.datasets.choices import FileFormat, LawfulBasis
 from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
@@ -84,13 +85,40 @@ class RecordOutput(serializers.ModelSerializer):
         fields = ["id", "row_index", "subject_id", "text", "label", "attributes", "weight"]
 
 
+class DatasetFilterInput(CreatedRangeInput):
+    q = search_filter("Name, description or owner's username contains (as the datasets page's search).")
+    owner = serializers.CharField(max_length=150, required=False, help_text="The owner's username.")
+    lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices, required=False)
+    special_categories = bool_filter("Only datasets that do (true) or do not (false) hold special categories.")
+    ordering = ordering_field(*selectors.DATASET_ORDERING, default="name")
+
+
+class DatasetVersionFilterInput(CreatedRangeInput):
+    q = search_filter("Dataset name, note or file name contains.")
+    dataset = id_filter("Versions of this dataset.")
+    file_format = serializers.ChoiceField(choices=FileFormat.choices, required=False)
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, help_text="The file's SHA-256 (hex).")
+    ordering = ordering_field(*selectors.VERSION_ORDERING, default="-created_at")
+
+
+class RecordFilterInput(serializers.Serializer):
+    q = search_filter("The text contains.")
+    label = serializers.CharField(max_length=100, required=False)
+    subject_id = serializers.CharField(max_length=200, required=False)
+    ordering = ordering_field(*selectors.RECORD_ORDERING, default="row_index")
+
+
 class DatasetListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = DatasetOutput
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(parameters=[DatasetFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return selectors.dataset_list()
+        return selectors.dataset_list(filters=list_filters(DatasetFilterInput, self.request))
 
     @extend_schema(request=DatasetUploadInput, responses={201: DatasetVersionOutput})
     def post(self, request):
@@ -117,10 +145,12 @@ class DatasetVersionListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = DatasetVersionOutput
 
+    @extend_schema(parameters=[DatasetVersionFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        qs = selectors.dataset_version_list()
-        dataset = self.request.query_params.get("dataset")
-        return qs.filter(dataset_id=dataset) if dataset and dataset.isdigit() else qs
+        return selectors.dataset_version_list(filters=list_filters(DatasetVersionFilterInput, self.request))
 
 
 class DatasetVersionDetailApi(generics.RetrieveAPIView):
@@ -133,8 +163,13 @@ class DatasetRecordListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = RecordOutput
 
+    @extend_schema(parameters=[RecordFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return DatasetRecord.objects.filter(version_id=self.kwargs["pk"]).order_by("row_index")
+        return selectors.dataset_record_list(version_id=self.kwargs["pk"],
+                                             filters=list_filters(RecordFilterInput, self.request))
 
 
 # ------------------------------------------------------------------------------------------- datasheets

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from django.db.models import Count, Max, QuerySet
 
 from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Datasheet, DatasetVersion
 from governance.errors import ValidationFailed
 from governance.jobs.models import Job
+from governance.list_filters import ListFilters, narrowed, ordered, searched
 
 DATASHEET_JOB_KIND = "datasheet"
 DRIFT_JOB_KIND = "drift"
@@ -13,13 +16,48 @@ DRIFT_JOB_KIND = "drift"
 ALL_ROWS = "(all rows)"
 
 
-def dataset_list() -> QuerySet[Dataset]:
-    return (Dataset.objects.select_related("owner")
-            .annotate(version_count=Count("versions"), latest_version=Max("versions__version")))
+DATASET_FILTERS = {"owner": "owner__username", "lawful_basis": "lawful_basis",
+                   "special_categories": "special_categories", "created_after": "created_at__gte",
+                   "created_before": "created_at__lt"}
+DATASET_SEARCH = ("name__icontains", "description__icontains", "owner__username__icontains")
+DATASET_ORDERING = {"id": "pk", "name": "name", "created_at": "created_at", "latest_version": "latest_version"}
+VERSION_FILTERS = {"dataset": "dataset_id", "file_format": "file_format", "sha256": "sha256",
+                   "created_after": "created_at__gte", "created_before": "created_at__lt"}
+VERSION_SEARCH = ("dataset__name__icontains", "note__icontains", "file_name__icontains")
+VERSION_ORDERING = {"id": "pk", "created_at": "created_at", "version": "version", "row_count": "row_count",
+                    "dataset": "dataset__name"}
+RECORD_FILTERS = {"label": "label", "subject_id": "subject_id"}
+RECORD_ORDERING = {"id": "pk", "row_index": "row_index", "label": "label", "subject_id": "subject_id"}
 
 
-def dataset_version_list() -> QuerySet[DatasetVersion]:
-    return DatasetVersion.objects.select_related("dataset", "created_by").order_by("-created_at")
+def dataset_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Dataset]:
+    """Datasets with their version count and latest version number. `filters`: q (name, description or
+    owner contains), owner (username), lawful_basis, special_categories, created_after/before, ordering
+    (a key of DATASET_ORDERING, default name)."""
+    filters = filters or {}
+    qs = (Dataset.objects.select_related("owner")
+          .annotate(version_count=Count("versions"), latest_version=Max("versions__version")))
+    qs = narrowed(searched(qs, filters.get("q", ""), fields=DATASET_SEARCH), filters, DATASET_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=DATASET_ORDERING, default="name")
+
+
+def dataset_version_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[DatasetVersion]:
+    """Dataset versions, newest first. `filters`: q (dataset name, note or file name contains), dataset,
+    file_format, sha256, created_after/before, ordering (a key of VERSION_ORDERING)."""
+    filters = filters or {}
+    qs = DatasetVersion.objects.select_related("dataset", "created_by")
+    qs = narrowed(searched(qs, filters.get("q", ""), fields=VERSION_SEARCH), filters, VERSION_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=VERSION_ORDERING, default="-created_at")
+
+
+def dataset_record_list(*, version_id: int, filters: Mapping[str, Any] | None = None) -> QuerySet[DatasetRecord]:
+    """The records of one version in row order. `filters`: q (text contains), label, subject_id, ordering
+    (a key of RECORD_ORDERING)."""
+    filters = filters or {}
+    qs = searched(DatasetRecord.objects.filter(version_id=version_id), filters.get("q", ""),
+                  fields=("text__icontains",))
+    return ordered(narrowed(qs, filters, RECORD_FILTERS), filters.get("ordering", ""), fields=RECORD_ORDERING,
+                   default="row_index")
 
 
 def dataset_version_get(*, version_id: int) -> DatasetVersion:
@@ -165,7 +203,6 @@ def datasheet_summary(version: DatasetVersion) -> dict | None:
     }
 
 
-def dataset_search(*, filters) -> QuerySet[Dataset]:
+def dataset_search(*, filters: ListFilters) -> QuerySet[Dataset]:
     """Datasets matching a list page's filters: `q` in the name, description or the owner's username."""
-    return filters.apply(dataset_list(), search=("name__icontains", "description__icontains",
-                                                 "owner__username__icontains")).order_by("name")
+    return dataset_list(filters=filters.as_dict())

@@ -27,7 +27,7 @@ class ListPagination(PageNumberPagination):
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
+        if not raw:
             return self.page_size
         try:
             return serializers.IntegerField(min_value=1, max_value=self.max_page_size).run_validation(raw)
@@ -44,8 +44,10 @@ class ListPagination(PageNumberPagination):
 
 
 def list_filters(input_class: type[serializers.Serializer], request) -> dict[str, Any]:
-    """The filters of `request`'s query string that are set, validated by `input_class` (a 400 otherwise)."""
-    data = input_class(data=request.query_params)
+    """The filters of `request`'s query string that are set, validated by `input_class` (a 400 otherwise).
+    An empty value (`?status=`, as a form leaves it) is no filter; a repeated one counts once, the last."""
+    given = {name: value for name, value in request.query_params.items() if value != ""}
+    data = input_class(data=given)
     data.is_valid(raise_exception=True)
     return {name: value for name, value in data.validated_data.items() if value is not None and value != ""}
 
@@ -67,7 +69,6 @@ def search_filter(help_text: str) -> serializers.CharField:
 
 
 def bool_filter(help_text: str) -> serializers.BooleanField:
-    # allow_null: in a query string an absent boolean would otherwise read as false
     return serializers.BooleanField(required=False, allow_null=True, default=None, help_text=help_text)
 
 

@@ -8,10 +8,12 @@ from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ML_ENGINEER, REVIEWER
+from governance.api_lists import (CreatedRangeInput, bool_filter, id_filter, instant_filter, list_filters,
+                                  ordering_field, search_filter)
 from governance.datasets.models import DatasetVersion
 from governance.registry import mitigation, selectors, services
-from governance.registry.choices import EncoderChoice, Environment
-from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
+from governance.registry.choices import EncoderChoice, Environment, VersionStatus
+from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
 
 EngineerWrites = role_permission(ML_ENGINEER)
 
@@ -82,22 +84,61 @@ class DeploymentChangeInput(serializers.Serializer):
     reason = serializers.CharField(max_length=180)
 
 
+class ModelFilterInput(CreatedRangeInput):
+    q = search_filter("Name or owner's username contains (as the models page's search).")
+    dataset = id_filter("Models with a version trained on a version of this dataset.")
+    owner = serializers.CharField(max_length=150, required=False, help_text="The owner's username.")
+    ordering = ordering_field(*selectors.MODEL_ORDERING, default="name")
+
+
+class ModelVersionFilterInput(CreatedRangeInput):
+    model = id_filter("Versions of this model.")
+    status = serializers.ChoiceField(choices=VersionStatus.choices, required=False)
+    dataset_version = id_filter("Versions trained on this dataset version.")
+    dataset = id_filter("Versions trained on a version of this dataset.")
+    pretrained_encoder = id_filter("Versions trained from this registered encoder.")
+    ordering = ordering_field(*selectors.VERSION_ORDERING, default="-created_at")
+
+
+class DeploymentFilterInput(serializers.Serializer):
+    environment = serializers.ChoiceField(choices=Environment.choices, required=False)
+    kind = serializers.ChoiceField(choices=DeploymentKind.choices, required=False)
+    model = id_filter("Deployments of this model's versions.")
+    model_version = id_filter("Deployments of this model version.")
+    active = bool_filter("Only deployments still serving (true) or ended (false).")
+    started_after = instant_filter("Started at or after this instant")
+    started_before = instant_filter("Started before this instant")
+    ordering = ordering_field(*selectors.DEPLOYMENT_ORDERING, default="-started_at")
+
+
+class PretrainedEncoderFilterInput(CreatedRangeInput):
+    q = search_filter("Name or description contains.")
+    digest = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, help_text="The folder's digest (hex).")
+    ordering = ordering_field(*selectors.ENCODER_ORDERING, default="name")
+
+
 class ModelListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = ModelOutput
 
+    @extend_schema(parameters=[ModelFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return selectors.model_list()
+        return selectors.model_list(filters=list_filters(ModelFilterInput, self.request))
 
 
 class ModelVersionListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = ModelVersionOutput
 
+    @extend_schema(parameters=[ModelVersionFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        qs = selectors.model_version_list()
-        model = self.request.query_params.get("model")
-        return qs.filter(model_id=model) if model and model.isdigit() else qs
+        return selectors.model_version_list(filters=list_filters(ModelVersionFilterInput, self.request))
 
     @extend_schema(request=TrainInput, responses={202: ModelVersionOutput})
     def post(self, request):
@@ -119,10 +160,12 @@ class DeploymentListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = DeploymentOutput
 
+    @extend_schema(parameters=[DeploymentFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        qs = Deployment.objects.select_related("model_version__model")
-        env = self.request.query_params.get("environment")
-        return qs.filter(environment=env) if env else qs
+        return selectors.deployment_list(filters=list_filters(DeploymentFilterInput, self.request))
 
 
 class DeploymentAtApi(APIView):
@@ -207,8 +250,12 @@ class PretrainedEncoderListApi(generics.ListAPIView):
     serializer_class = PretrainedEncoderOutput
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(parameters=[PretrainedEncoderFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return selectors.pretrained_encoder_list()
+        return selectors.pretrained_encoder_list(filters=list_filters(PretrainedEncoderFilterInput, self.request))
 
     @extend_schema(request={"multipart/form-data": PretrainedEncoderInput}, responses={201: PretrainedEncoderOutput})
     def post(self, request):

@@ -1,17 +1,57 @@
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from typing import Any, Mapping
 
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+
+from governance.list_filters import ListFilters, narrowed, ordered, searched
 from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
 
+MODEL_FILTERS = {"owner": "owner__username", "created_after": "created_at__gte", "created_before": "created_at__lt"}
+MODEL_SEARCH = ("name__icontains", "owner__username__icontains")
+MODEL_ORDERING = {"id": "pk", "name": "name", "created_at": "created_at", "latest_version": "latest_version"}
+VERSION_FILTERS = {"model": "model_id", "status": "status", "dataset_version": "dataset_version_id",
+                   "dataset": "dataset_version__dataset_id", "pretrained_encoder": "pretrained_encoder_id",
+                   "created_after": "created_at__gte", "created_before": "created_at__lt"}
+VERSION_ORDERING = {"id": "pk", "created_at": "created_at", "trained_at": "trained_at", "version": "version",
+                    "model": "model__name", "status": "status"}
+DEPLOYMENT_FILTERS = {"environment": "environment", "kind": "kind", "model": "model_version__model_id",
+                      "model_version": "model_version_id", "active": "ended_at__isnull",
+                      "started_after": "started_at__gte", "started_before": "started_at__lt"}
+DEPLOYMENT_ORDERING = {"id": "pk", "started_at": "started_at", "ended_at": "ended_at", "environment": "environment"}
+ENCODER_FILTERS = {"digest": "digest", "created_after": "created_at__gte", "created_before": "created_at__lt"}
+ENCODER_ORDERING = {"id": "pk", "name": "name", "created_at": "created_at", "used_by": "used_by"}
 
-def model_list() -> QuerySet[Model]:
-    return Model.objects.select_related("owner").annotate(version_count=Count("versions"),
-                                                          latest_version=Max("versions__version"))
+
+def model_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Model]:
+    """Models with their version count and latest version number. `filters`: q (name or owner contains),
+    dataset (a version of the model was trained on a version of that dataset), owner (username),
+    created_after/before, ordering (a key of MODEL_ORDERING, default name)."""
+    filters = filters or {}
+    qs = Model.objects.select_related("owner").annotate(version_count=Count("versions"),
+                                                        latest_version=Max("versions__version"))
+    qs = narrowed(searched(qs, filters.get("q", ""), fields=MODEL_SEARCH), filters, MODEL_FILTERS)
+    if filters.get("dataset"):
+        qs = qs.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"),
+                                                          dataset_version__dataset_id=filters["dataset"])))
+    return ordered(qs, filters.get("ordering", ""), fields=MODEL_ORDERING, default="name")
 
 
-def model_version_list() -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.select_related("model", "dataset_version__dataset", "created_by")
+def model_version_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[ModelVersion]:
+    """Model versions, newest first. `filters`: model, status, dataset_version, dataset (trained on a version
+    of it), pretrained_encoder, created_after/before, ordering (a key of VERSION_ORDERING)."""
+    filters = filters or {}
+    qs = narrowed(ModelVersion.objects.select_related("model", "dataset_version__dataset", "created_by"), filters,
+                  VERSION_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=VERSION_ORDERING, default="-created_at")
+
+
+def deployment_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Deployment]:
+    """Deployments, latest start first. `filters`: environment, kind, model, model_version, active (not
+    ended), started_after/before, ordering (a key of DEPLOYMENT_ORDERING)."""
+    filters = filters or {}
+    qs = narrowed(Deployment.objects.select_related("model_version__model"), filters, DEPLOYMENT_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=DEPLOYMENT_ORDERING, default="-started_at")
 
 
 def model_version_get(*, version_id: int) -> ModelVersion:
@@ -58,21 +98,20 @@ def deployment_timeline(*, model: Model) -> list[dict]:
     return lanes
 
 
-def model_search(*, filters) -> QuerySet[Model]:
+def model_search(*, filters: ListFilters) -> QuerySet[Model]:
     """Models matching a list page's filters: `q` in the name or the owner's username; `dataset`: a version
     of the model was trained on a version of that dataset."""
-    from django.db.models import Exists, OuterRef
-
-    qs = filters.apply(model_list(), search=("name__icontains", "owner__username__icontains"))
-    if filters.dataset:
-        qs = qs.filter(Exists(ModelVersion.objects.filter(model=OuterRef("pk"),
-                                                          dataset_version__dataset_id=filters.dataset)))
-    return qs.order_by("name")
+    return model_list(filters=filters.as_dict())
 
 
-def pretrained_encoder_list() -> QuerySet[PretrainedEncoder]:
-    return (PretrainedEncoder.objects.select_related("uploaded_by").annotate(used_by=Count("model_versions"))
-            .order_by("name"))
+def pretrained_encoder_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[PretrainedEncoder]:
+    """Registered encoders with the number of versions trained from each. `filters`: q (name or description
+    contains), digest, created_after/before, ordering (a key of ENCODER_ORDERING, default name)."""
+    filters = filters or {}
+    qs = PretrainedEncoder.objects.select_related("uploaded_by").annotate(used_by=Count("model_versions"))
+    qs = searched(qs, filters.get("q", ""), fields=("name__icontains", "description__icontains"))
+    return ordered(narrowed(qs, filters, ENCODER_FILTERS), filters.get("ordering", ""), fields=ENCODER_ORDERING,
+                   default="name")
 
 
 COMPUTE_SUMS = ("wall_s", "cpu_s", "flops", "tokens", "energy_wh", "model_evaluations")

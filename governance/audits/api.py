@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ML_ENGINEER
+from governance.api_lists import CreatedRangeInput, id_filter, list_filters, ordering_field, search_filter
 from governance.audits import selectors, services
 from governance.audits.models import Audit, AuditStatus, Prediction
 from governance.datasets.models import DatasetVersion
-from governance.list_filters import ListFilters
 from governance.registry.models import ModelVersion
 
 EngineerWrites = role_permission(ML_ENGINEER)
@@ -74,24 +74,34 @@ class PredictionOutput(serializers.ModelSerializer):
         fields = ["id", "record", "subject_id", "predicted_label", "probabilities"]
 
 
+class AuditFilterInput(CreatedRangeInput):
+    q = search_filter("The audit number, or the model's or dataset's name or the requester contains (as the "
+                      "audits page's search).")
+    status = serializers.ChoiceField(choices=AuditStatus.choices, required=False)
+    model = id_filter("Audits of this model's versions.")
+    dataset = id_filter("Audits on a version of this dataset.")
+    model_version = id_filter("Audits of this model version.")
+    dataset_version = id_filter("Audits on this dataset version.")
+    requested_by = serializers.CharField(max_length=150, required=False, help_text="The requester's username.")
+    ordering = ordering_field(*selectors.AUDIT_ORDERING, default="-created_at")
+
+
+class PredictionFilterInput(serializers.Serializer):
+    predicted_label = serializers.CharField(max_length=100, required=False)
+    subject_id = serializers.CharField(max_length=200, required=False)
+    ordering = ordering_field(*selectors.PREDICTION_ORDERING, default="id")
+
+
 class AuditListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = AuditOutput
 
-    @extend_schema(parameters=[
-        OpenApiParameter("q", str, description="Audit number, model or dataset name, or requester (contains)"),
-        OpenApiParameter("status", str, enum=AuditStatus.values),
-        OpenApiParameter("model", int, description="Model id"), OpenApiParameter("dataset", int, description="Dataset id"),
-        OpenApiParameter("model_version", int, description="Model version id")])
+    @extend_schema(parameters=[AuditFilterInput])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        # ?q=, ?status=, ?model=, ?dataset= as on the list page; ?model_version= for one version
-        filters = ListFilters.from_query(self.request.query_params, statuses=AuditStatus.values)
-        qs = selectors.audit_search(filters=filters)
-        mv = self.request.query_params.get("model_version")
-        return qs.filter(model_version_id=mv) if mv and mv.isdigit() else qs
+        return selectors.audit_list(filters=list_filters(AuditFilterInput, self.request))
 
     @extend_schema(request=AuditInput, responses={202: AuditOutput})
     def post(self, request):
@@ -113,8 +123,13 @@ class AuditPredictionListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = PredictionOutput
 
+    @extend_schema(parameters=[PredictionFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return Prediction.objects.filter(audit_id=self.kwargs["pk"]).order_by("id")
+        return selectors.prediction_list(audit_id=self.kwargs["pk"],
+                                         filters=list_filters(PredictionFilterInput, self.request))
 
 
 class AuditCompareApi(APIView):

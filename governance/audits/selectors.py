@@ -1,12 +1,39 @@
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from django.db.models import QuerySet
 
-from governance.audits.models import Audit
+from governance.audits.models import Audit, Prediction
+from governance.list_filters import ListFilters, narrowed, ordered, searched
+
+AUDIT_FILTERS = {"status": "status", "model": "model_version__model_id", "dataset": "dataset_version__dataset_id",
+                 "model_version": "model_version_id", "dataset_version": "dataset_version_id",
+                 "requested_by": "requested_by__username", "created_after": "created_at__gte",
+                 "created_before": "created_at__lt"}
+AUDIT_SEARCH = ("model_version__model__name__icontains", "dataset_version__dataset__name__icontains",
+                "requested_by__username__icontains")
+AUDIT_ORDERING = {"id": "pk", "created_at": "created_at", "finished_at": "finished_at", "status": "status"}
+PREDICTION_FILTERS = {"predicted_label": "predicted_label", "subject_id": "subject_id"}
+PREDICTION_ORDERING = {"id": "pk", "subject_id": "subject_id", "predicted_label": "predicted_label"}
 
 
-def audit_list() -> QuerySet[Audit]:
-    return Audit.objects.select_related("model_version__model", "dataset_version__dataset", "requested_by")
+def audit_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Audit]:
+    """Audits, newest first. `filters`: q (the audit number, or the model's or dataset's name or the
+    requester contains), status, model, dataset, model_version, dataset_version, requested_by (username),
+    created_after/before, ordering (a key of AUDIT_ORDERING)."""
+    filters = filters or {}
+    qs = Audit.objects.select_related("model_version__model", "dataset_version__dataset", "requested_by")
+    qs = narrowed(searched(qs, filters.get("q", ""), fields=AUDIT_SEARCH, by_number=True), filters, AUDIT_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=AUDIT_ORDERING, default="-created_at")
+
+
+def prediction_list(*, audit_id: int, filters: Mapping[str, Any] | None = None) -> QuerySet[Prediction]:
+    """An audit's predictions in stored order. `filters`: predicted_label, subject_id, ordering (a key of
+    PREDICTION_ORDERING)."""
+    filters = filters or {}
+    qs = narrowed(Prediction.objects.filter(audit_id=audit_id), filters, PREDICTION_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=PREDICTION_ORDERING, default="id")
 
 
 def audit_get(*, audit_id: int) -> Audit:
@@ -140,11 +167,7 @@ def audit_lineage(*, audit: Audit) -> dict:
             "deployments": list(version.deployments.order_by("-started_at"))}
 
 
-def audit_search(*, filters) -> QuerySet[Audit]:
+def audit_search(*, filters: ListFilters) -> QuerySet[Audit]:
     """Audits matching a list page's filters (governance.list_filters.ListFilters): `q` matches the audit
     number, the model's or dataset's name or the requester; status, model and dataset are exact."""
-    return filters.apply(audit_list(), search=("model_version__model__name__icontains",
-                                               "dataset_version__dataset__name__icontains",
-                                               "requested_by__username__icontains"),
-                         by_number=True, status="status", model="model_version__model_id",
-                         dataset="dataset_version__dataset_id")
+    return audit_list(filters=filters.as_dict())

@@ -8,9 +8,10 @@ from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
 from governance.approvals import gates, selectors, services
 from governance.approvals.models import (Approval, DeploymentPolicy, DeploymentRequest, GateWaiver, RequestComment,
-                                         Webhook, WebhookEvent)
+                                         RequestStatus, Webhook, WebhookEvent)
 from governance.audits.models import Audit
 from governance.errors import NotFound
 from governance.registry.choices import Environment
@@ -130,19 +131,47 @@ class WebhookCreatedOutput(WebhookOutput):
         fields = [*WebhookOutput.Meta.fields, "secret"]  # shown once, at creation
 
 
-def _request_queryset():
-    return selectors.request_list().prefetch_related("approvals__reviewer", "comments__author",
-                                                     "waivers__granted_by")
+class RequestFilterInput(CreatedRangeInput):
+    q = search_filter("The request number, or the model's name or the requester contains, or the environment "
+                      "(as the approvals page's search).")
+    status = serializers.ChoiceField(choices=RequestStatus.choices, required=False)
+    environment = serializers.ChoiceField(choices=Environment.choices, required=False)
+    model = id_filter("Requests for this model's versions.")
+    model_version = id_filter("Requests for this model version.")
+    audit = id_filter("Requests citing this audit.")
+    requested_by = serializers.CharField(max_length=150, required=False, help_text="The requester's username.")
+    ordering = ordering_field(*selectors.REQUEST_ORDERING, default="-created_at")
+
+
+class PolicyFilterInput(serializers.Serializer):
+    environment = serializers.ChoiceField(choices=Environment.choices, required=False)
+    stored = bool_filter("Only policies an officer saved (true) or the defaults in force (false).")
+    ordering = ordering_field(*selectors.POLICY_ORDERING, default="environment")
+
+
+class WebhookFilterInput(CreatedRangeInput):
+    q = search_filter("The URL contains.")
+    active = bool_filter("Only active (true) or paused (false) webhooks.")
+    event = serializers.ChoiceField(choices=WebhookEvent.choices, required=False,
+                                    help_text="Only webhooks subscribed to this event.")
+    ordering = ordering_field(*selectors.WEBHOOK_ORDERING, default="url")
+
+
+def _request_queryset(filters=None):
+    return selectors.request_list(filters=filters).prefetch_related("approvals__reviewer", "comments__author",
+                                                                    "waivers__granted_by")
 
 
 class RequestListApi(generics.ListAPIView):
     permission_classes = [role_permission(ML_ENGINEER)]
     serializer_class = RequestOutput
 
+    @extend_schema(parameters=[RequestFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        qs = _request_queryset()
-        state = self.request.query_params.get("status")
-        return qs.filter(status=state) if state else qs
+        return _request_queryset(list_filters(RequestFilterInput, self.request))
 
     @extend_schema(request=RequestInput, responses={201: RequestOutput})
     def post(self, request):
@@ -221,12 +250,18 @@ class RequestWaiverApi(APIView):
         return Response(WaiverOutput(waiver).data, status=status.HTTP_201_CREATED)
 
 
-class PolicyListApi(APIView):
-    permission_classes = [role_permission()]
+class PolicyListApi(generics.ListAPIView):
+    """Each environment's policy in force: the stored one, or the default (`stored`: false)."""
 
-    @extend_schema(responses={200: PolicyOutput(many=True)})
-    def get(self, request):
-        return Response(PolicyOutput(selectors.policy_list(), many=True).data)
+    permission_classes = [role_permission()]
+    serializer_class = PolicyOutput
+
+    @extend_schema(parameters=[PolicyFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.policy_list(filters=list_filters(PolicyFilterInput, self.request))
 
 
 class PolicyDetailApi(APIView):
@@ -254,8 +289,12 @@ class WebhookListApi(generics.ListAPIView):
     permission_classes = [role_permission(ADMIN, read_roles=(ADMIN,))]
     serializer_class = WebhookOutput
 
+    @extend_schema(parameters=[WebhookFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return selectors.webhook_list()
+        return selectors.webhook_list(filters=list_filters(WebhookFilterInput, self.request))
 
     @extend_schema(request=WebhookInput, responses={201: WebhookCreatedOutput})
     def post(self, request):

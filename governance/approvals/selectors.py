@@ -1,12 +1,25 @@
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from django.db.models import Q, QuerySet
 
 from governance.approvals.models import DeploymentPolicy, DeploymentRequest, GateWaiver, RequestStatus, Webhook
+from governance.list_filters import ListFilters, narrowed, ordered, searched
 from governance.registry.choices import Environment
 
 # Without a stored policy an environment gets these (the model's field defaults otherwise).
 DEFAULT_REQUIRED_APPROVALS = {Environment.STAGING: 1, Environment.PRODUCTION: 2}
+REQUEST_FILTERS = {"status": "status", "environment": "environment", "model": "model_version__model_id",
+                   "model_version": "model_version_id", "audit": "audit_id", "requested_by": "requested_by__username",
+                   "created_after": "created_at__gte", "created_before": "created_at__lt"}
+REQUEST_SEARCH = ("model_version__model__name__icontains", "requested_by__username__icontains",
+                  "environment__iexact")
+REQUEST_ORDERING = {"id": "pk", "created_at": "created_at", "decided_at": "decided_at", "status": "status",
+                    "environment": "environment"}
+WEBHOOK_FILTERS = {"active": "active", "created_after": "created_at__gte", "created_before": "created_at__lt"}
+WEBHOOK_ORDERING = {"id": "pk", "url": "url", "created_at": "created_at"}
+POLICY_ORDERING = ("environment", "required_approvals")
 
 
 def policy_for(environment: str) -> DeploymentPolicy:
@@ -16,12 +29,29 @@ def policy_for(environment: str) -> DeploymentPolicy:
                                       required_approvals=DEFAULT_REQUIRED_APPROVALS.get(environment, 1))
 
 
-def policy_list() -> list[DeploymentPolicy]:
-    return [policy_for(env) for env in Environment.values]
+def policy_list(*, filters: Mapping[str, Any] | None = None) -> list[DeploymentPolicy]:
+    """Each environment's policy, stored or default. `filters`: environment, stored (true: saved by an
+    officer, false: the default), ordering ("environment" or "required_approvals", "-" for descending; ties
+    by environment in the same direction)."""
+    filters = filters or {}
+    policies = [policy_for(env) for env in Environment.values
+                if filters.get("environment") in (None, env)]
+    if filters.get("stored") is not None:
+        policies = [p for p in policies if (p.pk is not None) == filters["stored"]]
+    key = filters.get("ordering") or "environment"
+    field = key.removeprefix("-")
+    return sorted(policies, key=lambda p: (getattr(p, field), p.environment), reverse=key.startswith("-"))
 
 
-def request_list() -> QuerySet[DeploymentRequest]:
-    return DeploymentRequest.objects.select_related("model_version__model", "audit", "requested_by")
+def request_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[DeploymentRequest]:
+    """Deployment requests, newest first. `filters`: q (the request number, or the model's name or the
+    requester contains, or the environment), status, environment, model, model_version, audit, requested_by
+    (username), created_after/before, ordering (a key of REQUEST_ORDERING)."""
+    filters = filters or {}
+    qs = DeploymentRequest.objects.select_related("model_version__model", "audit", "requested_by")
+    qs = narrowed(searched(qs, filters.get("q", ""), fields=REQUEST_SEARCH, by_number=True), filters,
+                  REQUEST_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=REQUEST_ORDERING, default="-created_at")
 
 
 def request_inbox(*, reviewer) -> QuerySet[DeploymentRequest]:
@@ -45,13 +75,18 @@ def waivers_for_model_version(*, model_version_id: int) -> QuerySet[GateWaiver]:
             .select_related("granted_by", "request").order_by("-created_at"))
 
 
-def webhook_list() -> QuerySet[Webhook]:
-    return Webhook.objects.select_related("created_by")
+def webhook_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Webhook]:
+    """Webhooks by URL. `filters`: q (URL contains), active, event (subscribed to it), created_after/before,
+    ordering (a key of WEBHOOK_ORDERING)."""
+    filters = filters or {}
+    qs = narrowed(searched(Webhook.objects.select_related("created_by"), filters.get("q", ""),
+                           fields=("url__icontains",)), filters, WEBHOOK_FILTERS)
+    if filters.get("event"):
+        qs = qs.filter(events__contains=[filters["event"]])
+    return ordered(qs, filters.get("ordering", ""), fields=WEBHOOK_ORDERING, default="url")
 
 
-def request_search(*, filters) -> QuerySet[DeploymentRequest]:
+def request_search(*, filters: ListFilters) -> QuerySet[DeploymentRequest]:
     """Requests matching a list page's filters: `q` is the request number, the model's name, the requester
     or the environment; status and model are exact."""
-    return filters.apply(request_list(), search=("model_version__model__name__icontains",
-                                                 "requested_by__username__icontains", "environment__iexact"),
-                         by_number=True, status="status", model="model_version__model_id")
+    return request_list(filters=filters.as_dict())

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER
+from governance.api_lists import CreatedRangeInput, list_filters, ordering_field
 from governance.compliance import exports, selectors, services
 from governance.compliance.models import AuditLogEntry
 
@@ -43,14 +44,24 @@ class CheckpointOutput(serializers.Serializer):
     signature = serializers.CharField()
 
 
+class AuditLogFilterInput(CreatedRangeInput):
+    action = serializers.CharField(max_length=80, required=False, help_text="e.g. audit.requested")
+    object_type = serializers.CharField(max_length=80, required=False, help_text="e.g. audits.audit")
+    object_id = serializers.CharField(max_length=64, required=False)
+    actor = serializers.CharField(max_length=150, required=False, help_text="The actor's username.")
+    ordering = ordering_field(*selectors.AUDIT_LOG_ORDERING, default="-seq")
+
+
 class AuditLogListApi(generics.ListAPIView):
     permission_classes = [role_permission()]
     serializer_class = AuditLogEntryOutput
 
+    @extend_schema(parameters=[AuditLogFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        qs = selectors.audit_log_list()
-        action = self.request.query_params.get("action")
-        return qs.filter(action=action) if action else qs
+        return selectors.audit_log_list(filters=list_filters(AuditLogFilterInput, self.request))
 
 
 class AuditLogVerifyApi(APIView):

@@ -16,10 +16,11 @@ from rest_framework.views import APIView
 
 from governance.accounts.permissions import role_permission
 from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
+from governance.api_lists import instant_filter, list_filters, ordering_field, search_filter
 from governance.compliance import documentation, exports, pii_scans, retention, selectors, services, subject_requests
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
                                           ModelDocumentation, OrganisationProfile, PiiScan, RequestKind,
-                                          RetentionRun, SubjectRequest)
+                                          RetentionRun, SubjectRequest, SubjectRequestStatus)
 from governance.datasets.models import Dataset, DatasetVersion
 from governance.datasets.services import dataset_metadata_update
 from governance.registry.models import ModelVersion
@@ -118,12 +119,28 @@ class SubjectRequestOutput(serializers.ModelSerializer):
                   "exception_reason", "certificate_sha256", "created_at", "closed_at", "impacts"]
 
 
+class SubjectRequestFilterInput(serializers.Serializer):
+    q = search_filter("The reference contains.")
+    subject = serializers.CharField(max_length=200, required=False,
+                                    help_text="Requests about this data subject id (matched by its salted hash, "
+                                              "so also those whose id an erasure blanked).")
+    kind = serializers.ChoiceField(choices=RequestKind.choices, required=False)
+    status = serializers.ChoiceField(choices=SubjectRequestStatus.choices, required=False)
+    received_after = serializers.DateField(required=False, help_text="Received on or after this date.")
+    received_before = serializers.DateField(required=False, help_text="Received before this date.")
+    ordering = ordering_field(*selectors.SUBJECT_REQUEST_ORDERING, default="-created_at")
+
+
 class SubjectRequestListApi(generics.ListAPIView):
     permission_classes = [OfficerReads]
     serializer_class = SubjectRequestOutput
 
+    @extend_schema(parameters=[SubjectRequestFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return SubjectRequest.objects.prefetch_related("impacts__model_version__model")
+        return selectors.subject_request_list(filters=list_filters(SubjectRequestFilterInput, self.request))
 
     @extend_schema(request=SubjectRequestInput, responses={201: SubjectRequestOutput})
     def post(self, request):
@@ -223,12 +240,26 @@ class RetentionRunOutput(serializers.ModelSerializer):
                   "removed"]
 
 
+class RetentionRunFilterInput(serializers.Serializer):
+    triggered_by = serializers.CharField(max_length=150, required=False,
+                                         help_text='"schedule", or the username of whoever ran it.')
+    started_after = instant_filter("Started at or after this instant")
+    started_before = instant_filter("Started before this instant")
+    ordering = ordering_field(*selectors.RETENTION_RUN_ORDERING, default="-started_at")
+
+
 class RetentionRunListApi(generics.ListAPIView):
     """Past purges; POST runs one now (the schedule runs it daily)."""
 
     permission_classes = [OfficerReads]
     serializer_class = RetentionRunOutput
-    queryset = RetentionRun.objects.all()
+
+    @extend_schema(parameters=[RetentionRunFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.retention_run_list(filters=list_filters(RetentionRunFilterInput, self.request))
 
     @extend_schema(request=None, responses={201: RetentionRunOutput})
     def post(self, request):

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
 from governance.accounts.permissions import role_permission
+from governance.api_lists import CreatedRangeInput, id_filter, list_filters, ordering_field
 from governance.jobs import selectors
 from governance.jobs.models import Job, JobStatus
 
@@ -17,13 +18,14 @@ class JobOutput(serializers.ModelSerializer):
                   "subject_id", "created_at", "started_at", "heartbeat_at", "finished_at", "elapsed_s"]
 
 
-class JobFilterInput(serializers.Serializer):
+class JobFilterInput(CreatedRangeInput):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     kind = serializers.CharField(max_length=40, required=False)
     subject_type = serializers.CharField(max_length=80, required=False, help_text="e.g. audits.audit")
-    subject_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    subject_id = id_filter("The subject's id (with subject_type).")
     min_attempts = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False,
                                             help_text="Only jobs redelivered at least this often.")
+    ordering = ordering_field(*selectors.JOB_ORDERING, default="-created_at")
 
 
 class JobListApi(generics.ListAPIView):
@@ -35,9 +37,7 @@ class JobListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = JobFilterInput(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return selectors.job_list(filters=filters.validated_data)
+        return selectors.job_list(filters=list_filters(JobFilterInput, self.request))
 
 
 class JobDetailApi(generics.RetrieveAPIView):

@@ -1,18 +1,29 @@
 from __future__ import annotations
 
+from typing import Any, Mapping
+
+from django.db.models import QuerySet
+
 from governance.jobs.models import Job, JobStatus
+from governance.list_filters import narrowed, ordered
+
+JOB_FILTERS = {"status": "status", "kind": "kind", "subject_type": "subject_type", "subject_id": "subject_id",
+               "min_attempts": "attempts__gte", "created_after": "created_at__gte",
+               "created_before": "created_at__lt"}
+JOB_ORDERING = {"id": "pk", "created_at": "created_at", "started_at": "started_at", "finished_at": "finished_at",
+                "attempts": "attempts"}
 
 
 def job_get(*, job_id: int) -> Job:
     return Job.objects.get(pk=job_id)
 
 
-def job_list(*, filters: dict):
-    """Jobs newest first, narrowed by status, kind, subject and a minimum attempt count."""
-    lookups = {"status": "status", "kind": "kind", "subject_type": "subject_type", "subject_id": "subject_id",
-               "min_attempts": "attempts__gte"}
-    narrowed = Job.objects.filter(**{lookups[k]: v for k, v in filters.items() if k in lookups})
-    return narrowed.order_by("-created_at", "-pk")
+def job_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Job]:
+    """Jobs narrowed by status, kind, subject, a minimum attempt count and when they were created; newest
+    first unless filters["ordering"] names a key of JOB_ORDERING."""
+    filters = filters or {}
+    return ordered(narrowed(Job.objects.all(), filters, JOB_FILTERS), filters.get("ordering", ""),
+                   fields=JOB_ORDERING, default="-created_at")
 
 
 def job_list_active(*, limit: int = 20):

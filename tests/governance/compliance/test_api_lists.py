@@ -18,7 +18,8 @@ from tests.governance.api_lists import (assert_orders, assert_paginates, assert_
 
 pytestmark = pytest.mark.django_db
 
-LOG, SUBJECT_REQUESTS, RETENTION_RUNS = "/api/audit-log/", "/api/compliance/requests/", "/api/compliance/retention-runs/"
+LOG, SUBJECT_REQUESTS = "/api/audit-log/", "/api/compliance/requests/"
+RETENTION_RUNS = "/api/compliance/retention-runs/"
 
 
 @pytest.fixture

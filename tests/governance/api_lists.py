@@ -3,7 +3,7 @@ ordering both ways and 400s for bad filter values (the conventions of governance
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 
 def listed(client, url: str, **params) -> dict:
@@ -60,8 +60,3 @@ def assert_refuses(client, url: str, **params) -> None:
 
 def instant(moment: datetime) -> str:
     return moment.isoformat()
-
-
-def around(moment: datetime) -> tuple[str, str]:
-    """(a second before, a second after) `moment`, as query values."""
-    return instant(moment - timedelta(seconds=1)), instant(moment + timedelta(seconds=1))

@@ -14,7 +14,7 @@ from governance.compliance.retention import retention_purge
 from governance.compliance.services import audit_log_append
 from governance.compliance.subject_requests import subject_request_register
 from tests.factories import make_user
-from tests.governance.api_lists import (assert_orders, assert_paginates, assert_refuses, ids, instant, listed)
+from tests.governance.api_lists import assert_orders, assert_paginates, assert_refuses, ids, instant
 
 pytestmark = pytest.mark.django_db
 

@@ -204,10 +204,12 @@ def _explain(bundle, texts, y_true, y_pred, sensitive, n, config, job) -> dict:
     from models_core.explain import explain_sample
     from models_core.explain_global import select_sample
 
-    correct = [t == p for t, p in zip(y_true, y_pred)]
+    # only rows with something to attribute to (a blank text has no tokens; the explainer refuses it)
+    candidates = [i for i, text in enumerate(texts) if text.strip()]
+    correct = [y_true[i] == y_pred[i] for i in candidates]
     first_attr = next(iter(sensitive), None)
-    groups = sensitive[first_attr] if first_attr else ["all"] * len(texts)
-    rows = select_sample(groups, correct, n=n, seed=config.get("seed", 0))
+    groups = [sensitive[first_attr][i] for i in candidates] if first_attr else ["all"] * len(candidates)
+    rows = [candidates[k] for k in select_sample(groups, correct, n=n, seed=config.get("seed", 0))]
     report = explain_sample(bundle, [texts[i] for i in rows], [y_pred[i] for i in rows],
                             {a: [v[i] for i in rows] for a, v in sensitive.items()},
                             methods=tuple(config.get("explain_methods", ("shap", "lime", "ig"))),

@@ -21,6 +21,9 @@ class Job(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
+    # Attempts that a worker shutting down (a deploy, a scale-down: SIGTERM) cut short and handed back to
+    # the queue: they count in `attempts` (the job did start again) but not toward JOB_MAX_ATTEMPTS.
+    handed_back = models.PositiveIntegerField(default=0)
     subject_type = models.CharField(max_length=80)
     subject_id = models.BigIntegerField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from governance.jobs.models import Job, JobStatus
@@ -41,7 +42,7 @@ def job_start(*, job_id: int) -> Job | None:
             and job.heartbeat_at and (now - job.heartbeat_at).total_seconds() < settings.JOB_STALE_AFTER_S):
         log.warning("job %s: duplicate delivery %s ignored; %s holds it", job_id, delivery, job.worker)
         return None
-    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+    if _attempts_charged(job) >= settings.JOB_MAX_ATTEMPTS:
         _give_up(job, now)
         return None
     job.status, job.attempts, job.heartbeat_at = JobStatus.RUNNING, job.attempts + 1, now
@@ -49,15 +50,54 @@ def job_start(*, job_id: int) -> Job | None:
     job.delivery, job.worker = delivery, worker
     job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "delivery", "worker"])
     if job.attempts > 1:
-        log.warning("job %s: attempt %s of %s (redelivered)", job_id, job.attempts, settings.JOB_MAX_ATTEMPTS)
+        log.warning("job %s: attempt %s (redelivered; %s cut short by a worker shutting down, not counted "
+                    "toward JOB_MAX_ATTEMPTS=%s)", job_id, job.attempts, job.handed_back, settings.JOB_MAX_ATTEMPTS)
     return job
+
+
+def _attempts_charged(job: Job) -> int:
+    """The attempts that count toward JOB_MAX_ATTEMPTS: every start, less those a worker shutting down handed
+    back (job_hand_back). A deploy or a scale-down says nothing about the job, so a long job that lives through
+    several restarts is not taken for poison; but only JOB_MAX_HANDED_BACK of them are forgiven, so a job that
+    gets its worker stopped every time (a failing liveness probe, an out-of-memory eviction that sends SIGTERM
+    first) still ends failed instead of being handed around forever."""
+    return job.attempts - min(job.handed_back, settings.JOB_MAX_HANDED_BACK)
 
 
 def _give_up(job: Job, now) -> None:
     job.status, job.finished_at = JobStatus.FAILED, now
-    job.error = job.error or (f"Gave up after {job.attempts} attempts: the worker running it was lost each time "
-                              f"(JOB_MAX_ATTEMPTS={settings.JOB_MAX_ATTEMPTS}).")
+    if job.handed_back:
+        cause = (f"the worker running it was lost {job.attempts - job.handed_back} times and shut down "
+                 f"{job.handed_back} times (JOB_MAX_ATTEMPTS={settings.JOB_MAX_ATTEMPTS}, "
+                 f"JOB_MAX_HANDED_BACK={settings.JOB_MAX_HANDED_BACK})")
+    else:
+        cause = f"the worker running it was lost each time (JOB_MAX_ATTEMPTS={settings.JOB_MAX_ATTEMPTS})"
+    job.error = job.error or f"Gave up after {job.attempts} attempts: {cause}."
     job.save(update_fields=["status", "finished_at", "error"])
+
+
+@transaction.atomic
+def job_hand_back(*, worker_name: str, since) -> list[int]:
+    """A worker shutting down (SIGTERM, soft shutdown) has cancelled the jobs it was still running once the
+    grace period passed, and is about to restore their messages to the queue: mark them queued again and
+    count the hand-back, so that the next worker's job_start does not charge the interrupted attempt toward
+    JOB_MAX_ATTEMPTS. Returns the job ids.
+
+    Called from the worker's main process (workers/celery.py) before it closes its broker connection, so the
+    rows are marked before any other worker can receive the restored messages. `worker_name` is the Celery
+    node name: it selects the jobs whose row names one of this worker's pool processes; `since` (the moment
+    this worker started) leaves out a job that an earlier worker of the same name held and lost. A job that
+    committed its completion meanwhile is not running any more and is left alone; so is one whose row a
+    cancelled process still locks (skip_locked: the shutdown must not wait on it; its attempt then counts).
+    """
+    held = list(Job.objects.select_for_update(skip_locked=True)
+                .filter(status=JobStatus.RUNNING, worker__startswith=f"{worker_name}:", heartbeat_at__gte=since)
+                .values_list("pk", flat=True))
+    if held:
+        Job.objects.filter(pk__in=held).update(status=JobStatus.QUEUED, handed_back=F("handed_back") + 1,
+                                               stage="re-queued (worker shut down)")
+        log.warning("worker %s shutting down: handed back jobs %s", worker_name, held)
+    return held
 
 
 @transaction.atomic
@@ -78,7 +118,7 @@ def job_requeue_stale(*, older_than_s: float | None = None) -> dict[str, list[in
     stale = (Job.objects.select_for_update(skip_locked=True)
              .filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).order_by("pk"))
     for job in stale:
-        if job.attempts >= settings.JOB_MAX_ATTEMPTS or not job.task_name:
+        if _attempts_charged(job) >= settings.JOB_MAX_ATTEMPTS or not job.task_name:
             if not job.task_name:
                 job.error = "The worker running it was lost, and the job does not name a task to re-send."
             _give_up(job, timezone.now())

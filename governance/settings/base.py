@@ -181,6 +181,14 @@ if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_BROKER_TRAN
 # A worker that loses the broker connection stops its running tasks (they are redelivered), instead of
 # finishing work whose acknowledgement can no longer reach the broker.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Stopping a worker (a deploy, a scale-down: SIGTERM) with REMAP_SIGTERM=SIGQUIT in the worker's environment
+# (billiard reads it before any setting loads) is Celery's soft shutdown: running tasks get this many seconds
+# to finish, then the rest are cancelled and, unacknowledged (late ack), restored to the queue at once for
+# another worker, instead of a long job holding the deploy for up to its hard time limit. Keep it below the
+# orchestrator's kill deadline (Kubernetes' terminationGracePeriodSeconds, 30 s by default). An idle worker
+# waits too, as Celery advises when ETA messages (our retry backoff) may be held; ..._ON_IDLE=0 skips that.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(os.environ.get("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT_S", 20))
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = env_bool("CELERY_WORKER_SOFT_SHUTDOWN_ON_IDLE", True)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
@@ -196,6 +204,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # it to the broker for `celery -A workers worker` processes.
 JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "celery")
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", 3))
+# Attempts cut short by a worker shutting down do not count toward JOB_MAX_ATTEMPTS, up to this many per job.
+JOB_MAX_HANDED_BACK = int(os.environ.get("JOB_MAX_HANDED_BACK", 10))
 # A running job whose heartbeat is older than this is taken for stranded by a dead worker and re-sent by
 # the periodic sweep (every JOB_SWEEP_INTERVAL_S). Longer than any job's longest silent stretch.
 JOB_STALE_AFTER_S = int(os.environ.get("JOB_STALE_AFTER_S", 15 * 60))

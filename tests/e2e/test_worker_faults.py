@@ -4,16 +4,21 @@ Which work: real audits (`governance.run_audit`, the production task, service an
 from-scratch Transformer on a 16-row held-out dataset with `explain_rows=0`. One such audit takes a few
 tenths of a second of inference, bootstrap fairness and storage, so 100 of them per scenario fit the
 suite's time budget, while each is long enough to be killed mid-task; a dedicated "light" job kind would
-have tested a code path that production does not run. The same test also shows the scale-out routing
-(a `gpu` and a `default` worker, each consuming only its queue).
+have tested a code path that production does not run. Scenario (c) adds two audits of the 2,400-row
+dataset of (d) (several seconds each), so that one outlasts the soft-shutdown grace period (2 s here).
+The same test also shows the scale-out routing (a `gpu` and a `default` worker, each consuming only its
+queue).
 
 Scenarios, each on a fresh batch of 100 audits (figures printed with `-s`):
   (a) SIGKILL of a pool child while it runs an audit: the main process rejects the message back to the
       queue (reject_on_worker_lost) and another child takes it over (attempt 2);
   (b) SIGKILL of the main worker process together with its pool (a crashed container), then a new worker:
       the unacknowledged messages come back after the broker's visibility timeout (35 s here);
-  (c) a warm shutdown (SIGTERM) while the worker is fetching and running: tasks in hand finish, nothing
-      is started twice, a new worker finishes the rest;
+  (c) a deploy: SIGTERM (Celery's soft shutdown, REMAP_SIGTERM=SIGQUIT) while the worker fetches and runs,
+      just as a long audit (2,400 rows, several seconds) has started: the short audit in the other child
+      finishes within the grace period, the long one outlasts it, is cancelled, its job marked handed back
+      and its message restored to the queue before the worker exits (not after the visibility timeout);
+      a new worker runs it again (attempt 2, not charged toward JOB_MAX_ATTEMPTS) and finishes the rest;
   (d) a poison job whose worker dies every time it runs it: after JOB_MAX_ATTEMPTS it ends failed
       (recorded once on the audit and in the audit log) instead of being redelivered forever.
 Each time: 100 complete, 0 lost, 0 duplicated result rows, predictions or audit-log entries.
@@ -26,9 +31,12 @@ import signal
 import time
 from collections import Counter
 
+import json
+
 import pytest
 import redis
-from django.db.models import Count
+from django.db.models import Count, Sum
+from django.utils import timezone
 
 from governance.audits.models import Audit, AuditResult, Prediction
 from governance.audits.services import audit_request
@@ -38,22 +46,25 @@ from governance.jobs.models import Job
 from governance.registry.models import ModelVersion
 from governance.registry.services import model_version_request_training
 from tests.e2e.conftest import wait_for
-from tests.e2e.worker_processes import WorkerProcess
+from tests.e2e.worker_processes import FAST_REDELIVERY_ENV, SOFT_SHUTDOWN_S, WorkerProcess
 from tests.factories import make_user, upload_hiring
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BATCH = 100
 HOLDOUT_ROWS = 16
+LONG_ROWS = 2400
+VISIBILITY_TIMEOUT_S = int(FAST_REDELIVERY_ENV["CELERY_VISIBILITY_TIMEOUT_S"])
 
 
 def _audit_jobs(audit_ids) -> list[Job]:
     return list(Job.objects.filter(kind="audit", subject_id__in=audit_ids))
 
 
-def _batch(engineer, version, holdout) -> list[int]:
-    return [audit_request(actor=engineer, model_version=version, dataset_version=holdout, explain_rows=0).pk
-            for _ in range(BATCH)]
+def _batch(engineer, version, holdout, *, long=None, long_at=()) -> list[int]:
+    """BATCH audits on `holdout`, except those at the positions `long_at`, which audit `long` instead."""
+    return [audit_request(actor=engineer, model_version=version, dataset_version=long if i in long_at else holdout,
+                          explain_rows=0).pk for i in range(BATCH)]
 
 
 def _completed(audit_ids) -> int:
@@ -74,10 +85,19 @@ def _figures(audit_ids) -> dict:
     attempts = Counter(j.attempts for j in _audit_jobs(audit_ids))
     return {"completed": _completed(audit_ids), "lost": len(audit_ids) - _completed(audit_ids),
             "duplicated_result_rows": kinds_dup, "result_rows_per_audit": sorted(set(kinds_per_audit.values())),
-            "duplicated_predictions": preds_dup + max(0, preds.count() - len(audit_ids) * HOLDOUT_ROWS),
+            "duplicated_predictions": preds_dup + max(0, preds.count() - _rows_audited(audit_ids)),
             "duplicated_log_entries": sum(n - 1 for n in logs.values() if n > 1),
             "audits_without_log_entry": len(audit_ids) - len(logs),
             "attempts": dict(sorted(attempts.items()))}
+
+
+def _rows_audited(audit_ids) -> int:
+    return Audit.objects.filter(pk__in=audit_ids).aggregate(n=Sum("dataset_version__row_count"))["n"]
+
+
+def _queued_task_ids(client: redis.Redis, queue: str) -> set[str]:
+    """The task ids of the messages waiting in a Redis queue (kombu keeps each message as JSON in a list)."""
+    return {json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)}
 
 
 def _assert_exactly_once(name: str, audit_ids, worker) -> dict:
@@ -146,7 +166,8 @@ def test_jobs_survive_dead_workers_exactly_once_and_a_poison_job_ends_failed(tra
         engineer = make_user()
         train = upload_hiring(engineer, n_rows=60, seed=5)
         holdout = upload_hiring(engineer, n_rows=HOLDOUT_ROWS, seed=6)
-        poison_data = upload_hiring(engineer, n_rows=1200, seed=8)
+        # Audits of it run for seconds: the long audits of (c), the poison job of (d).
+        long_data = upload_hiring(engineer, n_rows=LONG_ROWS, seed=8)
         version = model_version_request_training(actor=engineer, model_name="tiny", dataset_version=train,
                                                  encoder="scratch", epochs=1)
         wait_for(lambda: ModelVersion.objects.filter(pk=version.pk, status__in=["ready", "failed"]).exists(),
@@ -158,7 +179,7 @@ def test_jobs_survive_dead_workers_exactly_once_and_a_poison_job_ends_failed(tra
         assert Job.objects.get(kind="training").worker.startswith("gpu@")
         assert {j.worker.split("@")[0] for j in Job.objects.filter(kind="datasheet")} == {"default"}
         assert "governance.train_model_version[" not in default.log() and "build_datasheet[" not in gpu.log()
-        default.warm_shutdown()
+        default.sigterm()
         setup_s = time.monotonic() - started
 
         # (a) SIGKILL a pool child mid-audit, twice.
@@ -185,22 +206,47 @@ def test_jobs_survive_dead_workers_exactly_once_and_a_poison_job_ends_failed(tra
         assert all(Job.objects.get(pk=pk).worker.startswith("gpu2@") for pk in in_flight)
         time_b = time.monotonic() - t0
 
-        # (c) Warm shutdown while the worker fetches and runs, then a new worker.
-        t0, batch = time.monotonic(), _batch(engineer, version, holdout)
-        wait_for(lambda: _completed(batch) >= 10, timeout=120, what="(c) first audits", proc=gpu2)
-        gpu2.warm_shutdown()
+        # (c) A deploy: SIGTERM while the worker fetches and runs, just as it starts a long audit; a new worker.
+        t0, long_at = time.monotonic(), {20, 50}
+        batch = _batch(engineer, version, holdout, long=long_data, long_at=long_at)
+        long_ids = {batch[i] for i in long_at}
+        interrupted = _poll(lambda: Job.objects.filter(kind="audit", subject_id__in=long_ids, status="running",
+                                                       worker__startswith="gpu2@").first(),
+                            timeout=180, what="(c) a long audit running on gpu2", worker=gpu2)
+        sigterm_at, sigterm_wall = time.monotonic(), timezone.now()
+        gpu2.sigterm()
+        shutdown_s = time.monotonic() - sigterm_at
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        in_queue, unacked = _queued_task_ids(broker, "gpu"), broker.hlen("unacked")
         done_by_first = _completed(batch)
+        in_grace = Job.objects.filter(kind="audit", subject_id__in=batch, worker__startswith="gpu2@",
+                                      finished_at__gte=sigterm_wall).count()
+        handed_back_jobs = list(Job.objects.filter(kind="audit", subject_id__in=batch, handed_back__gt=0))
+        # Handed back before the worker exited: marked queued (nothing left running), the messages back in
+        # the queue at once; nothing waits in Redis' unacked set for a visibility timeout.
+        assert interrupted.pk in {j.pk for j in handed_back_jobs}, (interrupted, gpu2.log()[-3000:])
+        assert all(j.status == "queued" and j.handed_back == 1 and j.attempts == 1 for j in handed_back_jobs)
         assert not Job.objects.filter(kind="audit", subject_id__in=batch, status="running").exists()
+        assert {j.delivery for j in handed_back_jobs} <= in_queue and unacked == 0, (in_queue, unacked)
+        assert shutdown_s < SOFT_SHUTDOWN_S + 20, shutdown_s  # bounded: not the long audit's whole run
         gpu3 = worker("gpu3", "gpu")
-        figures_c = _assert_exactly_once("c: warm shutdown + restart", batch, gpu3)
-        assert figures_c["attempts"] == {1: BATCH}  # a warm shutdown never runs anything twice
-        handed_back = gpu2.received() - gpu2.succeeded()
+        ready_at = time.monotonic()
+        wait_for(lambda: Job.objects.filter(pk=interrupted.pk, worker__startswith="gpu3@").exists(), timeout=60,
+                 what="(c) the handed-back audit taken up again", proc=gpu3)
+        retaken_s = time.monotonic() - ready_at
+        assert retaken_s < VISIBILITY_TIMEOUT_S / 2, retaken_s
+        figures_c = _assert_exactly_once("c: SIGTERM (soft shutdown) + restart", batch, gpu3)
+        assert sum(n for a, n in figures_c["attempts"].items() if a >= 2) >= 1, figures_c  # redelivered
+        for job in handed_back_jobs:
+            job.refresh_from_db()
+            assert job.attempts == 2 and job.handed_back == 1 and job.worker.startswith("gpu3@"), job
+        handed_back = gpu2.received() - gpu2.succeeded()  # every message it held came back to gpu3
         assert handed_back <= gpu3.received()
         time_c = time.monotonic() - t0
 
         # (d) A job that kills its worker every time: stopped after JOB_MAX_ATTEMPTS, marked failed once.
         t0 = time.monotonic()
-        poison = audit_request(actor=engineer, model_version=version, dataset_version=poison_data, explain_rows=0)
+        poison = audit_request(actor=engineer, model_version=version, dataset_version=long_data, explain_rows=0)
         poison_job = Job.objects.get(kind="audit", subject_id=poison.pk)
         for attempt in range(1, settings.JOB_MAX_ATTEMPTS + 1):
             job = _poll(lambda: Job.objects.filter(pk=poison_job.pk, status="running", attempts=attempt)
@@ -219,8 +265,11 @@ def test_jobs_survive_dead_workers_exactly_once_and_a_poison_job_ends_failed(tra
         time_d = time.monotonic() - t0
         assert audit_log_verify().ok
         print(f"\n[times] setup {setup_s:.0f}s, a {time_a:.0f}s, b {time_b:.0f}s, c {time_c:.0f}s "
-              f"(first worker finished {done_by_first} before its warm shutdown, handed back "
-              f"{len(handed_back)} fetched messages), d {time_d:.0f}s; poison attempts {poison_job.attempts}")
+              f"(SIGTERM to exit {shutdown_s:.1f}s with a {SOFT_SHUTDOWN_S:.0f}s grace; the "
+              f"first worker finished {done_by_first}, {in_grace} of them in the grace period, and handed "
+              f"back {len(handed_back)} messages, {len(handed_back_jobs)} of them cut short; the new worker "
+              f"took the cut-short audit up {retaken_s:.1f}s after it was ready), d {time_d:.0f}s; "
+              f"poison attempts {poison_job.attempts}")
     finally:
         for w in workers:
             w.close()

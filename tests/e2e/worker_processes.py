@@ -21,13 +21,17 @@ from tests.e2e.conftest import ROOT, _worker_env
 FAST_REDELIVERY_ENV = {"CELERY_VISIBILITY_TIMEOUT_S": "35", "CELERY_TASK_TIME_LIMIT_S": "30",
                        "CELERY_TASK_SOFT_TIME_LIMIT_S": "25", "CELERY_UNACKED_RESTORE_INTERVAL_S": "1",
                        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# The production way of stopping a worker (README, "Running on several machines"): SIGTERM starts Celery's
+# soft shutdown. A short grace period here, so that a test can outlast it with a long audit.
+SOFT_SHUTDOWN_S = 2.0
+SOFT_SHUTDOWN_ENV = {"REMAP_SIGTERM": "SIGQUIT", "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT_S": str(SOFT_SHUTDOWN_S)}
 
 
 class WorkerProcess:
     def __init__(self, *, name: str, queues: str, concurrency: int, log_dir: Path, artifact_root: Path,
                  extra_env: dict | None = None):
         self.name, self.log_path = name, log_dir / f"{name}.log"
-        env = {**_worker_env(queues, artifact_root), **FAST_REDELIVERY_ENV, **(extra_env or {})}
+        env = {**_worker_env(queues, artifact_root), **FAST_REDELIVERY_ENV, **SOFT_SHUTDOWN_ENV, **(extra_env or {})}
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "celery"), "-A", "workers", "worker", "-Q", queues,
@@ -65,14 +69,16 @@ class WorkerProcess:
             pass
         self.proc.wait(timeout=10)
 
-    def warm_shutdown(self, timeout: float = 60) -> None:
-        """SIGTERM: stop fetching, finish the tasks in hand, give back what was fetched but not started."""
+    def sigterm(self, timeout: float = 60) -> None:
+        """SIGTERM, as a deploy or a scale-down sends it, and wait for the exit. With REMAP_SIGTERM=SIGQUIT:
+        stop fetching, give running tasks SOFT_SHUTDOWN_S to finish, cancel the rest, mark their jobs handed
+        back and restore every unacknowledged message to the queue."""
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=timeout)
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.warm_shutdown(timeout=30)
+            self.sigterm(timeout=30)
         try:
             os.killpg(self.pid, signal.SIGKILL)  # any orphaned pool child
         except ProcessLookupError:

@@ -66,6 +66,44 @@ def test_a_redelivered_message_takes_over_and_counts_a_second_attempt(engineer, 
     assert Datasheet.objects.filter(version=version).count() == 1
 
 
+def test_a_worker_shutting_down_hands_back_only_the_jobs_its_processes_run_since_it_started(engineer, settings):
+    started = timezone.now() - timedelta(minutes=5)
+    mine, version = _datasheet_job(engineer, settings)
+    done, _ = _datasheet_job(engineer, settings)
+    lost_before, _ = _datasheet_job(engineer, settings)
+    other, _ = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=mine.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(),
+                                          delivery="m1", worker="gpu@host:101")
+    Job.objects.filter(pk=done.pk).update(status=JobStatus.COMPLETE, attempts=1, heartbeat_at=timezone.now(),
+                                          worker="gpu@host:102")
+    Job.objects.filter(pk=lost_before.pk).update(status=JobStatus.RUNNING, attempts=1, worker="gpu@host:99",
+                                                 heartbeat_at=started - timedelta(minutes=1))
+    Job.objects.filter(pk=other.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(),
+                                           worker="gpu@host2:101")
+    assert jobs.job_hand_back(worker_name="gpu@host", since=started) == [mine.pk]
+    assert jobs.job_hand_back(worker_name="gpu@host", since=started) == []  # a second signal: nothing more
+    mine.refresh_from_db()
+    assert mine.status == JobStatus.QUEUED and mine.handed_back == 1 and mine.attempts == 1
+    assert [j.handed_back for j in Job.objects.filter(pk__in=[done.pk, lost_before.pk, other.pk])] == [0, 0, 0]
+    # The restored message (same task id) runs the job again: a second attempt, not charged to the limit.
+    Job.objects.filter(pk=mine.pk).update(attempts=settings.JOB_MAX_ATTEMPTS, handed_back=1)
+    _task("governance.build_datasheet").apply(args=[mine.pk], task_id="m1")
+    mine.refresh_from_db()
+    assert mine.status == JobStatus.COMPLETE and mine.attempts == settings.JOB_MAX_ATTEMPTS + 1
+    assert Datasheet.objects.filter(version=version).count() == 1
+
+
+def test_hand_backs_are_forgiven_only_up_to_a_limit(engineer, settings):
+    settings.JOB_MAX_HANDED_BACK = 2
+    job, version = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, attempts=settings.JOB_MAX_ATTEMPTS + 2,
+                                         handed_back=5)
+    _task("governance.build_datasheet").apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "lost 0 times and shut down 5 times" in job.error
+    assert not Datasheet.objects.filter(version=version).exists()
+
+
 def test_the_sweep_requeues_a_stranded_job_and_fails_one_out_of_attempts(engineer, settings,
                                                                        django_capture_on_commit_callbacks):
     stranded, version = _datasheet_job(engineer, settings)

@@ -223,13 +223,22 @@ class RequestRecheckApi(APIView):
         return Response(RequestOutput(selectors.request_get(request_id=pk)).data)
 
 
-class RequestCommentApi(APIView):
-    permission_classes = [role_permission(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)]
+class CommentFilterInput(CreatedRangeInput):
+    author = serializers.CharField(max_length=150, required=False, help_text="The author's username.")
+    ordering = ordering_field(*selectors.COMMENT_ORDERING, default="created_at")
 
-    @extend_schema(responses={200: CommentOutput(many=True)})
-    def get(self, request, pk: int):
-        return Response(CommentOutput(RequestComment.objects.filter(request_id=pk).select_related("author"),
-                                      many=True).data)
+
+class RequestCommentApi(generics.ListAPIView):
+    permission_classes = [role_permission(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)]
+    serializer_class = CommentOutput
+
+    @extend_schema(parameters=[CommentFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.request_comment_list(request_id=self.kwargs["pk"],
+                                              filters=list_filters(CommentFilterInput, self.request))
 
     @extend_schema(request=CommentInput, responses={201: CommentOutput})
     def post(self, request, pk: int):

@@ -4,7 +4,8 @@ from typing import Any, Mapping
 
 from django.db.models import Q, QuerySet
 
-from governance.approvals.models import DeploymentPolicy, DeploymentRequest, GateWaiver, RequestStatus, Webhook
+from governance.approvals.models import (DeploymentPolicy, DeploymentRequest, GateWaiver, RequestComment, RequestStatus,
+                                         Webhook)
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 from governance.registry.choices import Environment
 
@@ -20,6 +21,8 @@ REQUEST_ORDERING = {"id": "pk", "created_at": "created_at", "decided_at": "decid
 WEBHOOK_FILTERS = {"active": "active", "created_after": "created_at__gte", "created_before": "created_at__lt"}
 WEBHOOK_ORDERING = {"id": "pk", "url": "url", "created_at": "created_at"}
 POLICY_ORDERING = ("environment", "required_approvals")
+COMMENT_FILTERS = {"author": "author__username", "created_after": "created_at__gte", "created_before": "created_at__lt"}
+COMMENT_ORDERING = {"id": "pk", "created_at": "created_at"}
 
 
 def policy_for(environment: str) -> DeploymentPolicy:
@@ -67,6 +70,15 @@ def request_inbox(*, reviewer) -> QuerySet[DeploymentRequest]:
 def request_get(*, request_id: int) -> DeploymentRequest:
     return request_list().prefetch_related("approvals__reviewer", "comments__author",
                                            "waivers__granted_by").get(pk=request_id)
+
+
+def request_comment_list(*, request_id: int, filters: Mapping[str, Any] | None = None) -> QuerySet[RequestComment]:
+    """A request's comments, oldest first. `filters`: author (username), created_after/before, ordering
+    ("created_at" or "id", "-" for descending)."""
+    filters = filters or {}
+    qs = narrowed(RequestComment.objects.filter(request_id=request_id).select_related("author"), filters,
+                  COMMENT_FILTERS)
+    return ordered(qs, filters.get("ordering", ""), fields=COMMENT_ORDERING, default="created_at")
 
 
 def waivers_for_model_version(*, model_version_id: int) -> QuerySet[GateWaiver]:

@@ -72,14 +72,31 @@ class AuditLogVerifyApi(APIView):
         return Response(VerdictOutput(selectors.audit_log_verify()).data)
 
 
-class AuditLogCheckpointApi(APIView):
+class StoredCheckpointOutput(CheckpointOutput):
+    """A stored checkpoint, rendered as the signed statement it is (AuditCheckpoint.as_dict)."""
+
+    def to_representation(self, checkpoint):
+        return super().to_representation(checkpoint.as_dict())
+
+
+class CheckpointFilterInput(CreatedRangeInput):
+    reason = serializers.CharField(max_length=20, required=False, help_text='e.g. "manual", "export"')
+    created_by = serializers.CharField(max_length=150, required=False, help_text="Who signed it (username).")
+    ordering = ordering_field(*selectors.CHECKPOINT_ORDERING, default="-seq")
+
+
+class AuditLogCheckpointApi(generics.ListAPIView):
     """GET: the signed checkpoints; POST: sign one of the current head now (compliance officer)."""
 
     permission_classes = [role_permission(COMPLIANCE_OFFICER)]
+    serializer_class = StoredCheckpointOutput
 
-    @extend_schema(responses={200: CheckpointOutput(many=True)})
-    def get(self, request):
-        return Response(CheckpointOutput(selectors.audit_log_checkpoint_list(), many=True).data)
+    @extend_schema(parameters=[CheckpointFilterInput])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.audit_log_checkpoint_rows(filters=list_filters(CheckpointFilterInput, self.request))
 
     @extend_schema(request=None, responses={201: CheckpointOutput})
     def post(self, request):

@@ -25,6 +25,9 @@ SUBJECT_REQUEST_FILTERS = {"kind": "kind", "status": "status", "received_after":
                            "received_before": "received_on__lt"}
 SUBJECT_REQUEST_ORDERING = {"id": "pk", "created_at": "created_at", "received_on": "received_on",
                             "closed_at": "closed_at"}
+CHECKPOINT_FILTERS = {"reason": "reason", "created_by": "created_by", "created_after": "created_at__gte",
+                      "created_before": "created_at__lt"}
+CHECKPOINT_ORDERING = {"seq": "seq", "created_at": "created_at"}
 RETENTION_RUN_FILTERS = {"triggered_by": "triggered_by", "started_after": "started_at__gte",
                          "started_before": "started_at__lt"}
 RETENTION_RUN_ORDERING = {"id": "pk", "started_at": "started_at", "records_removed": "records_removed"}
@@ -66,6 +69,14 @@ def audit_log_head() -> dict:
 
 def audit_log_checkpoint_list(*, limit: int = 100) -> list[dict]:
     return [c.as_dict() for c in AuditCheckpoint.objects.order_by("-seq", "-created_at")[:limit]]
+
+
+def audit_log_checkpoint_rows(*, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditCheckpoint]:
+    """The stored checkpoints, latest first. `filters`: reason, created_by, created_after/before, ordering
+    ("seq" or "created_at", "-" for descending)."""
+    filters = filters or {}
+    return ordered(narrowed(AuditCheckpoint.objects.all(), filters, CHECKPOINT_FILTERS), filters.get("ordering", ""),
+                   fields=CHECKPOINT_ORDERING, default="-seq")
 
 
 def organisation_profile() -> OrganisationProfile:

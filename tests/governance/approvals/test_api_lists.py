@@ -119,3 +119,23 @@ def test_only_an_admin_lists_webhooks_whatever_the_filters(api_client, officer):
     api_client.force_authenticate(officer)
     assert api_client.get(WEBHOOKS, {"active": "true", "ordering": "-url"}).status_code == 403
     assert api_client.get(WEBHOOKS, {"active": "bogus"}).status_code == 403  # the role before the filters
+
+
+def test_a_requests_comments_list_pages_filters_and_orders(api_client, requests_, engineer, reviewers):
+    from governance.approvals.models import RequestComment
+    from governance.approvals.services import deployment_request_comment
+
+    request_id, now = requests_["req_a2_prod"], requests_["now"]  # requested by the engineer
+    made = [deployment_request_comment(actor=actor, request_id=request_id, body=body).pk for actor, body in (
+        (engineer, "Audit attached"), (reviewers[1], "Which threshold?"), (engineer, "0.5, as in staging"))]
+    deployment_request_comment(actor=engineer, request_id=requests_["req_a1"], body="elsewhere")
+    RequestComment.objects.filter(pk=made[0]).update(created_at=now - timedelta(days=1))
+    url = f"{REQUESTS}{request_id}/comments/"
+    assert_paginates(api_client, url)
+    assert ids(api_client, url) == made  # oldest first: a conversation
+    assert ids(api_client, url, author=engineer.username) == [made[0], made[2]]
+    assert ids(api_client, url, created_after=instant(now - timedelta(hours=1))) == made[1:]
+    assert ids(api_client, url, created_before=instant(now - timedelta(hours=1))) == made[:1]
+    assert_orders(api_client, url, "created_at")
+    assert_orders(api_client, url, "id")
+    assert_refuses(api_client, url, ordering="body", author="a" * 151, created_after="earlier")

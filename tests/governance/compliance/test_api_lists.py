@@ -11,14 +11,14 @@ from django.utils import timezone
 from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.compliance.models import RetentionRun, SubjectRequest
 from governance.compliance.retention import retention_purge
-from governance.compliance.services import audit_log_append
+from governance.compliance.services import audit_log_append, audit_log_checkpoint_write
 from governance.compliance.subject_requests import subject_request_register
 from tests.factories import make_user
-from tests.governance.api_lists import assert_orders, assert_paginates, assert_refuses, ids, instant
+from tests.governance.api_lists import assert_orders, assert_paginates, assert_refuses, ids, instant, listed
 
 pytestmark = pytest.mark.django_db
 
-LOG, SUBJECT_REQUESTS = "/api/audit-log/", "/api/compliance/requests/"
+LOG, CHECKPOINTS, SUBJECT_REQUESTS = "/api/audit-log/", "/api/audit-log/checkpoints/", "/api/compliance/requests/"
 RETENTION_RUNS = "/api/compliance/retention-runs/"
 
 
@@ -109,3 +109,22 @@ def test_the_retention_runs_list_pages_filters_and_orders(api_client, officer):
     assert ids(api_client, RETENTION_RUNS, ordering="-records_removed") == [latest, by_cora, scheduled]
     assert_refuses(api_client, RETENTION_RUNS, started_after=date.today().strftime("%d.%m.%Y"),
                    ordering="removed", triggered_by="t" * 151)
+
+
+def test_the_checkpoints_list_pages_filters_and_orders(api_client, officer):
+    before = timezone.now()
+    signed = [audit_log_checkpoint_write(officer), audit_log_checkpoint_write(officer, reason="export")]
+    between = timezone.now()
+    signed.append(audit_log_checkpoint_write(make_user(COMPLIANCE_OFFICER, username="finn")))
+    api_client.force_authenticate(officer)
+    assert_paginates(api_client, CHECKPOINTS, "seq")
+    body = listed(api_client, CHECKPOINTS)
+    assert body["count"] == 3 and body["results"][0] == signed[-1]  # latest first, as signed
+    assert ids(api_client, CHECKPOINTS, "seq", reason="export") == [signed[1]["seq"]]
+    assert ids(api_client, CHECKPOINTS, "created_by", created_by="finn") == ["finn"]
+    assert ids(api_client, CHECKPOINTS, "seq", created_after=instant(between)) == [signed[2]["seq"]]
+    assert ids(api_client, CHECKPOINTS, "seq", created_before=instant(between),
+               created_after=instant(before)) == [signed[1]["seq"], signed[0]["seq"]]
+    assert_orders(api_client, CHECKPOINTS, "seq", key="seq")
+    assert_orders(api_client, CHECKPOINTS, "created_at", key="seq")
+    assert_refuses(api_client, CHECKPOINTS, reason="r" * 21, ordering="signature", created_before="noon")

@@ -1,12 +1,13 @@
 from governance.accounts import roles as role_names
-from governance.accounts.selectors import user_has_role
+from governance.accounts.selectors import user_group_names, user_has_role
 
 
 def roles(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"can": {}}
+        return {"can": {}, "user_groups": []}
     return {
+        "user_groups": user_group_names(user),
         "can": {
             "engineer": user_has_role(user, role_names.ML_ENGINEER),
             "review": user_has_role(user, role_names.REVIEWER),

@@ -10,11 +10,22 @@ def user_roles(user: AbstractBaseUser) -> set[str]:
         return set()
     cached = getattr(user, "_role_names", None)
     if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))
+        user._group_names = list(user.groups.values_list("name", flat=True))
+        cached = set(user._group_names)
         if user.is_superuser:
             cached.add(ADMIN)
         user._role_names = cached
     return cached
+
+
+def user_group_names(user: AbstractBaseUser) -> list[str]:
+    """The names of the user's groups, as the page header lists them: read with the roles, once a request."""
+    if not user or not user.is_authenticated:
+        return []
+    user_roles(user)
+    if getattr(user, "_group_names", None) is None:  # roles were set without the names
+        user._group_names = list(user.groups.values_list("name", flat=True))
+    return user._group_names
 
 
 def user_has_role(user: AbstractBaseUser, *roles: str) -> bool:

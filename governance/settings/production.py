@@ -22,7 +22,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # Throttles and the failed-login counters must be shared by every web process: a Redis cache.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+# Django's Redis backend, keeping its client instead of rebuilding it on every call (governance/redis_cache.py).
+CACHES = {"default": {"BACKEND": "governance.redis_cache.RedisCache",
                       "LOCATION": os.environ.get("CACHE_URL", CELERY_BROKER_URL)}}
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from governance.audits.models import Audit, Prediction
 from governance.list_filters import ListFilters, narrowed, ordered, searched
@@ -28,6 +30,16 @@ def audit_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Audit]:
     return ordered(qs, filters.get("ordering", ""), fields=AUDIT_ORDERING, default="-created_at")
 
 
+def audit_list_rows(*, filters: Mapping[str, Any] | None = None) -> QuerySet[dict]:
+    """audit_list as plain rows for the list API: the audit's columns with the model's name, the version's
+    number, the dataset's name and the requester's username joined in; no model instances (six per row)."""
+    return audit_list(filters=filters).values(
+        "id", "model_version_id", "dataset_version_id", "status", "config", "created_at", "started_at",
+        "finished_at", "error", "artifact_digest", "summary", "result_hash",
+        model_name=F("model_version__model__name"), model_version_number=F("model_version__version"),
+        dataset_name=F("dataset_version__dataset__name"), requester=F("requested_by__username"))
+
+
 def prediction_list(*, audit_id: int, filters: Mapping[str, Any] | None = None) -> QuerySet[Prediction]:
     """An audit's predictions in stored order. `filters`: predicted_label, subject_id, ordering (a key of
     PREDICTION_ORDERING)."""
@@ -38,6 +50,16 @@ def prediction_list(*, audit_id: int, filters: Mapping[str, Any] | None = None) 
 
 def audit_get(*, audit_id: int) -> Audit:
     return audit_list().get(pk=audit_id)
+
+
+def audit_bare_get(*, audit_id: int) -> Audit:
+    """An audit's own row, none of the rows it points to, and the audit-log head (`log_head`, its sequence
+    number) read in the same statement: all the report page reads besides its cached sections
+    (audits.report_cache)."""
+    from governance.compliance.models import ChainHead
+
+    head = ChainHead.objects.filter(pk=1).values("seq")
+    return Audit.objects.annotate(log_head=Coalesce(Subquery(head), 0)).get(pk=audit_id)
 
 
 def audit_results(*, audit: Audit) -> dict:
@@ -106,9 +128,10 @@ def audit_report_get(*, audit_id: int) -> Audit:
             .prefetch_related("results").get(pk=audit_id))
 
 
-def audit_policy_verdict(*, audit: Audit, results: dict) -> list[dict]:
+def audit_policy_verdict(*, audit: Audit, results: dict, now: datetime | None = None) -> list[dict]:
     """Each environment's deployment policy judged on this audit's stored results, exactly as a deployment
-    request citing it would be judged now (approvals.gates): [{environment, label, passed, gates}]."""
+    request citing it would be judged at `now` (default: now) (approvals.gates): [{environment, label, passed,
+    gates}]."""
     from django.utils import timezone
 
     from governance.approvals import gates
@@ -116,7 +139,7 @@ def audit_policy_verdict(*, audit: Audit, results: dict) -> list[dict]:
 
     if audit.status != "complete":
         return []
-    now = timezone.now()
+    now = now or timezone.now()
     verdicts = []
     for policy in policy_list():
         judged = gates.evaluate(policy=policy, model_version=audit.model_version, audit=audit, results=results,

@@ -1,0 +1,60 @@
+"""GET /api/audits/ reads plain rows (audits.selectors.audit_list_rows) and renders them as AuditOutput renders
+audits: the same output, a fixed number of queries whatever the page holds. No training: complete audits are
+stored as the worker stores them (tests/governance/approvals/evidence.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+
+from governance.accounts.roles import ML_ENGINEER
+from governance.audits import selectors
+from governance.audits.api import AuditOutput, audit_rows_output
+from governance.audits.models import Audit, AuditStatus
+from governance.audits.services import audit_request
+from tests.factories import make_user
+from tests.governance.approvals.evidence import completed_audit, next_version, ready_version
+
+pytestmark = pytest.mark.django_db
+
+AUDITS = "/api/audits/"
+
+
+@pytest.fixture
+def audits(engineer):
+    """Complete, failed and queued audits (no start or finish time), of two models, by two requesters."""
+    a1 = ready_version(engineer)
+    a2 = next_version(a1)
+    rows = [completed_audit(a1), completed_audit(a2, finished_days_ago=3)]
+    Audit.objects.filter(pk=rows[1].pk).update(status=AuditStatus.FAILED, error="out of memory")
+    rows.append(audit_request(actor=make_user(ML_ENGINEER, username="olga"), model_version=a1,
+                              dataset_version=a1.dataset_version))
+    return rows
+
+
+def test_the_list_renders_each_audit_as_its_output_serializer_does(api_client, engineer, audits):
+    api_client.force_authenticate(engineer)
+    listed = api_client.get(AUDITS).json()["results"]
+    expected = AuditOutput(selectors.audit_list(), many=True).data
+    assert listed == [dict(row) for row in expected]
+    assert [list(row) for row in listed] == [list(row) for row in expected]  # the keys in the same order
+    assert {row["status"] for row in listed} == {"complete", "failed", "queued"}
+    assert any(row["started_at"] is None and row["finished_at"] is None for row in listed)
+    assert audit_rows_output(selectors.audit_list_rows(filters={"status": "failed"})) == \
+        [dict(row) for row in AuditOutput(selectors.audit_list(filters={"status": "failed"}), many=True).data]
+
+
+def test_the_list_reads_a_fixed_number_of_queries_whatever_the_page_holds(api_client, engineer, audits):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=engineer).key}")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api_client.get(AUDITS).status_code == 200
+        return len(captured.captured_queries)
+
+    few = queries()
+    for _ in range(5):
+        completed_audit(ready_version(engineer))
+    assert queries() == few <= 4  # the token with its user, the user's roles, the count, the page

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -17,12 +16,9 @@ from governance.errors import InvalidState, ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
-from governance.jobs.retry import TRANSIENT_ERRORS
 from governance.registry.artifact_store import artifact_local_dir
 from governance.registry.choices import VersionStatus
 from governance.registry.models import ModelVersion
-
-log = logging.getLogger(__name__)
 
 AUDIT_TASK = "governance.run_audit"
 DEFAULT_CONFIG = {"n_boot": 1000, "seed": 0, "explain_rows": 50, "explain_methods": ["shap", "lime", "ig"]}
@@ -84,57 +80,56 @@ def counterfactual_config(*, word_pairs: list[list[str]] | None, groups: list[st
 
 def audit_run(*, job_id: int) -> None:
     """Run one audit job (called by the worker). A repeat of a finished job changes nothing."""
+    jobs.job_run(job_id=job_id, name="audit",
+                 load=lambda job: Audit.objects.select_related("model_version", "dataset_version").get(
+                     pk=job.subject_id),
+                 done=lambda audit: audit.status == AuditStatus.COMPLETE, start=_audit_mark_running,
+                 compute=_audit_compute, store=None, failed=_audit_failed)
+
+
+def _audit_mark_running(audit: Audit) -> None:
+    Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.RUNNING, started_at=timezone.now(), error="")
+
+
+def _audit_compute(audit: Audit, job: Job) -> None:
+    """Compute the audit's results and store them: a failing store is recorded on the audit too."""
     from models_core.artifacts import load_artifact
     from models_core.fairness import evaluate_thresholds, fairness_report
     from models_core.inference import predict_dataset
 
-    job = jobs.job_start(job_id=job_id)
-    if job is None:
-        return
-    audit = Audit.objects.select_related("model_version", "dataset_version").get(pk=job.subject_id)
-    if audit.status == AuditStatus.COMPLETE:
-        jobs.job_complete(job=job)
-        return
-    Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.RUNNING, started_at=timezone.now(), error="")
-    try:
-        version, data = audit.model_version, audit.dataset_version
-        jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
-        bundle, metadata = load_artifact(artifact_local_dir(artifact_path=version.artifact_path),
-                                         expected_digest=version.artifact_digest)
-        records = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
-                       .values_list("pk", "subject_id", "text", "label", "attributes"))
-        texts = [r[2] for r in records]
-        inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
-            job=job, stage="inference", percent=5 + 0.5 * p.get("percent", 0)))
-        label_index = {name: i for i, name in enumerate(version.label_names)}
-        y_true = [label_index[r[3]] for r in records]
-        sensitive = {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}
-        positive = label_index.get(data.positive_label, 1) if len(version.label_names) == 2 else None
-        y_pred, decision = _decisions(inference, metadata.get("mitigation"), records, label_index, positive)
-        jobs.job_progress(job=job, stage="counterfactual", percent=56, force=True)
-        counterfactual = _counterfactual(bundle, texts, inference.probabilities, audit.config,
-                                         positive if positive is not None else label_index.get(data.positive_label, 0))
-        jobs.job_progress(job=job, stage="fairness", percent=62, force=True)
-        fairness = fairness_report(y_true, y_pred, sensitive, labels=list(range(len(version.label_names))),
-                                   positive_label=positive if positive is not None else 1,
-                                   n_boot=audit.config.get("n_boot", 1000), seed=audit.config.get("seed", 0))
-        metrics = {**_performance(y_true, y_pred, version.label_names), "decision": decision}
-        rules = audit.config.get("fairness_rules", settings.FAIRNESS_DEFAULT_RULES)
-        results = {"metrics": metrics, "fairness": fairness, "compute": inference.compute,
-                   "counterfactual": counterfactual, "fairness_verdict": evaluate_thresholds(fairness, rules)}
-        explain_n = audit.config.get("explain_rows", 0)
-        if explain_n:
-            jobs.job_progress(job=job, stage="explanations", percent=70, force=True)
-            results["explanations"] = _explain(bundle, texts, y_true, y_pred, sensitive, explain_n,
-                                               audit.config, job)
-        jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
-        _audit_store(audit=audit, job=job, records=records, predictions=y_pred,
-                     probabilities=inference.probabilities, label_names=version.label_names, results=results)
-    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
-        raise
-    except Exception as exc:  # recorded on the audit and its job; the worker keeps running
-        log.exception("audit job %s failed", job_id)
-        _audit_failed(audit=audit, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+    version, data = audit.model_version, audit.dataset_version
+    jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
+    bundle, metadata = load_artifact(artifact_local_dir(artifact_path=version.artifact_path),
+                                     expected_digest=version.artifact_digest)
+    records = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
+                   .values_list("pk", "subject_id", "text", "label", "attributes"))
+    texts = [r[2] for r in records]
+    inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
+        job=job, stage="inference", percent=5 + 0.5 * p.get("percent", 0)))
+    label_index = {name: i for i, name in enumerate(version.label_names)}
+    y_true = [label_index[r[3]] for r in records]
+    sensitive = {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}
+    positive = label_index.get(data.positive_label, 1) if len(version.label_names) == 2 else None
+    y_pred, decision = _decisions(inference, metadata.get("mitigation"), records, label_index, positive)
+    jobs.job_progress(job=job, stage="counterfactual", percent=56, force=True)
+    counterfactual = _counterfactual(bundle, texts, inference.probabilities, audit.config,
+                                     positive if positive is not None else label_index.get(data.positive_label, 0))
+    jobs.job_progress(job=job, stage="fairness", percent=62, force=True)
+    fairness = fairness_report(y_true, y_pred, sensitive, labels=list(range(len(version.label_names))),
+                               positive_label=positive if positive is not None else 1,
+                               n_boot=audit.config.get("n_boot", 1000), seed=audit.config.get("seed", 0))
+    metrics = {**_performance(y_true, y_pred, version.label_names), "decision": decision}
+    rules = audit.config.get("fairness_rules", settings.FAIRNESS_DEFAULT_RULES)
+    results = {"metrics": metrics, "fairness": fairness, "compute": inference.compute,
+               "counterfactual": counterfactual, "fairness_verdict": evaluate_thresholds(fairness, rules)}
+    explain_n = audit.config.get("explain_rows", 0)
+    if explain_n:
+        jobs.job_progress(job=job, stage="explanations", percent=70, force=True)
+        results["explanations"] = _explain(bundle, texts, y_true, y_pred, sensitive, explain_n,
+                                           audit.config, job)
+    jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
+    _audit_store(audit=audit, job=job, records=records, predictions=y_pred,
+                 probabilities=inference.probabilities, label_names=version.label_names, results=results)
 
 
 def _decisions(inference, mitigation: dict | None, records, label_index: dict[str, int],
@@ -265,7 +260,7 @@ def audit_job_failed(*, job_id: int, error: str) -> None:
 
 
 @transaction.atomic
-def _audit_failed(*, audit: Audit, job_id: int, error: str) -> None:
+def _audit_failed(audit: Audit, job_id: int, error: str) -> None:
     Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.FAILED, error=error[:4000],
                                              finished_at=timezone.now())
     jobs.job_fail(job_id=job_id, error=error)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 
 from django.db import transaction
 
@@ -22,9 +21,6 @@ from governance.errors import InvalidState
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
-from governance.jobs.retry import TRANSIENT_ERRORS
-
-log = logging.getLogger(__name__)
 
 JOB_KIND = "pii_scan"
 TASK_NAME = "governance.pii_scan"
@@ -58,35 +54,27 @@ def pii_scan_job(*, version: DatasetVersion) -> Job | None:
 
 def pii_scan_run(*, job_id: int) -> None:
     """Scan one version's text column (called by the worker). A repeat of a finished job changes nothing."""
+    jobs.job_run(job_id=job_id, name="PII scan", load=lambda job: DatasetVersion.objects.get(pk=job.subject_id),
+                 done=lambda version: PiiScan.objects.filter(version=version).exists(),
+                 compute=_pii_scan_compute, store=_pii_scan_store, failed=_pii_scan_failed)
+
+
+def _pii_scan_compute(version: DatasetVersion, job: Job) -> dict:
     from models_core.pii import scan_texts
 
-    job = jobs.job_start(job_id=job_id)
-    if job is None:
-        return
-    version = DatasetVersion.objects.get(pk=job.subject_id)
-    if PiiScan.objects.filter(version=version).exists():
-        jobs.job_complete(job=job)
-        return
-    try:
-        jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
-        rows = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
-                    .values_list("row_index", "text"))
-        report = scan_texts([text for _, text in rows], progress=lambda p: jobs.job_progress(
-            job=job, stage="scanning", percent=2 + 0.96 * p.get("percent", 0.0)))
-        # Positions in the scanned list -> the rows' own indices (they differ once rows were erased).
-        report["row_indices"] = [rows[i][0] for i in report["row_indices"]]
-        report["column"] = version.text_column
-    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
-        raise
-    except Exception as exc:  # recorded on the job; the worker keeps running
-        log.exception("PII scan job %s failed", job_id)
-        _pii_scan_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        return
-    _pii_scan_store(version=version, job=job, report=report)
+    jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
+    rows = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
+                .values_list("row_index", "text"))
+    report = scan_texts([text for _, text in rows], progress=lambda p: jobs.job_progress(
+        job=job, stage="scanning", percent=2 + 0.96 * p.get("percent", 0.0)))
+    # Positions in the scanned list -> the rows' own indices (they differ once rows were erased).
+    report["row_indices"] = [rows[i][0] for i in report["row_indices"]]
+    report["column"] = version.text_column
+    return report
 
 
 @transaction.atomic
-def _pii_scan_store(*, version: DatasetVersion, job: Job, report: dict) -> None:
+def _pii_scan_store(version: DatasetVersion, job: Job, report: dict) -> None:
     DatasetVersion.objects.select_for_update().get(pk=version.pk)
     if PiiScan.objects.filter(version=version).exists():
         jobs.job_complete(job=job)
@@ -102,7 +90,7 @@ def _pii_scan_store(*, version: DatasetVersion, job: Job, report: dict) -> None:
 
 
 @transaction.atomic
-def _pii_scan_failed(*, version: DatasetVersion, job_id: int, error: str) -> None:
+def _pii_scan_failed(version: DatasetVersion, job_id: int, error: str) -> None:
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="pii_scan.failed", obj=version,
                      payload={"error": error[:500], "job": job_id})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -22,9 +21,6 @@ from governance.errors import ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job, JobStatus
-from governance.jobs.retry import TRANSIENT_ERRORS
-
-log = logging.getLogger(__name__)
 
 METADATA_FIELDS = ("description", "lawful_basis", "purposes", "data_subject_categories",
                    "personal_data_categories", "special_categories", "recipients", "third_country_transfers",
@@ -125,39 +121,31 @@ def _datasheet_request(*, actor, version: DatasetVersion) -> Job:
 
 def datasheet_build(*, job_id: int) -> None:
     """Compute and store one version's datasheet (called by the worker). A repeat changes nothing."""
+    jobs.job_run(job_id=job_id, name="datasheet", load=lambda job: DatasetVersion.objects.get(pk=job.subject_id),
+                 done=lambda version: Datasheet.objects.filter(version=version).exists(),
+                 compute=_datasheet_compute, store=_datasheet_store, failed=_datasheet_failed)
+
+
+def _datasheet_compute(version: DatasetVersion, job: Job) -> dict:
     from models_core.datasheet import build_datasheet
 
-    job = jobs.job_start(job_id=job_id)
-    if job is None:
-        return
-    version = DatasetVersion.objects.get(pk=job.subject_id)
-    if Datasheet.objects.filter(version=version).exists():
-        jobs.job_complete(job=job)
-        return
-    try:
-        jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
-        rows, weights, sensitive = selectors.datasheet_inputs(version=version)
-        data = build_datasheet(
-            rows, version.text_column, version.label_column, sensitive,
-            weights=weights if any(w != 1.0 for w in weights) else None,
-            positive_label=selectors.datasheet_positive_label(version=version), **DATASHEET_CONFIG,
-            progress=lambda p: jobs.job_progress(
-                job=job, stage=p.get("stage", "datasheet").removeprefix("datasheet_").replace("_", " "),
-                percent=p.get("percent", 0.0)))
-        if sensitive == [selectors.ALL_ROWS]:
-            data["missing"].pop(selectors.ALL_ROWS, None)
-            data["vocabulary"]["attributes"] = {}
-    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
-        raise
-    except Exception as exc:  # recorded on the job; the worker keeps running
-        log.exception("datasheet job %s failed", job_id)
-        _datasheet_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        return
-    _datasheet_store(version=version, job=job, data=data)
+    jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
+    rows, weights, sensitive = selectors.datasheet_inputs(version=version)
+    data = build_datasheet(
+        rows, version.text_column, version.label_column, sensitive,
+        weights=weights if any(w != 1.0 for w in weights) else None,
+        positive_label=selectors.datasheet_positive_label(version=version), **DATASHEET_CONFIG,
+        progress=lambda p: jobs.job_progress(
+            job=job, stage=p.get("stage", "datasheet").removeprefix("datasheet_").replace("_", " "),
+            percent=p.get("percent", 0.0)))
+    if sensitive == [selectors.ALL_ROWS]:
+        data["missing"].pop(selectors.ALL_ROWS, None)
+        data["vocabulary"]["attributes"] = {}
+    return data
 
 
 @transaction.atomic
-def _datasheet_store(*, version: DatasetVersion, job: Job, data: dict) -> None:
+def _datasheet_store(version: DatasetVersion, job: Job, data: dict) -> None:
     # NO KEY UPDATE serialises two stores for one version without blocking the foreign-key checks (KEY SHARE)
     # of transactions that reference the version, e.g. a training request that holds the audit-log lock.
     DatasetVersion.objects.select_for_update(no_key=True).get(pk=version.pk)
@@ -175,7 +163,7 @@ def _datasheet_store(*, version: DatasetVersion, job: Job, data: dict) -> None:
 
 
 @transaction.atomic
-def _datasheet_failed(*, version: DatasetVersion, job_id: int, error: str) -> None:
+def _datasheet_failed(version: DatasetVersion, job_id: int, error: str) -> None:
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="datasheet.failed", obj=version,
                      payload={"error": error[:500], "job": job_id})
@@ -282,31 +270,22 @@ def dataset_drift_request(*, actor, version: DatasetVersion,
 
 def dataset_drift_compute(*, job_id: int) -> None:
     """Compute and store one pair's drift (called by the worker). A repeat changes nothing."""
-    job = jobs.job_start(job_id=job_id)
-    if job is None:
-        return
-    drift = DatasetDrift.objects.select_related("version", "against").get(pk=job.subject_id)
-    if drift.data is not None:
-        jobs.job_complete(job=job)
-        return
-    try:
-        jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
-        result = selectors.dataset_drift_between(
-            version=drift.version, against=drift.against,
-            progress=lambda p: jobs.job_progress(
-                job=job, stage=p.get("stage", "drift").removeprefix("drift_").replace("_", " "),
-                percent=p.get("percent", 0.0)))
-    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
-        raise
-    except Exception as exc:  # recorded on the job; the worker keeps running
-        log.exception("drift job %s failed", job_id)
-        jobs.job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        return
-    _dataset_drift_store(drift=drift, job=job, data=result["drift"])
+    jobs.job_run(job_id=job_id, name="drift",
+                 load=lambda job: DatasetDrift.objects.select_related("version", "against").get(pk=job.subject_id),
+                 done=lambda drift: drift.data is not None, compute=_drift_compute, store=_dataset_drift_store)
+
+
+def _drift_compute(drift: DatasetDrift, job: Job) -> dict:
+    jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
+    return selectors.dataset_drift_between(
+        version=drift.version, against=drift.against,
+        progress=lambda p: jobs.job_progress(
+            job=job, stage=p.get("stage", "drift").removeprefix("drift_").replace("_", " "),
+            percent=p.get("percent", 0.0)))["drift"]
 
 
 @transaction.atomic
-def _dataset_drift_store(*, drift: DatasetDrift, job: Job, data: dict) -> None:
+def _dataset_drift_store(drift: DatasetDrift, job: Job, data: dict) -> None:
     locked = DatasetDrift.objects.select_for_update(no_key=True).get(pk=drift.pk)
     if locked.data is None:
         body = canonical_json(data)

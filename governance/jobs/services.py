@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -10,8 +12,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from governance.jobs.models import Job, JobStatus
+from governance.jobs.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
+
+Subject = TypeVar("Subject")
+Result = TypeVar("Result")
 
 # Progress writes are throttled so a fast loop does not hammer the database.
 _PROGRESS_MIN_INTERVAL_S = 0.5
@@ -152,6 +158,49 @@ def job_complete(*, job: Job) -> None:
 def job_fail(*, job_id: int, error: str) -> None:
     Job.objects.filter(pk=job_id).exclude(status__in=[JobStatus.COMPLETE, JobStatus.FAILED]).update(
         status=JobStatus.FAILED, error=error[:4000], finished_at=timezone.now())
+
+
+def job_run(*, job_id: int, name: str, load: Callable[[Job], Subject], done: Callable[[Subject], bool],
+            compute: Callable[[Subject, Job], Result], store: Callable[[Subject, Job, Result], None] | None,
+            failed: Callable[[Subject, int, str], None] | None = None,
+            start: Callable[[Subject], None] | None = None) -> None:
+    """Run one job for its worker task, in the steps every job service shares; `name` names it in the log.
+
+    1. `job_start`: nothing to do for a finished job, a duplicate delivery, or a job out of attempts.
+    2. `load(job)` the subject. When `done(subject)` (its result is stored already: the worker died after
+       storing, before acknowledging), the repeat only completes the job.
+    3. `start(subject)`, when given, marks the subject running; its errors go to the task.
+    4. `compute(subject, job)` does the work and reports progress. A transient error (TRANSIENT_ERRORS)
+       escapes, so that the task retries with backoff (workers/job_task.py); any other is logged and
+       recorded: by `failed(subject, job_id, error)`, which marks the subject failed and calls `job_fail`,
+       or by `job_fail` alone when the subject has no status of its own.
+    5. `store(subject, job, result)` writes the result in its own transaction, refusing a stored one, and
+       completes the job; its errors go to the task. None when `compute` stores its result itself, so that
+       a failing store is recorded on the subject like a failing computation.
+    """
+    job = job_start(job_id=job_id)
+    if job is None:
+        return
+    subject = load(job)
+    if done(subject):
+        job_complete(job=job)
+        return
+    if start is not None:
+        start(subject)
+    try:
+        result = compute(subject, job)
+    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
+        raise
+    except Exception as exc:  # recorded on the job (and its subject); the worker keeps running
+        log.exception("%s job %s failed", name, job_id)
+        error = f"{type(exc).__name__}: {exc}"
+        if failed is None:
+            job_fail(job_id=job_id, error=error)
+        else:
+            failed(subject, job_id, error)
+        return
+    if store is not None:
+        store(subject, job, result)
 
 
 def _jsonable(value) -> bool:

@@ -14,7 +14,6 @@ by the weights, so all of its rows are used.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -27,12 +26,9 @@ from governance.errors import ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
-from governance.jobs.retry import TRANSIENT_ERRORS
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
 from governance.registry.choices import VersionStatus
 from governance.registry.models import Model, ModelVersion
-
-log = logging.getLogger(__name__)
 
 MITIGATE_TASK = "governance.mitigate_model_version"
 MITIGATION_JOB_KIND = "mitigation"
@@ -108,66 +104,67 @@ def _validation_rows(*, parent: ModelVersion, data: DatasetVersion, labels: list
 
 def model_version_mitigation_run(*, job_id: int) -> None:
     """Fit and store the thresholds of one mitigation job (called by the worker); safe to repeat."""
+    jobs.job_run(job_id=job_id, name="mitigation",
+                 load=lambda job: ModelVersion.objects.select_related("parent", "model").get(pk=job.subject_id),
+                 done=lambda child: child.status == VersionStatus.READY,
+                 compute=_mitigation_compute, store=_mitigation_store, failed=_mitigation_failed)
+
+
+def _mitigation_compute(child: ModelVersion, job: Job) -> dict:
+    """Fit the thresholds and save the child's artifact; returns what `_mitigation_store` records."""
     from governance.datasets.models import DatasetRecord
     from models_core.artifacts import load_artifact, save_artifact
     from models_core.inference import predict_dataset
     from models_core.mitigation import apply_thresholds, fit_thresholds
 
-    job = jobs.job_start(job_id=job_id)
-    if job is None:
-        return
-    child = ModelVersion.objects.select_related("parent", "model").get(pk=job.subject_id)
-    if child.status == VersionStatus.READY:
-        jobs.job_complete(job=job)
-        return
-    try:
-        ModelVersion.objects.filter(pk=child.pk).update(status=VersionStatus.TRAINING, error="")
-        parent, spec = child.parent, dict(child.training_config["mitigation"])
-        data = DatasetVersion.objects.get(pk=spec["dataset_version"])
-        jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
-        bundle, parent_metadata = load_artifact(artifact_local_dir(artifact_path=parent.artifact_path),
-                                                expected_digest=parent.artifact_digest)
-        rows = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
-                    .values_list("text", "label", "attributes"))
-        index = {name: i for i, name in enumerate(parent.label_names)}
-        positive = index[spec["positive_label"]]
-        all_labels = [index[r[1]] for r in rows]
-        chosen, split = _validation_rows(parent=parent, data=data, labels=all_labels)
-        texts = [rows[i][0] for i in chosen]
-        y = [int(all_labels[i] == positive) for i in chosen]
-        groups = [str(rows[i][2].get(spec["attribute"], "")) for i in chosen]
-        inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
-            job=job, stage="scoring the validation split", percent=5 + 0.8 * p.get("percent", 0)))
-        scores = inference.probabilities[:, positive]
-        jobs.job_progress(job=job, stage="fitting thresholds", percent=88, force=True)
-        thresholds = fit_thresholds(scores, y, groups, constraints=spec["constraint"])
-        decided = apply_thresholds(scores, groups, thresholds, seed=spec["seed"])
-        metrics = _validation_metrics(y, (inference.predictions == positive).astype(int), decided, groups)
-        metrics["n_validation"] = len(chosen)
-        mitigation = {**spec, "thresholds": thresholds, "validation_rows": split,
-                      "parent_artifact_digest": parent.artifact_digest}
-        jobs.job_progress(job=job, stage="saving artifact", percent=95, force=True)
-        directory = Path(settings.ARTIFACT_ROOT) / f"model-{child.model_id}" / f"v{child.version}"
-        metadata = {**parent_metadata, "model": child.model.name, "version": child.version,
-                    "parent_version": parent.version, "mitigation": mitigation}
-        digest = save_artifact(bundle, directory, metadata=metadata)
-        artifact_publish(directory=directory)
-    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
-        raise
-    except Exception as exc:  # recorded on the version and its job; the worker keeps running
-        log.exception("mitigation job %s failed", job_id)
-        _mitigation_failed(version=child, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        return
-    with transaction.atomic():
-        ModelVersion.objects.filter(pk=child.pk).update(
-            status=VersionStatus.READY, metrics=metrics, compute=inference.compute, history=[],
-            training_config={**child.training_config, "mitigation": {**spec, "validation_rows": split}},
-            artifact_path=str(directory), artifact_digest=digest, trained_at=timezone.now())
-        audit_log_append(actor=job.created_by, action="model_version.mitigated", obj=child,
-                         payload={"artifact_digest": digest, "parent_artifact_digest": parent.artifact_digest,
-                                  "constraint": spec["constraint"], "attribute": spec["attribute"],
-                                  "thresholds": thresholds["groups"], "metrics": metrics, "job": job.pk})
-        jobs.job_complete(job=job)
+    ModelVersion.objects.filter(pk=child.pk).update(status=VersionStatus.TRAINING, error="")
+    parent, spec = child.parent, dict(child.training_config["mitigation"])
+    data = DatasetVersion.objects.get(pk=spec["dataset_version"])
+    jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
+    bundle, parent_metadata = load_artifact(artifact_local_dir(artifact_path=parent.artifact_path),
+                                            expected_digest=parent.artifact_digest)
+    rows = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
+                .values_list("text", "label", "attributes"))
+    index = {name: i for i, name in enumerate(parent.label_names)}
+    positive = index[spec["positive_label"]]
+    all_labels = [index[r[1]] for r in rows]
+    chosen, split = _validation_rows(parent=parent, data=data, labels=all_labels)
+    texts = [rows[i][0] for i in chosen]
+    y = [int(all_labels[i] == positive) for i in chosen]
+    groups = [str(rows[i][2].get(spec["attribute"], "")) for i in chosen]
+    inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
+        job=job, stage="scoring the validation split", percent=5 + 0.8 * p.get("percent", 0)))
+    scores = inference.probabilities[:, positive]
+    jobs.job_progress(job=job, stage="fitting thresholds", percent=88, force=True)
+    thresholds = fit_thresholds(scores, y, groups, constraints=spec["constraint"])
+    decided = apply_thresholds(scores, groups, thresholds, seed=spec["seed"])
+    metrics = _validation_metrics(y, (inference.predictions == positive).astype(int), decided, groups)
+    metrics["n_validation"] = len(chosen)
+    mitigation = {**spec, "thresholds": thresholds, "validation_rows": split,
+                  "parent_artifact_digest": parent.artifact_digest}
+    jobs.job_progress(job=job, stage="saving artifact", percent=95, force=True)
+    directory = Path(settings.ARTIFACT_ROOT) / f"model-{child.model_id}" / f"v{child.version}"
+    metadata = {**parent_metadata, "model": child.model.name, "version": child.version,
+                "parent_version": parent.version, "mitigation": mitigation}
+    digest = save_artifact(bundle, directory, metadata=metadata)
+    artifact_publish(directory=directory)
+    return {"metrics": metrics, "compute": inference.compute, "split": split, "thresholds": thresholds,
+            "directory": directory, "digest": digest}
+
+
+@transaction.atomic
+def _mitigation_store(child: ModelVersion, job: Job, fitted: dict) -> None:
+    parent, spec = child.parent, dict(child.training_config["mitigation"])
+    metrics, digest, thresholds = fitted["metrics"], fitted["digest"], fitted["thresholds"]
+    ModelVersion.objects.filter(pk=child.pk).update(
+        status=VersionStatus.READY, metrics=metrics, compute=fitted["compute"], history=[],
+        training_config={**child.training_config, "mitigation": {**spec, "validation_rows": fitted["split"]}},
+        artifact_path=str(fitted["directory"]), artifact_digest=digest, trained_at=timezone.now())
+    audit_log_append(actor=job.created_by, action="model_version.mitigated", obj=child,
+                     payload={"artifact_digest": digest, "parent_artifact_digest": parent.artifact_digest,
+                              "constraint": spec["constraint"], "attribute": spec["attribute"],
+                              "thresholds": thresholds["groups"], "metrics": metrics, "job": job.pk})
+    jobs.job_complete(job=job)
 
 
 def _validation_metrics(y: list[int], before, after, groups: list[str]) -> dict:
@@ -194,7 +191,7 @@ def model_version_mitigation_job_failed(*, job_id: int, error: str) -> None:
 
 
 @transaction.atomic
-def _mitigation_failed(*, version: ModelVersion, job_id: int, error: str) -> None:
+def _mitigation_failed(version: ModelVersion, job_id: int, error: str) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, error=error[:4000])
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="model_version.mitigation_failed",

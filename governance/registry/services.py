@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -23,12 +22,12 @@ from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
-from governance.jobs.retry import TRANSIENT_ERRORS
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
 from governance.registry.choices import EncoderChoice, Environment, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from models_core.training import TrainResult
 
 TRAIN_TASK = "governance.train_model_version"
 
@@ -85,54 +84,54 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
 
 def model_version_train(*, job_id: int) -> None:
     """Run one training job (called by the worker). Safe to repeat: a finished job is left alone."""
+    jobs.job_run(job_id=job_id, name="training",
+                 load=lambda job: ModelVersion.objects.select_related("dataset_version", "model").get(
+                     pk=job.subject_id),
+                 done=lambda version: version.status == VersionStatus.READY,
+                 compute=_training_compute, store=_training_store, failed=_training_failed)
+
+
+def _training_compute(version: ModelVersion, job: Job) -> tuple[TrainResult, Path, str]:
+    """Train and save the artifact: (the training result, the artifact's folder, its digest)."""
     from governance.datasets.selectors import training_rows
     from models_core.artifacts import save_artifact
     from models_core.training import TrainConfig, train_classifier
 
-    job = jobs.job_start(job_id=job_id)
-    if job is None:
-        return
-    version = ModelVersion.objects.select_related("dataset_version", "model").get(pk=job.subject_id)
-    if version.status == VersionStatus.READY:
-        jobs.job_complete(job=job)
-        return
-    try:
-        ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.TRAINING, error="")
-        jobs.job_progress(job=job, stage="loading data", percent=1, force=True)
-        texts, labels, weights = training_rows(version=version.dataset_version)
-        cfg = version.training_config
-        encoder_dir = _registered_encoder_dir(cfg) if cfg["encoder"] == EncoderChoice.REGISTERED else None
-        train_cfg = TrainConfig(encoder="pretrained" if encoder_dir else cfg["encoder"], encoder_dir=encoder_dir,
-                                freeze_encoder=cfg["freeze_encoder"], epochs=cfg["epochs"],
-                                seed=cfg["seed"], dp=cfg.get("dp", False),
-                                dp_epsilon=cfg.get("dp_epsilon"))
-        use_weights = weights if any(w != 1.0 for w in weights) else None
-        result = train_classifier(texts, labels, num_labels=len(version.label_names), config=train_cfg,
-                                  sample_weights=use_weights,
-                                  progress=lambda p: jobs.job_progress(job=job, **_progress_fields(p)))
-        jobs.job_progress(job=job, stage="saving artifact", percent=99, force=True)
-        directory = _artifact_dir(version)
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True)
-        digest = save_artifact(result.bundle, directory, metadata={
-            "model": version.model.name, "version": version.version, "label_names": version.label_names,
-            "dataset_version_sha256": version.dataset_version.sha256, "training_config": cfg})
-        artifact_publish(directory=directory)  # to the shared artifact storage, when there is one
-    except TRANSIENT_ERRORS:  # the database or broker blinked: the task retries with backoff
-        raise
-    except Exception as exc:  # the job records any failure; the worker keeps running
-        log.exception("training job %s failed", job_id)
-        _training_failed(version=version, job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-        return
-    with transaction.atomic():
-        ModelVersion.objects.filter(pk=version.pk).update(
-            status=VersionStatus.READY, metrics=result.metrics, compute=result.compute, dp=result.dp,
-            history=result.history, artifact_path=str(directory), artifact_digest=digest, trained_at=timezone.now())
-        audit_log_append(actor=job.created_by, action="model_version.trained", obj=version,
-                         payload={"artifact_digest": digest, "metrics": result.metrics, "dp": result.dp,
-                                  "job": job.pk})
-        jobs.job_complete(job=job)
+    ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.TRAINING, error="")
+    jobs.job_progress(job=job, stage="loading data", percent=1, force=True)
+    texts, labels, weights = training_rows(version=version.dataset_version)
+    cfg = version.training_config
+    encoder_dir = _registered_encoder_dir(cfg) if cfg["encoder"] == EncoderChoice.REGISTERED else None
+    train_cfg = TrainConfig(encoder="pretrained" if encoder_dir else cfg["encoder"], encoder_dir=encoder_dir,
+                            freeze_encoder=cfg["freeze_encoder"], epochs=cfg["epochs"],
+                            seed=cfg["seed"], dp=cfg.get("dp", False),
+                            dp_epsilon=cfg.get("dp_epsilon"))
+    use_weights = weights if any(w != 1.0 for w in weights) else None
+    result = train_classifier(texts, labels, num_labels=len(version.label_names), config=train_cfg,
+                              sample_weights=use_weights,
+                              progress=lambda p: jobs.job_progress(job=job, **_progress_fields(p)))
+    jobs.job_progress(job=job, stage="saving artifact", percent=99, force=True)
+    directory = _artifact_dir(version)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    digest = save_artifact(result.bundle, directory, metadata={
+        "model": version.model.name, "version": version.version, "label_names": version.label_names,
+        "dataset_version_sha256": version.dataset_version.sha256, "training_config": cfg})
+    artifact_publish(directory=directory)  # to the shared artifact storage, when there is one
+    return result, directory, digest
+
+
+@transaction.atomic
+def _training_store(version: ModelVersion, job: Job, trained: tuple[TrainResult, Path, str]) -> None:
+    result, directory, digest = trained
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=VersionStatus.READY, metrics=result.metrics, compute=result.compute, dp=result.dp,
+        history=result.history, artifact_path=str(directory), artifact_digest=digest, trained_at=timezone.now())
+    audit_log_append(actor=job.created_by, action="model_version.trained", obj=version,
+                     payload={"artifact_digest": digest, "metrics": result.metrics, "dp": result.dp,
+                              "job": job.pk})
+    jobs.job_complete(job=job)
 
 
 def _registered_encoder_dir(cfg: dict) -> str:
@@ -165,7 +164,7 @@ def model_version_job_failed(*, job_id: int, error: str) -> None:
 
 
 @transaction.atomic
-def _training_failed(*, version: ModelVersion, job_id: int, error: str) -> None:
+def _training_failed(version: ModelVersion, job_id: int, error: str) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, error=error[:4000])
     jobs.job_fail(job_id=job_id, error=error)
     job = Job.objects.get(pk=job_id)

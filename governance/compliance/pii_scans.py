@@ -99,7 +99,7 @@ def _pii_scan_failed(version: DatasetVersion, job_id: int, error: str) -> None:
 @transaction.atomic
 def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVersion:
     """A new version (parent = `version`) whose texts have every finding replaced by its keyed token."""
-    from governance.datasets.services import _derived_version
+    from governance.datasets.services import dataset_version_derive
     from models_core.pii import pseudonymise_texts
 
     scan = PiiScan.objects.filter(version=version).first()
@@ -113,9 +113,9 @@ def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVe
     rows = [{"subject_id": s, "text": text, "label": label, "attributes": a, "weight": w}
             for (s, _, label, a, w), text in zip(records, texts)]
     replaced = sum(report["replacements"].values())
-    new = _derived_version(actor=actor, source=version, rows=rows,
-                           note=f"Pseudonymised v{version.version}: {replaced} PII value(s) in "
-                                f"{report['rows_changed']} row(s) replaced by keyed tokens.")
+    new = dataset_version_derive(actor=actor, source=version, rows=rows,
+                                 note=f"Pseudonymised v{version.version}: {replaced} PII value(s) in "
+                                      f"{report['rows_changed']} row(s) replaced by keyed tokens.")
     audit_log_append(actor=actor, action="dataset_version.pseudonymised", obj=new,
                      payload={"source": version.pk, "source_sha256": version.sha256, "sha256": new.sha256,
                               "rows_changed": report["rows_changed"], "replacements": report["replacements"],

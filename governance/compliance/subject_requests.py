@@ -286,7 +286,7 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
 
 def _derived_without_erased(*, actor, impact: ErasureImpact) -> DatasetVersion:
     """A new dataset version (parent = the one the model was trained on) holding its remaining records."""
-    from governance.datasets.services import _derived_version
+    from governance.datasets.services import dataset_version_derive
 
     source = impact.model_version.dataset_version
     rows = [{"subject_id": s, "text": t, "label": label, "attributes": a, "weight": w}
@@ -295,8 +295,8 @@ def _derived_without_erased(*, actor, impact: ErasureImpact) -> DatasetVersion:
     if not rows:
         raise InvalidState(f"{source} has no records left to train on; keep the model with a justification "
                            f"or retire it.")
-    derived = _derived_version(actor=actor, source=source, rows=rows,
-                               note=f"{source} without the subjects erased by {impact.request.reference}.")
+    derived = dataset_version_derive(actor=actor, source=source, rows=rows,
+                                     note=f"{source} without the subjects erased by {impact.request.reference}.")
     pii_scan_request(actor=actor, version=derived)
     return derived
 

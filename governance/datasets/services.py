@@ -187,7 +187,10 @@ def _rows_digest(rows: list[dict]) -> str:
     return digest.hexdigest()
 
 
-def _derived_version(*, actor, source: DatasetVersion, note: str, rows: list[dict]) -> DatasetVersion:
+@transaction.atomic
+def dataset_version_derive(*, actor, source: DatasetVersion, note: str, rows: list[dict]) -> DatasetVersion:
+    """A new version of `source`'s dataset (parent = `source`, same columns and labels) holding `rows`, its
+    digest taken over the rows; used by the corrections here and by compliance (erasure, pseudonymisation)."""
     mapping = ColumnMapping(text=source.text_column, label=source.label_column, subject=source.subject_column,
                             sensitive=tuple(source.sensitive_attributes))
     return _version_create(actor=actor, dataset=source.dataset, mapping=mapping, sha256=_rows_digest(rows),
@@ -212,7 +215,7 @@ def dataset_version_reweigh(*, actor, version: DatasetVersion) -> DatasetVersion
     rows, _ = selectors.datasheet_rows(version=version)
     weights = reweighing_weights(rows, version.label_column, list(version.sensitive_attributes))
     groups = " × ".join(version.sensitive_attributes)
-    new = _derived_version(
+    new = dataset_version_derive(
         actor=actor, source=version, rows=[_record_of(version, r, w) for r, w in zip(rows, weights)],
         note=f"Reweighed v{version.version}: weight P(group)·P(label)/P(group, label) per {groups} × label.")
     cells = sorted({(" × ".join(str(r[a]) for a in version.sensitive_attributes), r[version.label_column], w)
@@ -236,7 +239,7 @@ def dataset_version_resample(*, actor, version: DatasetVersion, seed: int = 0) -
     rows, _ = selectors.datasheet_rows(version=version)
     resampled = stratified_resample(rows, version.label_column, list(version.sensitive_attributes), seed=seed)
     groups = " × ".join(version.sensitive_attributes)
-    new = _derived_version(
+    new = dataset_version_derive(
         actor=actor, source=version, rows=[_record_of(version, r, 1.0) for r in resampled],
         note=f"Stratified resample of v{version.version} (seed {seed}): each {groups} group keeps its size, "
              f"its labels drawn to the overall label distribution.")

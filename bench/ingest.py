@@ -41,29 +41,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    import dj_database_url
-    import psycopg
+    from bench.scratch_db import scratch_database
 
-    base = dj_database_url.parse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance"))
-    bench_db = f"{base['NAME']}_ingest_bench"
-    admin = f"host={base['HOST']} port={base['PORT'] or 5432} user={base['USER']} dbname=postgres"
-    if base.get("PASSWORD"):
-        admin += f" password={base['PASSWORD']}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}"')
-        conn.execute(f'CREATE DATABASE "{bench_db}"')
-    os.environ["DATABASE_URL"] = (f"postgres://{base['USER']}{':' + base['PASSWORD'] if base.get('PASSWORD') else ''}"
-                                  f"@{base['HOST']}:{base['PORT'] or 5432}/{bench_db}")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "governance.settings.test"
-    try:
+    with scratch_database("ingest_bench") as url:
+        os.environ["DATABASE_URL"] = url
+        os.environ.setdefault("SECRET_KEY", "bench-only")
+        os.environ["DJANGO_SETTINGS_MODULE"] = "governance.settings.test"
         _run(args.rows)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}"')
 
 
 def _run(n: int) -> None:

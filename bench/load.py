@@ -142,21 +142,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
-    import dj_database_url
-    import psycopg
+    from bench.scratch_db import scratch_database
 
-    base = dj_database_url.parse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/governance"))
-    bench_db = f"{base['NAME']}_load_bench"
-    admin = f"host={base['HOST']} port={base['PORT'] or 5432} user={base['USER']} dbname=postgres"
-    if base.get("PASSWORD"):
-        admin += f" password={base['PASSWORD']}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}"')
-        conn.execute(f'CREATE DATABASE "{bench_db}"')
-    url = (f"postgres://{base['USER']}{':' + base['PASSWORD'] if base.get('PASSWORD') else ''}"
-           f"@{base['HOST']}:{base['PORT'] or 5432}/{bench_db}")
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "governance.settings.test",
-                       "SECRET_KEY": secrets.token_urlsafe(50)})
+    with scratch_database("load_bench") as url:
+        os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "governance.settings.test",
+                           "SECRET_KEY": secrets.token_urlsafe(50)})
+        _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
+    """Set up the report's data, serve the project with gunicorn and time the clients; stop the server."""
     server = None
     try:
         audit_id, session_key, token = _setup()
@@ -220,11 +215,6 @@ def main() -> None:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ def audit_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Audit]:
     return ordered(qs, filters.get("ordering", ""), fields=AUDIT_ORDERING, default="-created_at")
 
 
-def audit_list_rows(*, filters: Mapping[str, Any] | None = None) -> QuerySet[dict]:
-    """audit_list as plain rows for the list API: the audit's columns with the model's name, the version's
-    number, the dataset's name and the requester's username joined in; no model instances (six per row)."""
-    return audit_list(filters=filters).values(
+def audit_rows(audits: QuerySet[Audit]) -> QuerySet[dict]:
+    """`audits` (a page of audit_list, sliced or not) as plain rows for the list API: the audit's columns with
+    the model's name, the version's number, the dataset's name and the requester's username joined in; no
+    model instances (six per row)."""
+    return audits.values(
         "id", "model_version_id", "dataset_version_id", "status", "config", "created_at", "started_at",
         "finished_at", "error", "artifact_digest", "summary", "result_hash",
         model_name=F("model_version__model__name"), model_version_number=F("model_version__version"),

@@ -1,5 +1,5 @@
-"""GET /api/audits/ reads plain rows (audits.selectors.audit_list_rows) and renders them as AuditOutput renders
-audits: the same output, a fixed number of queries whatever the page holds. No training: complete audits are
+"""GET /api/audits/ reads plain rows (audits.selectors.audit_rows) and renders them as AuditOutput renders audits:
+the same output, pages and counts, a fixed number of queries whatever the page holds. No training: complete audits are
 stored as the worker stores them (tests/governance/approvals/evidence.py)."""
 
 from __future__ import annotations
@@ -42,8 +42,18 @@ def test_the_list_renders_each_audit_as_its_output_serializer_does(api_client, e
     assert [list(row) for row in listed] == [list(row) for row in expected]  # the keys in the same order
     assert {row["status"] for row in listed} == {"complete", "failed", "queued"}
     assert any(row["started_at"] is None and row["finished_at"] is None for row in listed)
-    assert audit_rows_output(selectors.audit_list_rows(filters={"status": "failed"})) == \
-        [dict(row) for row in AuditOutput(selectors.audit_list(filters={"status": "failed"}), many=True).data]
+    failed = selectors.audit_list(filters={"status": "failed"})
+    assert audit_rows_output(selectors.audit_rows(failed)) == [dict(row) for row in AuditOutput(failed, many=True).data]
+
+
+def test_pages_count_the_audits_and_hold_their_rows(api_client, engineer, audits):
+    api_client.force_authenticate(engineer)
+    first = api_client.get(AUDITS, {"page_size": 2}).json()
+    second = api_client.get(AUDITS, {"page_size": 2, "page": 2}).json()
+    assert first["count"] == second["count"] == 3 and first["next"] and second["previous"]
+    assert [row["id"] for row in first["results"] + second["results"]] == [a.pk for a in selectors.audit_list()]
+    assert api_client.get(AUDITS, {"q": "olga"}).json()["count"] == 1
+    assert api_client.get(AUDITS, {"page": 3, "page_size": 2}).status_code == 404
 
 
 def test_the_list_reads_a_fixed_number_of_queries_whatever_the_page_holds(api_client, engineer, audits):

@@ -5,13 +5,20 @@ report needs — a dataset, a from-scratch model trained on it, a completed audi
 then serves the project with gunicorn under the production settings (DEBUG off, WhiteNoise, Redis cache;
 HTTPS redirect off because the benchmark speaks plain HTTP on loopback, and the API user throttle raised
 so that it measures the application rather than the throttle). Each client keeps one HTTP/1.1 connection
-and alternates GET /audits/<id>/ (session cookie) and GET /api/audits/ (token) for --seconds after a
-warm-up; a non-200 answer or a socket error counts as an error.
+(reopened when the server closes it) and alternates GET /audits/<id>/ (session cookie) and GET /api/audits/
+(token) for --seconds after a warm-up; a non-200 answer or a socket error counts as an error.
 
 Last line: RESULT load p95_ms=<p95 over all requests> errors=<count>
 
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/governance CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
-     .venv/bin/python bench/load.py [--clients 20] [--seconds 30] [--workers 3] [--threads 4]
+     .venv/bin/python bench/load.py [--clients 20] [--seconds 30] [--worker-class sync] [--workers 3] [--threads 1]
+
+Gunicorn: sync workers, one per core plus one (3 on the 2-core box; gunicorn's 2 x cores + 1 assumes
+workers that mostly wait, and 4 measured slower). The work is CPU-bound Python: a second thread in a worker
+only waits for the GIL, and gthread's keep-alive connections stay with the worker that accepted them, so 20
+clients spread unevenly over the workers and the tail grows; a sync worker takes the next connection only
+when idle, which queues them fairly (measured in bench/README.md "## Load"). A sync worker closes each
+connection after its answer, and belongs behind a buffering proxy (nginx), as gunicorn's docs say.
 """
 
 from __future__ import annotations
@@ -138,8 +145,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gthread only")
     args = parser.parse_args()
 
     from bench.scratch_db import scratch_database
@@ -163,8 +171,8 @@ def _measure(args: argparse.Namespace) -> None:
         collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
         subprocess.run(collect, cwd=ROOT, env=env, check=True)  # nosec B603
         gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "governance.wsgi", "-b", f"127.0.0.1:{port}",
-                    "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--keep-alive", "30",
-                    "--log-level", "warning"]
+                    "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads),
+                    "--keep-alive", "30", "--log-level", "warning"]
         server = subprocess.Popen(gunicorn, cwd=ROOT, env=env, start_new_session=True)  # nosec B603
         for _ in range(120):
             try:
@@ -199,7 +207,7 @@ def _measure(args: argparse.Namespace) -> None:
         every = [v for values in samples.values() for v in values]
         total = sum(served)  # every request, warm-up included, as the CPU time is
         print(f"{args.clients} clients, {args.seconds:.0f} s after {args.warmup:.0f} s warm-up, gunicorn "
-              f"{args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs")
+              f"{args.worker_class} {args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs")
         for path, values in samples.items():
             print(f"{path:22} n={len(values):6d}  {len(values) / args.seconds:7.1f} req/s  "
                   f"p50={_percentile(values, 50):7.1f} ms  p95={_percentile(values, 95):7.1f} ms  "

@@ -2,11 +2,15 @@
 
 Sets up its own PostgreSQL database (`<DATABASE_URL's name>_load_bench`, dropped afterwards) with what a
 report needs — a dataset, a from-scratch model trained on it, a completed audit — through the services,
-then serves the project with gunicorn under the production settings (DEBUG off, WhiteNoise, Redis cache;
-HTTPS redirect off because the benchmark speaks plain HTTP on loopback, and the API user throttle raised
-so that it measures the application rather than the throttle). Each client keeps one HTTP/1.1 connection
-(reopened when the server closes it) and alternates GET /audits/<id>/ (session cookie) and GET /api/audits/
-(token) for --seconds after a warm-up; a non-200 answer or a socket error counts as an error.
+then serves the project with gunicorn under the production settings (DEBUG off, WhiteNoise, Redis cache and
+cached sessions, the production API throttle). Each client is its own user (reviewer and ML engineer roles,
+created in the set-up with a session and an API token) and keeps one HTTP/1.1 connection (reopened when the
+server closes it); it alternates GET /audits/<id>/ (as a browser: its session cookie and the cookies the
+server sets, csrftoken included) and GET /api/audits/ (as an API script: its token, no cookies) for --seconds
+after a warm-up. Every request carries `X-Forwarded-Proto: https`, as from the TLS-terminating proxy that
+production sits behind (SECURE_PROXY_SSL_HEADER), so HTTPS redirect, HSTS and secure cookies stay on. At the
+rates measured each user makes ~5 API calls a second (~300/min), under the production 1200/min. A non-200
+answer or a socket error counts as an error.
 
 Last line: RESULT load p95_ms=<p95 over all requests> errors=<count>
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import http.cookies
 import os
 import secrets
 import signal
@@ -64,8 +69,9 @@ def _server_cpu_s(leader: int) -> float:
     return total
 
 
-def _setup() -> tuple[int, str, str]:
-    """A completed audit, a session for its report page and a token for the API (test settings: fast)."""
+def _setup(clients: int) -> tuple[int, list[tuple[str, str]]]:
+    """A completed audit, and per client a user of its own with a session (the report page) and a token
+    (the API), created with the test settings (fast password hashing)."""
     import django
 
     django.setup()
@@ -106,24 +112,54 @@ def _setup() -> tuple[int, str, str]:
         with transaction.atomic():
             audit_ids.append(audit_request(actor=user, model_version=version, dataset_version=holdout,
                                            explain_rows=0).pk)
-    session = SessionStore()
-    session["_auth_user_id"], session["_auth_user_backend"] = str(user.pk), settings.AUTHENTICATION_BACKENDS[0]
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
-    return audit_ids[-1], session.session_key, Token.objects.create(user=user).key
+    credentials = []
+    for n in range(clients):
+        reader = user_create(actor=user, username=f"load-client-{n}", password=secrets.token_urlsafe(16),
+                             roles=[roles.ML_ENGINEER, roles.REVIEWER])
+        session = SessionStore()
+        session["_auth_user_id"], session["_auth_user_backend"] = str(reader.pk), settings.AUTHENTICATION_BACKENDS[0]
+        session["_auth_user_hash"] = reader.get_session_auth_hash()
+        session.create()
+        credentials.append((session.session_key, Token.objects.create(user=reader).key))
+    return audit_ids[-1], credentials
+
+
+class _Cookies:
+    """What a browser keeps for the site: the cookies the server set (name -> value), sent back on each
+    request. The benchmark stands for HTTPS behind a proxy, so Secure cookies are kept; expiry is ignored
+    (a run lasts seconds), a Max-Age=0 or empty value deletes."""
+
+    def __init__(self, **initial: str):
+        self.values = dict(initial)
+
+    def header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.values.items())
+
+    def update(self, response: http.client.HTTPResponse) -> None:
+        for line in response.headers.get_all("Set-Cookie") or []:
+            jar = http.cookies.SimpleCookie()
+            jar.load(line)
+            for name, morsel in jar.items():
+                if not morsel.value or morsel["max-age"] in ("0", 0):
+                    self.values.pop(name, None)
+                else:
+                    self.values[name] = morsel.value
 
 
 def _client(port, requests, deadline, warm_until, samples, errors, lock, served):
+    """One user: `requests` is [(path, headers, cookie jar or None)], asked in turn."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     i = 0
     while time.perf_counter() < deadline:
-        path, headers = requests[i % len(requests)]
+        path, headers, cookies = requests[i % len(requests)]
         i += 1
         started = time.perf_counter()
         try:
-            conn.request("GET", path, headers=headers)
+            conn.request("GET", path, headers={**headers, "Cookie": cookies.header()} if cookies else headers)
             response = conn.getresponse()
             response.read()
+            if cookies is not None:
+                cookies.update(response)
             ok = response.status == 200
         except (OSError, http.client.HTTPException):
             conn.close()
@@ -162,10 +198,10 @@ def _measure(args: argparse.Namespace) -> None:
     """Set up the report's data, serve the project with gunicorn and time the clients; stop the server."""
     server = None
     try:
-        audit_id, session_key, token = _setup()
+        audit_id, credentials = _setup(args.clients)
         port = _free_port()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings.production", "DEBUG": "0",
-               "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "API_THROTTLE_USER": "100000000/min",
+               "ALLOWED_HOSTS": "127.0.0.1",
                "CACHE_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"), "LOG_LEVEL": "WARNING"}
         # Fixed argument lists, no shell: this interpreter and the venv's gunicorn.
         collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
@@ -180,11 +216,14 @@ def _measure(args: argparse.Namespace) -> None:
                 break
             except OSError:
                 time.sleep(0.25)
-        requests = [(f"/audits/{audit_id}/", {"Cookie": f"sessionid={session_key}"}),
-                    ("/api/audits/", {"Authorization": f"Token {token}", "Accept": "application/json"})]
-        for path, headers in requests:  # fail fast on a broken page rather than time 20 clients on it
+        proxy = {"X-Forwarded-Proto": "https"}  # TLS ends at the proxy in front (SECURE_PROXY_SSL_HEADER)
+        per_client = [[(f"/audits/{audit_id}/", proxy, _Cookies(sessionid=session_key)),
+                       ("/api/audits/", {**proxy, "Authorization": f"Token {token}", "Accept": "application/json"},
+                        None)]
+                      for session_key, token in credentials]
+        for path, headers, cookies in per_client[0]:  # fail fast on a broken page rather than time 20 clients
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("GET", path, headers=headers)
+            conn.request("GET", path, headers={**headers, "Cookie": cookies.header()} if cookies else headers)
             response = conn.getresponse()
             body = response.read()
             assert response.status == 200, (path, response.status, body[:500])
@@ -198,7 +237,7 @@ def _measure(args: argparse.Namespace) -> None:
         warm_until, deadline = start + args.warmup, start + args.warmup + args.seconds
         threads = [threading.Thread(target=_client, args=(port, requests, deadline, warm_until, samples, errors, lock,
                                                          served))
-                   for _ in range(args.clients)]
+                   for requests in per_client]
         for t in threads:
             t.start()
         for t in threads:

@@ -27,8 +27,8 @@ CACHES = {"default": {"BACKEND": "governance.redis_cache.RedisCache",
                       "LOCATION": os.environ.get("CACHE_URL", CELERY_BROKER_URL)}}
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle",
-                                 "rest_framework.throttling.UserRateThrottle"],
+    # DRF's throttles counted in constant time (governance/throttling.py): same rates, keys and 429s.
+    "DEFAULT_THROTTLE_CLASSES": ["governance.throttling.AnonRateThrottle", "governance.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_THROTTLE_ANON", "30/min"),
                                "user": os.environ.get("API_THROTTLE_USER", "1200/min")},
 }

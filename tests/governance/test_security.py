@@ -158,7 +158,7 @@ def test_production_settings_throttle_the_api_and_share_counters_in_redis():
            "DATABASE_URL": "sqlite:///:memory:", "ALLOWED_HOSTS": "governance.example.com"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     classes, rates, cache_backend, limit, session_secure, csrf_secure = json.loads(out.stdout.strip().splitlines()[-1])
-    assert classes == ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"]
+    assert classes == ["governance.throttling.AnonRateThrottle", "governance.throttling.UserRateThrottle"]
     assert set(rates) == {"anon", "user"} and cache_backend.endswith("RedisCache")
     assert limit == 5 and session_secure and csrf_secure
 

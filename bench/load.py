@@ -12,6 +12,10 @@ production sits behind (SECURE_PROXY_SSL_HEADER), so HTTPS redirect, HSTS and se
 rates measured each user makes ~5 API calls a second (~300/min), under the production 1200/min. A non-200
 answer or a socket error counts as an error.
 
+The clients are `wrk` (C, epoll: 20 keep-alive connections on one thread a core, a Lua script going round
+the same users and requests and counting every non-200) when it is installed, else (or with --client python)
+one Python thread per client.
+
 Last line: RESULT load p95_ms=<p95 over all requests> errors=<count>
 
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/governance CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
@@ -30,13 +34,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import http.cookies
+import json
 import os
+import shutil
 import secrets
 import signal
 import socket
 import statistics
 import subprocess  # nosec B404
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -184,6 +191,8 @@ def main() -> None:
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="gthread only")
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
+                        help="wrk (C, epoll; default when installed) or Python threads (one per client)")
     args = parser.parse_args()
 
     from bench.scratch_db import scratch_database
@@ -221,13 +230,19 @@ def _measure(args: argparse.Namespace) -> None:
                        ("/api/audits/", {**proxy, "Authorization": f"Token {token}", "Accept": "application/json"},
                         None)]
                       for session_key, token in credentials]
-        for path, headers, cookies in per_client[0]:  # fail fast on a broken page rather than time 20 clients
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("GET", path, headers={**headers, "Cookie": cookies.header()} if cookies else headers)
-            response = conn.getresponse()
-            body = response.read()
-            assert response.status == 200, (path, response.status, body[:500])
-            conn.close()
+        for requests in per_client:  # fail fast on a broken page; each browser gets its csrftoken cookie
+            for path, headers, cookies in requests:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("GET", path, headers={**headers, "Cookie": cookies.header()} if cookies else headers)
+                response = conn.getresponse()
+                body = response.read()
+                assert response.status == 200, (path, response.status, body[:500])
+                if cookies is not None:
+                    cookies.update(response)
+                conn.close()
+        if args.client == "wrk":
+            _measure_wrk(args, port, server.pid, per_client)
+            return
         samples: dict[str, list[float]] = {}
         errors: dict[str, int] = {}
         served: list[int] = []
@@ -262,6 +277,77 @@ def _measure(args: argparse.Namespace) -> None:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+# Each wrk thread runs this script in its own Lua state: requests go round the users, each user's report
+# page (as a browser: its cookies) and then its API list (as a script: its token); a non-200 is counted.
+_WRK_SCRIPT = """
+local users = cjson_users
+local n = 0
+bad = 0
+function request()
+  n = n + 1
+  local user = users[(math.floor(n / 2) % #users) + 1]
+  if n % 2 == 0 then
+    return wrk.format("GET", user.report, user.report_headers)
+  end
+  return wrk.format("GET", user.api, user.api_headers)
+end
+function response(status, headers, body)
+  if status ~= 200 then bad = bad + 1 end
+end
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  for _, thread in ipairs(threads) do errors = errors + thread:get("bad") end
+  io.write(string.format("WRK requests=%d errors=%d p50_us=%d p95_us=%d p99_us=%d mean_us=%d\\n",
+    summary.requests, errors, latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def _lua(value) -> str:
+    """A JSON-able value as a Lua table literal (strings via JSON escapes, which Lua 5.1 reads for these)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"[{json.dumps(k)}] = {_lua(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "{" + ", ".join(_lua(v) for v in value) + "}"
+    return json.dumps(value)
+
+
+def _run_wrk(port: int, script: str, clients: int, seconds: float) -> dict[str, float]:
+    threads = min(clients, os.cpu_count() or 1)
+    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+               "-s", script, f"http://127.0.0.1:{port}/"]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout  # nosec B603 B607
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    return {k: float(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
+
+
+def _measure_wrk(args: argparse.Namespace, port: int, leader: int, per_client) -> None:
+    """The same users and requests driven by wrk: `--clients` keep-alive connections over one thread a core."""
+    users = [{"report": report, "report_headers": {**report_headers, "Cookie": cookies.header()},
+              "api": api, "api_headers": api_headers}
+             for (report, report_headers, cookies), (api, api_headers, _) in per_client]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(_WRK_SCRIPT.replace("cjson_users", _lua(users)))
+    try:
+        warm = _run_wrk(port, f.name, args.clients, args.warmup)
+        cpu_before, load_before = _server_cpu_s(leader), os.getloadavg()[0]
+        run = _run_wrk(port, f.name, args.clients, args.seconds)
+        cpu_s = _server_cpu_s(leader) - cpu_before
+    finally:
+        os.unlink(f.name)
+    print(f"{args.clients} clients (wrk, {min(args.clients, os.cpu_count() or 1)} threads), {args.seconds:.0f} s after "
+          f"{args.warmup:.0f} s warm-up ({warm['requests']:.0f} requests), gunicorn {args.worker_class} "
+          f"{args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs")
+    print(f"{'all':22} n={run['requests']:6.0f}  {run['requests'] / args.seconds:7.1f} req/s  "
+          f"p50={run['p50_us'] / 1000:7.1f} ms  p95={run['p95_us'] / 1000:7.1f} ms  "
+          f"p99={run['p99_us'] / 1000:7.1f} ms  mean={run['mean_us'] / 1000:.1f} ms  errors={run['errors']:.0f}")
+    print(f"server CPU {cpu_s * 1000 / max(1, run['requests']):.1f} ms per request ; "
+          f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"RESULT load p95_ms={run['p95_us'] / 1000:.1f} errors={run['errors']:.0f}")
 
 
 if __name__ == "__main__":

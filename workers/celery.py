@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 from celery import Celery
 from celery.signals import worker_init, worker_ready, worker_shutting_down
@@ -17,6 +18,7 @@ app.autodiscover_tasks(["workers"])
 
 log = logging.getLogger(__name__)
 _ready_at = None  # when this worker (its main process) became ready: see _hand_back_on_shutdown
+_HAND_BACK_TIMEOUT_S = 5  # the most a shutdown waits on the database to mark its cancelled jobs handed back
 
 
 @worker_init.connect
@@ -52,19 +54,44 @@ def _hand_back_on_shutdown(sender=None, how=None, **_) -> None:
     when it closes the broker connection, right after this. Mark their jobs handed back first, so the next
     worker's attempt is not charged toward JOB_MAX_ATTEMPTS (governance.jobs.services.job_hand_back).
 
-    Runs in the main process, inside Celery's signal handler; a failure here must not stop the shutdown (the
-    messages come back all the same, only the interrupted attempt then counts), so it is logged, not raised.
-    A warm shutdown (`how="Warm"`) lets every task finish: nothing to hand back.
+    Only the tasks this worker cancelled (workers.job_task.JobRequest notes each: task id and pool process),
+    taken off the list, so that a second signal (it cancels, then the first one's handler runs this again)
+    counts each once; nothing cancelled (an idle worker, a warm shutdown that lets every task finish): no
+    database work at all.
+
+    Runs in the main process, inside Celery's signal handler, which may have interrupted whatever the main
+    thread was doing (with the solo pool: a task, maybe mid-transaction). So the database work runs in a
+    short-lived thread of its own: Django's connections are per thread, it opens its own and closes it, and
+    the main thread's connection is neither used nor closed. A failure must not stop the shutdown (the
+    messages come back all the same, only the interrupted attempt then counts), so it is logged, not raised,
+    and the wait is bounded: a database that does not answer within _HAND_BACK_TIMEOUT_S is left behind (the
+    thread is a daemon) rather than holding the shutdown past the orchestrator's kill deadline.
     """
     if how != "Cold" or _ready_at is None:
         return
+    from workers.job_task import cancelled_requests
+
+    deliveries = list(cancelled_requests)
+    del cancelled_requests[:len(deliveries)]
+    if not deliveries:
+        return
+    thread = threading.Thread(target=_hand_back, args=(sender, deliveries, _ready_at), name="hand-back",
+                              daemon=True)
+    thread.start()
+    thread.join(_HAND_BACK_TIMEOUT_S)
+    if thread.is_alive():
+        log.error("worker %s: marking its cancelled jobs handed back took over %s s; shutting down without it",
+                  sender, _HAND_BACK_TIMEOUT_S)
+
+
+def _hand_back(worker_name: str, deliveries: list[tuple[str, str]], since) -> None:
     from django.db import connection
 
     from governance.jobs.services import job_hand_back
 
     try:
-        job_hand_back(worker_name=sender, since=_ready_at)
-    except Exception:  # noqa: BLE001 - see the docstring
-        log.exception("worker %s: could not mark its cancelled jobs handed back", sender)
+        job_hand_back(deliveries=deliveries, since=since)
+    except Exception:  # noqa: BLE001 - see _hand_back_on_shutdown
+        log.exception("worker %s: could not mark its cancelled jobs handed back", worker_name)
     finally:
-        connection.close()
+        connection.close()  # this thread's own connection (Django's are per thread), not the main thread's

@@ -2,6 +2,7 @@
 
 What it adds to a plain Celery task, so that no job is lost, none runs forever, and none is done twice:
 - late acknowledgement, and a rejection back to the queue when the worker process dies mid-task;
+- a note of each running task a shutting-down worker cancels (JobRequest), to hand its job back;
 - automatic retries with exponential backoff and jitter for transient errors (governance.jobs.retry);
 - when a job task fails for good (retries used up, an exception the service did not record, or job_start
   giving up after JOB_MAX_ATTEMPTS), the job row is marked failed and `job_failed_handler` (a dotted path
@@ -15,14 +16,31 @@ import inspect
 import logging
 
 from celery import Task, states
+from celery.worker.request import Request
 from django.utils.module_loading import import_string
 
 from governance.jobs.retry import MAX_RETRIES, RETRY_BACKOFF_MAX_S, RETRY_BACKOFF_S, TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
+# (Celery task id, "<node name>:<pool process id>") of each running task this worker cancelled: a cold shutdown
+# (after the soft-shutdown grace) cancels what still runs. The worker's main process appends here and its
+# shutdown handler (workers/celery.py) takes them to hand their jobs back. The pair is what job_start records
+# on the row (Job.delivery, Job.worker: governance.jobs.dispatch.current_delivery).
+cancelled_requests: list[tuple[str, str]] = []
+
+
+class JobRequest(Request):
+    """Celery's request (the worker main process' record of one message it runs) that notes its cancellation."""
+
+    def cancel(self, pool, signal=None, emit_retry=True):
+        if self.time_start and self.worker_pid:  # started in a pool process: Request.cancel terminates it
+            cancelled_requests.append((self.id, f"{self.hostname}:{self.worker_pid}"))
+        return super().cancel(pool, signal=signal, emit_retry=emit_retry)
+
 
 class JobTask(Task):
+    Request = JobRequest
     acks_late = True
     reject_on_worker_lost = True
     autoretry_for = TRANSIENT_ERRORS

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.jobs.models import Job, JobStatus
@@ -83,26 +83,37 @@ def _give_up(job: Job, now) -> None:
 
 
 @transaction.atomic
-def job_hand_back(*, worker_name: str, since) -> list[int]:
-    """A worker shutting down (SIGTERM, soft shutdown) has cancelled the jobs it was still running once the
-    grace period passed, and is about to restore their messages to the queue: mark them queued again and
-    count the hand-back, so that the next worker's job_start does not charge the interrupted attempt toward
-    JOB_MAX_ATTEMPTS. Returns the job ids.
+def job_hand_back(*, deliveries: Collection[tuple[str, str]], since) -> list[int]:
+    """A worker shutting down (SIGTERM, soft shutdown) has cancelled the tasks it was still running once the
+    grace period passed, and is about to restore their messages to the queue: count the hand-back on their
+    jobs, so that the next attempt is not charged toward JOB_MAX_ATTEMPTS. Returns the job ids.
 
-    Called from the worker's main process (workers/celery.py) before it closes its broker connection, so the
-    rows are marked before any other worker can receive the restored messages. `worker_name` is the Celery
-    node name: it selects the jobs whose row names one of this worker's pool processes; `since` (the moment
-    this worker started) leaves out a job that an earlier worker of the same name held and lost. A job that
-    committed its completion meanwhile is not running any more and is left alone; so is one whose row a
+    `deliveries` names each cancelled task exactly as job_start recorded it on the row: (Celery task id, the
+    worker id string "<node name>:<pool process id>"); `since` (the moment this worker started) also leaves
+    out a row an earlier worker of the same name wrote. So a job whose transient-error retry (same task id)
+    waits on another worker, or one held by another worker that shares the node name, is not touched. A job
+    that committed its completion meanwhile is not running any more and is left alone; so is one whose row a
     cancelled process still locks (skip_locked: the shutdown must not wait on it; its attempt then counts).
+
+    The job stays RUNNING, its holder and heartbeat as they were: the restored message (same task id) is
+    taken over by the next worker's job_start like any redelivery, and if this worker dies before it restores
+    the messages (SIGKILL at the orchestrator's deadline), the stale-job sweep (job_requeue_stale) still
+    re-sends the job once its heartbeat is JOB_STALE_AFTER_S old, instead of it waiting for the broker's
+    visibility timeout. Called from the worker's main process (workers/celery.py), before it closes its
+    broker connection, so the rows are marked before any other worker can receive the restored messages.
     """
+    if not deliveries:
+        return []
+    cancelled = Q()
+    for delivery, worker in deliveries:
+        cancelled |= Q(delivery=delivery, worker=worker)
     held = list(Job.objects.select_for_update(skip_locked=True)
-                .filter(status=JobStatus.RUNNING, worker__startswith=f"{worker_name}:", heartbeat_at__gte=since)
+                .filter(cancelled, status=JobStatus.RUNNING, heartbeat_at__gte=since)
                 .values_list("pk", flat=True))
     if held:
-        Job.objects.filter(pk__in=held).update(status=JobStatus.QUEUED, handed_back=F("handed_back") + 1,
-                                               stage="re-queued (worker shut down)")
-        log.warning("worker %s shutting down: handed back jobs %s", worker_name, held)
+        Job.objects.filter(pk__in=held).update(handed_back=F("handed_back") + 1,
+                                               stage="handed back (worker shut down)")
+        log.warning("worker shutting down: handed back jobs %s", held)
     return held
 
 

@@ -222,12 +222,17 @@ def test_jobs_survive_dead_workers_exactly_once_and_a_poison_job_ends_failed(tra
         in_grace = Job.objects.filter(kind="audit", subject_id__in=batch, worker__startswith="gpu2@",
                                       finished_at__gte=sigterm_wall).count()
         handed_back_jobs = list(Job.objects.filter(kind="audit", subject_id__in=batch, handed_back__gt=0))
-        # Handed back before the worker exited: marked queued (nothing left running), the messages back in
-        # the queue at once; nothing waits in Redis' unacked set for a visibility timeout.
+        # Handed back before the worker exited: counted on the rows, which stay running on gpu2 (so the
+        # stale-job sweep would still re-send them had the worker been killed before restoring the messages);
+        # every job left running is one of them; the messages back in the queue at once, nothing waiting in
+        # Redis' unacked set for a visibility timeout.
         assert interrupted.pk in {j.pk for j in handed_back_jobs}, (interrupted, gpu2.log()[-3000:])
-        assert all(j.status == "queued" and j.handed_back == 1 and j.attempts == 1 for j in handed_back_jobs)
-        assert not Job.objects.filter(kind="audit", subject_id__in=batch, status="running").exists()
+        assert all(j.status == "running" and j.handed_back == 1 and j.attempts == 1
+                   and j.worker.startswith("gpu2@") for j in handed_back_jobs), handed_back_jobs
+        still_running = Job.objects.filter(kind="audit", subject_id__in=batch, status="running")
+        assert set(still_running.values_list("pk", flat=True)) == {j.pk for j in handed_back_jobs}
         assert {j.delivery for j in handed_back_jobs} <= in_queue and unacked == 0, (in_queue, unacked)
+        deliveries = {j.pk: j.delivery for j in handed_back_jobs}
         assert shutdown_s < SOFT_SHUTDOWN_S + 20, shutdown_s  # bounded: not the long audit's whole run
         gpu3 = worker("gpu3", "gpu")
         ready_at = time.monotonic()
@@ -240,6 +245,7 @@ def test_jobs_survive_dead_workers_exactly_once_and_a_poison_job_ends_failed(tra
         for job in handed_back_jobs:
             job.refresh_from_db()
             assert job.attempts == 2 and job.handed_back == 1 and job.worker.startswith("gpu3@"), job
+            assert job.delivery == deliveries[job.pk], job  # the restored message, not a sweep's re-send
         handed_back = gpu2.received() - gpu2.succeeded()  # every message it held came back to gpu3
         assert handed_back <= gpu3.received()
         time_c = time.monotonic() - t0

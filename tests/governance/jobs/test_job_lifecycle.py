@@ -66,31 +66,84 @@ def test_a_redelivered_message_takes_over_and_counts_a_second_attempt(engineer, 
     assert Datasheet.objects.filter(version=version).count() == 1
 
 
-def test_a_worker_shutting_down_hands_back_only_the_jobs_its_processes_run_since_it_started(engineer, settings):
+def test_a_worker_shutting_down_hands_back_only_the_tasks_it_cancelled(engineer, settings):
     started = timezone.now() - timedelta(minutes=5)
     mine, version = _datasheet_job(engineer, settings)
     done, _ = _datasheet_job(engineer, settings)
     lost_before, _ = _datasheet_job(engineer, settings)
-    other, _ = _datasheet_job(engineer, settings)
-    Job.objects.filter(pk=mine.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(),
+    retry_elsewhere, _ = _datasheet_job(engineer, settings)
+    namesake, _ = _datasheet_job(engineer, settings)
+    now = timezone.now()
+    Job.objects.filter(pk=mine.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=now,
                                           delivery="m1", worker="gpu@host:101")
-    Job.objects.filter(pk=done.pk).update(status=JobStatus.COMPLETE, attempts=1, heartbeat_at=timezone.now(),
-                                          worker="gpu@host:102")
-    Job.objects.filter(pk=lost_before.pk).update(status=JobStatus.RUNNING, attempts=1, worker="gpu@host:99",
-                                                 heartbeat_at=started - timedelta(minutes=1))
-    Job.objects.filter(pk=other.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(),
-                                           worker="gpu@host2:101")
-    assert jobs.job_hand_back(worker_name="gpu@host", since=started) == [mine.pk]
-    assert jobs.job_hand_back(worker_name="gpu@host", since=started) == []  # a second signal: nothing more
+    Job.objects.filter(pk=done.pk).update(status=JobStatus.COMPLETE, attempts=1, heartbeat_at=now,
+                                          delivery="m2", worker="gpu@host:102")
+    Job.objects.filter(pk=lost_before.pk).update(status=JobStatus.RUNNING, attempts=1, delivery="m3",
+                                                 worker="gpu@host:99", heartbeat_at=started - timedelta(minutes=1))
+    # Its last attempt ran in the same pool process; its transient-error retry waits on another worker.
+    Job.objects.filter(pk=retry_elsewhere.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=now,
+                                                     delivery="m4", worker="gpu@host:101")
+    # Another worker started with the same node name.
+    Job.objects.filter(pk=namesake.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=now,
+                                              delivery="m5", worker="gpu@host:103")
+    cancelled = [("m1", "gpu@host:101"), ("m2", "gpu@host:102"), ("m3", "gpu@host:99")]
+    assert jobs.job_hand_back(deliveries=cancelled, since=started) == [mine.pk]
     mine.refresh_from_db()
-    assert mine.status == JobStatus.QUEUED and mine.handed_back == 1 and mine.attempts == 1
-    assert [j.handed_back for j in Job.objects.filter(pk__in=[done.pk, lost_before.pk, other.pk])] == [0, 0, 0]
-    # The restored message (same task id) runs the job again: a second attempt, not charged to the limit.
+    # Still running (the stale-job sweep keeps watching it), its holder as it was; the hand-back counted.
+    assert mine.status == JobStatus.RUNNING and mine.handed_back == 1 and mine.attempts == 1
+    assert mine.worker == "gpu@host:101" and mine.delivery == "m1"
+    others = Job.objects.filter(pk__in=[done.pk, lost_before.pk, retry_elsewhere.pk, namesake.pk])
+    assert [j.handed_back for j in others] == [0, 0, 0, 0]
+    # The restored message (same task id) takes the job over: a second attempt, not charged to the limit.
     Job.objects.filter(pk=mine.pk).update(attempts=settings.JOB_MAX_ATTEMPTS, handed_back=1)
     _task("governance.build_datasheet").apply(args=[mine.pk], task_id="m1")
     mine.refresh_from_db()
     assert mine.status == JobStatus.COMPLETE and mine.attempts == settings.JOB_MAX_ATTEMPTS + 1
     assert Datasheet.objects.filter(version=version).count() == 1
+
+
+def test_a_handed_back_job_whose_worker_died_before_restoring_it_is_swept(engineer, settings,
+                                                                         django_capture_on_commit_callbacks):
+    job, version = _datasheet_job(engineer, settings)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(),
+                                         delivery="m1", worker="gpu@host:101")
+    assert jobs.job_hand_back(deliveries=[("m1", "gpu@host:101")], since=timezone.now() - timedelta(minutes=1))
+    # SIGKILLed before Redis got the message back: it sits in the unacked set for the visibility timeout,
+    # but the row's heartbeat goes stale and the sweep re-sends the job (the attempt not charged).
+    old = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
+    Job.objects.filter(pk=job.pk).update(attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=old)
+    settings.JOB_DISPATCH = "inline"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.job_requeue_stale() == {"requeued": [job.pk], "failed": []}
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETE and job.handed_back == 1
+    assert Datasheet.objects.filter(version=version).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the hand-back runs in a thread of its own, on its own connection
+def test_the_shutdown_handler_hands_back_each_cancelled_task_once_on_its_own_connection(monkeypatch):
+    from django.db import connection
+
+    from workers import celery as worker_app
+    from workers.job_task import cancelled_requests
+
+    job = Job.objects.create(kind="datasheet", subject_type="datasets.datasetversion", subject_id=1,
+                             status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(), delivery="m1",
+                             worker="gpu@host:101")
+    monkeypatch.setattr(worker_app, "_ready_at", timezone.now() - timedelta(minutes=1))
+    main_connection = connection.connection
+    assert main_connection is not None
+    try:
+        cancelled_requests.append(("m1", "gpu@host:101"))
+        worker_app._hand_back_on_shutdown(sender="gpu@host", how="Warm")  # lets its tasks finish
+        assert cancelled_requests and Job.objects.get(pk=job.pk).handed_back == 0
+        worker_app._hand_back_on_shutdown(sender="gpu@host", how="Cold")
+        worker_app._hand_back_on_shutdown(sender="gpu@host", how="Cold")  # a second signal: nothing more
+    finally:
+        cancelled_requests.clear()
+    job.refresh_from_db()
+    assert job.handed_back == 1 and job.status == JobStatus.RUNNING
+    assert connection.connection is main_connection  # the main thread's connection was not closed
 
 
 def test_hand_backs_are_forgiven_only_up_to_a_limit(engineer, settings):

@@ -47,14 +47,6 @@ class ListFilters:
         return {k: v for k, v in (("q", self.q), ("status", self.status), ("model", self.model),
                                   ("dataset", self.dataset)) if v}
 
-    def apply(self, qs: QuerySet, *, search: Sequence[str], by_number: bool = False, status: str = "",
-              model: str = "", dataset: str = "") -> QuerySet:
-        """`qs` narrowed: `q` against each lookup in `search` (and the primary key when `by_number` and the
-        search is a number), then status, model and dataset against the lookups named for them."""
-        qs = searched(qs, self.q, fields=search, by_number=by_number)
-        return narrowed(qs, self.as_dict(), {name: lookup for name, lookup in
-                                             (("status", status), ("model", model), ("dataset", dataset)) if lookup})
-
     def querystring(self) -> str:
         """The filters as a query string, for the pagination links."""
         pairs = [(k, v) for k, v in (("q", self.q), ("status", self.status), ("model", self.model),

@@ -9,10 +9,12 @@ request is allowed while
     `duration` seconds)
 
 stays under the rate: the usual sliding-window estimate, which assumes the previous window's requests were
-spread evenly. Same rate strings ("1200/min"), scopes, cache keys' prefix and settings as DRF; a refused
+spread evenly (so requests bunched at a window's end can let up to about twice the rate through in some
+trailing `duration`; DRF's exact list never does — the price of constant time). Same rate strings ("1200/min"), scopes, cache keys' prefix and settings as DRF; a refused
 request is not counted (as in DRF) and gets DRF's 429 with Retry-After (`wait`, rounded up by DRF).
 Counters live in the default cache (Redis in production, shared by every web process): one read of both
-counters, then one increment, whatever the rate.
+counters, then an increment (Django's Redis `incr` checks the key exists first; a window's first request
+adds it), whatever the rate.
 """
 
 from __future__ import annotations

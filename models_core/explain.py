@@ -78,7 +78,7 @@ SCHEMA = "models_core.explain/1"
 METHODS = ("shap", "lime", "ig")
 SHAP_MAX_EVALS = 500
 LIME_NUM_SAMPLES = 1000
-LIME_CHUNK = 8  # texts whose perturbations share one predict_proba call (bounded memory, live progress)
+LIME_CHUNK = 8  # texts whose perturbations share one predict_proba call (bounded batch, live progress)
 IG_STEPS = 64
 # IG's completeness gap tolerated before flagging, in probability units.
 IG_DELTA_MAX = 0.01

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from governance.approvals.models import (DeploymentPolicy, DeploymentRequest, GateWaiver, RequestComment, RequestStatus,
@@ -43,7 +44,9 @@ def policy_list(*, filters: Mapping[str, Any] | None = None) -> list[DeploymentP
         policies = [p for p in policies if (p.pk is not None) == filters["stored"]]
     key = filters.get("ordering") or "environment"
     field = key.removeprefix("-")
-    return sorted(policies, key=lambda p: (getattr(p, field), p.environment), reverse=key.startswith("-"))
+    promotion = {env: i for i, env in enumerate(Environment.values)}  # staging before production, not A-Z
+    return sorted(policies, key=lambda p: (promotion[p.environment] if field == "environment" else getattr(p, field),
+                                           promotion[p.environment]), reverse=key.startswith("-"))
 
 
 def request_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[DeploymentRequest]:
@@ -94,7 +97,10 @@ def webhook_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Webhoo
     qs = narrowed(searched(Webhook.objects.select_related("created_by"), filters.get("q", ""),
                            fields=("url__icontains",)), filters, WEBHOOK_FILTERS)
     if filters.get("event"):
-        qs = qs.filter(events__contains=[filters["event"]])
+        if connection.features.supports_json_field_contains:
+            qs = qs.filter(events__contains=[filters["event"]])
+        else:  # SQLite (the demo) has no JSON containment: match the few webhooks in Python
+            qs = qs.filter(pk__in=[pk for pk, events in qs.values_list("pk", "events") if filters["event"] in (events or [])])
     return ordered(qs, filters.get("ordering", ""), fields=WEBHOOK_ORDERING, default="url")
 
 

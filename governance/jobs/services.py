@@ -185,8 +185,9 @@ def job_run(*, job_id: int, name: str, load: Callable[[Job], Subject], done: Cal
        escapes, so that the task retries with backoff (workers/job_task.py); any other is logged and
        recorded: by `failed(subject, job_id, error)`, which marks the subject failed and calls `job_fail`,
        or by `job_fail` alone when the subject has no status of its own.
-    5. `store(subject, job, result)` writes the result in its own transaction, refusing a stored one, and
-       completes the job; its errors go to the task. None when `compute` stores its result itself, so that
+    5. `store(subject, job, result)` writes the result in its own transaction and completes the job (the
+       audit's store also refuses a result stored already; training and mitigation rely on step 2's check);
+       its errors go to the task. None when `compute` stores its result itself, so that
        a failing store is recorded on the subject like a failing computation.
     """
     job = job_start(job_id=job_id)

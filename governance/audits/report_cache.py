@@ -1,24 +1,34 @@
 """The report page's sections, rendered once and kept in the cache (issue 9).
 
-A complete audit's stored results never change (a re-run is a new Audit), so the sections drawn from them
-alone (fairness rules, performance, fairness tables and charts, counterfactuals, explanations, compute) are
-kept per audit and result hash. The sections that also read other rows are kept per audit-log head: the
-heading (the names of the model, dataset and requester), the verdict of each environment's deployment
-policy (the policies, the training data's declared metadata, the audit's age in days, which is in the key),
-and the lineage and evidence (deployments).
-Every change to that state appends to the hash-chained audit log in its own transaction
-(compliance.services.audit_log_append), so a new head means something may have changed, and a new key.
+Every key names the audit and the digests of its stored results as they are now (each AuditResult's kind
+and sha256, read with the audit in one statement by audits.selectors.audit_bare_get), not the audit's
+result hash: that hash names what was computed and stays, while a result can be rewritten in place (an
+erasure or the retention purge blanks the subject's text in the explanations, compliance.subject_requests.
+redact_explanations, and gives the row a new sha256). So a rewritten result is a new key, and the page never
+shows the text an erasure removed. The sections drawn from the results alone (fairness rules, performance,
+fairness tables and charts, counterfactuals, explanations, compute) are kept per audit and result digests.
+The sections that also read other rows are kept per audit-log head as well: the heading (the names of the
+model, dataset and requester), the verdict of each environment's deployment policy (the policies, the
+training data's declared metadata, the audit's age in days, which is in the key), and the lineage and
+evidence (deployments). Every change to that state appends to the hash-chained audit log in its own
+transaction (compliance.services.audit_log_append), so a new head means something may have changed, and a
+new key. A write that bypasses both (changes a result's data without its sha256, or other rows without a
+log entry) goes unseen until the section expires.
 
 What belongs to the reader is never cached: the sections are rendered without the request, so no context
 processor, user, role or CSRF token can reach them; the page around them (the actions the reader may take,
 the logout form, their name) is rendered fresh on every request. Exports and audits that are not complete
 do not come here: they render every section from the database, as before.
+
+The cache only saves work: when the backend fails (Redis down, a timeout), the failure is logged as a
+warning and the sections are rendered from the database, as if nothing had been kept.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -29,6 +39,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from governance.audits.models import Audit, AuditStatus
+
+log = logging.getLogger(__name__)
 
 STORED_TTL_S = 7 * 24 * 3600
 # The live sections also expire, which bounds how long a write that bypassed the services (the admin site, a
@@ -50,20 +62,24 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def report_sections(*, audit: Audit, log_head: int, context: Callable[[datetime], dict]) -> dict[str, SafeString]:
+def report_sections(*, audit: Audit, log_head: int, result_digests: str,
+                    context: Callable[[datetime], dict]) -> dict[str, SafeString]:
     """The rendered sections of a complete audit's report page, from the cache or rendered and cached.
 
-    `log_head` is the audit log's sequence number, read before anything the live sections show: `context(now)`
-    builds the report's full context from fresh reads (judging the policies at `now`) and is called only when
-    a section is missing, so what it reads is at least as new as the head in the key; a rendering is never
-    filed under a newer head than its data."""
+    `log_head` is the audit log's sequence number and `result_digests` the digests of the audit's stored
+    results (audits.selectors.audit_bare_get reads both with the audit), read before anything the sections
+    show: `context(now)` builds the report's full context from fresh reads (judging the policies at `now`)
+    and is called only when a section is missing, so what it reads is at least as new as the head and the
+    digests in the key; a rendering is never filed under a newer key than its data. A cache that fails is
+    passed by: the sections are rendered from the database."""
     if audit.status != AuditStatus.COMPLETE:
         raise ValueError(f"Only a complete audit's report is cached; audit #{audit.pk} is {audit.status}.")
     now = timezone.now()
     age_days = (now - audit.finished_at).days if audit.finished_at else None
-    prefix = f"audit-report:{code_version()}:{audit.pk}:{audit.result_hash}"
+    results = hashlib.sha256(result_digests.encode()).hexdigest()[:32]
+    prefix = f"audit-report:{code_version()}:{audit.pk}:{results}"
     keys = {"stored": f"{prefix}:stored", "live": f"{prefix}:live:{log_head}:{age_days}"}
-    found = cache.get_many(keys.values())
+    found = _cache_get_many(list(keys.values()), audit=audit)
     sections = {**found.get(keys["stored"], {}), **found.get(keys["live"], {})}
     if len(sections) < len(STORED_SECTIONS) + len(LIVE_SECTIONS):
         full = context(now)
@@ -73,7 +89,26 @@ def report_sections(*, audit: Audit, log_head: int, context: Callable[[datetime]
             if keys[part] not in found:
                 # No request: nothing about the reader can enter a section kept for every reader.
                 rendered[part] = {name: render_to_string(template, full) for name, template in templates.items()}
-                cache.set(keys[part], rendered[part], timeout)
+                _cache_set(keys[part], rendered[part], timeout, audit=audit)
         sections = {**sections, **rendered.get("stored", {}), **rendered.get("live", {})}
     # Our own templates' output, autoescaped when rendered.
     return {name: mark_safe(html) for name, html in sections.items()}  # nosec B308 B703
+
+
+# The cache only saves work, so any error of its backend (whose exception classes depend on the backend:
+# redis-py's ConnectionError and TimeoutError, a socket error, ...) is logged and the page rendered without it.
+def _cache_get_many(keys: list[str], *, audit: Audit) -> dict:
+    try:
+        return cache.get_many(keys)
+    except Exception:  # noqa: BLE001 - see above
+        log.warning("Report cache unavailable (read) for audit #%s; rendering from the database.", audit.pk,
+                    exc_info=True)
+        return {}
+
+
+def _cache_set(key: str, value: dict, timeout: int, *, audit: Audit) -> None:
+    try:
+        cache.set(key, value, timeout)
+    except Exception:  # noqa: BLE001 - see above
+        log.warning("Report cache unavailable (write) for audit #%s; the sections were not kept.", audit.pk,
+                    exc_info=True)

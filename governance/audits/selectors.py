@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from django.db.models import F, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.contrib.postgres.aggregates import StringAgg
+from django.db.models import F, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Coalesce, Concat
 
-from governance.audits.models import Audit, Prediction
+from governance.audits.models import Audit, AuditResult, Prediction
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 
 AUDIT_FILTERS = {"status": "status", "model": "model_version__model_id", "dataset": "dataset_version__dataset_id",
@@ -54,13 +55,21 @@ def audit_get(*, audit_id: int) -> Audit:
 
 
 def audit_bare_get(*, audit_id: int) -> Audit:
-    """An audit's own row, none of the rows it points to, and the audit-log head (`log_head`, its sequence
-    number) read in the same statement: all the report page reads besides its cached sections
-    (audits.report_cache)."""
+    """An audit's own row, none of the rows it points to, the audit-log head (`log_head`, its sequence number)
+    and the digests of its stored results as they are now (`result_digests`: "kind:sha256" of each
+    AuditResult, by kind, comma-separated; "" when it has none), read in the same statement: all the report
+    page reads besides its cached sections (audits.report_cache). A result rewritten in place (an erasure's
+    redaction) gets a new sha256, so it changes `result_digests` though the audit's result_hash stays."""
     from governance.compliance.models import ChainHead
 
     head = ChainHead.objects.filter(pk=1).values("seq")
-    return Audit.objects.annotate(log_head=Coalesce(Subquery(head), 0)).get(pk=audit_id)
+    digests = (AuditResult.objects.filter(audit=OuterRef("pk")).order_by().values("audit")
+               .annotate(all=StringAgg(Concat("kind", Value(":"), "sha256", output_field=TextField()),
+                                       delimiter=",", order_by="kind"))
+               .values("all"))
+    return Audit.objects.annotate(
+        log_head=Coalesce(Subquery(head), 0),
+        result_digests=Coalesce(Subquery(digests), Value(""), output_field=TextField())).get(pk=audit_id)
 
 
 def audit_results(*, audit: Audit) -> dict:

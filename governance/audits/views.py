@@ -68,6 +68,7 @@ def audit_detail(request, pk: int):
         return render(request, "audits/report.html", _report_context(pk))
     # A complete audit's job completed in the same transaction (audits.services._audit_store): no bar to show.
     sections = report_cache.report_sections(audit=audit, log_head=audit.log_head,
+                                            result_digests=audit.result_digests,
                                             context=lambda now: _report_context(pk, now=now))
     return render(request, "audits/report.html", {"audit": audit, "sections": sections})
 

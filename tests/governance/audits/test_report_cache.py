@@ -4,25 +4,32 @@ comes from tests/governance/approvals/evidence.py (no training)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
 from django.db import connection
 from django.template.loader import render_to_string
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from governance.accounts.roles import COMPLIANCE_OFFICER, REVIEWER
 from governance.approvals.services import deployment_policy_update
+from governance.audits import services as audit_services
 from governance.audits import views
+from governance.audits.models import AuditResult, Prediction
 from governance.audits.services import audit_request
+from governance.compliance.subject_requests import erasure_request_fulfil, subject_request_register
 from governance.datasets.services import dataset_metadata_update
 from governance.registry.services import deployment_start
-from tests.factories import make_user
+from tests.factories import make_user, upload_hiring
 from tests.governance.approvals.evidence import completed_audit, ready_version
+from tests.governance.slice import trained_version
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +71,9 @@ def test_the_cached_page_is_the_page_rendered_from_the_database(client, engineer
     with CaptureQueriesContext(connection) as queries:
         second = _page(client, engineer, audit)
     read = " ".join(q["sql"] for q in queries.captured_queries)
-    assert "audits_auditresult" not in read and "approvals_deploymentpolicy" not in read
+    # the results' digests are read with the audit (one statement), their data is not
+    assert sum("audits_auditresult" in q["sql"] for q in queries.captured_queries) == 1
+    assert '"audits_auditresult"."data"' not in read and "approvals_deploymentpolicy" not in read
     assert "registry_deployment" not in read  # nothing the kept sections show is read again
     request = client.get(reverse("audit", args=[audit.pk])).wsgi_request
     fresh = render_to_string("audits/report.html", views._report_context(audit.pk), request=request)
@@ -122,3 +131,72 @@ def test_an_audit_in_progress_is_rendered_from_the_database(client, engineer, au
     page = _page(client, engineer, queued)
     assert "No verdict yet: the audit is queued." in page and 'class="progress' in page
     assert DEPLOY_BUTTON not in page
+
+
+def _text_of(html: str) -> str:
+    """The page as read: tags stripped (a heatmap's token spans give back the explained text), entities decoded."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+@pytest.mark.slow  # trains a small model and explains one row (SHAP and IG), as an erasure needs real rows
+def test_an_erasure_removes_the_subject_s_text_from_the_kept_report(client, engineer, inline_jobs, monkeypatch):
+    monkeypatch.setitem(audit_services.DEFAULT_CONFIG, "explain_methods", ["shap", "ig"])
+    version, _ = trained_version(engineer, inline_jobs, epochs=2)
+    holdout = upload_hiring(engineer, n_rows=40, seed=5)
+    with inline_jobs():
+        explained = audit_request(actor=engineer, model_version=version, dataset_version=holdout, explain_rows=1)
+    explained.refresh_from_db()
+    assert explained.status == "complete", explained.error
+    result = AuditResult.objects.get(audit=explained, kind="explanations")
+    entry = result.data["texts"][0]
+    position = result.data["row_indices"][entry["index"]]
+    record = Prediction.objects.filter(audit=explained).order_by("pk")[position].record
+    subject, text = record.subject_id, entry["text"]
+    assert text == record.text
+
+    assert text in _text_of(_page(client, engineer, explained))  # rendered and kept
+    with CaptureQueriesContext(connection) as queries:
+        assert text in _text_of(_page(client, engineer, explained))
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    assert '"audits_auditresult"."data"' not in read  # the kept sections: the text is served from the cache
+
+    officer = make_user(COMPLIANCE_OFFICER)
+    erasure_request_fulfil(actor=officer, ground="b",
+                           request=subject_request_register(actor=officer, kind="erasure", subject_id=subject))
+    explained.refresh_from_db()
+    result.refresh_from_db()
+    assert result.data["texts"][0]["text"] == "[erased]"
+    assert len(explained.result_hash) == 64  # unchanged by the redaction: the key must not rest on it
+
+    page = _page(client, engineer, explained)
+    assert text not in _text_of(page)
+    section = page[page.index('id="explanation-1"'):]
+    assert "[erased]" in _text_of(section)
+    assert result.sha256 in page  # the rewritten result's digest, not the one kept before the erasure
+
+
+class DownCache(BaseCache):
+    """A cache whose backend is unreachable: every call raises, as Django's Redis cache does with Redis down."""
+
+    def __init__(self, location, params):
+        super().__init__(params)
+
+    def _down(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    add = get = set = touch = delete = clear = get_many = set_many = delete_many = has_key = _down
+
+
+def test_a_cache_that_fails_leaves_the_page_rendered_from_the_database(client, engineer, audit, caplog):
+    expected = _page(client, engineer, audit)  # with a working cache, for comparison
+    down = {"default": {"BACKEND": f"{__name__}.DownCache"}}
+    with override_settings(CACHES=down), caplog.at_level(logging.WARNING, logger="governance.audits.report_cache"):
+        with pytest.raises(ConnectionError):
+            cache.get("anything")  # the override is in force
+        page = _page(client, engineer, audit)
+    assert _comparable(page) == _comparable(expected)
+    for anchor in ("verdict", "performance", "fairness", "lineage", "evidence"):
+        assert f'id="{anchor}"' in page
+    assert audit.result_hash in page
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("(read)" in w for w in warnings) and any("(write)" in w for w in warnings)

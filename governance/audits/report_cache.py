@@ -4,9 +4,12 @@ Every key names the audit and the digests of its stored results as they are now 
 and sha256, read with the audit in one statement by audits.selectors.audit_bare_get), not the audit's
 result hash: that hash names what was computed and stays, while a result can be rewritten in place (an
 erasure or the retention purge blanks the subject's text in the explanations, compliance.subject_requests.
-redact_explanations, and gives the row a new sha256). So a rewritten result is a new key, and the page never
-shows the text an erasure removed. The sections drawn from the results alone (fairness rules, performance,
-fairness tables and charts, counterfactuals, explanations, compute) are kept per audit and result digests.
+redact_explanations, and gives the row a new sha256). So the page never shows the text an erasure removed.
+The sections drawn from the results alone (fairness rules, performance, fairness tables and charts,
+counterfactuals, explanations, compute) are kept under one key per audit, with the result digests they were
+rendered from inside the entry: an entry whose digests are not the audit's current ones is not used but
+rendered anew and overwritten, and `report_cache_forget` (called by the redaction) deletes it at once, so
+no copy of erased text outlives the erasure in the cache either.
 The sections that also read other rows are kept per audit-log head as well: the heading (the names of the
 model, dataset and requester), the verdict of each environment's deployment policy (the policies, the
 training data's declared metadata, the audit's age in days, which is in the key), and the lineage and
@@ -77,9 +80,12 @@ def report_sections(*, audit: Audit, log_head: int, result_digests: str,
     now = timezone.now()
     age_days = (now - audit.finished_at).days if audit.finished_at else None
     results = hashlib.sha256(result_digests.encode()).hexdigest()[:32]
-    prefix = f"audit-report:{code_version()}:{audit.pk}:{results}"
-    keys = {"stored": f"{prefix}:stored", "live": f"{prefix}:live:{log_head}:{age_days}"}
+    keys = {"stored": _stored_key(audit.pk),
+            "live": f"audit-report:{code_version()}:{audit.pk}:{results}:live:{log_head}:{age_days}"}
     found = _cache_get_many(list(keys.values()), audit=audit)
+    stored = found.pop(keys["stored"], None)
+    if isinstance(stored, dict) and stored.get("digests") == results:
+        found[keys["stored"]] = stored["sections"]
     sections = {**found.get(keys["stored"], {}), **found.get(keys["live"], {})}
     if len(sections) < len(STORED_SECTIONS) + len(LIVE_SECTIONS):
         full = context(now)
@@ -89,10 +95,25 @@ def report_sections(*, audit: Audit, log_head: int, result_digests: str,
             if keys[part] not in found:
                 # No request: nothing about the reader can enter a section kept for every reader.
                 rendered[part] = {name: render_to_string(template, full) for name, template in templates.items()}
-                _cache_set(keys[part], rendered[part], timeout, audit=audit)
+                value = {"digests": results, "sections": rendered[part]} if part == "stored" else rendered[part]
+                _cache_set(keys[part], value, timeout, audit=audit)
         sections = {**sections, **rendered.get("stored", {}), **rendered.get("live", {})}
     # Our own templates' output, autoescaped when rendered.
     return {name: mark_safe(html) for name, html in sections.items()}  # nosec B308 B703
+
+
+def report_cache_forget(*, audit_ids) -> None:
+    """Delete the kept result sections of these audits (their results were rewritten: an erasure)."""
+    keys = [_stored_key(pk) for pk in audit_ids]
+    try:
+        cache.delete_many(keys)
+    except Exception:  # noqa: BLE001 - see below; a stale entry is never shown (its digests differ)
+        log.warning("Report cache unavailable (delete) for audits %s; their old entries expire in %s s.",
+                    list(audit_ids), STORED_TTL_S, exc_info=True)
+
+
+def _stored_key(audit_id: int) -> str:
+    return f"audit-report:{code_version()}:{audit_id}:stored"
 
 
 # The cache only saves work, so any error of its backend (whose exception classes depend on the backend:

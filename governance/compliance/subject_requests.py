@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from governance.audits.models import Audit, AuditResult, Prediction
+from governance.audits.report_cache import report_cache_forget
 from governance.compliance.chain import canonical_json
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)
@@ -177,6 +178,8 @@ def redact_explanations(*, positions_by_audit: dict[int, set[int] | None]) -> li
             result.save(update_fields=["data", "sha256"])
             changed.append({"audit": result.audit_id, "result": "explanations", "rows_redacted": hit,
                             "sha256_before": before, "sha256_after": result.sha256})
+    if changed:  # no rendered copy of the erased text stays in the report cache
+        report_cache_forget(audit_ids=[c["audit"] for c in changed])
     return changed
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from governance.accounts.roles import COMPLIANCE_OFFICER, REVIEWER
 from governance.approvals.services import deployment_policy_update
 from governance.audits import services as audit_services
-from governance.audits import views
+from governance.audits import report_cache, views
 from governance.audits.models import AuditResult, Prediction
 from governance.audits.services import audit_request
 from governance.compliance.subject_requests import erasure_request_fulfil, subject_request_register
@@ -159,6 +159,7 @@ def test_an_erasure_removes_the_subject_s_text_from_the_kept_report(client, engi
         assert text in _text_of(_page(client, engineer, explained))
     read = " ".join(q["sql"] for q in queries.captured_queries)
     assert '"audits_auditresult"."data"' not in read  # the kept sections: the text is served from the cache
+    assert cache.get(report_cache._stored_key(explained.pk))["sections"]
 
     officer = make_user(COMPLIANCE_OFFICER)
     erasure_request_fulfil(actor=officer, ground="b",
@@ -167,6 +168,8 @@ def test_an_erasure_removes_the_subject_s_text_from_the_kept_report(client, engi
     result.refresh_from_db()
     assert result.data["texts"][0]["text"] == "[erased]"
     assert len(explained.result_hash) == 64  # unchanged by the redaction: the key must not rest on it
+    # the kept copy holding the erased text is gone from the cache itself, not merely no longer shown
+    assert cache.get(report_cache._stored_key(explained.pk)) is None
 
     page = _page(client, engineer, explained)
     assert text not in _text_of(page)

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from django.contrib.postgres.aggregates import StringAgg
+from django.db import connection
 from django.db.models import F, OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Concat
 
@@ -63,12 +64,17 @@ def audit_bare_get(*, audit_id: int) -> Audit:
     from governance.compliance.models import ChainHead
 
     head = ChainHead.objects.filter(pk=1).values("seq")
+    audits = Audit.objects.annotate(log_head=Coalesce(Subquery(head), 0))
+    if connection.vendor != "postgresql":  # no ordered string aggregate in Django 5.2 (SQLite: the demo)
+        audit = audits.get(pk=audit_id)
+        audit.result_digests = ",".join(f"{kind}:{sha}" for kind, sha in AuditResult.objects.filter(
+            audit_id=audit_id).order_by("kind").values_list("kind", "sha256"))
+        return audit
     digests = (AuditResult.objects.filter(audit=OuterRef("pk")).order_by().values("audit")
                .annotate(all=StringAgg(Concat("kind", Value(":"), "sha256", output_field=TextField()),
                                        delimiter=",", order_by="kind"))
                .values("all"))
-    return Audit.objects.annotate(
-        log_head=Coalesce(Subquery(head), 0),
+    return audits.annotate(
         result_digests=Coalesce(Subquery(digests), Value(""), output_field=TextField())).get(pk=audit_id)
 
 

@@ -36,7 +36,8 @@ REQUIRED_HF_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 MAX_ZIP_BYTES = 4 * 2**30
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -52,7 +53,7 @@ def artifact_digest(directory: str | Path) -> str:
         path = directory / name
         if not path.is_file():
             raise ArtifactError(f"artifact file {name} missing from {directory}")
-        lines.append(f"{name}  {_file_sha256(path)}\n")
+        lines.append(f"{name}  {file_sha256(path)}\n")
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 

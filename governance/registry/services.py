@@ -274,14 +274,6 @@ def _copy_limited(source: IO[bytes], target: Path, limit: int) -> str:
     return digest.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _encoder_summary(model_dir: Path) -> dict:
     """Load the folder as the core would train from it (weights, names, shapes, tokenizer against the
     embeddings) and describe its architecture; CoreError on anything that would fail later."""
@@ -304,7 +296,7 @@ def pretrained_encoder_register(*, actor, name: str, archive: IO[bytes], file_na
     there (no pickle, no path leaving the folder, the required files present, weights loadable); only then
     is the row written and the folder moved into place. Any refusal removes the staging folder.
     """
-    from models_core.artifacts import PICKLE_SUFFIXES, artifact_digest, extract_model_zip
+    from models_core.artifacts import PICKLE_SUFFIXES, artifact_digest, extract_model_zip, file_sha256
     from models_core.errors import CoreError
 
     name = (name or "").strip()
@@ -338,7 +330,7 @@ def pretrained_encoder_register(*, actor, name: str, archive: IO[bytes], file_na
                         ("config.json", "model.safetensors", "tokenizer.json"))
         metadata = {"kind": "pretrained_encoder", "name": name, "source_file": file_name,
                     "source_sha256": source_sha256, "config": summary,
-                    "other_files": {str(p.relative_to(model_dir)): _file_sha256(p) for p in others}}
+                    "other_files": {str(p.relative_to(model_dir)): file_sha256(p) for p in others}}
         (model_dir / ENCODER_METADATA).write_text(json.dumps(metadata, sort_keys=True, indent=2) + "\n",
                                                   encoding="utf-8")
         digest = artifact_digest(model_dir)

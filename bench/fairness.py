@@ -1,4 +1,4 @@
-"""Benchmark: models_core.fairness vs fairlearn on 1,000,000 seeded predictions, in one run.
+"""Benchmark: models_core.fairness.report vs fairlearn on 1,000,000 seeded predictions, in one run.
 
 Two sensitive features, gender (2 levels) x age band (3 levels): six intersectional groups.
 fairlearn computes, as its documentation shows, a MetricFrame over the intersection (count,
@@ -34,7 +34,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from models_core.fairness import GROUP_SEPARATOR, fairness_report  # noqa: E402
+from models_core.fairness.report import GROUP_SEPARATOR, fairness_report  # noqa: E402
 
 
 def make_data(n: int, seed: int = 0):

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from models_core.config import EncoderConfig
+from models_core.encoder.config import EncoderConfig
 
 CPU_WATTS_PER_CORE = 15.0
 GPU_TDP_WATTS = {"H100": 700.0, "H200": 700.0, "A100": 400.0, "L4": 72.0, "T4": 70.0}

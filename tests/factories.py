@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from governance.accounts import roles
 from governance.accounts.services import user_create
 from governance.datasets.services import dataset_upload
-from models_core.synthetic import SyntheticSpec, hiring_csv
+from models_core.data.synthetic import SyntheticSpec, hiring_csv
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery"

@@ -61,7 +61,7 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
 
 def counterfactual_config(*, word_pairs: list[list[str]] | None, groups: list[str] | None) -> dict:
     """The token-swap settings of an audit: the core's default pairs unless the requester gave some."""
-    from models_core.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
+    from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
     from models_core.errors import InputError
 
     pairs = [list(p) for p in (word_pairs if word_pairs else DEFAULT_WORD_PAIRS)]
@@ -93,9 +93,9 @@ def _audit_mark_running(audit: Audit) -> None:
 
 def _audit_compute(audit: Audit, job: Job) -> None:
     """Compute the audit's results and store them: a failing store is recorded on the audit too."""
-    from models_core.artifacts import load_artifact
-    from models_core.fairness import evaluate_thresholds, fairness_report
-    from models_core.inference import predict_dataset
+    from models_core.encoder.artifacts import load_artifact
+    from models_core.fairness.report import evaluate_thresholds, fairness_report
+    from models_core.encoder.inference import predict_dataset
 
     version, data = audit.model_version, audit.dataset_version
     jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
@@ -136,7 +136,7 @@ def _decisions(inference, mitigation: dict | None, records, label_index: dict[st
                positive: int | None) -> tuple[list[int], dict]:
     """The predicted class of each row: the argmax, or for a mitigated version its group thresholds on the
     positive-class probability (the probabilities themselves are unchanged)."""
-    from models_core.mitigation import apply_thresholds
+    from models_core.fairness.mitigation import apply_thresholds
 
     if not mitigation:
         return [int(p) for p in inference.predictions], {"rule": "argmax"}
@@ -158,8 +158,8 @@ def _counterfactual(bundle, texts: list[str], probabilities, config: dict, posit
     the words, not the person's recorded group."""
     import numpy as np
 
-    from models_core.counterfactual import counterfactual_report
-    from models_core.inference import predict_dataset
+    from models_core.fairness.counterfactual import counterfactual_report
+    from models_core.encoder.inference import predict_dataset
 
     settings_ = config.get("counterfactual") or counterfactual_config(word_pairs=None, groups=None)
     n = len(texts)
@@ -196,8 +196,8 @@ def _performance(y_true: list[int], y_pred: list[int], label_names: list[str]) -
 
 
 def _explain(bundle, texts, y_true, y_pred, sensitive, n, config, job) -> dict:
-    from models_core.explain import explain_sample
-    from models_core.explain_global import select_sample
+    from models_core.explain.sample import explain_sample
+    from models_core.explain.global_view import select_sample
 
     # only rows with something to attribute to (a blank text has no tokens; the explainer refuses it)
     candidates = [i for i, text in enumerate(texts) if text.strip()]

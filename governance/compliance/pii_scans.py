@@ -60,7 +60,7 @@ def pii_scan_run(*, job_id: int) -> None:
 
 
 def _pii_scan_compute(version: DatasetVersion, job: Job) -> dict:
-    from models_core.pii import scan_texts
+    from models_core.data.pii import scan_texts
 
     jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
     rows = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
@@ -100,7 +100,7 @@ def _pii_scan_failed(version: DatasetVersion, job_id: int, error: str) -> None:
 def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVersion:
     """A new version (parent = `version`) whose texts have every finding replaced by its keyed token."""
     from governance.datasets.services import dataset_version_derive
-    from models_core.pii import pseudonymise_texts
+    from models_core.data.pii import pseudonymise_texts
 
     scan = PiiScan.objects.filter(version=version).first()
     if scan is None:

@@ -91,7 +91,7 @@ def model_version_mitigate(*, actor, model_version: ModelVersion, dataset_versio
 def _validation_rows(*, parent: ModelVersion, data: DatasetVersion, labels: list[int]) -> tuple[list[int], str]:
     import numpy as np
 
-    from models_core.training import stratified_split
+    from models_core.training.trainer import stratified_split
 
     trained_on = parent.dataset_version
     if trained_on is not None and trained_on.dataset_id == data.dataset_id:
@@ -113,9 +113,9 @@ def model_version_mitigation_run(*, job_id: int) -> None:
 def _mitigation_compute(child: ModelVersion, job: Job) -> dict:
     """Fit the thresholds and save the child's artifact; returns what `_mitigation_store` records."""
     from governance.datasets.models import DatasetRecord
-    from models_core.artifacts import load_artifact, save_artifact
-    from models_core.inference import predict_dataset
-    from models_core.mitigation import apply_thresholds, fit_thresholds
+    from models_core.encoder.artifacts import load_artifact, save_artifact
+    from models_core.encoder.inference import predict_dataset
+    from models_core.fairness.mitigation import apply_thresholds, fit_thresholds
 
     ModelVersion.objects.filter(pk=child.pk).update(status=VersionStatus.TRAINING, error="")
     parent, spec = child.parent, dict(child.training_config["mitigation"])

@@ -27,7 +27,7 @@ from governance.registry.choices import EncoderChoice, Environment, VersionStatu
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
 
 if TYPE_CHECKING:
-    from models_core.training import TrainResult
+    from models_core.training.trainer import TrainResult
 
 TRAIN_TASK = "governance.train_model_version"
 
@@ -94,8 +94,8 @@ def model_version_train(*, job_id: int) -> None:
 def _training_compute(version: ModelVersion, job: Job) -> tuple[TrainResult, Path, str]:
     """Train and save the artifact: (the training result, the artifact's folder, its digest)."""
     from governance.datasets.selectors import training_rows
-    from models_core.artifacts import save_artifact
-    from models_core.training import TrainConfig, train_classifier
+    from models_core.encoder.artifacts import save_artifact
+    from models_core.training.trainer import TrainConfig, train_classifier
 
     ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.TRAINING, error="")
     jobs.job_progress(job=job, stage="loading data", percent=1, force=True)
@@ -137,7 +137,7 @@ def _training_store(version: ModelVersion, job: Job, trained: tuple[TrainResult,
 def _registered_encoder_dir(cfg: dict) -> str:
     """The registered encoder's folder on this machine, after checking it still has the digest the version
     was requested with (ArtifactError otherwise: the job fails rather than train on other weights)."""
-    from models_core.artifacts import artifact_digest
+    from models_core.encoder.artifacts import artifact_digest
     from models_core.errors import ArtifactError
 
     pinned = cfg["pretrained_encoder"]
@@ -277,7 +277,7 @@ def _copy_limited(source: IO[bytes], target: Path, limit: int) -> str:
 def _encoder_summary(model_dir: Path) -> dict:
     """Load the folder as the core would train from it (weights, names, shapes, tokenizer against the
     embeddings) and describe its architecture; CoreError on anything that would fail later."""
-    from models_core.bundle import bundle_from_pretrained
+    from models_core.encoder.bundle import bundle_from_pretrained
 
     bundle = bundle_from_pretrained(model_dir, num_labels=2)
     hf = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -296,7 +296,7 @@ def pretrained_encoder_register(*, actor, name: str, archive: IO[bytes], file_na
     there (no pickle, no path leaving the folder, the required files present, weights loadable); only then
     is the row written and the folder moved into place. Any refusal removes the staging folder.
     """
-    from models_core.artifacts import PICKLE_SUFFIXES, artifact_digest, extract_model_zip, file_sha256
+    from models_core.encoder.artifacts import PICKLE_SUFFIXES, artifact_digest, extract_model_zip, file_sha256
     from models_core.errors import CoreError
 
     name = (name or "").strip()

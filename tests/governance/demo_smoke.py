@@ -25,7 +25,7 @@ def main() -> None:
     from governance.audits.services import audit_request
     from governance.datasets.services import dataset_upload
     from governance.registry.services import model_version_request_training
-    from models_core.synthetic import SyntheticSpec, hiring_csv
+    from models_core.data.synthetic import SyntheticSpec, hiring_csv
 
     call_command("migrate", verbosity=0)
     settings.JOB_DISPATCH = "inline"

@@ -4,8 +4,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from models_core.artifacts import artifact_digest, extract_model_zip, load_artifact, save_artifact
-from models_core.bundle import bundle_from_pretrained
+from models_core.encoder.artifacts import artifact_digest, extract_model_zip, load_artifact, save_artifact
+from models_core.encoder.bundle import bundle_from_pretrained
 from models_core.errors import ArtifactError
 
 TEXTS = ["Nurse with 4 years of experience.", "Teacher. She mentored a school curriculum.", "x"]

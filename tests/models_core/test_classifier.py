@@ -1,7 +1,7 @@
 import torch
 
-from models_core.classifier import TextClassifier
-from models_core.tokenization import encode_texts, pad_encodings
+from models_core.encoder.classifier import TextClassifier
+from models_core.encoder.tokenization import encode_texts, pad_encodings
 
 TEXTS = ["Teacher with 3 years of experience.", "Data analyst with 11 years of experience. He scaled a data warehouse.",
          "Designer."]

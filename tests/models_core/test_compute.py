@@ -1,7 +1,7 @@
 import time
 
 from models_core.compute import ComputeMeter, encoder_forward_flops, merge_compute
-from models_core.config import EncoderConfig
+from models_core.encoder.config import EncoderConfig
 
 KEYS = {"device", "wall_s", "cpu_s", "peak_mem_mb", "flops", "tokens", "energy_wh", "energy_assumption"}
 

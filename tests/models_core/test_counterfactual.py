@@ -1,4 +1,4 @@
-"""models_core.counterfactual: token swaps and the flip rate of a model that reads "she"."""
+"""models_core.fairness.counterfactual: token swaps and the flip rate of a model that reads "she"."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from models_core.counterfactual import TokenSwapper, counterfactual_report
+from models_core.fairness.counterfactual import TokenSwapper, counterfactual_report
 from models_core.errors import InputError
-from models_core.synthetic import hiring_rows
+from models_core.data.synthetic import hiring_rows
 
 
 class SheReader:

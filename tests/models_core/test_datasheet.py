@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models_core.datasheet import (
+from models_core.data.datasheet import (
     MISSING,
     build_datasheet,
     dataset_drift,
@@ -21,7 +21,7 @@ from models_core.datasheet import (
     stratified_resample,
 )
 from models_core.errors import InputError
-from models_core.synthetic import SyntheticSpec, hiring_rows
+from models_core.data.synthetic import SyntheticSpec, hiring_rows
 
 
 @pytest.fixture(autouse=True)

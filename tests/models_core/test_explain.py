@@ -1,4 +1,4 @@
-"""Explanations (models_core.explain*): SHAP against exact Shapley values and against the shap library,
+"""Explanations (models_core.explain.sample*): SHAP against exact Shapley values and against the shap library,
 IG completeness, LIME against the lime library, stability flags, the global view, sample selection and
 the edge cases of explain_sample. The model is a real frozen-MiniLM classifier trained by the core on
 the synthetic hiring data once per module."""
@@ -13,17 +13,17 @@ import pytest
 import shap
 
 from models_core.errors import InputError
-from models_core.explain import explain_sample
-from models_core.explain_global import global_view, select_sample
-from models_core.explain_methods import (ShapTrees, integrated_gradients, lime_many, lime_tokens, shap_library,
+from models_core.explain.sample import explain_sample
+from models_core.explain.global_view import global_view, select_sample
+from models_core.explain.methods import (ShapTrees, integrated_gradients, lime_many, lime_tokens, shap_library,
                                          shap_values)
-from models_core.explain_shapley import (all_coalitions, exact_shapley, exact_shapley_tokens, kernel_values,
+from models_core.explain.shapley import (all_coalitions, exact_shapley, exact_shapley_tokens, kernel_values,
                                          owen_values, shapley_from_table)
-from models_core.explain_stability import stability
-from models_core.explain_text import (CachedPredictor, ShapTokenizerAdapter, mask_segments, masked_texts,
+from models_core.explain.stability import stability
+from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, mask_segments, masked_texts,
                                       plain_tokenizer, tokenize_for_explanation)
-from models_core.synthetic import SyntheticSpec, hiring_rows
-from models_core.training import TrainConfig, train_classifier
+from models_core.data.synthetic import SyntheticSpec, hiring_rows
+from models_core.training.trainer import TrainConfig, train_classifier
 
 SHORT_TEXTS = [  # <= 10 words, <= 9 tokens: exact Shapley values stay cheap
     "She led a team of engineers.",

@@ -1,4 +1,4 @@
-"""models_core.fairness against fairlearn (the independent reference) and against a row bootstrap."""
+"""models_core.fairness.report against fairlearn (the independent reference) and against a row bootstrap."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, precision_score
 
 from models_core.errors import InputError
-from models_core.fairness import (
+from models_core.fairness.report import (
     DISPARITY_NAMES,
     GROUP_SEPARATOR,
     METRIC_NAMES,
@@ -35,7 +35,7 @@ from models_core.fairness import (
     evaluate_thresholds,
     fairness_report,
 )
-from models_core.synthetic import hiring_rows
+from models_core.data.synthetic import hiring_rows
 
 TOL = 1e-9
 

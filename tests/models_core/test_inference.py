@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from models_core.bundle import bundle_from_pretrained
-from models_core.inference import length_buckets, predict_dataset
-from models_core.tokenization import encode_texts, pad_encodings
+from models_core.encoder.bundle import bundle_from_pretrained
+from models_core.encoder.inference import length_buckets, predict_dataset
+from models_core.encoder.tokenization import encode_texts, pad_encodings
 
 COMPUTE_KEYS = {"device", "wall_s", "cpu_s", "peak_mem_mb", "flops", "tokens", "energy_wh", "energy_assumption"}
 

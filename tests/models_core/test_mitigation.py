@@ -1,4 +1,4 @@
-"""models_core.mitigation reproduces fairlearn's ThresholdOptimizer exactly from stored JSON."""
+"""models_core.fairness.mitigation reproduces fairlearn's ThresholdOptimizer exactly from stored JSON."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from fairlearn.metrics import demographic_parity_difference
 from fairlearn.postprocessing import ThresholdOptimizer
 
 from models_core.errors import InputError
-from models_core.fairness import fairness_report
-from models_core.mitigation import ScoreEstimator, apply_thresholds, fit_thresholds
-from models_core.synthetic import hiring_rows
+from models_core.fairness.report import fairness_report
+from models_core.fairness.mitigation import ScoreEstimator, apply_thresholds, fit_thresholds
+from models_core.data.synthetic import hiring_rows
 
 
 @pytest.fixture(scope="module")

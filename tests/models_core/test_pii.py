@@ -10,7 +10,7 @@ import re
 import pytest
 
 from models_core.errors import InputError
-from models_core.pii import (
+from models_core.data.pii import (
     KINDS,
     find_pii,
     iban_valid,
@@ -20,7 +20,7 @@ from models_core.pii import (
     redact_text,
     scan_texts,
 )
-from models_core.synthetic import hiring_rows
+from models_core.data.synthetic import hiring_rows
 
 
 @pytest.fixture(autouse=True)

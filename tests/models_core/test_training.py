@@ -5,9 +5,9 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from models_core.artifacts import save_artifact
+from models_core.encoder.artifacts import save_artifact
 from models_core.errors import InputError
-from models_core.training import TrainConfig, macro_f1, stratified_split, train_classifier
+from models_core.training.trainer import TrainConfig, macro_f1, stratified_split, train_classifier
 
 COMPUTE_KEYS = {"device", "wall_s", "cpu_s", "peak_mem_mb", "flops", "tokens", "energy_wh", "energy_assumption"}
 METRIC_KEYS = {"val_accuracy", "val_f1", "baseline_accuracy", "train_loss", "epochs_run", "best_epoch"}
@@ -78,7 +78,7 @@ def test_dp_training_records_epsilon_at_delta(tiny_bert_dir, hiring_small):
 
 def test_full_fine_tuning_updates_the_encoder(tiny_bert_dir, hiring_small):
     texts, labels = hiring_small[0][:80], hiring_small[1][:80]
-    from models_core.encoder import load_pretrained_encoder
+    from models_core.encoder.transformer import load_pretrained_encoder
 
     before = load_pretrained_encoder(tiny_bert_dir).state_dict()["layers.0.feed_forward.up.weight"]
     result = train_classifier(texts, labels, 2, TrainConfig(encoder_dir=str(tiny_bert_dir), freeze_encoder=False,
@@ -90,7 +90,7 @@ def test_full_fine_tuning_updates_the_encoder(tiny_bert_dir, hiring_small):
 
 
 def test_multiclass_head_training(tiny_bert_dir):
-    from models_core.synthetic import SyntheticSpec, hiring_rows
+    from models_core.data.synthetic import SyntheticSpec, hiring_rows
 
     rows = hiring_rows(SyntheticSpec(n_rows=150, seed=3))
     bands = ["18-29", "30-44", "45+"]

@@ -20,7 +20,7 @@ from governance.audits.services import result_hash
 from governance.compliance.chain import canonical_json
 from governance.registry.choices import VersionStatus
 from governance.registry.models import Model, ModelVersion
-from models_core.fairness import fairness_report
+from models_core.fairness.report import fairness_report
 from tests.factories import upload_hiring
 
 _counter = itertools.count(1)

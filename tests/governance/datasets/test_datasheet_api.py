@@ -129,7 +129,7 @@ def test_corrections_need_the_engineer_role(api_client, engineer):
 
 
 def test_training_on_a_reweighed_version_passes_its_weights(engineer, inline_jobs, monkeypatch):
-    import models_core.training
+    import models_core.training.trainer
     from governance.datasets.services import dataset_version_reweigh
     from governance.registry.services import model_version_request_training
 
@@ -140,7 +140,7 @@ def test_training_on_a_reweighed_version_passes_its_weights(engineer, inline_job
         seen["weights"] = kwargs.get("sample_weights")
         return real(texts, labels, **kwargs)
 
-    monkeypatch.setattr(models_core.training, "train_classifier", spy)
+    monkeypatch.setattr(models_core.training.trainer, "train_classifier", spy)
     source = upload_hiring(engineer, n_rows=120)
     reweighed = dataset_version_reweigh(actor=engineer, version=source)
     with inline_jobs():

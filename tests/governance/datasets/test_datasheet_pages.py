@@ -144,12 +144,12 @@ def test_pages_render_for_versions_without_sensitive_attributes(client, engineer
 
 
 def test_a_failed_datasheet_job_is_shown_not_raised(client, engineer, inline_jobs, monkeypatch):
-    import models_core.datasheet
+    import models_core.data.datasheet
 
     def broken(*args, **kwargs):
         raise RuntimeError("bootstrap ran out of memory")
 
-    monkeypatch.setattr(models_core.datasheet, "build_datasheet", broken)
+    monkeypatch.setattr(models_core.data.datasheet, "build_datasheet", broken)
     with inline_jobs():
         version = upload_hiring(engineer, n_rows=40)
     job = Job.objects.get(kind="datasheet", subject_id=version.pk)

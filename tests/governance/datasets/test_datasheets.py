@@ -18,7 +18,7 @@ from governance.datasets.selectors import datasheet_get, datasheet_job
 from governance.datasets.services import dataset_upload, dataset_version_resample, dataset_version_reweigh
 from governance.errors import ValidationFailed
 from governance.jobs.models import JobStatus
-from models_core.synthetic import SyntheticSpec, hiring_rows
+from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from tests.factories import upload_hiring
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from governance.jobs.models import Job
 from governance.registry.choices import VersionStatus
 from governance.registry.mitigation import model_version_mitigate
 from governance.registry.models import ModelVersion
-from models_core.mitigation import apply_thresholds
+from models_core.fairness.mitigation import apply_thresholds
 from tests.factories import upload_hiring
 from tests.governance.slice import trained_version
 

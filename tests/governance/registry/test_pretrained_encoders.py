@@ -19,9 +19,9 @@ from governance.errors import ValidationFailed
 from governance.jobs.models import Job
 from governance.registry.models import ModelVersion, PretrainedEncoder
 from governance.registry.services import model_version_request_training, pretrained_encoder_register
-from models_core.artifacts import artifact_digest
-from models_core.config import EncoderConfig
-from models_core.pretrained import default_encoder_dir
+from models_core.encoder.artifacts import artifact_digest
+from models_core.encoder.config import EncoderConfig
+from models_core.encoder.pretrained import default_encoder_dir
 from tests.factories import upload_hiring
 
 pytestmark = pytest.mark.django_db(transaction=False)

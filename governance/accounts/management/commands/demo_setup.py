@@ -21,7 +21,7 @@ from governance.datasets.models import Dataset
 from governance.datasets.services import dataset_upload, dataset_version_reweigh
 from governance.registry.choices import VersionStatus
 from governance.registry.services import model_version_request_training
-from models_core.synthetic import SyntheticSpec, hiring_csv
+from models_core.data.synthetic import SyntheticSpec, hiring_csv
 
 USERS = [
     ("engineer", "demo-engineer-pass", [roles.ML_ENGINEER]),

@@ -105,7 +105,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from models_core.errors import InputError
-from models_core.pii import redact_text
+from models_core.data.pii import redact_text
 
 SCHEMA = "models_core.datasheet"
 DRIFT_SCHEMA = "models_core.dataset_drift"

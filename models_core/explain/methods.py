@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from models_core.errors import InputError
-from models_core.explain_shapley import ShapleyValues, edge_budget, kernel_values, owen_values, token_tree
-from models_core.explain_text import (CachedPredictor, PredictProba, ShapTokenizerAdapter, TokenizedText)
+from models_core.explain.shapley import ShapleyValues, edge_budget, kernel_values, owen_values, token_tree
+from models_core.explain.text import (CachedPredictor, PredictProba, ShapTokenizerAdapter, TokenizedText)
 
 
 @dataclass(frozen=True)

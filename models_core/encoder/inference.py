@@ -16,15 +16,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from models_core.classifier import TextClassifier
+from models_core.encoder.classifier import TextClassifier
 from models_core.compute import ComputeMeter
 from models_core.errors import InputError
-from models_core.tokenization import encode_texts, pad_encodings, pad_token_id
+from models_core.encoder.tokenization import encode_texts, pad_encodings, pad_token_id
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
 
-    from models_core.bundle import ClassifierBundle
+    from models_core.encoder.bundle import ClassifierBundle
 
 Progress = Callable[[dict[str, Any]], None]
 

@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from models_core.config import EncoderConfig
+from models_core.encoder.config import EncoderConfig
 from models_core.errors import ArtifactError
 
 

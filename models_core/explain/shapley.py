@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from models_core.errors import InputError
-from models_core.explain_text import (CachedPredictor, PredictProba, TokenizedText, mask_segments,
+from models_core.explain.text import (CachedPredictor, PredictProba, TokenizedText, mask_segments,
                                       masked_texts)
 
 EXACT_MAX_FEATURES = 14

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models_core.encoder import Encoder
+from models_core.encoder.transformer import Encoder
 
 
 class MeanPooling(nn.Module):

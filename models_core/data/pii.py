@@ -321,7 +321,7 @@ def _check_secret(secret: bytes) -> None:
 def key_fingerprint(secret: bytes) -> str:
     """Identifies which key was used without revealing it (HMAC of a fixed label)."""
     _check_secret(secret)
-    return hmac.new(bytes(secret), b"models_core.pii key fingerprint", hashlib.sha256).hexdigest()[:16]
+    return hmac.new(bytes(secret), b"models_core.data.pii key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
 def pseudonymise_texts(texts: Sequence[str | None], secret: bytes, *, token_hex: int = 12,

@@ -29,14 +29,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from models_core.bundle import ClassifierBundle, bundle_config, bundle_from_pretrained
-from models_core.classifier import TextClassifier
+from models_core.encoder.bundle import ClassifierBundle, bundle_config, bundle_from_pretrained
+from models_core.encoder.classifier import TextClassifier
 from models_core.compute import ComputeMeter
-from models_core.config import EncoderConfig
-from models_core.encoder import Encoder
+from models_core.encoder.config import EncoderConfig
+from models_core.encoder.transformer import Encoder
 from models_core.errors import InputError
-from models_core.inference import inference_device, run_bucketed, softmax, token_budget
-from models_core.tokenization import check_texts, encode_texts, pad_encodings, pad_token_id, train_wordpiece
+from models_core.encoder.inference import inference_device, run_bucketed, softmax, token_budget
+from models_core.encoder.tokenization import check_texts, encode_texts, pad_encodings, pad_token_id, train_wordpiece
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -44,7 +44,7 @@ Progress = Callable[[dict[str, Any]], None]
 @dataclass(frozen=True)
 class TrainConfig:
     encoder: str = "pretrained"          # "pretrained" (HF BERT-family directory) | "scratch"
-    encoder_dir: str | None = None       # None: the bundled MiniLM-L6 (models_core.pretrained)
+    encoder_dir: str | None = None       # None: the bundled MiniLM-L6 (models_core.encoder.pretrained)
     freeze_encoder: bool = True          # train the head only, on pooled embeddings computed once
     epochs: int = 4
     batch_size: int = 32
@@ -419,7 +419,7 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], num_labels: in
         if config.encoder == "scratch":
             bundle = _scratch_bundle([texts[i] for i in train_idx], num_labels, names, config)
         else:
-            from models_core.pretrained import default_encoder_dir
+            from models_core.encoder.pretrained import default_encoder_dir
 
             bundle = bundle_from_pretrained(config.encoder_dir or default_encoder_dir(), num_labels, names,
                                             config.max_length, config.head_dropout, config.seed)

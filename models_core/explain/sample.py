@@ -2,8 +2,8 @@
 
 Entry point for the worker::
 
-    from models_core.explain import explain_sample
-    from models_core.explain_global import select_sample
+    from models_core.explain.sample import explain_sample
+    from models_core.explain.global_view import select_sample
     rows = select_sample(groups={"gender": genders}, correct=correct, n=50, seed=0)
     report = explain_sample(bundle, [texts[i] for i in rows], [targets[i] for i in rows],
                             groups={"gender": [genders[i] for i in rows]}, seed=0)
@@ -68,10 +68,10 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from models_core.errors import InputError
-from models_core.explain_global import global_view
-from models_core.explain_methods import (Attribution, ShapTrees, integrated_gradients, lime_many, shap_values)
-from models_core.explain_stability import THRESHOLDS, stability
-from models_core.explain_text import (CachedPredictor, ShapTokenizerAdapter, TokenizedText, mask_token_of,
+from models_core.explain.global_view import global_view
+from models_core.explain.methods import (Attribution, ShapTrees, integrated_gradients, lime_many, shap_values)
+from models_core.explain.stability import THRESHOLDS, stability
+from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, TokenizedText, mask_token_of,
                                       plain_tokenizer, tokenize_for_explanation)
 
 SCHEMA = "models_core.explain/1"

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from governance.audits.models import Audit
 from models_core.errors import InputError
-from models_core.fairness.report import DISPARITY_NAMES, evaluate_thresholds
+from models_core.fairness.group_metrics import DISPARITY_NAMES
+from models_core.fairness.rules import evaluate_thresholds
 
 GATES = {
     "min_accuracy": "Minimum accuracy",

@@ -1,4 +1,4 @@
-"""models_core.fairness.report against fairlearn (the independent reference) and against a row bootstrap."""
+"""models_core.fairness against fairlearn (the independent reference) and against a row bootstrap."""
 
 from __future__ import annotations
 
@@ -27,14 +27,10 @@ from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, precision_score
 
 from models_core.errors import InputError
-from models_core.fairness.report import (
-    DISPARITY_NAMES,
-    GROUP_SEPARATOR,
-    METRIC_NAMES,
-    _percentile_interval,
-    evaluate_thresholds,
-    fairness_report,
-)
+from models_core.fairness.bootstrap import percentile_interval
+from models_core.fairness.group_metrics import DISPARITY_NAMES, METRIC_NAMES
+from models_core.fairness.report import GROUP_SEPARATOR, fairness_report
+from models_core.fairness.rules import evaluate_thresholds
 from models_core.data.synthetic import hiring_rows
 
 TOL = 1e-9
@@ -275,7 +271,7 @@ def test_percentile_interval_equals_numpy_nanpercentile():
     samples[rng.random((1000, 7)) < 0.2] = np.nan
     samples[:, 3] = np.nan
     samples[:-1, 5] = np.nan  # a single defined replicate
-    low, high = _percentile_interval(samples, 0.9)
+    low, high = percentile_interval(samples, 0.9)
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
         expected = np.nanpercentile(samples, [5, 95], axis=0)
     np.testing.assert_allclose(low, expected[0], rtol=0, atol=1e-12)

@@ -153,7 +153,7 @@ def dataset_drift_between(*, version: DatasetVersion, against: DatasetVersion, p
     """How `version` differs from `against` (the reference, e.g. the data a model was trained on):
     models_core.datasheet.dataset_drift's result with the two version ids as "a" (against) and "b".
     The worker's computation; pages and the API read the stored DatasetDrift."""
-    from models_core.data.datasheet import dataset_drift
+    from models_core.data.drift import dataset_drift
 
     dataset_drift_check(version=version, against=against)
     rows_a, _ = datasheet_rows(version=against)

@@ -209,7 +209,7 @@ def _record_of(version: DatasetVersion, row: dict, weight: float) -> dict:
 def dataset_version_reweigh(*, actor, version: DatasetVersion) -> DatasetVersion:
     """A new version with the same rows, weighted per (group, label) so that the label is independent of
     every sensitive group (Kamiran & Calders reweighing); training on it uses the weights."""
-    from models_core.data.datasheet import reweighing_weights
+    from models_core.data.reweighing import reweighing_weights
 
     _check_correctable(version)
     rows, _ = selectors.datasheet_rows(version=version)
@@ -231,7 +231,7 @@ def dataset_version_reweigh(*, actor, version: DatasetVersion) -> DatasetVersion
 def dataset_version_resample(*, actor, version: DatasetVersion, seed: int = 0) -> DatasetVersion:
     """A new version whose rows are a stratified resample of `version`: each group keeps its size and its
     labels follow the overall label distribution (Kamiran & Calders uniform resampling)."""
-    from models_core.data.datasheet import stratified_resample
+    from models_core.data.reweighing import stratified_resample
 
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ValidationFailed(f"The seed must be a whole number from 0 to {MAX_SEED}.", field="seed")

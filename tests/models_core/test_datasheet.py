@@ -12,14 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models_core.data.datasheet import (
-    MISSING,
-    build_datasheet,
-    dataset_drift,
-    population_stability_index,
-    reweighing_weights,
-    stratified_resample,
-)
+from models_core.data.datasheet import build_datasheet
+from models_core.data.drift import dataset_drift, population_stability_index
+from models_core.data.reweighing import reweighing_weights, stratified_resample
+from models_core.data.rows import MISSING
 from models_core.errors import InputError
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
 

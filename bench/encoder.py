@@ -4,7 +4,7 @@
 (b) 2,000 seeded texts of 8-128 tokens, each library used as by default:
     HF: `tokenizer(batch, padding=True, truncation=True)` in batches of 32 in the given order, BertModel,
         masked mean pooling;
-    ours: the predict path (`models_core.inference.pooled_features`, batch_size=32): tokenize once, sort by
+    ours: the predict path (`models_core.encoder.inference.pooled_features`, batch_size=32): tokenize once, sort by
         length, buckets within the padded-token budget of 32 x 128, per-bucket padding, masked mean
         pooling, original order restored.
 Both run in fp32 on the same device (CUDA if available, else CPU) with torch's default thread count.

@@ -43,7 +43,8 @@ from models_core.explain.stability import top_k_overlap  # noqa: E402
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, plain_tokenizer,  # noqa: E402
                                       tokenize_for_explanation)
 from models_core.data.synthetic import hiring_rows  # noqa: E402
-from models_core.training.trainer import TrainConfig, train_classifier  # noqa: E402
+from models_core.training.config import TrainConfig  # noqa: E402
+from models_core.training.trainer import train_classifier  # noqa: E402
 
 LIME_SAMPLES = 5000  # LimeTextExplainer.explain_instance's default, on both sides
 

@@ -17,7 +17,7 @@ class DeploymentPolicy(models.Model):
     """The gates and the N-of-M approval rule of one environment (editable by compliance officers).
 
     N = `required_approvals` distinct reviewers; M = `approvers`, the reviewers eligible to approve here
-    (none listed: every reviewer). Fairness rules are `models_core.fairness.evaluate_thresholds` rules on
+    (none listed: every reviewer). Fairness rules are `models_core.fairness.rules.evaluate_thresholds` rules on
     disparities; a "max" is judged on the upper end of the confidence interval, a "min" on the lower end.
     """
 

@@ -31,7 +31,7 @@ def subject_salt() -> bytes:
 
 
 def pseudonymisation_key() -> bytes:
-    """The key of models_core.pii.pseudonymise_texts (separate from the subject salt)."""
+    """The key of models_core.data.pii.pseudonymise_texts (separate from the subject salt)."""
     return _key(b"governance.compliance pii pseudonymisation key")
 
 

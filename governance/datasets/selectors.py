@@ -119,7 +119,7 @@ def _with_all_rows(rows: list[dict], sensitive: list[str]) -> list[str]:
 
 
 def datasheet_inputs(*, version: DatasetVersion) -> tuple[list[dict], list[float], list[str]]:
-    """(rows, weights, sensitive attributes) for models_core.datasheet.build_datasheet."""
+    """(rows, weights, sensitive attributes) for models_core.data.datasheet.build_datasheet."""
     rows, weights = datasheet_rows(version=version)
     return rows, weights, _with_all_rows(rows, list(version.sensitive_attributes))
 
@@ -151,7 +151,7 @@ def drift_job(*, drift: DatasetDrift) -> Job | None:
 
 def dataset_drift_between(*, version: DatasetVersion, against: DatasetVersion, progress=None) -> dict:
     """How `version` differs from `against` (the reference, e.g. the data a model was trained on):
-    models_core.datasheet.dataset_drift's result with the two version ids as "a" (against) and "b".
+    models_core.data.drift.dataset_drift's result with the two version ids as "a" (against) and "b".
     The worker's computation; pages and the API read the stored DatasetDrift."""
     from models_core.data.drift import dataset_drift
 

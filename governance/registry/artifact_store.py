@@ -1,6 +1,6 @@
 """Where model artifacts live when workers run on several machines.
 
-A worker writes an artifact into a local folder under ARTIFACT_ROOT (models_core.artifacts.save_artifact)
+A worker writes an artifact into a local folder under ARTIFACT_ROOT (models_core.encoder.artifacts.save_artifact)
 and `artifact_publish` copies its files to the artifact storage; a worker on another machine that needs
 it calls `artifact_local_dir`, which returns the local folder when this machine has it and otherwise
 downloads it there first. `load_artifact` then checks the bundle's SHA-256 digest against the database,

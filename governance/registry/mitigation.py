@@ -2,7 +2,7 @@
 
 `model_version_mitigate` creates the child (parent = the original, lineage note naming the constraint and
 the attribute) and its job; the worker (`model_version_mitigation_run`) scores a validation split with
-the parent's weights, fits fairlearn's ThresholdOptimizer (models_core.mitigation.fit_thresholds) and
+the parent's weights, fits fairlearn's ThresholdOptimizer (models_core.fairness.mitigation.fit_thresholds) and
 writes a new artifact: the parent's weights, tokenizer and config unchanged, and metadata.json carrying
 the thresholds, so the child's digest differs from the parent's and covers the thresholds. Audits of the
 child apply them (governance.audits.services) with the recorded seed.
@@ -33,7 +33,7 @@ from governance.registry.models import Model, ModelVersion
 MITIGATE_TASK = "governance.mitigate_model_version"
 MITIGATION_JOB_KIND = "mitigation"
 CONSTRAINTS = ("demographic_parity", "equalized_odds")
-# The trainer's default held-out share (models_core.training.TrainConfig.val_fraction).
+# The trainer's default held-out share (models_core.training.config.TrainConfig.val_fraction).
 TRAINING_VAL_FRACTION = 0.2
 THRESHOLD_SEED = 0
 

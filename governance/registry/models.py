@@ -23,7 +23,7 @@ class Model(models.Model):
 class PretrainedEncoder(models.Model):
     """An external pretrained encoder (a Hugging Face BERT-family folder) registered for training from.
 
-    `digest` is models_core.artifacts.artifact_digest over the stored folder: config.json, model.safetensors,
+    `digest` is models_core.encoder.artifacts.artifact_digest over the stored folder: config.json, model.safetensors,
     tokenizer.json and the registry's metadata.json (provenance, and the SHA-256 of every other file of the
     upload). Training checks it before the folder is used.
     """

@@ -95,7 +95,8 @@ def _training_compute(version: ModelVersion, job: Job) -> tuple[TrainResult, Pat
     """Train and save the artifact: (the training result, the artifact's folder, its digest)."""
     from governance.datasets.selectors import training_rows
     from models_core.encoder.artifacts import save_artifact
-    from models_core.training.trainer import TrainConfig, train_classifier
+    from models_core.training.config import TrainConfig
+    from models_core.training.trainer import train_classifier
 
     ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.TRAINING, error="")
     jobs.job_progress(job=job, stage="loading data", percent=1, force=True)

@@ -214,7 +214,7 @@ JOB_SWEEP_INTERVAL_S = int(os.environ.get("JOB_SWEEP_INTERVAL_S", 60))
 # Training defaults (a frozen MiniLM encoder with a trained head is quick on CPU).
 TRAINING_DEFAULTS = {"encoder": "pretrained", "freeze_encoder": True, "epochs": 8, "seed": 0}
 
-# Fairness rules every audit judges (models_core.fairness.evaluate_thresholds; copied into each audit's
+# Fairness rules every audit judges (models_core.fairness.rules.evaluate_thresholds; copied into each audit's
 # config). "upper" compares the top of the bootstrap interval: a gap passes only when its whole interval
 # lies under the bound.
 FAIRNESS_DEFAULT_RULES = [

@@ -23,7 +23,8 @@ from models_core.explain.stability import stability
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, mask_segments, masked_texts,
                                       plain_tokenizer, tokenize_for_explanation)
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
-from models_core.training.trainer import TrainConfig, train_classifier
+from models_core.training.config import TrainConfig
+from models_core.training.trainer import train_classifier
 
 SHORT_TEXTS = [  # <= 10 words, <= 9 tokens: exact Shapley values stay cheap
     "She led a team of engineers.",

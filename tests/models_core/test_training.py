@@ -7,7 +7,9 @@ from sklearn.metrics import f1_score
 
 from models_core.encoder.artifacts import save_artifact
 from models_core.errors import InputError
-from models_core.training.trainer import TrainConfig, macro_f1, stratified_split, train_classifier
+from models_core.metrics import macro_f1
+from models_core.training.config import TrainConfig
+from models_core.training.trainer import stratified_split, train_classifier
 
 COMPUTE_KEYS = {"device", "wall_s", "cpu_s", "peak_mem_mb", "flops", "tokens", "energy_wh", "energy_assumption"}
 METRIC_KEYS = {"val_accuracy", "val_f1", "baseline_accuracy", "train_loss", "epochs_run", "best_epoch"}

@@ -1,7 +1,7 @@
 """Deployment evidence without training: a ready model version and completed audits with stored results.
 
 The gates judge stored rows only, so these tests store the rows an audit would (the fairness report from the
-real `models_core.fairness.fairness_report` on chosen predictions, with bootstrap intervals), skipping tens of
+real `models_core.fairness.report.fairness_report` on chosen predictions, with bootstrap intervals), skipping tens of
 seconds of training per test; tests/governance/approvals/test_api.py keeps the end-to-end path with a trained
 model. The dataset goes through the datasets service; model versions and audits are written as the
 registry's and audits' workers write them.

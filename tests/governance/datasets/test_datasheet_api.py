@@ -133,7 +133,7 @@ def test_training_on_a_reweighed_version_passes_its_weights(engineer, inline_job
     from governance.datasets.services import dataset_version_reweigh
     from governance.registry.services import model_version_request_training
 
-    real = models_core.training.train_classifier
+    real = models_core.training.trainer.train_classifier
     seen = {}
 
     def spy(texts, labels, **kwargs):

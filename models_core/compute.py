@@ -21,18 +21,25 @@ import os
 import resource
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-
-from models_core.encoder.config import EncoderConfig
 
 CPU_WATTS_PER_CORE = 15.0
 GPU_TDP_WATTS = {"H100": 700.0, "H200": 700.0, "A100": 400.0, "L4": 72.0, "T4": 70.0}
 DEFAULT_GPU_WATTS = 300.0
 
 
-def encoder_forward_flops(config: EncoderConfig, batch: int, seq_len: int, num_labels: int = 0) -> int:
+class EncoderShape(Protocol):
+    """The sizes the FLOP count reads (models_core.encoder.config.EncoderConfig has them); compute sits below
+    the encoder package and imports nothing from models_core."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+
+
+def encoder_forward_flops(config: EncoderShape, batch: int, seq_len: int, num_labels: int = 0) -> int:
     """Forward FLOPs for a (batch, seq_len) padded batch; see the module docstring for the formula."""
     h, i = config.hidden_size, config.intermediate_size
     per_sequence = config.num_layers * (2 * (4 * h * h + 2 * h * i) * seq_len + 4 * seq_len * seq_len * h)
@@ -69,7 +76,7 @@ class ComputeMeter:
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
 
-    def add_batch(self, config: EncoderConfig, batch: int, seq_len: int, tokens: int,
+    def add_batch(self, config: EncoderShape, batch: int, seq_len: int, tokens: int,
                   num_labels: int = 0, backward: bool = False) -> None:
         flops = encoder_forward_flops(config, batch, seq_len, num_labels)
         self.flops += 3 * flops if backward else flops

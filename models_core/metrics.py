@@ -2,7 +2,7 @@
 audits (performance), fairness (per-group rates and disparities) and mitigation (validation figures) use.
 
 Every number is a closed-form function of integer counts, so it is exact and equal to the reference
-libraries the tests compare with: `classification_summary` and `macro_f1` equal scikit-learn's
+libraries the tests compare with: `classification_summary`, `accuracy` and `macro_f1` equal scikit-learn's
 `precision_recall_fscore_support`, `f1_score(average="macro")`, `accuracy_score` and `confusion_matrix`
 with ``zero_division=0``; `rates_from_counts`, `spread` and `demographic_parity_difference` equal
 fairlearn's `MetricFrame` rates and disparity functions, except that a rate with a zero denominator is
@@ -66,6 +66,11 @@ def _codes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return np.fromiter((index[v] for v in values.tolist()), dtype=np.int64, count=len(values))
 
 
+def accuracy(y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray) -> float:
+    """Share of rows whose prediction equals the truth (scikit-learn's accuracy_score)."""
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
 def classification_summary(y_true: Sequence[int], y_pred: Sequence[int], label_names: Sequence[str]) -> dict:
     """Accuracy, macro-F1, the majority-class baseline, per-class precision/recall/F1/support and the
     confusion matrix of integer labels indexing `label_names` (plain JSON)."""
@@ -78,7 +83,7 @@ def classification_summary(y_true: Sequence[int], y_pred: Sequence[int], label_n
     n = len(y_true)
     return {
         "n": n,
-        "accuracy": float(safe_divide(tp.sum(), n)),
+        "accuracy": accuracy(y_true, y_pred),
         "f1_macro": float(np.mean(f1)),
         "majority_baseline_accuracy": int(actual.max(initial=0)) / max(1, n),
         "per_class": [{"label": label_names[i], "precision": float(precision[i]), "recall": float(recall[i]),

@@ -27,9 +27,8 @@ def _preload_core(**_) -> None:
     child (including one replacing a child that died) starts with it loaded instead of spending seconds
     importing torch inside its first task's time limit. Importing starts no torch threads, so forking
     after it is safe."""
+    import models_core.audit  # noqa: F401
     import models_core.encoder.artifacts  # noqa: F401
-    import models_core.fairness.report  # noqa: F401
-    import models_core.encoder.inference  # noqa: F401
     import sklearn.metrics  # noqa: F401
 
 

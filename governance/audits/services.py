@@ -92,10 +92,9 @@ def _audit_mark_running(audit: Audit) -> None:
 
 
 def _audit_compute(audit: Audit, job: Job) -> None:
-    """Compute the audit's results and store them: a failing store is recorded on the audit too."""
+    """Compute the audit's results (models_core.audit) and store them: a failing store is recorded on the audit too."""
+    from models_core.audit import compute_audit
     from models_core.encoder.artifacts import load_artifact
-    from models_core.fairness.report import evaluate_thresholds, fairness_report
-    from models_core.encoder.inference import predict_dataset
 
     version, data = audit.model_version, audit.dataset_version
     jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
@@ -103,116 +102,18 @@ def _audit_compute(audit: Audit, job: Job) -> None:
                                      expected_digest=version.artifact_digest)
     records = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
                    .values_list("pk", "subject_id", "text", "label", "attributes"))
-    texts = [r[2] for r in records]
-    inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
-        job=job, stage="inference", percent=5 + 0.5 * p.get("percent", 0)))
-    label_index = {name: i for i, name in enumerate(version.label_names)}
-    y_true = [label_index[r[3]] for r in records]
-    sensitive = {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}
-    positive = label_index.get(data.positive_label, 1) if len(version.label_names) == 2 else None
-    y_pred, decision = _decisions(inference, metadata.get("mitigation"), records, label_index, positive)
-    jobs.job_progress(job=job, stage="counterfactual", percent=56, force=True)
-    counterfactual = _counterfactual(bundle, texts, inference.probabilities, audit.config,
-                                     positive if positive is not None else label_index.get(data.positive_label, 0))
-    jobs.job_progress(job=job, stage="fairness", percent=62, force=True)
-    fairness = fairness_report(y_true, y_pred, sensitive, labels=list(range(len(version.label_names))),
-                               positive_label=positive if positive is not None else 1,
-                               n_boot=audit.config.get("n_boot", 1000), seed=audit.config.get("seed", 0))
-    metrics = {**_performance(y_true, y_pred, version.label_names), "decision": decision}
-    rules = audit.config.get("fairness_rules", settings.FAIRNESS_DEFAULT_RULES)
-    results = {"metrics": metrics, "fairness": fairness, "compute": inference.compute,
-               "counterfactual": counterfactual, "fairness_verdict": evaluate_thresholds(fairness, rules)}
-    explain_n = audit.config.get("explain_rows", 0)
-    if explain_n:
-        jobs.job_progress(job=job, stage="explanations", percent=70, force=True)
-        results["explanations"] = _explain(bundle, texts, y_true, y_pred, sensitive, explain_n,
-                                           audit.config, job)
+    config = {**audit.config,
+              "fairness_rules": audit.config.get("fairness_rules", settings.FAIRNESS_DEFAULT_RULES),
+              "counterfactual": audit.config.get("counterfactual") or counterfactual_config(word_pairs=None,
+                                                                                            groups=None)}
+    computed = compute_audit(
+        bundle, [r[2] for r in records], [r[3] for r in records],
+        {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}, config,
+        label_names=version.label_names, positive_label=data.positive_label, mitigation=metadata.get("mitigation"),
+        progress=lambda p: jobs.job_progress(job=job, stage=p["stage"], percent=p["percent"]))
     jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
-    _audit_store(audit=audit, job=job, records=records, predictions=y_pred,
-                 probabilities=inference.probabilities, label_names=version.label_names, results=results)
-
-
-def _decisions(inference, mitigation: dict | None, records, label_index: dict[str, int],
-               positive: int | None) -> tuple[list[int], dict]:
-    """The predicted class of each row: the argmax, or for a mitigated version its group thresholds on the
-    positive-class probability (the probabilities themselves are unchanged)."""
-    from models_core.fairness.mitigation import apply_thresholds
-
-    if not mitigation:
-        return [int(p) for p in inference.predictions], {"rule": "argmax"}
-    attribute = mitigation["attribute"]
-    # The thresholds were fitted on the probability of the label the mitigation named positive.
-    positive = label_index.get(mitigation.get("positive_label"), positive)
-    groups = [r[4].get(attribute, "") for r in records]
-    scores = inference.probabilities[:, positive]
-    chosen = apply_thresholds(scores, groups, mitigation["thresholds"], seed=mitigation["seed"])
-    negative = 1 - positive
-    return ([positive if c else negative for c in chosen],
-            {"rule": "group thresholds", "constraint": mitigation["thresholds"]["constraints"],
-             "attribute": attribute, "seed": mitigation["seed"]})
-
-
-def _counterfactual(bundle, texts: list[str], probabilities, config: dict, positive: int) -> dict:
-    """Token-swap test over the audited texts, predicting only the changed variants (the originals are
-    already scored). Flips are judged on the model's argmax, before any group thresholds: a swap changes
-    the words, not the person's recorded group."""
-    import numpy as np
-
-    from models_core.fairness.counterfactual import counterfactual_report
-    from models_core.encoder.inference import predict_dataset
-
-    settings_ = config.get("counterfactual") or counterfactual_config(word_pairs=None, groups=None)
-    n = len(texts)
-
-    def predict_proba(batch: list[str]):
-        if batch[:n] != texts:  # not the layout this shortcut relies on: score everything
-            return predict_dataset(bundle, batch).probabilities
-        variants = batch[n:]
-        extra = predict_dataset(bundle, variants).probabilities if variants else probabilities[:0]
-        return np.vstack([probabilities, extra])
-
-    report = counterfactual_report(texts, predict_proba, word_pairs=settings_["word_pairs"],
-                                   groups=settings_["groups"], positive_class=positive,
-                                   n_worst=settings_.get("n_worst", COUNTERFACTUAL_WORST))
-    report["decision"] = "argmax of the model's probabilities (before any group thresholds)"
-    return report
-
-
-def _performance(y_true: list[int], y_pred: list[int], label_names: list[str]) -> dict:
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
-
-    labels = list(range(len(label_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    return {
-        "n": len(y_true),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "majority_baseline_accuracy": max(y_true.count(i) for i in labels) / max(1, len(y_true)),
-        "per_class": [{"label": label_names[i], "precision": float(precision[i]), "recall": float(recall[i]),
-                       "f1": float(f1[i]), "support": int(support[i])} for i in labels],
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-        "label_names": list(label_names),
-    }
-
-
-def _explain(bundle, texts, y_true, y_pred, sensitive, n, config, job) -> dict:
-    from models_core.explain.sample import explain_sample
-    from models_core.explain.global_view import select_sample
-
-    # only rows with something to attribute to (a blank text has no tokens; the explainer refuses it)
-    candidates = [i for i, text in enumerate(texts) if text.strip()]
-    correct = [y_true[i] == y_pred[i] for i in candidates]
-    first_attr = next(iter(sensitive), None)
-    groups = [sensitive[first_attr][i] for i in candidates] if first_attr else ["all"] * len(candidates)
-    rows = [candidates[k] for k in select_sample(groups, correct, n=n, seed=config.get("seed", 0))]
-    report = explain_sample(bundle, [texts[i] for i in rows], [y_pred[i] for i in rows],
-                            {a: [v[i] for i in rows] for a, v in sensitive.items()},
-                            methods=tuple(config.get("explain_methods", ("shap", "lime", "ig"))),
-                            seed=config.get("seed", 0),
-                            progress=lambda p: jobs.job_progress(job=job, stage="explanations",
-                                                                 percent=70 + 0.25 * p.get("percent", 0)))
-    report["row_indices"] = list(rows)
-    return report
+    _audit_store(audit=audit, job=job, records=records, predictions=computed.predictions,
+                 probabilities=computed.probabilities, label_names=version.label_names, results=computed.results)
 
 
 def result_hash(results: dict) -> str:

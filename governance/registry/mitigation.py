@@ -2,7 +2,7 @@
 
 `model_version_mitigate` creates the child (parent = the original, lineage note naming the constraint and
 the attribute) and its job; the worker (`model_version_mitigation_run`) scores a validation split with
-the parent's weights, fits fairlearn's ThresholdOptimizer (models_core.fairness.mitigation.fit_thresholds) and
+the parent's weights, fits fairlearn's ThresholdOptimizer (models_core.mitigate, models_core.fairness.mitigation) and
 writes a new artifact: the parent's weights, tokenizer and config unchanged, and metadata.json carrying
 the thresholds, so the child's digest differs from the parent's and covers the thresholds. Audits of the
 child apply them (governance.audits.services) with the recorded seed.
@@ -111,11 +111,11 @@ def model_version_mitigation_run(*, job_id: int) -> None:
 
 
 def _mitigation_compute(child: ModelVersion, job: Job) -> dict:
-    """Fit the thresholds and save the child's artifact; returns what `_mitigation_store` records."""
+    """Fit the thresholds (models_core.mitigate) and save the child's artifact; returns what `_mitigation_store`
+    records."""
     from governance.datasets.models import DatasetRecord
     from models_core.encoder.artifacts import load_artifact, save_artifact
-    from models_core.encoder.inference import predict_dataset
-    from models_core.fairness.mitigation import apply_thresholds, fit_thresholds
+    from models_core.mitigate import compute_threshold_mitigation
 
     ModelVersion.objects.filter(pk=child.pk).update(status=VersionStatus.TRAINING, error="")
     parent, spec = child.parent, dict(child.training_config["mitigation"])
@@ -132,14 +132,10 @@ def _mitigation_compute(child: ModelVersion, job: Job) -> dict:
     texts = [rows[i][0] for i in chosen]
     y = [int(all_labels[i] == positive) for i in chosen]
     groups = [str(rows[i][2].get(spec["attribute"], "")) for i in chosen]
-    inference = predict_dataset(bundle, texts, progress=lambda p: jobs.job_progress(
-        job=job, stage="scoring the validation split", percent=5 + 0.8 * p.get("percent", 0)))
-    scores = inference.probabilities[:, positive]
-    jobs.job_progress(job=job, stage="fitting thresholds", percent=88, force=True)
-    thresholds = fit_thresholds(scores, y, groups, constraints=spec["constraint"])
-    decided = apply_thresholds(scores, groups, thresholds, seed=spec["seed"])
-    metrics = _validation_metrics(y, (inference.predictions == positive).astype(int), decided, groups)
-    metrics["n_validation"] = len(chosen)
+    computed = compute_threshold_mitigation(
+        bundle, texts, y, groups, positive=positive, constraint=spec["constraint"], seed=spec["seed"],
+        progress=lambda p: jobs.job_progress(job=job, stage=p["stage"], percent=p["percent"]))
+    thresholds = computed.thresholds
     mitigation = {**spec, "thresholds": thresholds, "validation_rows": split,
                   "parent_artifact_digest": parent.artifact_digest}
     jobs.job_progress(job=job, stage="saving artifact", percent=95, force=True)
@@ -148,7 +144,7 @@ def _mitigation_compute(child: ModelVersion, job: Job) -> dict:
                 "parent_version": parent.version, "mitigation": mitigation}
     digest = save_artifact(bundle, directory, metadata=metadata)
     artifact_publish(directory=directory)
-    return {"metrics": metrics, "compute": inference.compute, "split": split, "thresholds": thresholds,
+    return {"metrics": computed.metrics, "compute": computed.compute, "split": split, "thresholds": thresholds,
             "directory": directory, "digest": digest}
 
 
@@ -165,21 +161,6 @@ def _mitigation_store(child: ModelVersion, job: Job, fitted: dict) -> None:
                               "constraint": spec["constraint"], "attribute": spec["attribute"],
                               "thresholds": thresholds["groups"], "metrics": metrics, "job": job.pk})
     jobs.job_complete(job=job)
-
-
-def _validation_metrics(y: list[int], before, after, groups: list[str]) -> dict:
-    """Accuracy and demographic parity difference on the validation rows, argmax vs thresholds."""
-    import numpy as np
-
-    y_arr, g = np.asarray(y), np.asarray(groups, dtype=object)
-
-    def dpd(pred) -> float:
-        rates = [float(np.mean(pred[g == level])) for level in sorted(set(groups))]
-        return max(rates) - min(rates)
-
-    before, after = np.asarray(before), np.asarray(after)
-    return {"val_accuracy_before": float(np.mean(before == y_arr)), "val_accuracy": float(np.mean(after == y_arr)),
-            "val_dp_difference_before": dpd(before), "val_dp_difference": dpd(after)}
 
 
 @transaction.atomic

@@ -12,8 +12,10 @@ from tokenizers import Tokenizer
 
 from models_core.encoder.classifier import TextClassifier
 from models_core.encoder.config import EncoderConfig
+from models_core.encoder.inference import predict_dataset
+from models_core.encoder.tokenization import encode_texts, load_tokenizer, pad_encodings, pad_token_id
+from models_core.encoder.transformer import Encoder, load_pretrained_encoder
 from models_core.errors import ArtifactError
-from models_core.encoder.tokenization import encode_texts, pad_encodings, pad_token_id
 
 BUNDLE_FORMAT = "models_core.text_classifier/1"
 
@@ -28,8 +30,6 @@ def bundle_config(encoder_config: EncoderConfig, num_labels: int, label_names: S
 
 def classifier_from_config(config: dict[str, Any]) -> TextClassifier:
     """An untrained TextClassifier with the architecture described by `bundle_config(...)`."""
-    from models_core.encoder.transformer import Encoder
-
     if config.get("format") != BUNDLE_FORMAT:
         raise ArtifactError(f"unknown bundle format {config.get('format')!r}; expected {BUNDLE_FORMAT!r}")
     try:
@@ -63,8 +63,6 @@ class ClassifierBundle:
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64,
                       progress: Callable[[dict[str, Any]], None] | None = None) -> np.ndarray:
         """(n, num_labels) float64 class probabilities, length-bucketed, in the given order."""
-        from models_core.encoder.inference import predict_dataset
-
         return predict_dataset(self, texts, batch_size=batch_size, progress=progress).probabilities
 
 
@@ -72,9 +70,6 @@ def bundle_from_pretrained(directory: str | Path, num_labels: int, label_names: 
                            max_length: int = 128, head_dropout: float = 0.1, seed: int = 0) -> ClassifierBundle:
     """A bundle with the pretrained encoder and tokenizer of a Hugging Face BERT-family directory and a
     fresh, seeded classification head (to be trained)."""
-    from models_core.encoder.transformer import load_pretrained_encoder
-    from models_core.encoder.tokenization import load_tokenizer
-
     encoder = load_pretrained_encoder(directory)
     tokenizer = load_tokenizer(directory, max_length=max_length)
     if tokenizer.get_vocab_size() > encoder.config.vocab_size:

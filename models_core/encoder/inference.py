@@ -10,23 +10,29 @@ texts all have the same length carries no padding mask at all, which lets SDPA u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from models_core.encoder.classifier import TextClassifier
 from models_core.compute import ComputeMeter
-from models_core.errors import InputError
+from models_core.encoder.classifier import TextClassifier
 from models_core.encoder.tokenization import encode_texts, pad_encodings, pad_token_id
+from models_core.errors import InputError
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
 
-    from models_core.encoder.bundle import ClassifierBundle
-
 Progress = Callable[[dict[str, Any]], None]
+
+
+class TokenizedClassifier(Protocol):
+    """What inference needs of a model: the classifier and its tokenizer. A ClassifierBundle is one; inference
+    does not import the bundle module, which imports this one (the dependency points one way)."""
+
+    model: TextClassifier
+    tokenizer: "Tokenizer"
 
 
 def inference_device() -> torch.device:
@@ -146,7 +152,7 @@ class Prediction:
     compute: dict[str, Any]
 
 
-def predict_dataset(bundle: "ClassifierBundle", texts: Sequence[str], batch_size: int = 64,
+def predict_dataset(bundle: TokenizedClassifier, texts: Sequence[str], batch_size: int = 64,
                     progress: Progress | None = None) -> Prediction:
     """Class probabilities for every text, in the given order."""
     logits, compute = _apply(bundle.model, bundle.tokenizer, texts, batch_size, _logits,

@@ -1,0 +1,160 @@
+"""One call computes an audit: `compute_audit(bundle, texts, labels, groups, config, ...)`.
+
+Takes a loaded `ClassifierBundle`, the audited rows as plain lists (texts, true label names, and per
+sensitive attribute one group value per row) and the audit's configuration dict; returns a
+`ComputedAudit`: the results to store, keyed by result kind (plain JSON-able data, numpy scalars aside),
+and per row the decided class and the model's class probabilities. Never imports Django or anything
+above `models_core`; the caller loads the rows and stores the results.
+
+Steps, with the progress stages reported (``{"stage": ..., "percent": ...}``):
+  1. inference (5-55 %): class probabilities for every text, length-bucketed.
+  2. decisions: the argmax, or for a mitigated model (`mitigation`, from its artifact metadata) its
+     per-group randomised thresholds on the positive-class probability.
+  3. counterfactual (56 %): token-swap flip rates, judged on the argmax before any thresholds.
+  4. fairness (62 %): per-group metrics with bootstrap intervals, judged against the audit's rules;
+     performance: accuracy, macro-F1, per-class figures (models_core.metrics).
+  5. explanations (70-95 %, when ``config["explain_rows"] > 0``): SHAP/LIME/IG on a sample stratified by
+     group and correctness.
+
+Configuration keys (defaults in `DEFAULTS`): ``n_boot``, ``seed``, ``explain_rows``, ``explain_methods``,
+``counterfactual`` ({"word_pairs", "groups", "n_worst"}; None: the core's default pairs) and
+``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models_core.encoder.bundle import ClassifierBundle
+from models_core.encoder.inference import Prediction, predict_dataset
+from models_core.errors import InputError
+from models_core.explain.global_view import select_sample
+from models_core.explain.sample import explain_sample
+from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
+from models_core.fairness.mitigation import apply_thresholds
+from models_core.fairness.report import fairness_report
+from models_core.fairness.rules import evaluate_thresholds
+from models_core.metrics import classification_summary
+
+Progress = Callable[[dict[str, Any]], None]
+
+COUNTERFACTUAL_WORST = 5
+DEFAULTS: dict[str, Any] = {"n_boot": 1000, "seed": 0, "explain_rows": 0, "explain_methods": ("shap", "lime", "ig"),
+                            "counterfactual": None, "fairness_rules": ()}
+
+
+@dataclass(frozen=True)
+class ComputedAudit:
+    results: dict[str, Any]      # result kind -> data: metrics, fairness, compute, counterfactual,
+                                 # fairness_verdict and (when rows were explained) explanations
+    predictions: list[int]       # (n,) decided class index per row
+    probabilities: np.ndarray    # (n, num_labels) float64 model probabilities (before any thresholds)
+
+
+def compute_audit(bundle: ClassifierBundle, texts: Sequence[str], labels: Sequence[str],
+                  groups: Mapping[str, Sequence[Any]], config: Mapping[str, Any], *,
+                  label_names: Sequence[str], positive_label: str | None = None,
+                  mitigation: Mapping[str, Any] | None = None, progress: Progress | None = None) -> ComputedAudit:
+    """Compute every result of an audit of `bundle` on the rows; see the module docstring.
+
+    `labels` are label names, indexed by `label_names` (the model version's classes); `positive_label`
+    is the dataset's positive class (binary models; default the second class).
+    """
+    texts = list(texts)
+    settings = {**DEFAULTS, **config}
+    label_index = {name: i for i, name in enumerate(label_names)}
+    unknown = sorted({str(label) for label in labels if label not in label_index})
+    if unknown:
+        raise InputError(f"labels the model does not know: {', '.join(unknown)}")
+    if len(labels) != len(texts) or any(len(values) != len(texts) for values in groups.values()):
+        raise InputError("texts, labels and every group column need one value per row")
+    report = _progress_reporter(progress)
+
+    inference = predict_dataset(bundle, texts, progress=lambda p: report("inference", 5 + 0.5 * p.get("percent", 0)))
+    y_true = [label_index[label] for label in labels]
+    positive = label_index.get(positive_label, 1) if len(label_names) == 2 else None
+    y_pred, decision = _decisions(inference, mitigation, groups, label_index, positive)
+    report("counterfactual", 56)
+    counterfactual = _counterfactual(bundle, texts, inference.probabilities, settings["counterfactual"],
+                                     positive if positive is not None else label_index.get(positive_label, 0))
+    report("fairness", 62)
+    fairness = fairness_report(y_true, y_pred, groups, labels=list(range(len(label_names))),
+                               positive_label=positive if positive is not None else 1,
+                               n_boot=settings["n_boot"], seed=settings["seed"])
+    results = {"metrics": {**classification_summary(y_true, y_pred, label_names), "decision": decision},
+               "fairness": fairness, "compute": inference.compute, "counterfactual": counterfactual,
+               "fairness_verdict": evaluate_thresholds(fairness, settings["fairness_rules"])}
+    if settings["explain_rows"]:
+        report("explanations", 70)
+        results["explanations"] = _explanations(
+            bundle, texts, y_true, y_pred, groups, settings,
+            progress=lambda p: report("explanations", 70 + 0.25 * p.get("percent", 0)))
+    return ComputedAudit(results=results, predictions=y_pred, probabilities=inference.probabilities)
+
+
+def _progress_reporter(progress: Progress | None) -> Callable[[str, float], None]:
+    def report(stage: str, percent: float) -> None:
+        if progress is not None:
+            progress({"stage": stage, "percent": percent})
+    return report
+
+
+def _decisions(inference: Prediction, mitigation: Mapping[str, Any] | None, groups: Mapping[str, Sequence[Any]],
+               label_index: dict[str, int], positive: int | None) -> tuple[list[int], dict]:
+    """The predicted class of each row: the argmax, or for a mitigated version its group thresholds on the
+    positive-class probability (the probabilities themselves are unchanged)."""
+    if not mitigation:
+        return [int(p) for p in inference.predictions], {"rule": "argmax"}
+    attribute = mitigation["attribute"]
+    if attribute not in groups:
+        raise InputError(f"the model decides with thresholds per '{attribute}', which the rows do not carry")
+    # The thresholds were fitted on the probability of the label the mitigation named positive.
+    positive = label_index.get(mitigation.get("positive_label"), positive)
+    scores = inference.probabilities[:, positive]
+    chosen = apply_thresholds(scores, list(groups[attribute]), mitigation["thresholds"], seed=mitigation["seed"])
+    negative = 1 - positive
+    return ([positive if c else negative for c in chosen],
+            {"rule": "group thresholds", "constraint": mitigation["thresholds"]["constraints"],
+             "attribute": attribute, "seed": mitigation["seed"]})
+
+
+def _counterfactual(bundle: ClassifierBundle, texts: list[str], probabilities: np.ndarray,
+                    settings: Mapping[str, Any] | None, positive: int) -> dict:
+    """Token-swap test over the audited texts, predicting only the changed variants (the originals are
+    already scored). Flips are judged on the model's argmax, before any group thresholds: a swap changes
+    the words, not the person's recorded group."""
+    settings = settings or {"word_pairs": [list(p) for p in DEFAULT_WORD_PAIRS], "groups": list(DEFAULT_GROUPS)}
+    n = len(texts)
+
+    def predict_proba(batch: list[str]) -> np.ndarray:
+        if batch[:n] != texts:  # not the layout this shortcut relies on: score everything
+            return predict_dataset(bundle, batch).probabilities
+        variants = batch[n:]
+        extra = predict_dataset(bundle, variants).probabilities if variants else probabilities[:0]
+        return np.vstack([probabilities, extra])
+
+    report = counterfactual_report(texts, predict_proba, word_pairs=settings["word_pairs"],
+                                   groups=settings["groups"], positive_class=positive,
+                                   n_worst=settings.get("n_worst", COUNTERFACTUAL_WORST))
+    report["decision"] = "argmax of the model's probabilities (before any group thresholds)"
+    return report
+
+
+def _explanations(bundle: ClassifierBundle, texts: list[str], y_true: list[int], y_pred: list[int],
+                  groups: Mapping[str, Sequence[Any]], settings: Mapping[str, Any], progress: Progress) -> dict:
+    """Explain a sample of rows stratified by the first attribute's group and by correctness."""
+    # only rows with something to attribute to (a blank text has no tokens; the explainer refuses it)
+    candidates = [i for i, text in enumerate(texts) if text.strip()]
+    correct = [y_true[i] == y_pred[i] for i in candidates]
+    first_attr = next(iter(groups), None)
+    strata = [groups[first_attr][i] for i in candidates] if first_attr else ["all"] * len(candidates)
+    rows = [candidates[k] for k in select_sample(strata, correct, n=settings["explain_rows"], seed=settings["seed"])]
+    report = explain_sample(bundle, [texts[i] for i in rows], [y_pred[i] for i in rows],
+                            {a: [v[i] for i in rows] for a, v in groups.items()},
+                            methods=tuple(settings["explain_methods"]), seed=settings["seed"], progress=progress)
+    report["row_indices"] = list(rows)
+    return report

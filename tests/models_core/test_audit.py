@@ -1,0 +1,125 @@
+"""models_core.audit: one call computes every result of an audit, equal to what the pieces compute."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models_core.audit import ComputedAudit, compute_audit
+from models_core.data.synthetic import SyntheticSpec, hiring_rows
+from models_core.encoder.bundle import bundle_from_pretrained
+from models_core.encoder.inference import predict_dataset
+from models_core.errors import InputError
+from models_core.explain.global_view import select_sample
+from models_core.explain.sample import explain_sample
+from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
+from models_core.fairness.mitigation import apply_thresholds, fit_thresholds
+from models_core.fairness.report import fairness_report
+from models_core.fairness.rules import evaluate_thresholds
+from models_core.metrics import classification_summary
+from models_core.mitigate import compute_threshold_mitigation
+
+LABELS = ["no", "yes"]
+RULES = [{"metric": "demographic_parity_difference", "grouping": "*", "max": 0.2},
+         {"metric": "accuracy", "min": 0.5}]
+CONFIG = {"n_boot": 50, "seed": 3, "explain_rows": 0, "fairness_rules": RULES,
+          "counterfactual": {"word_pairs": [list(p) for p in DEFAULT_WORD_PAIRS], "groups": list(DEFAULT_GROUPS),
+                             "n_worst": 3}}
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tiny_bert_dir):
+    return bundle_from_pretrained(tiny_bert_dir, num_labels=2, label_names=LABELS, max_length=64, seed=7)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return hiring_rows(SyntheticSpec(n_rows=60))
+
+
+def _columns(rows):
+    texts = [r["text"] for r in rows]
+    labels = [r["hired"] for r in rows]
+    groups = {"gender": [r["gender"] for r in rows], "age_band": [r["age_band"] for r in rows]}
+    return texts, labels, groups
+
+
+def test_results_equal_what_the_pieces_compute(tiny_classifier, rows):
+    texts, labels, groups = _columns(rows)
+    audit = compute_audit(tiny_classifier, texts, labels, groups, CONFIG, label_names=LABELS, positive_label="yes")
+
+    assert isinstance(audit, ComputedAudit)
+    assert list(audit.results) == ["metrics", "fairness", "compute", "counterfactual", "fairness_verdict"]
+    inference = predict_dataset(tiny_classifier, texts)
+    y_true = [LABELS.index(label) for label in labels]
+    y_pred = inference.predictions.tolist()
+    assert audit.predictions == y_pred
+    np.testing.assert_array_equal(audit.probabilities, inference.probabilities)
+    assert audit.results["metrics"] == {**classification_summary(y_true, y_pred, LABELS), "decision": {"rule": "argmax"}}
+    fairness = fairness_report(y_true, y_pred, groups, labels=[0, 1], positive_label=1, n_boot=50, seed=3)
+    assert audit.results["fairness"] == fairness
+    assert audit.results["fairness_verdict"] == evaluate_thresholds(fairness, RULES)
+    counterfactual = counterfactual_report(texts, tiny_classifier.predict_proba, word_pairs=DEFAULT_WORD_PAIRS,
+                                           groups=DEFAULT_GROUPS, positive_class=1, n_worst=3)
+    assert audit.results["counterfactual"] == {
+        **counterfactual, "decision": "argmax of the model's probabilities (before any group thresholds)"}
+    assert audit.results["compute"]["flops"] > 0
+
+
+def test_explanations_cover_the_stratified_sample_and_progress_runs_through_every_stage(tiny_classifier, rows):
+    texts, labels, groups = _columns(rows)
+    seen = []
+    config = {**CONFIG, "explain_rows": 4, "explain_methods": ["shap", "ig"]}
+    audit = compute_audit(tiny_classifier, texts, labels, groups, config, label_names=LABELS, positive_label="yes",
+                          progress=seen.append)
+
+    y_true = [LABELS.index(label) for label in labels]
+    correct = [t == p for t, p in zip(y_true, audit.predictions)]
+    sample = select_sample(groups["gender"], correct, n=4, seed=3)
+    expected = explain_sample(tiny_classifier, [texts[i] for i in sample], [audit.predictions[i] for i in sample],
+                              {a: [v[i] for i in sample] for a, v in groups.items()}, methods=("shap", "ig"), seed=3)
+    explanations = audit.results["explanations"]
+    assert explanations["row_indices"] == sample
+    assert explanations["texts"] == expected["texts"]
+    stages = list(dict.fromkeys(p["stage"] for p in seen))
+    assert stages == ["inference", "counterfactual", "fairness", "explanations"]
+    percents = [p["percent"] for p in seen]
+    assert percents == sorted(percents) and 5 <= percents[0] and percents[-1] <= 95
+
+
+def test_a_mitigated_model_decides_with_its_group_thresholds(tiny_classifier, rows):
+    texts, labels, groups = _columns(rows)
+    scores = predict_dataset(tiny_classifier, texts).probabilities[:, 1]
+    y = [int(label == "yes") for label in labels]
+    thresholds = fit_thresholds(scores, y, groups["gender"], constraints="demographic_parity")
+    mitigation = {"attribute": "gender", "positive_label": "yes", "thresholds": thresholds, "seed": 5}
+    audit = compute_audit(tiny_classifier, texts, labels, groups, CONFIG, label_names=LABELS, positive_label="yes",
+                          mitigation=mitigation)
+
+    assert audit.predictions == [int(c) for c in apply_thresholds(scores, groups["gender"], thresholds, seed=5)]
+    assert audit.results["metrics"]["decision"] == {"rule": "group thresholds", "constraint": "demographic_parity",
+                                                    "attribute": "gender", "seed": 5}
+
+
+def test_labels_the_model_does_not_know_are_refused(tiny_classifier, rows):
+    texts, labels, groups = _columns(rows)
+    with pytest.raises(InputError, match="maybe"):
+        compute_audit(tiny_classifier, texts, labels[:-1] + ["maybe"], groups, CONFIG, label_names=LABELS)
+    with pytest.raises(InputError, match="one value per row"):
+        compute_audit(tiny_classifier, texts, labels[:-1], groups, CONFIG, label_names=LABELS)
+
+
+def test_threshold_mitigation_equals_fitting_and_applying_the_thresholds(tiny_classifier, rows):
+    texts, labels, groups = _columns(rows)
+    y = [int(label == "yes") for label in labels]
+    computed = compute_threshold_mitigation(tiny_classifier, texts, y, groups["gender"], positive=1,
+                                            constraint="demographic_parity", seed=2)
+
+    inference = predict_dataset(tiny_classifier, texts)
+    thresholds = fit_thresholds(inference.probabilities[:, 1], y, groups["gender"], constraints="demographic_parity")
+    decided = apply_thresholds(inference.probabilities[:, 1], groups["gender"], thresholds, seed=2)
+    assert computed.thresholds == thresholds
+    assert computed.metrics["val_accuracy"] == float(np.mean(decided == np.asarray(y)))
+    assert computed.metrics["val_accuracy_before"] == float(np.mean(inference.predictions == np.asarray(y)))
+    assert computed.metrics["n_validation"] == len(texts)
+    assert 0.0 <= computed.metrics["val_dp_difference"] <= 1.0

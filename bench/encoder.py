@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from transformers import AutoTokenizer, BertModel  # noqa: E402
 
-from models_core.encoder.classifier import TextClassifier  # noqa: E402
 from models_core.compute import encoder_forward_flops  # noqa: E402
-from models_core.encoder.transformer import load_pretrained_encoder  # noqa: E402
+from models_core.encoder.classifier import TextClassifier  # noqa: E402
 from models_core.encoder.inference import length_buckets, pooled_features, token_budget  # noqa: E402
 from models_core.encoder.pretrained import default_encoder_dir  # noqa: E402
 from models_core.encoder.tokenization import encode_texts, load_tokenizer  # noqa: E402
+from models_core.encoder.transformer import load_pretrained_encoder  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

@@ -35,14 +35,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models_core.explain.sample import SHAP_MAX_EVALS, explain_sample  # noqa: E402
+from models_core.data.synthetic import hiring_rows  # noqa: E402
 from models_core.explain.global_view import select_sample  # noqa: E402
 from models_core.explain.methods import ShapTrees, lime_many, lime_tokens, shap_library, shap_values  # noqa: E402
+from models_core.explain.sample import SHAP_MAX_EVALS, explain_sample  # noqa: E402
 from models_core.explain.shapley import all_coalitions, exact_shapley_tokens, shapley_from_table  # noqa: E402
 from models_core.explain.stability import top_k_overlap  # noqa: E402
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, plain_tokenizer,  # noqa: E402
                                       tokenize_for_explanation)
-from models_core.data.synthetic import hiring_rows  # noqa: E402
 from models_core.training.config import TrainConfig  # noqa: E402
 from models_core.training.trainer import train_classifier  # noqa: E402
 

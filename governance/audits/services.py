@@ -61,8 +61,8 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
 
 def counterfactual_config(*, word_pairs: list[list[str]] | None, groups: list[str] | None) -> dict:
     """The token-swap settings of an audit: the core's default pairs unless the requester gave some."""
-    from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
     from models_core.errors import InputError
+    from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
 
     pairs = [list(p) for p in (word_pairs if word_pairs else DEFAULT_WORD_PAIRS)]
     names = list(groups) if groups else list(DEFAULT_GROUPS)

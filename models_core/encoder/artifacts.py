@@ -26,8 +26,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from models_core.encoder.bundle import ClassifierBundle, classifier_from_config
-from models_core.errors import ArtifactError, InputError
 from models_core.encoder.tokenization import load_tokenizer
+from models_core.errors import ArtifactError, InputError
 
 ARTIFACT_FILES = ("config.json", "metadata.json", "model.safetensors", "tokenizer.json")
 DIGEST_FILE = "bundle.sha256"

@@ -2,8 +2,8 @@
 
 Entry point for the worker::
 
-    from models_core.explain.sample import explain_sample
     from models_core.explain.global_view import select_sample
+    from models_core.explain.sample import explain_sample
     rows = select_sample(groups={"gender": genders}, correct=correct, n=50, seed=0)
     report = explain_sample(bundle, [texts[i] for i in rows], [targets[i] for i in rows],
                             groups={"gender": [genders[i] for i in rows]}, seed=0)

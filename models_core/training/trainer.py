@@ -1,4 +1,5 @@
-"""Training a TextClassifier (`train_classifier`): frozen pretrained encoder (head only), full fine-tuning, or from scratch.
+"""Training a TextClassifier (`train_classifier`): frozen pretrained encoder (head only), full fine-tuning,
+or from scratch.
 
 * Frozen encoder: sentence vectors (masked mean pooling) are computed ONCE, in length buckets under
   inference_mode, and only the dropout + linear head is trained on them. Optional DP-SGD (Opacus)
@@ -12,8 +13,8 @@ Reproducibility: all randomness (split, head init, dropout, shuffling, DP noise)
 duration, so on CPU the same inputs and seed give bit-identical weights and hence the same artifact
 digest. The caller's global RNG state and determinism flag are restored afterwards.
 
-Model selection: after each epoch the validation macro-F1 (models_core.metrics) is computed; the best epoch's weights are
-kept, and training stops after `patience` epochs without improvement.
+Model selection: after each epoch the validation macro-F1 (models_core.metrics) is computed; the best
+epoch's weights are kept, and training stops after `patience` epochs without improvement.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from models_core.encoder.transformer import load_pretrained_encoder
-from models_core.encoder.pretrained import default_encoder_dir
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
+from models_core.encoder.pretrained import default_encoder_dir
 from models_core.encoder.tokenization import load_tokenizer
+from models_core.encoder.transformer import load_pretrained_encoder
 
 
 @pytest.fixture(autouse=True)

@@ -55,7 +55,8 @@ def test_results_equal_what_the_pieces_compute(tiny_classifier, rows):
     y_pred = inference.predictions.tolist()
     assert audit.predictions == y_pred
     np.testing.assert_array_equal(audit.probabilities, inference.probabilities)
-    assert audit.results["metrics"] == {**classification_summary(y_true, y_pred, LABELS), "decision": {"rule": "argmax"}}
+    assert audit.results["metrics"] == {**classification_summary(y_true, y_pred, LABELS),
+                                        "decision": {"rule": "argmax"}}
     fairness = fairness_report(y_true, y_pred, groups, labels=[0, 1], positive_label=1, n_boot=50, seed=3)
     assert audit.results["fairness"] == fairness
     assert audit.results["fairness_verdict"] == evaluate_thresholds(fairness, RULES)

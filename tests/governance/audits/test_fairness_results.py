@@ -15,9 +15,9 @@ from governance.audits.models import Audit, AuditResult
 from governance.audits.services import audit_request
 from governance.registry.models import ModelVersion
 from models_core.encoder.artifacts import load_artifact
+from models_core.encoder.inference import predict_dataset
 from models_core.fairness.counterfactual import DEFAULT_WORD_PAIRS, counterfactual_report
 from models_core.fairness.rules import evaluate_thresholds
-from models_core.encoder.inference import predict_dataset
 from governance.datasets.services import dataset_upload
 from tests.factories import hiring_bytes, make_user, upload_hiring
 from tests.governance.slice import trained_version

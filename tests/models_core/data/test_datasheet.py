@@ -16,8 +16,8 @@ from models_core.data.datasheet import build_datasheet
 from models_core.data.drift import dataset_drift, population_stability_index
 from models_core.data.reweighing import reweighing_weights, stratified_resample
 from models_core.data.rows import MISSING
-from models_core.errors import InputError
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
+from models_core.errors import InputError
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from models_core.errors import InputError
 from models_core.data.pii import (
     KINDS,
     find_pii,
@@ -21,6 +20,7 @@ from models_core.data.pii import (
     scan_texts,
 )
 from models_core.data.synthetic import hiring_rows
+from models_core.errors import InputError
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 import pytest
 
-from models_core.errors import InputError
 from models_core.encoder.tokenization import encode_texts, load_tokenizer, pad_encodings, train_wordpiece
+from models_core.errors import InputError
 
 CORPUS = [f"applicant {i} has {i % 7} years of experience in {w} and {v}" for i, (w, v) in
           enumerate((w, v) for w in ["python", "sql", "nursing", "teaching", "accounting"]

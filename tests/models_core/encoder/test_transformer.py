@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from models_core.encoder.config import EncoderConfig
+from models_core.encoder.tokenization import pad_encodings, encode_texts
 from models_core.encoder.transformer import Encoder, load_pretrained_encoder
 from models_core.errors import ArtifactError, InputError
-from models_core.encoder.tokenization import pad_encodings, encode_texts
 
 TEXTS = [
     "Software engineer with 7 years of experience. She led a team of a payments platform.",

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 import shap
 
+from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from models_core.errors import InputError
-from models_core.explain.sample import explain_sample
 from models_core.explain.global_view import global_view, select_sample
 from models_core.explain.methods import (ShapTrees, integrated_gradients, lime_many, lime_tokens, shap_library,
                                          shap_values)
+from models_core.explain.sample import explain_sample
 from models_core.explain.shapley import (all_coalitions, exact_shapley, exact_shapley_tokens, kernel_values,
                                          owen_values, shapley_from_table)
 from models_core.explain.stability import stability
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, mask_segments, masked_texts,
                                       plain_tokenizer, tokenize_for_explanation)
-from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from models_core.training.config import TrainConfig
 from models_core.training.trainer import train_classifier
 

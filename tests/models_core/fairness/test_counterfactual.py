@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from models_core.fairness.counterfactual import TokenSwapper, counterfactual_report
-from models_core.errors import InputError
 from models_core.data.synthetic import hiring_rows
+from models_core.errors import InputError
+from models_core.fairness.counterfactual import TokenSwapper, counterfactual_report
 
 
 class SheReader:

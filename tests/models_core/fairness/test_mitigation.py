@@ -9,10 +9,10 @@ import pytest
 from fairlearn.metrics import demographic_parity_difference
 from fairlearn.postprocessing import ThresholdOptimizer
 
-from models_core.errors import InputError
-from models_core.fairness.report import fairness_report
-from models_core.fairness.mitigation import ScoreEstimator, apply_thresholds, fit_thresholds
 from models_core.data.synthetic import hiring_rows
+from models_core.errors import InputError
+from models_core.fairness.mitigation import ScoreEstimator, apply_thresholds, fit_thresholds
+from models_core.fairness.report import fairness_report
 
 
 @pytest.fixture(scope="module")

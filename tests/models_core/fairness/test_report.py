@@ -26,12 +26,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, precision_score
 
+from models_core.data.synthetic import hiring_rows
 from models_core.errors import InputError
 from models_core.fairness.bootstrap import percentile_interval
 from models_core.fairness.group_metrics import DISPARITY_NAMES, METRIC_NAMES
 from models_core.fairness.report import GROUP_SEPARATOR, fairness_report
 from models_core.fairness.rules import evaluate_thresholds
-from models_core.data.synthetic import hiring_rows
 
 TOL = 1e-9
 

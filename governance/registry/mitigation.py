@@ -2,10 +2,10 @@
 
 `model_version_mitigate` creates the child (parent = the original, lineage note naming the constraint and
 the attribute) and its job; the worker (`model_version_mitigation_run`) scores a validation split with
-the parent's weights, fits fairlearn's ThresholdOptimizer (models_core.mitigate, models_core.fairness.mitigation) and
+the parent's weights, fits fairlearn's ThresholdOptimizer (models_core.mitigate) and
 writes a new artifact: the parent's weights, tokenizer and config unchanged, and metadata.json carrying
 the thresholds, so the child's digest differs from the parent's and covers the thresholds. Audits of the
-child apply them (governance.audits.services) with the recorded seed.
+child apply them (models_core.audit, called by governance.audits.services) with the recorded seed.
 
 Validation rows: when the data is the parent's training dataset, the held-out validation split the
 trainer used (same fraction and seed: rows the weights were not fitted on); any other dataset is unseen

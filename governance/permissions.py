@@ -9,6 +9,7 @@ from functools import wraps
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from governance.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
@@ -59,6 +60,22 @@ def role_required(*roles: str):
         def wrapped(request, *args, **kwargs):
             if not user_has_role(request.user, *roles):
                 raise PermissionDenied(f"This page needs one of the roles: {', '.join(roles)}.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def writes_require(*roles: str, message: str):
+    """View decorator for a page that reads and writes: a POST by a user holding none of `roles` is answered
+    403 with `message` (reads are left to the view's role_required)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in SAFE_METHODS and not user_has_role(request.user, *roles):
+                return HttpResponse(message, status=403)
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from governance.roles import ALL_ROLES
-from governance.compliance.services import audit_log_append
+from governance.auditlog.services import audit_log_append
 from governance.errors import ValidationFailed
 
 

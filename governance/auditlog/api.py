@@ -1,3 +1,5 @@
+"""The audit log's API: entries, verification, the JSON Lines export and signed checkpoints."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
@@ -6,13 +8,11 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.permissions import role_permission
-from governance.roles import AUDITOR, COMPLIANCE_OFFICER
 from governance.api_lists import CreatedRangeInput, list_filters, ordering_field
-from governance.compliance import exports, selectors, services
-from governance.compliance.models import AuditLogEntry
-
-ComplianceWrites = role_permission(COMPLIANCE_OFFICER)
+from governance.auditlog import selectors, services
+from governance.auditlog.models import AuditLogEntry
+from governance.permissions import role_permission
+from governance.roles import COMPLIANCE_OFFICER
 
 
 class AuditLogEntryOutput(serializers.ModelSerializer):
@@ -120,14 +120,3 @@ def audit_log_export_response(actor) -> StreamingHttpResponse:
     response["X-Audit-Log-Head"] = f"{checkpoint['seq']}:{checkpoint['head_hash']}"
     response["X-Audit-Log-Public-Key"] = checkpoint["public_key"]
     return response
-
-
-class ProcessingRecordApi(APIView):
-    """GDPR Art. 30 record of processing as a JSON export (logged; stamped with the audit-log head)."""
-
-    permission_classes = [role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR))]
-
-    @extend_schema(responses={200: dict})
-    def get(self, request):
-        return Response(services.export_create(actor=request.user, schema=exports.PROCESSING_RECORD_SCHEMA,
-                                               content=exports.processing_record()))

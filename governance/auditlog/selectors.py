@@ -1,65 +1,38 @@
-"""Reads of the compliance domain: the audit log, its verification, the record of processing."""
+"""Reads of the audit log: entries, head, checkpoints and the verification of the chain."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import Any, Mapping
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from governance.compliance.chain import GENESIS_HASH, checkpoint_message, checkpoint_problems, verify_entries
-from governance.compliance.models import (AuditCheckpoint, AuditLogEntry, ChainHead, OrganisationProfile, RetentionRun,
-                                          SubjectRequest)
-from governance.compliance.signing import public_key_hex, signature_valid
-from governance.compliance.subjects import subject_hash
-from governance.list_filters import narrowed, ordered, searched
+from governance.auditlog.chain import GENESIS_HASH, checkpoint_message, checkpoint_problems, verify_entries
+from governance.auditlog.models import AuditCheckpoint, AuditLogEntry, ChainHead
+from governance.auditlog.signing import public_key_hex, signature_valid
+from governance.list_filters import narrowed, ordered
 
 AUDIT_LOG_FILTERS = {"action": "action", "object_type": "object_type", "object_id": "object_id",
                      "actor": "actor_username", "created_after": "created_at__gte", "created_before": "created_at__lt"}
 AUDIT_LOG_ORDERING = {"seq": "seq", "created_at": "created_at"}
-SUBJECT_REQUEST_FILTERS = {"kind": "kind", "status": "status", "received_after": "received_on__gte",
-                           "received_before": "received_on__lt"}
-SUBJECT_REQUEST_ORDERING = {"id": "pk", "created_at": "created_at", "received_on": "received_on",
-                            "closed_at": "closed_at"}
 CHECKPOINT_FILTERS = {"reason": "reason", "created_by": "created_by", "created_after": "created_at__gte",
                       "created_before": "created_at__lt"}
 CHECKPOINT_ORDERING = {"seq": "seq", "created_at": "created_at"}
-RETENTION_RUN_FILTERS = {"triggered_by": "triggered_by", "started_after": "started_at__gte",
-                         "started_before": "started_at__lt"}
-RETENTION_RUN_ORDERING = {"id": "pk", "started_at": "started_at", "records_removed": "records_removed"}
 
 
 def audit_log_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditLogEntry]:
-    """Log entries, latest first. `filters`: action, object_type, object_id, actor (username),
-    created_after/before, ordering ("seq" or "created_at", "-" for descending)."""
+    """Log entries, latest first. `filters`: action, action_prefix (the page's filter: actions starting with
+    it), object_type, object_id, actor (username), created_after/before, ordering ("seq" or "created_at", "-"
+    for descending)."""
     filters = filters or {}
-    return ordered(narrowed(AuditLogEntry.objects.all(), filters, AUDIT_LOG_FILTERS), filters.get("ordering", ""),
+    entries = AuditLogEntry.objects.all()
+    if filters.get("action_prefix"):
+        entries = entries.filter(action__startswith=filters["action_prefix"])
+    return ordered(narrowed(entries, filters, AUDIT_LOG_FILTERS), filters.get("ordering", ""),
                    fields=AUDIT_LOG_ORDERING, default="-seq")
-
-
-def subject_request_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[SubjectRequest]:
-    """Data subject requests, newest first, with their erasure impacts. `filters`: q (reference contains),
-    subject (the requests about this subject, found by its hash: also those whose identifier an erasure
-    blanked), kind, status, received_after/before, ordering (a key of SUBJECT_REQUEST_ORDERING)."""
-    filters = filters or {}
-    qs = searched(SubjectRequest.objects.prefetch_related("impacts__model_version__model"), filters.get("q", ""),
-                  fields=("reference__icontains",))
-    if filters.get("subject"):
-        qs = qs.filter(subject_hash=subject_hash(filters["subject"]))
-    return ordered(narrowed(qs, filters, SUBJECT_REQUEST_FILTERS), filters.get("ordering", ""),
-                   fields=SUBJECT_REQUEST_ORDERING, default="-created_at")
-
-
-def retention_run_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[RetentionRun]:
-    """Retention purges, latest first. `filters`: triggered_by, started_after/before, ordering (a key of
-    RETENTION_RUN_ORDERING)."""
-    filters = filters or {}
-    return ordered(narrowed(RetentionRun.objects.all(), filters, RETENTION_RUN_FILTERS), filters.get("ordering", ""),
-                   fields=RETENTION_RUN_ORDERING, default="-started_at")
 
 
 def audit_log_head() -> dict:
@@ -77,10 +50,6 @@ def audit_log_checkpoint_rows(*, filters: Mapping[str, Any] | None = None) -> Qu
     filters = filters or {}
     return ordered(narrowed(AuditCheckpoint.objects.all(), filters, CHECKPOINT_FILTERS), filters.get("ordering", ""),
                    fields=CHECKPOINT_ORDERING, default="-seq")
-
-
-def organisation_profile() -> OrganisationProfile:
-    return OrganisationProfile.objects.filter(id=1).first() or OrganisationProfile(id=1)
 
 
 @dataclass
@@ -140,8 +109,6 @@ def audit_log_verify(*, extra_checkpoints: list[dict] = ()) -> Verdict:
     problems.extend(checkpoint_problems(entries, valid))
     return Verdict(ok=not problems, checked=len(entries), head_seq=head["seq"], head_hash=head["hash"],
                    problems=problems, checkpoint=valid[-1] if valid else None, checkpoints_checked=len(valid))
-
-
 
 def export_entry(entry: AuditLogEntry) -> dict:
     """An entry as the verifier and the JSON Lines export see it (the fields its hash covers, and the hashes)."""

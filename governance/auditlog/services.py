@@ -1,4 +1,4 @@
-"""Writes of the compliance domain: the audit log first, every other app appends through it."""
+"""Writes of the audit log: append, lock, signed checkpoints and the JSON Lines export. Every app appends here."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from governance.compliance import signing
-from governance.compliance.chain import (CHECKPOINT_ALGORITHM, EXPORT_FORMAT, EXPORT_VERSION, GENESIS_HASH,
-                                         canonical_json, checkpoint_message, entry_body, entry_hash)
-from governance.compliance.models import AuditCheckpoint, AuditLogEntry, ChainHead, OrganisationProfile
-from governance.compliance.selectors import export_entry
-from governance.errors import ValidationFailed
+from governance.auditlog import signing
+from governance.auditlog.chain import (CHECKPOINT_ALGORITHM, EXPORT_FORMAT, EXPORT_VERSION, GENESIS_HASH,
+                                       canonical_json, checkpoint_message, entry_body, entry_hash)
+from governance.auditlog.models import AuditCheckpoint, AuditLogEntry, ChainHead
+from governance.auditlog.selectors import export_entry
 
 # pg_advisory_xact_lock key of the audit log ("AUDITLOG" in ASCII): one appender at a time, per transaction.
 _ADVISORY_KEY = 0x41554449544C4F47
@@ -126,32 +125,3 @@ def _export_lines(checkpoint: dict) -> Iterator[str]:
     for entry in entries.iterator(chunk_size=2000):
         yield canonical_json({"type": "entry", **export_entry(entry)}) + "\n"
     yield canonical_json(checkpoint) + "\n"
-
-
-@transaction.atomic
-def organisation_profile_update(*, actor, **fields) -> OrganisationProfile:
-    profile, _ = OrganisationProfile.objects.select_for_update().get_or_create(id=1)
-    allowed = {f.name for f in OrganisationProfile._meta.fields} - {"id", "updated_at"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-    if "controller_name" in fields and not str(fields["controller_name"]).strip():
-        raise ValidationFailed("The controller's name is required.", field="controller_name")
-    for name, value in fields.items():
-        setattr(profile, name, value)
-    profile.save()
-    audit_log_append(actor=actor, action="organisation_profile.updated", obj=profile,
-                     payload={"fields": sorted(fields)})
-    return profile
-
-
-def export_create(*, actor, schema: tuple[str, str], content: dict) -> dict:
-    """Build an export document and log that it was made (its hash and the log head it was stamped with)."""
-    from governance.compliance.exports import envelope
-
-    with transaction.atomic():
-        document = envelope(schema=schema, actor=actor, content=content)
-        audit_log_append(actor=actor, action="export.generated", object_type="export", object_id=schema[0],
-                         payload={"schema": document["schema"], "content_sha256": document["content_sha256"],
-                                  "audit_log_head": document["audit_log_head"]})
-    return document

@@ -1,5 +1,5 @@
-"""API of the GDPR and AI Act records (issue #7): organisation profile, record of processing files, subject
-requests (access, erasure, decisions on affected model versions), retention runs, PII scans, Annex IV.
+"""API of the GDPR and AI Act records (issue #7): organisation profile, record of processing, subject requests
+(access, erasure, decisions on affected model versions), retention runs, PII scans, Annex IV.
 
 Exports take ?as=json|csv|pdf ("format" is DRF's own content-negotiation parameter).
 """
@@ -14,21 +14,21 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api_lists import instant_filter, list_filters, ordering_field, search_filter
+from governance.auditlog.exports import FORMATS, ExportFile
+from governance.compliance import documentation, exports, retention, selectors, services, subject_requests
+from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
+                                          ModelDocumentation, OrganisationProfile, RequestKind,
+                                          RetentionRun, SubjectRequest, SubjectRequestStatus)
+from governance.datasets.models import Dataset, DatasetVersion, PiiScan
+from governance.datasets.services import dataset_metadata_update, dataset_version_pseudonymise
 from governance.permissions import role_permission
 from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
-from governance.api_lists import instant_filter, list_filters, ordering_field, search_filter
-from governance.compliance import documentation, exports, pii_scans, retention, selectors, services, subject_requests
-from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
-                                          ModelDocumentation, OrganisationProfile, PiiScan, RequestKind,
-                                          RetentionRun, SubjectRequest, SubjectRequestStatus)
-from governance.datasets.models import Dataset, DatasetVersion
-from governance.datasets.services import dataset_metadata_update
-from governance.registry.models import ModelVersion
 
 OfficerReads = role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR))
 
 
-def file_response(export: exports.ExportFile) -> HttpResponse:
+def file_response(export: ExportFile) -> HttpResponse:
     response = HttpResponse(export.body, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["X-Content-SHA256"] = export.document["content_sha256"]
@@ -40,7 +40,7 @@ def _file_schema(*formats: str):
     return extend_schema(
         parameters=[OpenApiParameter("as", str, enum=list(formats), default="json",
                                      description="Export format; every export is logged.")],
-        responses={(200, exports.FORMATS[f].split(";")[0]): OpenApiResponse(
+        responses={(200, FORMATS[f].split(";")[0]): OpenApiResponse(
             OpenApiTypes.OBJECT if f == "json" else OpenApiTypes.BINARY,
             description="The export (JSON: the envelope with schema, time, author, hashes and content).")
             for f in formats})
@@ -88,6 +88,17 @@ class ProcessingRecordFileApi(APIView):
     def get(self, request):
         fmt = _export_format(request, ("json", "csv", "pdf"))
         return file_response(exports.processing_record_file(actor=request.user, fmt=fmt))
+
+
+class ProcessingRecordApi(APIView):
+    """GDPR Art. 30 record of processing as a JSON export (logged; stamped with the audit-log head): the same
+    export as ProcessingRecordFileApi's ?as=json."""
+
+    permission_classes = [OfficerReads]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(exports.processing_record_file(actor=request.user, fmt="json").document)
 
 
 class SubjectRequestInput(serializers.Serializer):
@@ -155,7 +166,7 @@ class SubjectRequestDetailApi(generics.RetrieveAPIView):
     serializer_class = SubjectRequestOutput
 
     def get_queryset(self):
-        return SubjectRequest.objects.prefetch_related("impacts__model_version__model")
+        return selectors.subject_request_list()
 
 
 class ExtendInput(serializers.Serializer):
@@ -287,8 +298,7 @@ class PseudonymiseApi(APIView):
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request, pk: int):
-        new = pii_scans.dataset_version_pseudonymise(actor=request.user,
-                                                     version=get_object_or_404(DatasetVersion, pk=pk))
+        new = dataset_version_pseudonymise(actor=request.user, version=get_object_or_404(DatasetVersion, pk=pk))
         return Response({"id": new.pk, "dataset": new.dataset_id, "version": new.version, "parent": new.parent_id,
                          "note": new.note, "sha256": new.sha256}, status=201)
 
@@ -311,13 +321,12 @@ class AnnexIvApi(APIView):
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
-        version = get_object_or_404(ModelVersion.objects.select_related("model", "dataset_version__dataset",
-                                                                        "parent"), pk=pk)
-        return file_response(exports.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
+        version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+        return file_response(documentation.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
     @extend_schema(request=ModelDocumentationIO, responses={200: ModelDocumentationIO})
     def put(self, request, pk: int):
-        version = get_object_or_404(ModelVersion.objects.select_related("model"), pk=pk)
+        version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
         data = ModelDocumentationIO(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         doc = documentation.model_documentation_update(actor=request.user, model=version.model,

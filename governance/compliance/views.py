@@ -1,5 +1,6 @@
-"""Pages of the GDPR and AI Act records for the compliance officer (auditors read): profile, record of
-processing files, subject requests, erasure decisions, retention runs, PII pseudonymisation, Annex IV."""
+"""Pages of the GDPR and AI Act records for the compliance officer (auditors read): the overview, profile,
+record of processing files, subject requests, erasure decisions, retention runs, PII pseudonymisation, Annex IV.
+Reads come from selectors, writes go through the services, role checks through governance.permissions."""
 
 from __future__ import annotations
 
@@ -10,24 +11,23 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.permissions import role_required
-from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
-from governance.permissions import user_has_role
-from governance.compliance import documentation, exports, pii_scans, retention, selectors, services, subject_requests
+from governance.auditlog.exports import ExportFile
+from governance.compliance import documentation, exports, retention, selectors, services, subject_requests
 from governance.compliance.forms import (DatasetMetadataForm, DecisionForm, ExtendForm, FulfilForm,
                                          ModelDocumentationForm, OrganisationProfileForm, SubjectRequestForm)
-from governance.compliance.models import (ErasureImpact, ModelDecision, ModelDocumentation, RequestKind,
-                                          RetentionRun, SubjectRequest, SubjectRequestStatus)
+from governance.compliance.models import ErasureImpact, RequestKind, SubjectRequest, SubjectRequestStatus
+from governance.datasets import pii_scans
 from governance.datasets.models import Dataset, DatasetVersion
-from governance.datasets.services import dataset_metadata_update
+from governance.datasets import services as datasets_services
 from governance.errors import DomainError
 from governance.form_errors import call_service
-from governance.registry.models import ModelVersion
+from governance.permissions import role_required, writes_require
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 
 OFFICER_OR_AUDITOR = (COMPLIANCE_OFFICER, AUDITOR)
 
 
-def _file(export: exports.ExportFile) -> HttpResponse:
+def _file(export: ExportFile) -> HttpResponse:
     response = HttpResponse(export.body, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
@@ -44,10 +44,23 @@ def _bad_format(allowed=("json", "pdf")) -> HttpResponse:
 
 
 @login_required
+@role_required(*OFFICER_OR_AUDITOR)
+def compliance_home(request):
+    return render(request, "compliance/home.html", {
+        "profile": selectors.organisation_profile(), "record": exports.processing_record()})
+
+
+@login_required
+@role_required(*OFFICER_OR_AUDITOR)
+def processing_record_export(request):
+    """The record of processing as JSON (the same logged export as processing_record_file's ?as=json)."""
+    return _file(exports.processing_record_file(actor=request.user, fmt="json"))
+
+
+@login_required
 @role_required(COMPLIANCE_OFFICER)
 def profile_edit(request):
-    profile = selectors.organisation_profile()
-    form = OrganisationProfileForm(request.POST or None, instance=profile)
+    form = OrganisationProfileForm(request.POST or None, instance=selectors.organisation_profile())
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in form.fields}
         if call_service(form, services.organisation_profile_update, actor=request.user, **fields) is not None:
@@ -68,30 +81,25 @@ def processing_record_file(request):
 
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
+@writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer registers requests.")
 def subject_request_list(request):
     form = SubjectRequestForm(request.POST or None, initial={"kind": request.GET.get("kind", RequestKind.ACCESS)})
-    if request.method == "POST":
-        if not user_has_role(request.user, COMPLIANCE_OFFICER):
-            return HttpResponse("Only a compliance officer registers requests.", status=403)
-        if form.is_valid():
-            created = call_service(form, subject_requests.subject_request_register, actor=request.user,
-                                   **form.cleaned_data)
-            if created is not None:
-                messages.success(request, f"Registered {created}; due {created.due_on}.")
-                return redirect("subject-request", pk=created.pk)
-    page = Paginator(SubjectRequest.objects.all(), 25).get_page(request.GET.get("page"))
-    pending = (ErasureImpact.objects.filter(decision=ModelDecision.PENDING)
-               .select_related("request", "model_version__model"))
-    return render(request, "compliance/requests.html", {"form": form, "page": page, "pending": pending},
+    if request.method == "POST" and form.is_valid():
+        created = call_service(form, subject_requests.subject_request_register, actor=request.user,
+                               **form.cleaned_data)
+        if created is not None:
+            messages.success(request, f"Registered {created}; due {created.due_on}.")
+            return redirect("subject-request", pk=created.pk)
+    page = Paginator(selectors.subject_request_list(), 25).get_page(request.GET.get("page"))
+    return render(request, "compliance/requests.html",
+                  {"form": form, "page": page, "pending": selectors.erasure_impacts_pending()},
                   status=400 if form.errors else 200)
 
 
 def _detail_context(subject_request: SubjectRequest, **forms) -> dict:
     context = {"req": subject_request, "extend_form": ExtendForm(), "fulfil_form": FulfilForm(),
-               "impacts": [(impact, DecisionForm(prefix=f"i{impact.pk}")) for impact in
-                           subject_request.impacts.select_related("model_version__model",
-                                                                  "retrained_model_version__model",
-                                                                  "retrained_dataset_version__dataset")],
+               "impacts": [(impact, DecisionForm(prefix=f"i{impact.pk}"))
+                           for impact in selectors.erasure_impact_list(request=subject_request)],
                "open": subject_request.status == SubjectRequestStatus.OPEN}
     if subject_request.kind == RequestKind.ACCESS:
         context["answer"] = exports.access_answer(subject_request)
@@ -174,47 +182,39 @@ def erasure_certificate_file(request, pk: int):
 
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
+@writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer runs the purge.")
 def retention_runs(request):
     if request.method == "POST":
-        if not user_has_role(request.user, COMPLIANCE_OFFICER):
-            return HttpResponse("Only a compliance officer runs the purge.", status=403)
         run = retention.retention_purge(actor=request.user)
         messages.success(request, f"Retention purge removed {run.records_removed} record(s).")
         return redirect("retention-runs")
-    from django_celery_beat.models import PeriodicTask
-
-    schedule = PeriodicTask.objects.filter(task=retention.TASK_NAME).select_related("crontab").first()
-    page = Paginator(RetentionRun.objects.all(), 25).get_page(request.GET.get("page"))
-    return render(request, "compliance/retention.html", {"page": page, "schedule": schedule})
+    page = Paginator(selectors.retention_run_list(), 25).get_page(request.GET.get("page"))
+    return render(request, "compliance/retention.html",
+                  {"page": page, "schedule": selectors.retention_schedule(task=retention.TASK_NAME)})
 
 
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
 def annex_iv_list(request):
-    versions = ModelVersion.objects.select_related("model").order_by("model__name", "-version")
-    page = Paginator(versions, 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.annex_iv_versions(), 50).get_page(request.GET.get("page"))
     return render(request, "compliance/annex_iv_list.html", {"page": page})
 
 
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
+@writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer edits the documentation.")
 def annex_iv_page(request, pk: int):
-    version = get_object_or_404(ModelVersion.objects.select_related("model", "dataset_version__dataset", "parent"),
-                                pk=pk)
-    doc = ModelDocumentation.objects.filter(model=version.model).first() or ModelDocumentation(model=version.model)
-    form = ModelDocumentationForm(request.POST or None, instance=doc,
+    version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+    form = ModelDocumentationForm(request.POST or None, instance=selectors.model_documentation_get(model=version.model),
                                   initial={"intended_purpose": version.model.intended_purpose})
-    if request.method == "POST":
-        if not user_has_role(request.user, COMPLIANCE_OFFICER):
-            return HttpResponse("Only a compliance officer edits the documentation.", status=403)
-        if form.is_valid():
-            fields = {name: form.cleaned_data[name] for name in documentation.EDITABLE}
-            if call_service(form, documentation.model_documentation_update, actor=request.user, model=version.model,
-                            intended_purpose=form.cleaned_data["intended_purpose"], **fields) is not None:
-                messages.success(request, "Documentation saved.")
-                return redirect("annex-iv", pk=version.pk)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in documentation.EDITABLE}
+        if call_service(form, documentation.model_documentation_update, actor=request.user, model=version.model,
+                        intended_purpose=form.cleaned_data["intended_purpose"], **fields) is not None:
+            messages.success(request, "Documentation saved.")
+            return redirect("annex-iv", pk=version.pk)
     return render(request, "compliance/annex_iv.html",
-                  {"version": version, "content": exports.annex_iv(version), "form": form},
+                  {"version": version, "content": documentation.annex_iv(version), "form": form},
                   status=400 if form.errors else 200)
 
 
@@ -224,9 +224,8 @@ def annex_iv_file(request, pk: int):
     fmt = _fmt(request)
     if fmt is None:
         return _bad_format()
-    version = get_object_or_404(ModelVersion.objects.select_related("model", "dataset_version__dataset", "parent"),
-                                pk=pk)
-    return _file(exports.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
+    version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+    return _file(documentation.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
 
 @require_POST
@@ -235,7 +234,7 @@ def annex_iv_file(request, pk: int):
 def dataset_version_pseudonymise(request, pk: int):
     version = get_object_or_404(DatasetVersion, pk=pk)
     try:
-        new = pii_scans.dataset_version_pseudonymise(actor=request.user, version=version)
+        new = datasets_services.dataset_version_pseudonymise(actor=request.user, version=version)
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("dataset-version", pk=version.pk)
@@ -246,8 +245,8 @@ def dataset_version_pseudonymise(request, pk: int):
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
 def dataset_metadata_list(request):
-    datasets = Dataset.objects.select_related("owner").order_by("name")
-    return render(request, "compliance/datasets.html", {"page": Paginator(datasets, 50).get_page(request.GET.get("page"))})
+    page = Paginator(selectors.dataset_metadata_list(), 50).get_page(request.GET.get("page"))
+    return render(request, "compliance/datasets.html", {"page": page})
 
 
 @login_required
@@ -257,7 +256,7 @@ def dataset_metadata_edit(request, pk: int):
     form = DatasetMetadataForm(request.POST or None, instance=dataset)
     if request.method == "POST" and form.is_valid():
         dataset.refresh_from_db()  # the form wrote its values onto the instance; the service compares and logs
-        if call_service(form, dataset_metadata_update, actor=request.user, dataset=dataset,
+        if call_service(form, datasets_services.dataset_metadata_update, actor=request.user, dataset=dataset,
                         **form.cleaned_data) is not None:
             messages.success(request, f"Personal-data metadata of {dataset} saved.")
             return redirect("compliance-datasets")

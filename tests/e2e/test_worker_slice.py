@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.audits.models import Audit
-from governance.compliance.selectors import audit_log_verify
+from governance.auditlog.selectors import audit_log_verify
 from governance.jobs.models import Job
 from governance.registry.models import ModelVersion
 from tests.e2e.conftest import wait_for

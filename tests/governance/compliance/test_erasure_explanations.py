@@ -9,7 +9,7 @@ import pytest
 
 from governance.audits.models import AuditResult, Prediction
 from governance.audits.services import audit_request
-from governance.compliance.chain import canonical_json
+from governance.auditlog.chain import canonical_json
 from governance.compliance.exports import access_answer
 from governance.compliance.subject_requests import erasure_request_fulfil, subject_request_register
 from governance.datasets.models import DatasetRecord

@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
-from governance.compliance.chain import canonical_json
-from governance.compliance.models import AuditLogEntry
-from governance.compliance.selectors import audit_log_head
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.models import AuditLogEntry
+from governance.auditlog.selectors import audit_log_head
 from tests.factories import make_user, upload_hiring
 
 pytestmark = pytest.mark.django_db

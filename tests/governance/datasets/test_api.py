@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.models import AuditLogEntry
 from governance.datasets.models import Dataset, DatasetRecord, DatasetVersion
 from tests.factories import hiring_bytes
 

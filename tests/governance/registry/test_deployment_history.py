@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from governance.approvals.services import deployment_request_approve, deployment_request_create
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.models import AuditLogEntry
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.registry.models import Deployment
 from governance.registry.services import deployment_retire, deployment_rollback

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from governance.accounts import api as accounts_api
@@ -8,10 +8,9 @@ from governance.accounts import views as account_views
 from governance.approvals import api as approvals_api
 from governance.approvals import views as approvals_views
 from governance.audits import api as audits_api
+from governance.auditlog import urls as auditlog_urls
 from governance.audits import views as audits_views
-from governance.compliance import api as compliance_api
-from governance.compliance import urls_records as compliance_records
-from governance.compliance import views as compliance_views
+from governance.compliance import urls as compliance_urls
 from governance.datasets import api as datasets_api
 from governance.datasets import views as datasets_views
 from governance.jobs import api as jobs_api
@@ -70,13 +69,9 @@ api = [
     path("api/webhooks/", approvals_api.WebhookListApi.as_view(), name="api-webhooks"),
     path("api/jobs/", jobs_api.JobListApi.as_view(), name="api-jobs"),
     path("api/jobs/<int:pk>/", jobs_api.JobDetailApi.as_view(), name="api-job"),
-    path("api/audit-log/", compliance_api.AuditLogListApi.as_view(), name="api-audit-log"),
-    path("api/audit-log/verify/", compliance_api.AuditLogVerifyApi.as_view(), name="api-audit-log-verify"),
-    path("api/audit-log/export/", compliance_api.AuditLogExportApi.as_view(), name="api-audit-log-export"),
-    path("api/audit-log/checkpoints/", compliance_api.AuditLogCheckpointApi.as_view(), name="api-audit-log-checkpoints"),
-    path("api/compliance/processing-record/", compliance_api.ProcessingRecordApi.as_view(),
-         name="api-processing-record"),
-    *compliance_records.api_urls,
+    # The audit log's and the compliance records' API and pages (their own urls.py).
+    path("", include(auditlog_urls)),
+    path("", include(compliance_urls)),
 ]
 
 pages = [
@@ -116,13 +111,6 @@ pages = [
     path("approvals/<int:pk>/recheck/", approvals_views.request_recheck, name="deployment-request-recheck"),
     path("approvals/policies/", approvals_views.policy_list, name="deployment-policies"),
     path("approvals/policies/<str:environment>/", approvals_views.policy_edit, name="deployment-policy-edit"),
-    path("compliance/", compliance_views.compliance_home, name="compliance"),
-    path("compliance/processing-record.json", compliance_views.processing_record_export,
-         name="processing-record-export"),
-    *compliance_records.page_urls,
-    path("audit-log/", compliance_views.audit_log, name="audit-log"),
-    path("audit-log/export.jsonl", compliance_views.audit_log_export, name="audit-log-export"),
-    path("audit-log/checkpoint/", compliance_views.audit_log_checkpoint, name="audit-log-checkpoint"),
     path("admin/", admin.site.urls),
 ]
 

@@ -16,7 +16,7 @@ Ed25519 signatures need a library: when `cryptography` is importable the checkpo
 in the checkpoint, which proves integrity but not origin); when it is not, the verdict says they were not.
 
 Exit status: 0 when the log verifies, 1 when it does not, 2 when the file cannot be read.
-These rules are the server's (governance/compliance/chain.py); a test keeps the two in agreement.
+These rules are the server's (governance/auditlog/chain.py); a test keeps the two in agreement.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def requeue_stale_jobs() -> dict:
 @shared_task(name="governance.audit_log_checkpoint")
 def audit_log_checkpoint() -> int | None:
     """Periodic (django-celery-beat, every AUDIT_CHECKPOINT_INTERVAL_S): sign the audit log's head."""
-    from governance.compliance.services import audit_log_checkpoint_periodic
+    from governance.auditlog.services import audit_log_checkpoint_periodic
 
     checkpoint = audit_log_checkpoint_periodic()
     return checkpoint["seq"] if checkpoint else None
@@ -77,7 +77,7 @@ def deliver_webhook(self, *, delivery_id: int) -> None:
 
 @shared_task(name="governance.pii_scan", acks_late=True, reject_on_worker_lost=True)
 def pii_scan(job_id: int) -> None:
-    from governance.compliance.pii_scans import pii_scan_run
+    from governance.datasets.pii_scans import pii_scan_run
 
     pii_scan_run(job_id=job_id)
 

@@ -27,7 +27,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from governance.accounts.roles import REVIEWER
+from governance.roles import REVIEWER
 from governance.approvals.models import DeliveryStatus, DeploymentRequest, Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)

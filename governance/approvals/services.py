@@ -1,7 +1,7 @@
 """Maker/checker: deployment requests, the policy gates they must pass, waivers, comments, and decisions
 bound to the evidence digests (the model version's artifact digest, the audit's result hash).
 
-Every service takes the audit log's lock first (compliance.services.audit_log_lock), then its own rows.
+Every service takes the audit log's lock first (auditlog.services.audit_log_lock), then its own rows.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from governance.accounts.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
-from governance.accounts.selectors import user_has_role
+from governance.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.permissions import user_has_role
 from governance.approvals import gates
 from governance.approvals.models import (Approval, Decision, DeploymentPolicy, DeploymentRequest, GateWaiver,
                                          RequestComment, RequestStatus, Webhook, WebhookEvent)
 from governance.approvals.notifications import notify, reviewer_emails
 from governance.approvals.selectors import policy_for
 from governance.audits.models import Audit, AuditStatus
-from governance.compliance.services import audit_log_append, audit_log_lock
+from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import ModelVersion

@@ -1,34 +1,22 @@
 """Export of an audit report as one self-contained HTML file or as a PDF, from the stored results only.
 
-Both carry the compliance provenance envelope (schema, time, author, content SHA-256, audit-log head and a
-signed checkpoint); the export is logged on the audit with the rendered file's SHA-256, so a file handed to
-a regulator can be matched to the log entry that produced it. (Kept beside the services rather than in
-services.py: it is the audits app's one export, and it renders through a callable the view passes in.)
+Both are built by the one logged export (governance.auditlog.exports.export_render: the provenance envelope
+with schema, time, author, content SHA-256, audit-log head and a signed checkpoint); the export is logged on
+the audit with the rendered file's SHA-256, so a file handed to a regulator can be matched to the log entry
+that produced it. (Kept beside the services rather than in services.py: it is the audits app's one export,
+and it renders through a callable the view passes in.)
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from typing import Callable
 
-from django.db import transaction
-
+from governance.auditlog.exports import ExportFile, export_render
 from governance.audits.models import Audit, AuditStatus
 from governance.errors import InvalidState, ValidationFailed
 
 SCHEMA = ("model-audit-report", "1.0")
-FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
-
-
-@dataclass(frozen=True)
-class AuditExport:
-    body: bytes
-    content_type: str
-    filename: str
-    sha256: str
-    document: dict
-
+FORMATS = ("html", "pdf")
 
 def audit_report_content(*, audit: Audit, results: dict, verdicts: list[dict]) -> dict:
     """The exported content: the audit's identity, every stored result and the policy verdict shown."""
@@ -48,31 +36,17 @@ def audit_report_content(*, audit: Audit, results: dict, verdicts: list[dict]) -
 
 
 def audit_report_export(*, actor, audit: Audit, fmt: str, content: dict,
-                        render_html: Callable[[dict], str]) -> AuditExport:
+                        render_html: Callable[[dict], str]) -> ExportFile:
     """Render the report as `fmt` ("html": `render_html(document)`; "pdf": the shared PDF builder), and log
     the export on the audit with the content hash, the file's SHA-256 and the log head it was stamped with."""
-    from governance.compliance.exports import envelope
-    from governance.compliance.pdf import build_pdf
-    from governance.compliance.services import audit_log_append
-
     if fmt not in FORMATS:
         raise ValidationFailed(f"An audit report exports as HTML or PDF, not '{fmt}'.", field="format")
     if audit.status != AuditStatus.COMPLETE:
         raise InvalidState(f"Audit #{audit.pk} is {audit.status}; only a complete audit has a report to export.")
-    with transaction.atomic():
-        document = envelope(schema=SCHEMA, actor=actor, content=content)
-        if fmt == "html":
-            body = render_html(document).encode()
-        else:
-            body = build_pdf(title=f"Model audit report #{audit.pk}: {audit.model_version}", document=document,
-                             blocks=pdf_blocks(content))
-        digest = hashlib.sha256(body).hexdigest()
-        audit_log_append(actor=actor, action="audit.report_exported", obj=audit,
-                         payload={"schema": document["schema"], "format": fmt, "file_sha256": digest,
-                                  "content_sha256": document["content_sha256"],
-                                  "result_hash": audit.result_hash, "audit_log_head": document["audit_log_head"]})
-    return AuditExport(body=body, content_type=FORMATS[fmt], filename=f"audit-{audit.pk}-report.{fmt}",
-                       sha256=digest, document=document)
+    return export_render(actor=actor, schema=SCHEMA, content=content, fmt=fmt, filename=f"audit-{audit.pk}-report",
+                         title=f"Model audit report #{audit.pk}: {audit.model_version}", pdf_blocks=pdf_blocks,
+                         html=render_html, action="audit.report_exported", obj=audit,
+                         payload={"result_hash": audit.result_hash})
 
 
 def _ci(metric) -> str:

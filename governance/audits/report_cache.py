@@ -14,7 +14,7 @@ The sections that also read other rows are kept per audit-log head as well: the 
 model, dataset and requester), the verdict of each environment's deployment policy (the policies, the
 training data's declared metadata, the audit's age in days, which is in the key), and the lineage and
 evidence (deployments). Every change to that state appends to the hash-chained audit log in its own
-transaction (compliance.services.audit_log_append), so a new head means something may have changed, and a
+transaction (auditlog.services.audit_log_append), so a new head means something may have changed, and a
 new key. A write that bypasses both (changes a result's data without its sha256, or other rows without a
 log entry) goes unseen until the section expires.
 

@@ -61,7 +61,7 @@ def audit_bare_get(*, audit_id: int) -> Audit:
     AuditResult, by kind, comma-separated; "" when it has none), read in the same statement: all the report
     page reads besides its cached sections (audits.report_cache). A result rewritten in place (an erasure's
     redaction) gets a new sha256, so it changes `result_digests` though the audit's result_hash stays."""
-    from governance.compliance.models import ChainHead
+    from governance.auditlog.models import ChainHead
 
     head = ChainHead.objects.filter(pk=1).values("seq")
     audits = Audit.objects.annotate(log_head=Coalesce(Subquery(head), 0))

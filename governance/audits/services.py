@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
-from governance.compliance.chain import canonical_json
-from governance.compliance.services import audit_log_append
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.services import audit_log_append
 from governance.datasets.models import DatasetRecord, DatasetVersion
 from governance.errors import InvalidState, ValidationFailed
 from governance.jobs import services as jobs

@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     name = "governance.compliance"
     label = "compliance"
-    verbose_name = "Compliance records and audit log"
+    verbose_name = "Compliance records (GDPR, AI Act)"

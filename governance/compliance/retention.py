@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from governance.auditlog.services import audit_log_append
 from governance.audits.models import Audit, Prediction
 from governance.compliance.models import RetentionRun
-from governance.compliance.services import audit_log_append
 from governance.compliance.subject_requests import redact_explanations
 from governance.datasets.models import DatasetRecord, DatasetVersion
 

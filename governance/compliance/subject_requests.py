@@ -16,16 +16,18 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.exports import ExportFile, export_render
+from governance.auditlog.services import audit_log_append
 from governance.audits.models import Audit, AuditResult, Prediction
 from governance.audits.report_cache import report_cache_forget
-from governance.compliance.chain import canonical_json
+from governance.compliance import exports
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)
-from governance.compliance.pii_scans import pii_scan_request
-from governance.compliance.services import audit_log_append
 from governance.compliance.subjects import (HASH_ALGORITHM, normalise_subject_id, salt_fingerprint, subject_hash,
                                             subject_records)
 from governance.datasets.models import DatasetRecord, DatasetVersion
+from governance.datasets.pii_scans import pii_scan_request
 from governance.errors import InvalidState, ValidationFailed
 from governance.registry.models import ModelVersion
 
@@ -112,15 +114,13 @@ def access_request_answered(*, actor, request: SubjectRequest, content_sha256: s
     return locked
 
 
-def access_answer_export(*, actor, request: SubjectRequest, fmt: str):
+def access_answer_export(*, actor, request: SubjectRequest, fmt: str) -> ExportFile:
     """Render the answer to an access request (JSON, or the PDF letter), log it, and mark the request
     answered (a later export of the same request is logged too and leaves it answered)."""
-    from governance.compliance import exports
-
     if request.kind != RequestKind.ACCESS:
         raise InvalidState(f"{request} is not an access request.")
     with transaction.atomic():
-        export = exports.export_render(
+        export = export_render(
             actor=actor, schema=exports.ACCESS_ANSWER_SCHEMA, content=exports.access_answer(request), fmt=fmt,
             filename=f"access-answer-{request.reference}", title=f"Your access request {request.reference}",
             pdf_blocks=exports.access_answer_pdf)
@@ -128,13 +128,11 @@ def access_answer_export(*, actor, request: SubjectRequest, fmt: str):
     return export
 
 
-def erasure_certificate_export(*, actor, request: SubjectRequest, fmt: str):
+def erasure_certificate_export(*, actor, request: SubjectRequest, fmt: str) -> ExportFile:
     """Render the certificate stored at fulfilment (its content hash is the request's certificate_sha256)."""
-    from governance.compliance import exports
-
     if not request.certificate:
         raise InvalidState(f"{request} has no erasure certificate.")
-    return exports.export_render(
+    return export_render(
         actor=actor, schema=exports.ERASURE_CERTIFICATE_SCHEMA, content=request.certificate, fmt=fmt,
         filename=f"erasure-certificate-{request.reference}", title=f"Erasure certificate {request.reference}",
         pdf_blocks=exports.erasure_certificate_pdf)

@@ -11,28 +11,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from django.conf import settings
 from django.db.models import QuerySet
 
 from governance.audits.models import Prediction
 from governance.datasets.models import DatasetRecord
+from governance.keys import derived_key
 
 HASH_ALGORITHM = "HMAC-SHA256(salt, subject_id)"
 
 
-def _key(label: bytes) -> bytes:
-    explicit = getattr(settings, "COMPLIANCE_SUBJECT_SALT", "") or ""
-    base = explicit.encode() if explicit else settings.SECRET_KEY.encode()
-    return hmac.new(base, label, hashlib.sha256).digest()
-
-
 def subject_salt() -> bytes:
-    return _key(b"governance.compliance subject salt")
-
-
-def pseudonymisation_key() -> bytes:
-    """The key of models_core.data.pii.pseudonymise_texts (separate from the subject salt)."""
-    return _key(b"governance.compliance pii pseudonymisation key")
+    return derived_key(b"governance.compliance subject salt")
 
 
 def salt_fingerprint() -> str:

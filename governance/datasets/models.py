@@ -113,3 +113,17 @@ class DatasetDrift(models.Model):
 
     def __str__(self) -> str:
         return f"Drift of {self.version} against {self.against}"
+
+
+class PiiScan(models.Model):
+    """The PII scan of one dataset version's text column (models_core.data.pii schema), computed by a worker.
+
+    The table was created by the compliance app (migration compliance 0003) and keeps its name."""
+
+    version = models.OneToOneField(DatasetVersion, on_delete=models.CASCADE, related_name="pii_scan")
+    data = models.JSONField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "compliance_piiscan"

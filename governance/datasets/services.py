@@ -9,15 +9,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.compliance.chain import canonical_json
-from governance.compliance.services import audit_log_append
-from governance.compliance.pii_scans import pii_scan_request
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.services import audit_log_append
 from governance.datasets import selectors
 from governance.datasets.bulk_load import records_insert
 from governance.datasets.choices import LawfulBasis
-from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Datasheet, DatasetVersion
+from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Datasheet, DatasetVersion, PiiScan
 from governance.datasets.parsing import ColumnMapping, parse_file, validate_rows
-from governance.errors import ValidationFailed
+from governance.datasets.pii_scans import pii_scan_request, pseudonymisation_key
+from governance.errors import InvalidState, ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job, JobStatus
@@ -69,7 +69,7 @@ def dataset_upload(*, actor, name: str, raw: bytes, file_name: str, text_column:
                                      "label": r[mapping.label].strip(),
                                      "attributes": {s: r[s].strip() for s in mapping.sensitive}, "weight": 1.0}
                                     for r in parsed.rows])
-    pii_scan_request(actor=actor, version=version)  # compliance: PII scan job on every upload
+    pii_scan_request(actor=actor, version=version)  # a PII scan job on every upload
     return version
 
 
@@ -197,6 +197,33 @@ def dataset_version_derive(*, actor, source: DatasetVersion, note: str, rows: li
                            file_name=source.file_name, file_format=source.file_format,
                            label_names=list(source.label_names), positive=source.positive_label, note=note,
                            parent=source, rows=rows)
+
+
+@transaction.atomic
+def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVersion:
+    """A new version (parent = `version`) whose texts have every finding replaced by its keyed token."""
+    from models_core.data.pii import pseudonymise_texts
+
+    scan = PiiScan.objects.filter(version=version).first()
+    if scan is None:
+        raise InvalidState(f"The PII scan of {version} has not finished yet; pseudonymise after it has.")
+    if scan.data.get("findings_total", 0) == 0:
+        raise InvalidState(f"The PII scan found no personal data in {version}'s texts; nothing to pseudonymise.")
+    records = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
+                   .values_list("subject_id", "text", "label", "attributes", "weight"))
+    texts, report = pseudonymise_texts([r[1] for r in records], pseudonymisation_key())
+    rows = [{"subject_id": s, "text": text, "label": label, "attributes": a, "weight": w}
+            for (s, _, label, a, w), text in zip(records, texts)]
+    replaced = sum(report["replacements"].values())
+    new = dataset_version_derive(actor=actor, source=version, rows=rows,
+                                 note=f"Pseudonymised v{version.version}: {replaced} PII value(s) in "
+                                      f"{report['rows_changed']} row(s) replaced by keyed tokens.")
+    audit_log_append(actor=actor, action="dataset_version.pseudonymised", obj=new,
+                     payload={"source": version.pk, "source_sha256": version.sha256, "sha256": new.sha256,
+                              "rows_changed": report["rows_changed"], "replacements": report["replacements"],
+                              "key_fingerprint": report["key_fingerprint"], "collisions": report["collisions"]})
+    pii_scan_request(actor=actor, version=new)
+    return new
 
 
 def _record_of(version: DatasetVersion, row: dict, weight: float) -> dict:

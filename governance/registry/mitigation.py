@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.compliance.services import audit_log_append
+from governance.auditlog.services import audit_log_append
 from governance.datasets.models import DatasetVersion
 from governance.errors import ValidationFailed
 from governance.jobs import services as jobs

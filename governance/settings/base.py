@@ -34,13 +34,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "governance.auditlog",
     "governance.accounts",
     "governance.jobs",
-    "governance.compliance",
     "governance.datasets",
     "governance.registry",
     "governance.audits",
     "governance.approvals",
+    "governance.compliance",
 ]
 
 MIDDLEWARE = [

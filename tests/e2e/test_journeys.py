@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, REVIEWER
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, REVIEWER
 from governance.approvals.models import DeploymentRequest
 from governance.audits import services as audit_services
 from governance.audits.models import Audit
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.models import AuditLogEntry
 from governance.datasets.models import DatasetRecord, DatasetVersion
 from governance.registry.models import ModelVersion
 from tests.e2e.a11y import assert_accessible

@@ -40,8 +40,8 @@ from django.utils import timezone
 
 from governance.audits.models import Audit, AuditResult, Prediction
 from governance.audits.services import audit_request
-from governance.compliance.models import AuditLogEntry
-from governance.compliance.selectors import audit_log_verify
+from governance.auditlog.models import AuditLogEntry
+from governance.auditlog.selectors import audit_log_verify
 from governance.jobs.models import Job
 from governance.registry.models import ModelVersion
 from governance.registry.services import model_version_request_training

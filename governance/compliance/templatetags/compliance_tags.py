@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
-from governance.compliance.models import ModelDecision, PiiScan, SubjectRequest, SubjectRequestStatus
-from governance.compliance.pii_scans import pii_scan_job
+from governance.compliance import selectors
+from governance.datasets.pii_scans import pii_scan_get, pii_scan_job
 
 register = template.Library()
 
@@ -13,7 +13,7 @@ register = template.Library()
 @register.inclusion_tag("compliance/_pii_scan.html", takes_context=True)
 def pii_scan_panel(context, version):
     """The PII scan of a dataset version: the live job while it runs, then counts and masked examples."""
-    scan = PiiScan.objects.filter(version=version).first()
+    scan = pii_scan_get(version=version)
     kinds = []
     if scan is not None:
         kinds = [{"kind": kind, **entry} for kind, entry in scan.data.get("by_kind", {}).items() if entry["count"]]
@@ -23,9 +23,5 @@ def pii_scan_panel(context, version):
 
 @register.inclusion_tag("compliance/_overview.html", takes_context=True)
 def gdpr_overview(context):
-    open_requests = SubjectRequest.objects.filter(status=SubjectRequestStatus.OPEN).order_by("due_on")[:10]
-    from governance.compliance.models import ErasureImpact
-
-    pending = (ErasureImpact.objects.filter(decision=ModelDecision.PENDING)
-               .select_related("request", "model_version__model")[:10])
-    return {"open_requests": open_requests, "pending": pending, "can": context.get("can", {})}
+    return {"open_requests": selectors.subject_requests_open(limit=10),
+            "pending": selectors.erasure_impacts_pending()[:10], "can": context.get("can", {})}

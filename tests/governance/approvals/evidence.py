@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from governance.audits.models import Audit, AuditResult, AuditStatus
 from governance.audits.services import result_hash
-from governance.compliance.chain import canonical_json
+from governance.auditlog.chain import canonical_json
 from governance.registry.choices import VersionStatus
 from governance.registry.models import Model, ModelVersion
 from models_core.fairness.report import fairness_report

@@ -96,7 +96,7 @@ def test_a_newer_audit_that_fails_a_gate_voids_an_approved_request_when_it_compl
     from governance.approvals.models import Approval
     from governance.approvals.services import deployment_policy_update
     from governance.audits.services import audit_request
-    from governance.compliance.models import AuditLogEntry
+    from governance.auditlog.models import AuditLogEntry
 
     body = _request(api_client, engineer, audit)
     api_client.force_authenticate(reviewer)

@@ -11,8 +11,8 @@ from governance.approvals.services import (deployment_policy_update, deployment_
                                            deployment_request_comment, deployment_request_create,
                                            deployment_request_reject, deployment_requests_recheck_for_version)
 from governance.audits.models import Audit
-from governance.compliance.models import AuditLogEntry
-from governance.compliance.selectors import audit_log_verify
+from governance.auditlog.models import AuditLogEntry
+from governance.auditlog.selectors import audit_log_verify
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.registry.models import Deployment, ModelVersion
 from tests.factories import make_user

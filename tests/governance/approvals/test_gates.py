@@ -10,7 +10,7 @@ from django.utils import timezone
 from governance.approvals.models import DeploymentRequest
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create, gate_waiver_create)
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.models import AuditLogEntry
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.registry.models import Deployment
 from tests.governance.approvals.evidence import completed_audit, ready_version

@@ -7,7 +7,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from governance.audits.models import Audit, AuditResult, Prediction
 from governance.audits.services import audit_request
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.models import AuditLogEntry
 from governance.errors import InvalidState
 from governance.jobs.models import Job
 from governance.registry.choices import VersionStatus

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from governance.audits import services as audit_services
 from governance.audits.models import AuditResult
-from governance.compliance.chain import canonical_json
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.models import AuditLogEntry
 from tests.factories import PASSWORD
 from tests.governance.slice import completed_audit
 

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.compliance.models import RetentionRun, SubjectRequest
 from governance.compliance.retention import retention_purge
-from governance.compliance.services import audit_log_append, audit_log_checkpoint_write
+from governance.auditlog.services import audit_log_append, audit_log_checkpoint_write
 from governance.compliance.subject_requests import subject_request_register
 from tests.factories import make_user
 from tests.governance.api_lists import assert_orders, assert_paginates, assert_refuses, ids, instant, listed

@@ -9,7 +9,7 @@ import pytest
 
 from governance.audits.models import AuditResult, Prediction
 from governance.audits.services import audit_request
-from governance.compliance.chain import canonical_json
+from governance.auditlog.chain import canonical_json
 from governance.compliance.exports import access_answer
 from governance.compliance.subject_requests import erasure_request_fulfil, subject_request_register
 from governance.datasets.models import DatasetRecord
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # explanations (SHAP, LI
 
 
 def test_erasure_redacts_the_subjects_explained_row(engineer, inline_jobs):
-    from governance.accounts.roles import COMPLIANCE_OFFICER
+    from governance.roles import COMPLIANCE_OFFICER
     from tests.factories import upload_hiring
 
     version, _ = trained_version(engineer, inline_jobs, epochs=2)

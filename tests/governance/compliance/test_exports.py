@@ -4,16 +4,16 @@ import hashlib
 
 import pytest
 
-from governance.compliance.chain import canonical_json
-from governance.compliance.models import AuditLogEntry
-from governance.compliance.selectors import audit_log_head
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.models import AuditLogEntry
+from governance.auditlog.selectors import audit_log_head
 from tests.factories import make_user, upload_hiring
 
 pytestmark = pytest.mark.django_db
 
 
 def test_record_of_processing_export_carries_provenance_and_is_logged(api_client, engineer):
-    from governance.accounts.roles import COMPLIANCE_OFFICER
+    from governance.roles import COMPLIANCE_OFFICER
 
     upload_hiring(engineer, name="applicants", lawful_basis="consent", purposes="Hiring", retention_days=365)
     upload_hiring(engineer, name="no-personal-data")

@@ -13,9 +13,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER
-from governance.compliance.exports import csv_cell
-from governance.compliance.models import AuditLogEntry, ErasureImpact, PiiScan, RetentionRun, SubjectRequest
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER
+from governance.auditlog.exports import csv_cell
+from governance.auditlog.models import AuditLogEntry
+from governance.compliance.models import ErasureImpact, RetentionRun, SubjectRequest
+from governance.datasets.models import PiiScan
 from governance.compliance.retention import TASK_NAME, retention_purge
 from governance.datasets.models import DatasetRecord, DatasetVersion
 from governance.datasets.services import dataset_upload
@@ -79,7 +81,7 @@ def test_pdf_exports_are_pdfs_and_logged_and_a_bad_format_is_400(officer_api, en
 
 
 def test_the_pdf_builder_is_deterministic():
-    from governance.compliance.pdf import build_pdf
+    from governance.pdf import build_pdf
 
     document = {"schema": {"name": "x", "version": "1"}, "generated_at": "2026-01-01T00:00:00+00:00",
                 "generated_by": "me", "content_sha256": "a" * 64, "audit_log_head": {"seq": 3, "hash": "b" * 64}}

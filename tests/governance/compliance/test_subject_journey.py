@@ -8,11 +8,13 @@ import json
 
 import pytest
 
-from governance.accounts.roles import COMPLIANCE_OFFICER
+from governance.roles import COMPLIANCE_OFFICER
 from governance.audits.models import Prediction
 from governance.audits.services import audit_request
-from governance.compliance.chain import canonical_json
-from governance.compliance.models import AuditLogEntry, ErasureImpact, PiiScan, SubjectRequest
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.models import AuditLogEntry
+from governance.compliance.models import ErasureImpact, SubjectRequest
+from governance.datasets.models import PiiScan
 from governance.datasets.models import DatasetRecord
 from governance.datasets.services import dataset_upload
 from governance.registry.choices import VersionStatus

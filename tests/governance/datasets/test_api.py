@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.models import AuditLogEntry
 from governance.datasets.models import Dataset, DatasetRecord, DatasetVersion
 from tests.factories import hiring_bytes
 
@@ -82,7 +82,7 @@ def test_personal_data_needs_purposes(api_client, engineer):
 
 
 def test_auditor_cannot_upload_but_can_list(api_client, db):
-    from governance.accounts.roles import AUDITOR
+    from governance.roles import AUDITOR
     from tests.factories import make_user
 
     api_client.force_authenticate(make_user(AUDITOR))

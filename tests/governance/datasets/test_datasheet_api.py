@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from governance.compliance.chain import canonical_json
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.models import AuditLogEntry
 from governance.datasets.models import DatasetDrift, DatasetRecord, DatasetVersion
 from governance.jobs.models import Job
 from governance.datasets.selectors import datasheet_get

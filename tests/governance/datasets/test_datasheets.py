@@ -11,8 +11,8 @@ import json
 import pandas as pd
 import pytest
 
-from governance.compliance.chain import canonical_json
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.models import AuditLogEntry
 from governance.datasets.models import Datasheet, DatasetRecord
 from governance.datasets.selectors import datasheet_get, datasheet_job
 from governance.datasets.services import dataset_upload, dataset_version_resample, dataset_version_reweigh

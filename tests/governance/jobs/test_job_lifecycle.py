@@ -253,7 +253,7 @@ def test_a_job_that_used_its_attempts_is_recorded_failed_on_its_subject(engineer
     _task("governance.train_model_version").apply(args=[job.pk])
     version.refresh_from_db()
     assert version.status == "failed" and "Gave up after 3 attempts" in version.error
-    from governance.compliance.models import AuditLogEntry
+    from governance.auditlog.models import AuditLogEntry
 
     assert AuditLogEntry.objects.filter(action="model_version.training_failed", object_id=str(version.pk)).count() == 1
     _task("governance.train_model_version").apply(args=[job.pk])  # a further redelivery changes nothing

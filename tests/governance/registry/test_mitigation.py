@@ -12,7 +12,7 @@ import pytest
 
 from governance.audits.models import AuditResult, Prediction
 from governance.audits.services import audit_request
-from governance.compliance.models import AuditLogEntry
+from governance.auditlog.models import AuditLogEntry
 from governance.errors import ValidationFailed
 from governance.jobs.models import Job
 from governance.registry.choices import VersionStatus

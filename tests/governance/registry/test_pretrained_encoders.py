@@ -13,8 +13,8 @@ import torch
 from django.urls import reverse
 from safetensors.torch import save_file
 
-from governance.compliance.exports import annex_iv
-from governance.compliance.models import AuditLogEntry
+from governance.compliance.documentation import annex_iv
+from governance.auditlog.models import AuditLogEntry
 from governance.errors import ValidationFailed
 from governance.jobs.models import Job
 from governance.registry.models import ModelVersion, PretrainedEncoder

@@ -10,13 +10,14 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from governance.accounts import roles
+from governance import roles
 from governance.accounts.services import user_create
 from governance.approvals.models import DeploymentPolicy
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create)
 from governance.audits.services import audit_request
-from governance.compliance.services import audit_log_checkpoint_write, organisation_profile_update
+from governance.auditlog.services import audit_log_checkpoint_write
+from governance.compliance.services import organisation_profile_update
 from governance.datasets.models import Dataset
 from governance.datasets.services import dataset_upload, dataset_version_reweigh
 from governance.registry.choices import VersionStatus

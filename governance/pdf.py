@@ -1,4 +1,4 @@
-"""The one PDF builder of every compliance export (reportlab): a title, blocks, and the provenance.
+"""The one PDF builder of every logged export (reportlab): a title, blocks, and the provenance.
 
 Blocks are plain tuples so document builders stay free of reportlab:
 ``("h", text)``, ``("p", text)``, ``("kv", [(key, value), ...])``, ``("table", [header...], [[cell...], ...])``,

@@ -8,10 +8,10 @@ import stat
 
 import pytest
 
-from governance.compliance import signing
-from governance.compliance.chain import checkpoint_message
-from governance.compliance.models import AuditCheckpoint
-from governance.compliance.services import audit_log_append, audit_log_checkpoint_periodic
+from governance.auditlog import signing
+from governance.auditlog.chain import checkpoint_message
+from governance.auditlog.models import AuditCheckpoint
+from governance.auditlog.services import audit_log_append, audit_log_checkpoint_periodic
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +75,8 @@ def test_the_checkpoint_task_is_scheduled_on_the_default_queue():
 
 
 def test_the_audit_log_page_shows_the_head_the_verdict_and_the_checkpoint(client, engineer):
-    from governance.compliance.selectors import audit_log_head
-    from governance.compliance.services import audit_log_checkpoint_write
+    from governance.auditlog.selectors import audit_log_head
+    from governance.auditlog.services import audit_log_checkpoint_write
     from tests.factories import PASSWORD
 
     checkpoint = audit_log_checkpoint_write(engineer)

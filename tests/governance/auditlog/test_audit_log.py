@@ -4,9 +4,9 @@ import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from governance.compliance.models import AuditLogEntry
-from governance.compliance.selectors import audit_log_verify
-from governance.compliance.services import audit_log_append
+from governance.auditlog.models import AuditLogEntry
+from governance.auditlog.selectors import audit_log_verify
+from governance.auditlog.services import audit_log_append
 
 pytestmark = pytest.mark.django_db
 

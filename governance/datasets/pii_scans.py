@@ -1,6 +1,7 @@
-"""PII scan of an uploaded dataset version (a background job) and pseudonymisation into a new version.
+"""PII scan of an uploaded dataset version (a background job); the key of pseudonymisation into a new version
+(datasets.services.dataset_version_pseudonymise).
 
-The scan report is models_core.pii's: counts per kind and masked examples, never a raw value. The
+The scan report is models_core.data.pii's: counts per kind and masked examples, never a raw value. The
 pseudonymised version replaces each finding with a keyed token (HMAC under a server-side key), so the
 same value gives the same token across rows and nobody without the key can recompute it.
 """
@@ -12,18 +13,23 @@ import json
 
 from django.db import transaction
 
-from governance.compliance.chain import canonical_json
-from governance.compliance.models import PiiScan
-from governance.compliance.services import audit_log_append
-from governance.compliance.subjects import pseudonymisation_key
-from governance.datasets.models import DatasetRecord, DatasetVersion
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.services import audit_log_append
+from governance.datasets.models import DatasetRecord, DatasetVersion, PiiScan
 from governance.errors import InvalidState
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
+from governance.keys import derived_key
 
 JOB_KIND = "pii_scan"
 TASK_NAME = "governance.pii_scan"
+
+
+def pseudonymisation_key() -> bytes:
+    """The key of models_core.data.pii.pseudonymise_texts (separate from the subject salt; the label keeps the
+    tokens made before PII scans moved to the datasets app)."""
+    return derived_key(b"governance.compliance pii pseudonymisation key")
 
 
 def pii_scan_request(*, actor, version: DatasetVersion) -> Job:
@@ -45,6 +51,10 @@ def pii_scan_start(*, actor, version: DatasetVersion) -> Job:
     job = pii_scan_request(actor=actor, version=version)
     audit_log_append(actor=actor, action="pii_scan.requested", obj=version, payload={"job": job.pk})
     return job
+
+
+def pii_scan_get(*, version: DatasetVersion) -> PiiScan | None:
+    return PiiScan.objects.filter(version=version).first()
 
 
 def pii_scan_job(*, version: DatasetVersion) -> Job | None:
@@ -94,31 +104,3 @@ def _pii_scan_failed(version: DatasetVersion, job_id: int, error: str) -> None:
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="pii_scan.failed", obj=version,
                      payload={"error": error[:500], "job": job_id})
-
-
-@transaction.atomic
-def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVersion:
-    """A new version (parent = `version`) whose texts have every finding replaced by its keyed token."""
-    from governance.datasets.services import dataset_version_derive
-    from models_core.data.pii import pseudonymise_texts
-
-    scan = PiiScan.objects.filter(version=version).first()
-    if scan is None:
-        raise InvalidState(f"The PII scan of {version} has not finished yet; pseudonymise after it has.")
-    if scan.data.get("findings_total", 0) == 0:
-        raise InvalidState(f"The PII scan found no personal data in {version}'s texts; nothing to pseudonymise.")
-    records = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
-                   .values_list("subject_id", "text", "label", "attributes", "weight"))
-    texts, report = pseudonymise_texts([r[1] for r in records], pseudonymisation_key())
-    rows = [{"subject_id": s, "text": text, "label": label, "attributes": a, "weight": w}
-            for (s, _, label, a, w), text in zip(records, texts)]
-    replaced = sum(report["replacements"].values())
-    new = dataset_version_derive(actor=actor, source=version, rows=rows,
-                                 note=f"Pseudonymised v{version.version}: {replaced} PII value(s) in "
-                                      f"{report['rows_changed']} row(s) replaced by keyed tokens.")
-    audit_log_append(actor=actor, action="dataset_version.pseudonymised", obj=new,
-                     payload={"source": version.pk, "source_sha256": version.sha256, "sha256": new.sha256,
-                              "rows_changed": report["rows_changed"], "replacements": report["replacements"],
-                              "key_fingerprint": report["key_fingerprint"], "collisions": report["collisions"]})
-    pii_scan_request(actor=actor, version=new)
-    return new

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from governance.compliance.models import AuditLogEntry
-from governance.compliance.selectors import audit_log_verify
+from governance.auditlog.models import AuditLogEntry
+from governance.auditlog.selectors import audit_log_verify
 
 ROOT = Path(__file__).resolve().parents[3]
 APPENDER = """
@@ -20,7 +20,7 @@ import os, sys, time
 import django
 django.setup()
 from django.db import transaction
-from governance.compliance.services import audit_log_append
+from governance.auditlog.services import audit_log_append
 from governance.compliance.models import OrganisationProfile
 worker, count, start = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 while time.time() < start:

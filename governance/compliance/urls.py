@@ -1,11 +1,11 @@
-"""Routes of the GDPR and AI Act records (issue #7), spliced into governance/urls.py."""
+"""Routes of the GDPR and AI Act records, included from governance/urls.py; names are global (no namespace)."""
 
 from django.urls import path
 
-from governance.compliance import api_records as api
-from governance.compliance import views_records as views
+from governance.compliance import api, views
 
 api_urls = [
+    path("api/compliance/processing-record/", api.ProcessingRecordApi.as_view(), name="api-processing-record"),
     path("api/compliance/organisation/", api.OrganisationProfileApi.as_view(), name="api-organisation"),
     path("api/compliance/processing-record/file/", api.ProcessingRecordFileApi.as_view(),
          name="api-processing-record-file"),
@@ -29,6 +29,8 @@ api_urls = [
 ]
 
 page_urls = [
+    path("compliance/", views.compliance_home, name="compliance"),
+    path("compliance/processing-record.json", views.processing_record_export, name="processing-record-export"),
     path("compliance/profile/", views.profile_edit, name="organisation-profile"),
     path("compliance/processing-record/export/", views.processing_record_file, name="processing-record-file"),
     path("compliance/requests/", views.subject_request_list, name="subject-requests"),
@@ -47,3 +49,5 @@ page_urls = [
     path("compliance/pii/<int:pk>/scan/", views.pii_scan_start, name="pii-scan-start"),
     path("compliance/pii/<int:pk>/pseudonymise/", views.dataset_version_pseudonymise, name="pseudonymise"),
 ]
+
+urlpatterns = api_urls + page_urls

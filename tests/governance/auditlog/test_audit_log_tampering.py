@@ -14,10 +14,10 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from governance.compliance.chain import canonical_json, entry_body, entry_hash, verify_entries
-from governance.compliance.models import AuditCheckpoint, AuditLogEntry
-from governance.compliance.selectors import audit_log_verify
-from governance.compliance.services import audit_log_append, audit_log_checkpoint_write, audit_log_export
+from governance.auditlog.chain import canonical_json, entry_body, entry_hash, verify_entries
+from governance.auditlog.models import AuditCheckpoint, AuditLogEntry
+from governance.auditlog.selectors import audit_log_verify
+from governance.auditlog.services import audit_log_append, audit_log_checkpoint_write, audit_log_export
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[3]

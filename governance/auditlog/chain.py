@@ -2,7 +2,7 @@
 
 Pure standard library (no Django): the server's verifier (`selectors.audit_log_verify`) and the export use
 it. `tools/verify_audit_log.py` carries its own copy of these rules so that an auditor needs nothing but
-that file and Python; `tests/governance/compliance/test_audit_log_export.py` checks that both agree.
+that file and Python; `tests/governance/auditlog/test_audit_log_tampering.py` checks that both agree.
 """
 
 from __future__ import annotations

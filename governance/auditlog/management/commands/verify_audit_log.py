@@ -10,7 +10,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.compliance.selectors import audit_log_verify
+from governance.auditlog.selectors import audit_log_verify
 
 
 class Command(BaseCommand):

@@ -1,0 +1,117 @@
+"""Reads of the audit log: entries, head, checkpoints and the verification of the chain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from governance.auditlog.chain import GENESIS_HASH, checkpoint_message, checkpoint_problems, verify_entries
+from governance.auditlog.models import AuditCheckpoint, AuditLogEntry, ChainHead
+from governance.auditlog.signing import public_key_hex, signature_valid
+from governance.list_filters import narrowed, ordered
+
+AUDIT_LOG_FILTERS = {"action": "action", "object_type": "object_type", "object_id": "object_id",
+                     "actor": "actor_username", "created_after": "created_at__gte", "created_before": "created_at__lt"}
+AUDIT_LOG_ORDERING = {"seq": "seq", "created_at": "created_at"}
+CHECKPOINT_FILTERS = {"reason": "reason", "created_by": "created_by", "created_after": "created_at__gte",
+                      "created_before": "created_at__lt"}
+CHECKPOINT_ORDERING = {"seq": "seq", "created_at": "created_at"}
+
+
+def audit_log_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditLogEntry]:
+    """Log entries, latest first. `filters`: action, action_prefix (the page's filter: actions starting with
+    it), object_type, object_id, actor (username), created_after/before, ordering ("seq" or "created_at", "-"
+    for descending)."""
+    filters = filters or {}
+    entries = AuditLogEntry.objects.all()
+    if filters.get("action_prefix"):
+        entries = entries.filter(action__startswith=filters["action_prefix"])
+    return ordered(narrowed(entries, filters, AUDIT_LOG_FILTERS), filters.get("ordering", ""),
+                   fields=AUDIT_LOG_ORDERING, default="-seq")
+
+
+def audit_log_head() -> dict:
+    head = ChainHead.objects.filter(id=1).first()
+    return {"seq": head.seq if head else 0, "hash": head.hash if head else GENESIS_HASH}
+
+
+def audit_log_checkpoint_list(*, limit: int = 100) -> list[dict]:
+    return [c.as_dict() for c in AuditCheckpoint.objects.order_by("-seq", "-created_at")[:limit]]
+
+
+def audit_log_checkpoint_rows(*, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditCheckpoint]:
+    """The stored checkpoints, latest first. `filters`: reason, created_by, created_after/before, ordering
+    ("seq" or "created_at", "-" for descending)."""
+    filters = filters or {}
+    return ordered(narrowed(AuditCheckpoint.objects.all(), filters, CHECKPOINT_FILTERS), filters.get("ordering", ""),
+                   fields=CHECKPOINT_ORDERING, default="-seq")
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    problems: list[str] = field(default_factory=list)
+    checkpoint: dict | None = None       # the newest checkpoint the log was checked against
+    checkpoints_checked: int = 0
+
+
+def audit_log_checkpoints() -> list[dict]:
+    """Every checkpoint: the stored rows and the JSON files written out under AUDIT_CHECKPOINT_DIR."""
+    found = {(c.seq, c.head_hash, c.signature): c.as_dict() for c in AuditCheckpoint.objects.all()}
+    directory = Path(settings.AUDIT_CHECKPOINT_DIR)
+    if directory.is_dir():
+        for path in sorted(directory.glob("checkpoint-*.json")):
+            try:
+                doc = json.loads(path.read_text())
+                found.setdefault((int(doc["seq"]), doc["head_hash"], doc["signature"]), {**doc, "file": path.name})
+            except (ValueError, KeyError, TypeError, OSError):
+                found[(-1, path.name, "")] = {"invalid_file": path.name}
+    return sorted(found.values(), key=lambda d: (d.get("seq", -1), d.get("created_at", "")))
+
+
+def audit_log_verify(*, extra_checkpoints: list[dict] = ()) -> Verdict:
+    """Recompute every entry's hash and link, check each signed checkpoint against the chain and name each
+    entry that was edited, deleted, inserted or reordered, and any truncation a checkpoint reveals.
+
+    Holds the entries' hashes in memory (about 200 bytes an entry) to tell those kinds of tampering apart.
+    """
+    entries = [export_entry(e) for e in AuditLogEntry.objects.order_by("seq").iterator(chunk_size=2000)]
+    problems = verify_entries(entries)
+    head = audit_log_head()
+    last_seq, last_hash = (entries[-1]["seq"], entries[-1]["hash"]) if entries else (0, GENESIS_HASH)
+    if head["seq"] != last_seq or head["hash"] != last_hash:
+        problems.append(f"the chain ends at #{last_seq} but the recorded head is #{head['seq']} "
+                        f"(entries were removed from the end, or added behind the log's back)")
+    checkpoints = [*audit_log_checkpoints(), *extra_checkpoints]
+    trusted_key = public_key_hex()
+    valid = []
+    for cp in checkpoints:
+        if "invalid_file" in cp:
+            problems.append(f"checkpoint file {cp['invalid_file']} cannot be read")
+            continue
+        where = f"checkpoint #{cp['seq']} of {cp.get('created_at', '?')}"
+        if cp.get("public_key") != trusted_key:
+            problems.append(f"{where}: signed by another key than this server's")
+        elif not signature_valid(message=checkpoint_message(seq=int(cp["seq"]), head_hash=cp["head_hash"],
+                                                            created_at=cp["created_at"]),
+                                 signature_hex=cp.get("signature", ""), public_key=cp["public_key"]):
+            problems.append(f"{where}: its signature does not verify (forged or altered)")
+        else:
+            valid.append(cp)
+    problems.extend(checkpoint_problems(entries, valid))
+    return Verdict(ok=not problems, checked=len(entries), head_seq=head["seq"], head_hash=head["hash"],
+                   problems=problems, checkpoint=valid[-1] if valid else None, checkpoints_checked=len(valid))
+
+def export_entry(entry: AuditLogEntry) -> dict:
+    """An entry as the verifier and the JSON Lines export see it (the fields its hash covers, and the hashes)."""
+    return {"seq": entry.seq, "created_at": entry.created_at.isoformat(), "actor": entry.actor_username,
+            "action": entry.action, "object_type": entry.object_type, "object_id": entry.object_id,
+            "payload": entry.payload, "prev_hash": entry.prev_hash, "hash": entry.hash}

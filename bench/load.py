@@ -87,7 +87,7 @@ def _setup(clients: int) -> tuple[int, list[tuple[str, str]]]:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from governance.accounts import roles
+    from governance import roles
     from governance.accounts.services import user_create
     from governance.audits.services import audit_request
     from governance.datasets.services import dataset_upload

@@ -27,7 +27,7 @@ def engineer(db):
 
 @pytest.fixture
 def reviewer(db):
-    from governance.accounts.roles import REVIEWER
+    from governance.roles import REVIEWER
     from tests.factories import make_user
 
     return make_user(REVIEWER)

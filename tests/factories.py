@@ -6,7 +6,7 @@ import itertools
 
 from django.contrib.auth.models import User
 
-from governance.accounts import roles
+from governance import roles
 from governance.accounts.services import user_create
 from governance.datasets.services import dataset_upload
 from models_core.synthetic import SyntheticSpec, hiring_csv

@@ -1,5 +1,6 @@
-from governance.accounts import roles as role_names
-from governance.accounts.selectors import user_group_names, user_has_role
+from governance import roles as role_names
+from governance.accounts.selectors import user_group_names
+from governance.permissions import user_has_role
 
 
 def roles(request):

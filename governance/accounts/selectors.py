@@ -2,20 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from governance.accounts.roles import ADMIN
-
-
-def user_roles(user: AbstractBaseUser) -> set[str]:
-    if not user or not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_role_names", None)
-    if cached is None:
-        user._group_names = list(user.groups.values_list("name", flat=True))
-        cached = set(user._group_names)
-        if user.is_superuser:
-            cached.add(ADMIN)
-        user._role_names = cached
-    return cached
+from governance.permissions import user_roles
 
 
 def user_group_names(user: AbstractBaseUser) -> list[str]:
@@ -26,8 +13,3 @@ def user_group_names(user: AbstractBaseUser) -> list[str]:
     if getattr(user, "_group_names", None) is None:  # roles were set without the names
         user._group_names = list(user.groups.values_list("name", flat=True))
     return user._group_names
-
-
-def user_has_role(user: AbstractBaseUser, *roles: str) -> bool:
-    names = user_roles(user)
-    return ADMIN in names or bool(names.intersection(roles))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from governance.accounts.roles import ALL_ROLES
+from governance.roles import ALL_ROLES
 from governance.compliance.services import audit_log_append
 from governance.errors import ValidationFailed
 

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from governance.accounts.forms import ThrottledAuthenticationForm
-from governance.accounts.permissions import READ_ROLES, role_required
+from governance.permissions import READ_ROLES, role_required
 from governance.approvals.selectors import request_inbox, request_list
 from governance.approvals.models import RequestStatus
 from governance.jobs.selectors import job_list_active, job_list_recent_failed

@@ -6,8 +6,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.permissions import role_permission
+from governance.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
 from governance.approvals import gates, selectors, services
 from governance.approvals.models import (Approval, DeploymentPolicy, DeploymentRequest, GateWaiver, RequestComment,

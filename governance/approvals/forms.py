@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.models import User
 
-from governance.accounts.roles import REVIEWER
+from governance.roles import REVIEWER
 from governance.approvals.gates import GATES
 from governance.audits.models import Audit, AuditStatus
 from governance.registry.choices import Environment, VersionStatus

@@ -14,8 +14,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from governance.accounts.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
-from governance.accounts.selectors import user_has_role
+from governance.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.permissions import user_has_role
 from governance.approvals import gates
 from governance.approvals.models import (Approval, Decision, DeploymentPolicy, DeploymentRequest, GateWaiver,
                                          RequestComment, RequestStatus, Webhook, WebhookEvent)

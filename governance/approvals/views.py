@@ -8,9 +8,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.accounts.permissions import READ_ROLES, role_required
-from governance.accounts.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
-from governance.accounts.selectors import user_has_role
+from governance.permissions import READ_ROLES, role_required
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.permissions import user_has_role
 from governance.approvals import selectors, services
 from governance.approvals.models import RequestStatus
 from governance.approvals.forms import (ApproveForm, CommentForm, DeploymentRequestForm, PolicyForm, RejectForm,

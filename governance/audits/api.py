@@ -6,8 +6,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ML_ENGINEER
+from governance.permissions import role_permission
+from governance.roles import ML_ENGINEER
 from governance.api_lists import (CreatedRangeInput, ListPagination, id_filter, list_filters, ordering_field,
                                   search_filter)
 from governance.audits import selectors, services

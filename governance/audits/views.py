@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from governance.accounts.permissions import READ_ROLES, role_required
-from governance.accounts.roles import ML_ENGINEER
+from governance.permissions import READ_ROLES, role_required
+from governance.roles import ML_ENGINEER
 from governance.audits import exports, report_cache, selectors, services
 from governance.audits.forms import AuditCompareForm, AuditForm
 from governance.audits.models import Audit, AuditStatus

@@ -6,8 +6,8 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import role_permission
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER
+from governance.permissions import role_permission
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER
 from governance.api_lists import CreatedRangeInput, list_filters, ordering_field
 from governance.compliance import exports, selectors, services
 from governance.compliance.models import AuditLogEntry

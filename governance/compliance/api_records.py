@@ -14,8 +14,8 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import role_permission
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
+from governance.permissions import role_permission
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.api_lists import instant_filter, list_filters, ordering_field, search_filter
 from governance.compliance import documentation, exports, pii_scans, retention, selectors, services, subject_requests
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,

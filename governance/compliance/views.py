@@ -9,8 +9,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.accounts.permissions import READ_ROLES, role_required
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER
+from governance.permissions import READ_ROLES, role_required
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER
 from governance.compliance import exports, selectors, services
 
 

@@ -10,9 +10,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.accounts.permissions import role_required
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
-from governance.accounts.selectors import user_has_role
+from governance.permissions import role_required
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
+from governance.permissions import user_has_role
 from governance.compliance import documentation, exports, pii_scans, retention, selectors, services, subject_requests
 from governance.compliance.forms import (DatasetMetadataForm, DecisionForm, ExtendForm, FulfilForm,
                                          ModelDocumentationForm, OrganisationProfileForm, SubjectRequestForm)

@@ -8,8 +8,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts.permissions import role_permission
-from governance.accounts.roles import ML_ENGINEER
+from governance.permissions import role_permission
+from governance.roles import ML_ENGINEER
 from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
 from governance.datasets import selectors, services
 from governance.datasets.choices import FileFormat, LawfulBasis

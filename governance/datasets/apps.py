@@ -5,3 +5,13 @@ class DatasetsConfig(AppConfig):
     name = "governance.datasets"
     label = "datasets"
     verbose_name = "Datasets"
+
+    def ready(self) -> None:
+        from governance.datasets import selectors, services
+        from governance.datasets.models import DatasetDrift, DatasetVersion
+        from governance.jobs.kinds import JobKind, job_kind_register
+
+        job_kind_register(JobKind(kind=selectors.DATASHEET_JOB_KIND, task_name=services.DATASHEET_TASK,
+                                  subject=DatasetVersion, run=services.datasheet_build))
+        job_kind_register(JobKind(kind=selectors.DRIFT_JOB_KIND, task_name=services.DRIFT_TASK,
+                                  subject=DatasetDrift, run=services.dataset_drift_compute))

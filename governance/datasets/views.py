@@ -7,8 +7,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.accounts.permissions import READ_ROLES, role_required
-from governance.accounts.roles import ML_ENGINEER
+from governance.permissions import READ_ROLES, role_required
+from governance.roles import ML_ENGINEER
 from governance.datasets import presentation, selectors, services
 from governance.datasets.forms import (DatasetCompareForm, DatasetResampleForm, DatasetReweighForm,
                                        DatasetUploadForm)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
-from governance.accounts.permissions import role_permission
+from governance.permissions import role_permission
 from governance.api_lists import CreatedRangeInput, id_filter, list_filters, ordering_field
 from governance.jobs import selectors
 from governance.jobs.models import Job, JobStatus

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.accounts.roles import ML_ENGINEER, REVIEWER
-from governance.accounts.selectors import user_has_role
+from governance.roles import ML_ENGINEER, REVIEWER
+from governance.permissions import user_has_role
 from governance.compliance.services import audit_log_append, audit_log_lock
 from governance.datasets.models import DatasetVersion
 from governance.errors import InvalidState, NotAllowed, ValidationFailed

@@ -7,9 +7,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.accounts.permissions import READ_ROLES, role_required
-from governance.accounts.roles import ML_ENGINEER, REVIEWER
-from governance.accounts.selectors import user_has_role
+from governance.permissions import READ_ROLES, role_required
+from governance.roles import ML_ENGINEER, REVIEWER
+from governance.permissions import user_has_role
 from governance.audits.selectors import audit_list
 from governance.form_errors import call_service
 from governance.jobs.selectors import job_for

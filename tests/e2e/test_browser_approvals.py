@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, REVIEWER
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, REVIEWER
 from governance.approvals.services import deployment_policy_update, deployment_request_create
 from tests.e2e.browser import SCREENSHOTS, browser_page, login
 from tests.factories import PASSWORD, make_user

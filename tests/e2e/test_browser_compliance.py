@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.accounts.roles import COMPLIANCE_OFFICER
+from governance.roles import COMPLIANCE_OFFICER
 from governance.compliance.models import ErasureImpact, SubjectRequest
 from governance.datasets.models import DatasetRecord
 from governance.registry.services import model_version_request_training

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.accounts.roles import REVIEWER
+from governance.roles import REVIEWER
 from tests.e2e.browser import SCREENSHOTS, browser_page, login
 from tests.factories import PASSWORD, make_user
 from tests.governance.slice import completed_audit

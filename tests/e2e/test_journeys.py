@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, REVIEWER
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, REVIEWER
 from governance.approvals.models import DeploymentRequest
 from governance.audits import services as audit_services
 from governance.audits.models import Audit

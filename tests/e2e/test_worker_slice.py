@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_upload_train_audit_approve_through_a_real_worker(celery_worker_process, api_client):
-    from governance.accounts.roles import REVIEWER
+    from governance.roles import REVIEWER
 
     engineer, reviewer = make_user(), make_user(REVIEWER)
     api_client.force_authenticate(engineer)
@@ -57,7 +57,7 @@ def test_upload_train_audit_approve_through_a_real_worker(celery_worker_process,
     assert detail["results"]["metrics"]["n"] == 120
     assert set(detail["results"]["fairness"]["groupings"]) >= {"gender", "age_band", "gender × age_band"}
 
-    from governance.accounts.roles import COMPLIANCE_OFFICER
+    from governance.roles import COMPLIANCE_OFFICER
     from governance.approvals.services import deployment_policy_update
 
     # This slice explains no rows and declares no personal-data metadata: a staging policy without those gates.

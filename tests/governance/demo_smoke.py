@@ -20,7 +20,7 @@ def main() -> None:
     from django.db import transaction
     from django.test import Client
 
-    from governance.accounts import roles
+    from governance import roles
     from governance.accounts.services import user_create
     from governance.audits.services import audit_request
     from governance.datasets.services import dataset_upload

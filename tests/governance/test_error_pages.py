@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.template.loader import render_to_string
 
-from governance.accounts.roles import AUDITOR
+from governance.roles import AUDITOR
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db

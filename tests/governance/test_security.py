@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from governance.accounts import roles
+from governance import roles
 from governance.datasets.models import Dataset
 from tests.factories import PASSWORD, hiring_bytes, make_user, upload_hiring
 

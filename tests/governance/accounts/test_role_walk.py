@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
-from governance.accounts.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create)
 from tests.factories import PASSWORD, make_user

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.accounts.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, REVIEWER
+from governance.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, REVIEWER
 from tests.factories import make_user
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from governance.accounts.roles import ML_ENGINEER
+from governance.roles import ML_ENGINEER
 from governance.approvals.models import DeploymentRequest, Webhook
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create, deployment_request_reject, webhook_create)

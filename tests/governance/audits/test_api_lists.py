@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.accounts.roles import ML_ENGINEER
+from governance.roles import ML_ENGINEER
 from governance.audits.models import Audit, AuditStatus, Prediction
 from governance.audits.services import audit_request
 from tests.factories import make_user, upload_hiring

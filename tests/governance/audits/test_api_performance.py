@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from governance.accounts.roles import ML_ENGINEER
+from governance.roles import ML_ENGINEER
 from governance.audits import selectors
 from governance.audits.api import AuditOutput, audit_rows_output
 from governance.audits.models import Audit, AuditStatus

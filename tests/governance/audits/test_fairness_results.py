@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from governance.accounts.roles import REVIEWER
+from governance.roles import REVIEWER
 from governance.audits.models import Audit, AuditResult
 from governance.audits.services import audit_request
 from governance.registry.models import ModelVersion

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from governance.accounts.roles import COMPLIANCE_OFFICER, REVIEWER
+from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 from governance.approvals.services import deployment_policy_update
 from governance.audits import services as audit_services
 from governance.audits import report_cache, views

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.compliance.models import RetentionRun, SubjectRequest
 from governance.compliance.retention import retention_purge
 from governance.compliance.services import audit_log_append, audit_log_checkpoint_write

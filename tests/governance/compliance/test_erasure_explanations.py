@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # explanations (SHAP, LI
 
 
 def test_erasure_redacts_the_subjects_explained_row(engineer, inline_jobs):
-    from governance.accounts.roles import COMPLIANCE_OFFICER
+    from governance.roles import COMPLIANCE_OFFICER
     from tests.factories import upload_hiring
 
     version, _ = trained_version(engineer, inline_jobs, epochs=2)

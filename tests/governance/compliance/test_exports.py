@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_record_of_processing_export_carries_provenance_and_is_logged(api_client, engineer):
-    from governance.accounts.roles import COMPLIANCE_OFFICER
+    from governance.roles import COMPLIANCE_OFFICER
 
     upload_hiring(engineer, name="applicants", lawful_basis="consent", purposes="Hiring", retention_days=365)
     upload_hiring(engineer, name="no-personal-data")

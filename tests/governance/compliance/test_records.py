@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER
+from governance.roles import AUDITOR, COMPLIANCE_OFFICER
 from governance.compliance.exports import csv_cell
 from governance.compliance.models import AuditLogEntry, ErasureImpact, PiiScan, RetentionRun, SubjectRequest
 from governance.compliance.retention import TASK_NAME, retention_purge

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from governance.accounts.roles import COMPLIANCE_OFFICER
+from governance.roles import COMPLIANCE_OFFICER
 from governance.audits.models import Prediction
 from governance.audits.services import audit_request
 from governance.compliance.chain import canonical_json

@@ -82,7 +82,7 @@ def test_personal_data_needs_purposes(api_client, engineer):
 
 
 def test_auditor_cannot_upload_but_can_list(api_client, db):
-    from governance.accounts.roles import AUDITOR
+    from governance.roles import AUDITOR
     from tests.factories import make_user
 
     api_client.force_authenticate(make_user(AUDITOR))

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.accounts.roles import ML_ENGINEER
+from governance.roles import ML_ENGINEER
 from governance.datasets.models import Dataset, DatasetRecord, DatasetVersion
 from tests.factories import make_user, upload_hiring
 from tests.governance.api_lists import (assert_orders, assert_paginates, assert_refuses, ids, instant, listed)

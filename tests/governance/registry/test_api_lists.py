@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.accounts.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create)
 from governance.registry.choices import EncoderChoice

@@ -27,7 +27,7 @@ def production(officer, reviewers):
 
 @pytest.fixture
 def officer(db):
-    from governance.accounts.roles import COMPLIANCE_OFFICER
+    from governance.roles import COMPLIANCE_OFFICER
     from tests.factories import make_user
 
     return make_user(COMPLIANCE_OFFICER)
@@ -35,7 +35,7 @@ def officer(db):
 
 @pytest.fixture
 def reviewers(db):
-    from governance.accounts.roles import REVIEWER
+    from governance.roles import REVIEWER
     from tests.factories import make_user
 
     return [make_user(REVIEWER), make_user(REVIEWER)]
@@ -88,7 +88,7 @@ def test_the_history_answers_what_served_in_production_at_any_time(api_client, e
 
 
 def make_auditor():
-    from governance.accounts.roles import AUDITOR
+    from governance.roles import AUDITOR
     from tests.factories import make_user
 
     return make_user(AUDITOR)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from governance.accounts import roles
+from governance import roles
 from governance.accounts.services import user_create
 from governance.approvals.models import DeploymentPolicy
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,

@@ -1,16 +1,38 @@
-"""Server-side role checks for the API (DRF permissions) and the HTML views (a decorator)."""
+"""Server-side role checks for the API (DRF permissions) and the HTML views (a decorator).
+
+A shared module below every app (the jobs API uses it, and jobs sits below accounts): roles are Django
+groups named in governance.roles; accounts manages who holds them.
+"""
 
 from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from governance.accounts.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
-from governance.accounts.selectors import user_has_role
+from governance.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 
 READ_ROLES = (ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER, AUDITOR)
+
+
+def user_roles(user: AbstractBaseUser) -> set[str]:
+    if not user or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        user._group_names = list(user.groups.values_list("name", flat=True))
+        cached = set(user._group_names)
+        if user.is_superuser:
+            cached.add(ADMIN)
+        user._role_names = cached
+    return cached
+
+
+def user_has_role(user: AbstractBaseUser, *roles: str) -> bool:
+    names = user_roles(user)
+    return ADMIN in names or bool(names.intersection(roles))
 
 
 def role_permission(*write_roles: str, read_roles: tuple[str, ...] = READ_ROLES) -> type[BasePermission]:

@@ -32,6 +32,7 @@ from governance.roles import REVIEWER
 from governance.approvals.models import DeliveryStatus, DeploymentRequest, Webhook, WebhookDelivery
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
+from governance.jobs.models import Job
 
 log = logging.getLogger(__name__)
 DELIVER_TASK = "governance.deliver_webhook"
@@ -108,8 +109,6 @@ def webhook_delivery_run(*, job_id: int) -> None:
 
 def webhook_delivery_job_failed(*, job_id: int, error: str) -> None:
     """Its job failed for good outside webhook_delivery_run (the task gave up): the delivery is given up too."""
-    from governance.jobs.models import Job
-
     delivery_id = Job.objects.filter(pk=job_id).values_list("subject_id", flat=True).first()
     WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.FAILED, last_error=error[:500])

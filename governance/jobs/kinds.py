@@ -53,7 +53,9 @@ _KINDS: dict[str, JobKind] = {}
 def job_kind_register(kind: JobKind) -> None:
     """Register a kind and define its task on the Celery app; registering the same kind again is harmless."""
     known = _KINDS.get(kind.kind)
-    if known is not None and known != kind:
+    if known == kind:
+        return
+    if known is not None:
         raise ValueError(f"job kind {kind.kind!r} is registered already, differently: {known}")
     clash = next((k for k in _KINDS.values() if k.task_name == kind.task_name and k.kind != kind.kind), None)
     if clash is not None:

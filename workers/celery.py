@@ -1,4 +1,9 @@
-"""The Celery app. Reads Django settings under the CELERY_ prefix; tasks live in workers.tasks."""
+"""The worker's entry point (`celery -A workers worker`): the Celery app (governance.jobs.celery_app), the
+periodic tasks (workers.tasks) and what a worker process does as it starts and stops.
+
+The job kinds' tasks are defined as Django starts (each app registers its kinds in its apps.py `ready()`,
+governance.jobs.kinds); Celery's Django fixup runs django.setup() before this worker consumes anything.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,13 @@ import logging
 import os
 import threading
 
-from celery import Celery
 from celery.signals import worker_init, worker_ready, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.demo")
 
-# Every task gets late acks, requeue on a lost worker, retries with backoff and failure recording.
-app = Celery("governance", task_cls="workers.job_task:JobTask")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+from governance.jobs.celery_app import app  # noqa: E402  (reads the settings module named above)
+
+__all__ = ["app"]
 app.autodiscover_tasks(["workers"])
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,7 @@ def _hand_back_on_shutdown(sender=None, how=None, **_) -> None:
     when it closes the broker connection, right after this. Mark their jobs handed back first, so the next
     worker's attempt is not charged toward JOB_MAX_ATTEMPTS (governance.jobs.services.job_hand_back).
 
-    Only the tasks this worker cancelled (workers.job_task.JobRequest notes each: task id and pool process),
+    Only the tasks this worker cancelled (governance.jobs.tasks.JobRequest notes each: task id and pool process),
     taken off the list, so that a second signal (it cancels, then the first one's handler runs this again)
     counts each once; nothing cancelled (an idle worker, a warm shutdown that lets every task finish): no
     database work at all.
@@ -68,7 +72,7 @@ def _hand_back_on_shutdown(sender=None, how=None, **_) -> None:
     """
     if how != "Cold" or _ready_at is None:
         return
-    from workers.job_task import cancelled_requests
+    from governance.jobs.tasks import cancelled_requests
 
     deliveries = list(cancelled_requests)
     del cancelled_requests[:len(deliveries)]

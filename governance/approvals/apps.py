@@ -5,3 +5,16 @@ class ApprovalsConfig(AppConfig):
     name = "governance.approvals"
     label = "approvals"
     verbose_name = "Deployment approvals"
+
+    def ready(self) -> None:
+        from governance.approvals import notifications, receivers
+        from governance.approvals.models import WebhookDelivery
+        from governance.audits.models import Audit
+        from governance.audits.signals import audit_completed
+        from governance.jobs.kinds import JobKind, job_kind_register
+
+        job_kind_register(JobKind(kind=notifications.WEBHOOK_JOB_KIND, task_name=notifications.DELIVER_TASK,
+                                  subject=WebhookDelivery, run=notifications.webhook_delivery_run,
+                                  failed=notifications.webhook_delivery_job_failed))
+        audit_completed.connect(receivers.deployment_requests_recheck_on_audit_completed, sender=Audit,
+                                dispatch_uid="approvals.recheck_on_audit_completed")

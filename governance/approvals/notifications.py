@@ -6,8 +6,10 @@ A webhook POST carries the JSON event with the headers
   X-Governance-Timestamp: <unix seconds>
   X-Governance-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the webhook's secret>
 Receivers recompute the HMAC over the timestamp and the raw body, compare in constant time, and refuse old
-timestamps. Each delivery is a row that owns its state; `governance.deliver_webhook` (Celery, default queue)
-tries it, backing off exponentially (2, 4, 8, … s, at most 10 minutes) up to WEBHOOK_MAX_ATTEMPTS.
+timestamps. Each delivery is a row that owns its state, and is delivered by a job of kind "webhook" (its
+subject; registered in approvals/apps.py) through the one dispatch (governance.jobs.dispatch):
+`governance.deliver_webhook` (default queue) tries it, and the job is queued again after a backoff that
+doubles (2, 4, 8, … s, at most 10 minutes), up to WEBHOOK_MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,14 +25,18 @@ import urllib.request
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from governance.roles import REVIEWER
 from governance.approvals.models import DeliveryStatus, DeploymentRequest, Webhook, WebhookDelivery
+from governance.jobs import services as jobs
+from governance.jobs.dispatch import enqueue
+from governance.jobs.models import Job
 
 log = logging.getLogger(__name__)
 DELIVER_TASK = "governance.deliver_webhook"
+WEBHOOK_JOB_KIND = "webhook"
 SUBJECTS = {
     "request.created": "Deployment request #{pk} awaits review: {version} → {environment}",
     "request.approved": "Deployment request #{pk} approved by {actor} ({count} of {needed})",
@@ -58,6 +63,8 @@ def notify(*, event: str, request: DeploymentRequest, actor, recipients: list[st
     payload = event_payload(event, request, actor, extra)
     deliveries = [WebhookDelivery.objects.create(webhook=hook, event=event, payload=payload)
                   for hook in Webhook.objects.filter(active=True) if event in hook.events]
+    delivery_jobs = [jobs.job_create(kind=WEBHOOK_JOB_KIND, subject=delivery, created_by=actor)
+                     for delivery in deliveries]
     subject = SUBJECTS[event].format(pk=request.pk, version=request.model_version, environment=request.environment,
                                      actor=payload["actor"], count=(extra or {}).get("approvals", ""),
                                      needed=request.required_approvals)
@@ -65,8 +72,8 @@ def notify(*, event: str, request: DeploymentRequest, actor, recipients: list[st
     emails = sorted({e for e in recipients if e})
     if emails:
         transaction.on_commit(lambda: _mail(subject, body, emails))
-    for delivery in deliveries:
-        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+    for job in delivery_jobs:
+        enqueue(DELIVER_TASK, job.pk)
 
 
 def reviewer_emails(*, policy, exclude_user_id: int) -> list[str]:
@@ -82,26 +89,29 @@ def _mail(subject: str, body: str, recipients: list[str]) -> None:
         log.exception("could not send '%s' to %s", subject, recipients)
 
 
-def _enqueue(delivery_id: int) -> None:
-    import workers.tasks  # noqa: F401  (registers the tasks on the app)
-    from workers.celery import app
-
-    kwargs = {"delivery_id": delivery_id}  # a keyword, so the job-task base class never takes it for a job id
-    if settings.JOB_DISPATCH == "inline":
-        app.tasks[DELIVER_TASK].apply(kwargs=kwargs)
-    elif settings.JOB_DISPATCH == "thread":
-        threading.Thread(target=_run_in_thread, args=(kwargs,), daemon=True, name=f"webhook-{delivery_id}").start()
+def webhook_delivery_run(*, job_id: int) -> None:
+    """The webhook job: one attempt at its delivery; queued again after the backoff the attempt asks for,
+    completed once delivered, failed once given up. Repeating it is harmless (job_start refuses a finished
+    job; webhook_delivery_attempt a settled delivery)."""
+    job = jobs.job_start(job_id=job_id, max_attempts=settings.WEBHOOK_MAX_ATTEMPTS)
+    if job is None:
+        return
+    retry_in = webhook_delivery_attempt(delivery_id=job.subject_id)
+    if retry_in is not None:
+        jobs.job_retry_later(job=job, countdown_s=retry_in, stage=f"retrying in {retry_in} s")
+        return
+    delivery = WebhookDelivery.objects.get(pk=job.subject_id)
+    if delivery.status == DeliveryStatus.DELIVERED:
+        jobs.job_complete(job=job)
     else:
-        app.send_task(DELIVER_TASK, kwargs=kwargs)
+        jobs.job_fail(job_id=job_id, error=delivery.last_error or f"HTTP {delivery.last_status_code}")
 
 
-def _run_in_thread(kwargs: dict) -> None:
-    from workers.celery import app
-
-    try:
-        app.tasks[DELIVER_TASK].apply(kwargs=kwargs)
-    finally:
-        connection.close()
+def webhook_delivery_job_failed(*, job_id: int, error: str) -> None:
+    """Its job failed for good outside webhook_delivery_run (the task gave up): the delivery is given up too."""
+    delivery_id = Job.objects.filter(pk=job_id).values_list("subject_id", flat=True).first()
+    WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED, last_error=error[:500])
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> int | None:

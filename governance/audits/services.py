@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
+from governance.audits.signals import audit_completed
 from governance.auditlog.chain import canonical_json
 from governance.auditlog.services import audit_log_append
 from governance.datasets.models import DatasetRecord, DatasetVersion
@@ -145,10 +146,8 @@ def _audit_store(*, audit: Audit, job: Job, records, predictions, probabilities,
     locked.save(update_fields=["status", "finished_at", "result_hash", "summary"])
     audit_log_append(actor=job.created_by, action="audit.completed", obj=audit,
                      payload={"result_hash": digest, "summary": summary, "job": job.pk})
-    # Hook (approvals): a newer audit that fails a gate voids the approvals of the version's open requests.
-    from governance.approvals.services import deployment_requests_recheck_for_version
-
-    deployment_requests_recheck_for_version(actor=job.created_by, model_version_id=audit.model_version_id)
+    # approvals listens: a newer audit that fails a gate voids the approvals of the version's open requests.
+    audit_completed.send(sender=Audit, audit=locked, actor=job.created_by)
     jobs.job_complete(job=job)
 
 

@@ -29,10 +29,11 @@ def job_create(*, kind: str, subject, created_by=None) -> Job:
 
 
 @transaction.atomic
-def job_start(*, job_id: int) -> Job | None:
+def job_start(*, job_id: int, max_attempts: int | None = None) -> Job | None:
     """Mark running and count the attempt; None when there is nothing to do.
 
-    None for a finished job (a repeat), for a job that has used up JOB_MAX_ATTEMPTS (it is marked failed:
+    None for a finished job (a repeat), for a job that has used up JOB_MAX_ATTEMPTS (or `max_attempts`, for
+    a kind that starts again by design: a webhook delivery's backoff) (it is marked failed:
     a job that kills its worker every time is not redelivered forever), and for a duplicate message of a
     job that another live worker holds (running, fresh heartbeat, another delivery id). A redelivery of the
     same message (same task id: the broker re-queued it because its worker died) takes the job over.
@@ -48,8 +49,8 @@ def job_start(*, job_id: int) -> Job | None:
             and job.heartbeat_at and (now - job.heartbeat_at).total_seconds() < settings.JOB_STALE_AFTER_S):
         log.warning("job %s: duplicate delivery %s ignored; %s holds it", job_id, delivery, job.worker)
         return None
-    if _attempts_charged(job) >= settings.JOB_MAX_ATTEMPTS:
-        _give_up(job, now)
+    if _attempts_charged(job) >= (max_attempts or settings.JOB_MAX_ATTEMPTS):
+        _give_up(job, now, max_attempts)
         return None
     job.status, job.attempts, job.heartbeat_at = JobStatus.RUNNING, job.attempts + 1, now
     job.started_at = job.started_at or now
@@ -70,14 +71,14 @@ def _attempts_charged(job: Job) -> int:
     return job.attempts - min(job.handed_back, settings.JOB_MAX_HANDED_BACK)
 
 
-def _give_up(job: Job, now) -> None:
+def _give_up(job: Job, now, max_attempts: int | None = None) -> None:
     job.status, job.finished_at = JobStatus.FAILED, now
+    limit = f"JOB_MAX_ATTEMPTS={settings.JOB_MAX_ATTEMPTS}" if max_attempts is None else f"at most {max_attempts}"
     if job.handed_back:
         cause = (f"the worker running it was lost {job.attempts - job.handed_back} times and shut down "
-                 f"{job.handed_back} times (JOB_MAX_ATTEMPTS={settings.JOB_MAX_ATTEMPTS}, "
-                 f"JOB_MAX_HANDED_BACK={settings.JOB_MAX_HANDED_BACK})")
+                 f"{job.handed_back} times ({limit}, JOB_MAX_HANDED_BACK={settings.JOB_MAX_HANDED_BACK})")
     else:
-        cause = f"the worker running it was lost each time (JOB_MAX_ATTEMPTS={settings.JOB_MAX_ATTEMPTS})"
+        cause = f"the worker running it was lost each time ({limit})"
     job.error = job.error or f"Gave up after {job.attempts} attempts: {cause}."
     job.save(update_fields=["status", "finished_at", "error"])
 
@@ -161,6 +162,17 @@ def job_progress(*, job: Job, stage: str, percent: float, force: bool = False, *
     Job.objects.filter(pk=job.pk).update(stage=job.stage, percent=job.percent, heartbeat_at=now, detail=job.detail)
 
 
+def job_retry_later(*, job: Job, countdown_s: float, stage: str) -> None:
+    """A job that ends its attempt to start again after `countdown_s` (a backoff its service decides): back to
+    queued, so the stale-job sweep leaves it alone while it waits, and sent again with that countdown; the
+    next start counts an attempt (job_start's `max_attempts` bounds them)."""
+    from governance.jobs.dispatch import enqueue
+
+    job.status, job.delivery, job.stage, job.heartbeat_at = JobStatus.QUEUED, "", stage, timezone.now()
+    job.save(update_fields=["status", "delivery", "stage", "heartbeat_at"])
+    enqueue(job.task_name, job.pk, countdown=countdown_s)
+
+
 def job_complete(*, job: Job) -> None:
     job.status, job.percent, job.stage, job.finished_at = JobStatus.COMPLETE, 100.0, "done", timezone.now()
     job.save(update_fields=["status", "percent", "stage", "finished_at"])
@@ -182,7 +194,7 @@ def job_run(*, job_id: int, name: str, load: Callable[[Job], Subject], done: Cal
        storing, before acknowledging), the repeat only completes the job.
     3. `start(subject)`, when given, marks the subject running; its errors go to the task.
     4. `compute(subject, job)` does the work and reports progress. A transient error (TRANSIENT_ERRORS)
-       escapes, so that the task retries with backoff (workers/job_task.py); any other is logged and
+       escapes, so that the task retries with backoff (governance/jobs/tasks.py); any other is logged and
        recorded: by `failed(subject, job_id, error)`, which marks the subject failed and calls `job_fail`,
        or by `job_fail` alone when the subject has no status of its own.
     5. `store(subject, job, result)` writes the result in its own transaction and completes the job (the

@@ -162,7 +162,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery: the app reads every CELERY_* setting (workers/celery.py).
+# Celery: the app reads every CELERY_* setting (governance/jobs/celery_app.py).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -112,6 +112,14 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_given_up(api_client, ad
         failed = WebhookDelivery.objects.get(webhook__url=dead.url)
         assert failed.status == DeliveryStatus.FAILED and failed.last_status_code == 500
         assert WebhookDelivery.objects.count() == 2  # the rejected-only hook got nothing
+        # Each delivery runs as a job like the others: its row counts the attempts and ends complete or failed.
+        from governance.jobs.models import Job, JobStatus
+
+        def job(delivery):
+            return Job.objects.get(kind="webhook", subject_type="approvals.webhookdelivery", subject_id=delivery.pk)
+
+        assert (job(delivered).status, job(delivered).attempts) == (JobStatus.COMPLETE, 3)
+        assert (job(failed).status, job(failed).attempts, job(failed).error) == (JobStatus.FAILED, 3, "HTTP 500")
         # Repeating a settled delivery's task sends nothing.
         from governance.approvals.notifications import webhook_delivery_attempt
 

@@ -154,7 +154,9 @@ def test_training_on_a_reweighed_version_passes_its_weights(engineer, inline_job
 
 def test_drift_is_queued_once_per_pair_and_a_repeated_job_changes_nothing(engineer, inline_jobs):
     from governance.datasets.services import dataset_drift_request
-    from workers.tasks import compute_dataset_drift
+    from governance.jobs.celery_app import app
+
+    compute_dataset_drift = app.tasks["governance.compute_dataset_drift"]
 
     a, b = upload_hiring(engineer, n_rows=60), upload_hiring(engineer, n_rows=50, seed=3)
     drift, job = dataset_drift_request(actor=engineer, version=b, against=a)

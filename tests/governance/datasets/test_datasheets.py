@@ -194,7 +194,9 @@ def test_version_without_sensitive_attributes_still_gets_quality_checks(engineer
 
 
 def test_repeating_a_finished_datasheet_job_changes_nothing(engineer, inline_jobs):
-    from workers.tasks import build_datasheet
+    from governance.jobs.celery_app import app
+
+    build_datasheet = app.tasks["governance.build_datasheet"]
 
     with inline_jobs():
         version = upload_hiring(engineer, n_rows=80)

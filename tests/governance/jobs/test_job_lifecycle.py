@@ -24,7 +24,7 @@ def _datasheet_job(engineer, settings):
 
 
 def _task(name):
-    import workers.tasks  # noqa: F401
+    import workers.tasks  # noqa: F401  (the periodic tasks; the job kinds' tasks are defined as Django starts)
     from workers.celery import app
 
     return app.tasks[name]
@@ -125,7 +125,7 @@ def test_the_shutdown_handler_hands_back_each_cancelled_task_once_on_its_own_con
     from django.db import connection
 
     from workers import celery as worker_app
-    from workers.job_task import cancelled_requests
+    from governance.jobs.tasks import cancelled_requests
 
     job = Job.objects.create(kind="datasheet", subject_type="datasets.datasetversion", subject_id=1,
                              status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now(), delivery="m1",

@@ -1,13 +1,14 @@
-"""The base class of every task (workers/celery.py sets it as the app's task class).
+"""The base class of every task (governance/jobs/celery_app.py sets it as the app's task class).
 
 What it adds to a plain Celery task, so that no job is lost, none runs forever, and none is done twice:
 - late acknowledgement, and a rejection back to the queue when the worker process dies mid-task;
 - a note of each running task a shutting-down worker cancels (JobRequest), to hand its job back;
 - automatic retries with exponential backoff and jitter for transient errors (governance.jobs.retry);
 - when a job task fails for good (retries used up, an exception the service did not record, or job_start
-  giving up after JOB_MAX_ATTEMPTS), the job row is marked failed and `job_failed_handler` (a dotted path
-  to a domain service taking `job_id` and `error`) records it on the job's subject (the audit, the model
-  version), once. A job task's first parameter is named `job_id`; other tasks are left alone.
+  giving up after JOB_MAX_ATTEMPTS), the job row is marked failed and its kind's failure handler (registered
+  in governance.jobs.kinds: a domain service taking `job_id` and `error`) records it on the job's subject
+  (the audit, the model version), once. A job task's first parameter is named `job_id`; other tasks are left
+  alone.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import logging
 
 from celery import Task, states
 from celery.worker.request import Request
-from django.utils.module_loading import import_string
 
 from governance.jobs.retry import MAX_RETRIES, RETRY_BACKOFF_MAX_S, RETRY_BACKOFF_S, TRANSIENT_ERRORS
 
@@ -48,7 +48,9 @@ class JobTask(Task):
     retry_backoff_max = RETRY_BACKOFF_MAX_S
     retry_jitter = True
     max_retries = MAX_RETRIES
-    job_failed_handler: str = ""
+    # A job kind's task carries its kind (governance.jobs.kinds.JobKind, set when the kind is registered);
+    # its `failed` handler records a job that failed for good on the job's subject.
+    job_kind = None
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         job_id = self._job_id(args, kwargs)
@@ -80,10 +82,10 @@ class JobTask(Task):
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def _record_on_subject(self, job_id: int) -> None:
-        if not self.job_failed_handler:
+        if self.job_kind is None or self.job_kind.failed is None:
             return
         from governance.jobs.models import Job
 
         error = Job.objects.filter(pk=job_id).values_list("error", flat=True).first() or "failed"
-        import_string(self.job_failed_handler)(job_id=job_id, error=error)
+        self.job_kind.failed(job_id=job_id, error=error)
 

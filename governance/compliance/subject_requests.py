@@ -17,7 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from governance.audits.models import Audit, AuditResult, Prediction
-from governance.audits.report_cache import report_cache_forget
+from governance.audits.report import report_cache_forget
 from governance.compliance.chain import canonical_json
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)

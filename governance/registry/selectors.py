@@ -5,6 +5,8 @@ from typing import Any, Mapping
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from governance import hooks
+from governance.accounts.roles import ML_ENGINEER
+from governance.accounts.selectors import user_has_role
 from governance.jobs.selectors import job_for
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
@@ -131,6 +133,12 @@ def model_search(*, filters: ListFilters) -> QuerySet[Model]:
     """Models matching a list page's filters: `q` in the name or the owner's username; `dataset`: a version
     of the model was trained on a version of that dataset."""
     return model_list(filters=filters.as_dict())
+
+
+def pretrained_encoder_can_register(*, user) -> bool:
+    """Who may register an external encoder on the page (its form and its POST): ML engineers, as the API's
+    EngineerWrites permission."""
+    return user.is_authenticated and user_has_role(user, ML_ENGINEER)
 
 
 def pretrained_encoder_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[PretrainedEncoder]:

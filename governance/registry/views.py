@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 
 from governance.accounts.permissions import READ_ROLES, role_required
 from governance.accounts.roles import ML_ENGINEER, REVIEWER
-from governance.accounts.selectors import user_has_role
 from governance.form_errors import call_service
 from governance.list_filters import ListFilters
 from governance.registry import mitigation, selectors, services
@@ -115,7 +114,7 @@ def model_version_mitigate(request, pk: int):
 def pretrained_encoder_list(request):
     """Registered external encoders, and (ML engineers) the form that registers one from a zip."""
     form = None
-    if request.user.is_authenticated and user_has_role(request.user, ML_ENGINEER):
+    if selectors.pretrained_encoder_can_register(user=request.user):
         form = PretrainedEncoderForm(request.POST or None, request.FILES or None)
     elif request.method == "POST":
         raise PermissionDenied("Registering an encoder needs the ML engineer role.")

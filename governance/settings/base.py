@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "governance.registry",
     "governance.audits",
     "governance.approvals",
+    "governance.dashboard",
 ]
 
 MIDDLEWARE = [

@@ -29,6 +29,10 @@ class Hook(Generic[R]):
         self.name = name
         self._providers: list[Callable[..., R]] = []
 
+    @property
+    def providers(self) -> tuple[Callable[..., R], ...]:
+        return tuple(self._providers)
+
     def register(self, provider: Callable[..., R]) -> Callable[..., R]:
         if provider not in self._providers:  # ready() runs once a process, but a test may call it again
             self._providers.append(provider)

@@ -7,6 +7,8 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Deployment approvals"
 
     def ready(self) -> None:
+        from governance import hooks
+        from governance.approvals.selectors import audit_report_verdicts
         from governance.approvals import notifications, receivers
         from governance.approvals.models import WebhookDelivery
         from governance.audits.models import Audit
@@ -18,3 +20,6 @@ class ApprovalsConfig(AppConfig):
                                   failed=notifications.webhook_delivery_job_failed))
         audit_completed.connect(receivers.deployment_requests_recheck_on_audit_completed, sender=Audit,
                                 dispatch_uid="approvals.recheck_on_audit_completed")
+
+        # The audit report shows each environment's policy judged on the audit (audits sits below approvals).
+        hooks.audit_report_sections.register(audit_report_verdicts)

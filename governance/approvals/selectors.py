@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from governance.approvals.models import (DeploymentPolicy, DeploymentRequest, GateWaiver, RequestComment, RequestStatus,
-                                         Webhook)
+from governance.roles import COMPLIANCE_OFFICER, REVIEWER
+from governance.permissions import user_has_role
+from governance.approvals import gates
+from governance.approvals.models import (Approval, Decision, DeploymentPolicy, DeploymentRequest, GateWaiver,
+                                         RequestComment, RequestStatus, Webhook)
+from governance.audits.models import Audit
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 from governance.registry.choices import Environment
 
@@ -108,3 +115,67 @@ def request_search(*, filters: ListFilters) -> QuerySet[DeploymentRequest]:
     """Requests matching a list page's filters: `q` is the request number, the model's name, the requester
     or the environment; status and model are exact."""
     return request_list(filters=filters.as_dict())
+
+
+def request_pending_of(*, requester) -> QuerySet[DeploymentRequest]:
+    """This user's own requests still awaiting a decision, newest first."""
+    return request_list().filter(requested_by=requester, status=RequestStatus.PENDING)
+
+
+def approvals_live(*, request: DeploymentRequest) -> list[Approval]:
+    """The approvals that count towards the request's required approvals: decided "approve" and not voided by
+    a change of evidence. Reads the prefetched approvals when request_get prefetched them."""
+    return [a for a in request.approvals.all() if not a.voided and a.decision == Decision.APPROVE]
+
+
+def request_can_comment(*, user: AbstractBaseUser, request: DeploymentRequest) -> bool:
+    """Who may comment on a request: its requester, reviewers and compliance officers (admins hold all roles).
+    The page shows the form by it and approvals.services.deployment_request_comment refuses by it."""
+    return user.pk == request.requested_by_id or user_has_role(user, REVIEWER, COMPLIANCE_OFFICER)
+
+
+def request_page(*, request_id: int, user: AbstractBaseUser) -> dict:
+    """A request's detail page context for `user` (raises DeploymentRequest.DoesNotExist): the request with its
+    approvals, comments and waivers, its environment's policy and named approvers, the live approvals and
+    whether the user may comment."""
+    deployment_request = request_get(request_id=request_id)
+    policy = policy_for(deployment_request.environment)
+    return {"req": deployment_request, "policy": policy,
+            "approvers": list(policy.approvers.all()) if policy.pk else [],
+            "live_approvals": len(approvals_live(request=deployment_request)),
+            "can_comment": request_can_comment(user=user, request=deployment_request)}
+
+
+def policy_initial(*, policy: DeploymentPolicy) -> dict:
+    """A policy's fields as the edit form's initial values."""
+    return {"required_approvals": policy.required_approvals, "min_accuracy": policy.min_accuracy,
+            "fairness_rules": policy.fairness_rules, "max_audit_age_days": policy.max_audit_age_days,
+            "require_explanations": policy.require_explanations,
+            "require_dpia_for_personal_data": policy.require_dpia_for_personal_data,
+            "require_lawful_basis": policy.require_lawful_basis,
+            "approvers": list(policy.approvers.all()) if policy.pk else []}
+
+
+def audit_policy_verdict(*, audit: Audit, results: dict, now: datetime | None = None) -> list[dict]:
+    """Each environment's deployment policy judged on this audit's stored results, exactly as a deployment
+    request citing it would be judged at `now` (default: now) (approvals.gates): [{environment, label, passed,
+    gates}]."""
+    if audit.status != "complete":
+        return []
+    now = now or timezone.now()
+    verdicts = []
+    for policy in policy_list():
+        judged = gates.evaluate(policy=policy, model_version=audit.model_version, audit=audit, results=results,
+                                now=now)
+        verdicts.append({"environment": policy.environment, "label": policy.get_environment_display(),
+                         "passed": all(g["passed"] for g in judged), "gates": judged,
+                         "failing": [g for g in judged if not g["passed"]],
+                         "not_checked": [label for gate, label in gates.GATES.items()
+                                         if gate not in {g["gate"] for g in judged}],
+                         "required_approvals": policy.required_approvals})
+    return verdicts
+
+
+def audit_report_verdicts(*, audit: Audit, results: dict, now: datetime | None) -> dict:
+    """The audit report's policy section (governance.hooks.audit_report_sections, registered in apps.py)."""
+    return {"verdicts": audit_policy_verdict(audit=audit, results=results, now=now)}

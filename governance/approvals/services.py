@@ -20,7 +20,7 @@ from governance.approvals import gates
 from governance.approvals.models import (Approval, Decision, DeploymentPolicy, DeploymentRequest, GateWaiver,
                                          RequestComment, RequestStatus, Webhook, WebhookEvent)
 from governance.approvals.notifications import notify, reviewer_emails
-from governance.approvals.selectors import policy_for
+from governance.approvals.selectors import approvals_live, policy_for, request_can_comment
 from governance.audits.models import Audit, AuditStatus
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
@@ -224,7 +224,7 @@ def _approve(*, actor, request: DeploymentRequest, reason: str, policy: Deployme
     if needed != request.required_approvals:
         request.required_approvals = needed
         request.save(update_fields=["required_approvals"])
-    approvals = request.approvals.filter(decision=Decision.APPROVE, voided=False).count()
+    approvals = len(approvals_live(request=request))
     audit_log_append(actor=actor, action="deployment_request.approved", obj=request,
                      payload={"approval": approval.pk, "artifact_digest": approval.artifact_digest,
                               "audit_result_hash": approval.audit_result_hash, "approvals": approvals,
@@ -272,7 +272,7 @@ def deployment_request_comment(*, actor, request_id: int, body: str) -> RequestC
         raise ValidationFailed("A comment is at most 10,000 characters.", field="body")
     audit_log_lock()
     request = _lock(request_id)
-    if actor.pk != request.requested_by_id and not user_has_role(actor, REVIEWER, COMPLIANCE_OFFICER):
+    if not request_can_comment(user=actor, request=request):
         raise NotAllowed("Only the requester, reviewers and compliance officers can comment on a request.")
     comment = RequestComment.objects.create(request=request, author=actor, body=body.strip())
     audit_log_append(actor=actor, action="deployment_request.commented", obj=request,

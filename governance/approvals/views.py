@@ -5,14 +5,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from governance.permissions import READ_ROLES, role_required
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
-from governance.permissions import user_has_role
 from governance.approvals import selectors, services
-from governance.approvals.models import RequestStatus
+from governance.approvals.models import DeploymentRequest, RequestStatus
 from governance.approvals.forms import (ApproveForm, CommentForm, DeploymentRequestForm, PolicyForm, RejectForm,
                                         WaiverForm)
 from governance.form_errors import call_service
@@ -44,17 +43,13 @@ def request_new(request):
 
 
 def _detail(request, pk: int, status=200, **forms):
-    deployment_request = get_object_or_404(
-        selectors.request_list().prefetch_related("approvals__reviewer", "comments__author", "waivers__granted_by"),
-        pk=pk)
-    policy = selectors.policy_for(deployment_request.environment)
-    live = [a for a in deployment_request.approvals.all() if not a.voided and a.decision == "approve"]
-    can_comment = (request.user.pk == deployment_request.requested_by_id
-                   or user_has_role(request.user, REVIEWER, COMPLIANCE_OFFICER))
+    try:
+        context = selectors.request_page(request_id=pk, user=request.user)
+    except DeploymentRequest.DoesNotExist:
+        raise Http404("No such deployment request.") from None
+    deployment_request = context["req"]
     return render(request, "approvals/detail.html", {
-        "req": deployment_request, "policy": policy,
-        "approvers": list(policy.approvers.all()) if policy.pk else [],
-        "live_approvals": len(live), "can_comment": can_comment,
+        **context,
         "approve_form": forms.get("approve_form") or ApproveForm(),
         "reject_form": forms.get("reject_form") or RejectForm(),
         "comment_form": forms.get("comment_form") or CommentForm(),
@@ -142,12 +137,7 @@ def policy_edit(request, environment: str):
     if environment not in Environment.values:
         raise Http404(f"There is no environment '{environment}'.")
     policy = selectors.policy_for(environment)
-    initial = {"required_approvals": policy.required_approvals, "min_accuracy": policy.min_accuracy,
-               "fairness_rules": policy.fairness_rules, "max_audit_age_days": policy.max_audit_age_days,
-               "require_explanations": policy.require_explanations,
-               "require_dpia_for_personal_data": policy.require_dpia_for_personal_data,
-               "require_lawful_basis": policy.require_lawful_basis,
-               "approvers": list(policy.approvers.all()) if policy.pk else []}
+    initial = selectors.policy_initial(policy=policy)
     form = PolicyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = {**form.cleaned_data, "approvers": list(form.cleaned_data["approvers"]),

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Mapping
 
 from django.contrib.postgres.aggregates import StringAgg
 from django.db import connection
-from django.db.models import F, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models import Case, F, JSONField, OuterRef, QuerySet, Subquery, TextField, Value, When
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Concat
 
 from governance.audits.models import Audit, AuditResult, Prediction
@@ -59,7 +59,7 @@ def audit_bare_get(*, audit_id: int) -> Audit:
     """An audit's own row, none of the rows it points to, the audit-log head (`log_head`, its sequence number)
     and the digests of its stored results as they are now (`result_digests`: "kind:sha256" of each
     AuditResult, by kind, comma-separated; "" when it has none), read in the same statement: all the report
-    page reads besides its cached sections (audits.report_cache). A result rewritten in place (an erasure's
+    page reads besides its cached sections (audits.report). A result rewritten in place (an erasure's
     redaction) gets a new sha256, so it changes `result_digests` though the audit's result_hash stays."""
     from governance.auditlog.models import ChainHead
 
@@ -144,31 +144,6 @@ def audit_report_get(*, audit_id: int) -> Audit:
             .prefetch_related("results").get(pk=audit_id))
 
 
-def audit_policy_verdict(*, audit: Audit, results: dict, now: datetime | None = None) -> list[dict]:
-    """Each environment's deployment policy judged on this audit's stored results, exactly as a deployment
-    request citing it would be judged at `now` (default: now) (approvals.gates): [{environment, label, passed,
-    gates}]."""
-    from django.utils import timezone
-
-    from governance.approvals import gates
-    from governance.approvals.selectors import policy_list
-
-    if audit.status != "complete":
-        return []
-    now = now or timezone.now()
-    verdicts = []
-    for policy in policy_list():
-        judged = gates.evaluate(policy=policy, model_version=audit.model_version, audit=audit, results=results,
-                                now=now)
-        verdicts.append({"environment": policy.environment, "label": policy.get_environment_display(),
-                         "passed": all(g["passed"] for g in judged), "gates": judged,
-                         "failing": [g for g in judged if not g["passed"]],
-                         "not_checked": [label for gate, label in gates.GATES.items()
-                                         if gate not in {g["gate"] for g in judged}],
-                         "required_approvals": policy.required_approvals})
-    return verdicts
-
-
 def audit_findings(*, results: dict) -> list[str]:
     """What a reviewer must weigh before signing, read from the stored results: accuracy against the
     majority baseline, the audit's own fairness rules, groups too small to judge, counterfactual flips and
@@ -210,3 +185,24 @@ def audit_search(*, filters: ListFilters) -> QuerySet[Audit]:
     """Audits matching a list page's filters (governance.list_filters.ListFilters): `q` matches the audit
     number, the model's or dataset's name or the requester; status, model and dataset are exact."""
     return audit_list(filters=filters.as_dict())
+
+
+def model_version_audits_section(*, model_version) -> dict:
+    """The model version page's audits (governance.hooks.model_version_page_sections, registered in apps.py)."""
+    return {"audits": audit_list().filter(model_version=model_version)}
+
+
+def audit_compute_records(*, versions: QuerySet) -> dict[str, list[dict]]:
+    """The compute records stored with these model versions' audits, in one query: inference (each audit's
+    "compute" result) and explanations (the "compute" inside each "explanations" result); only the compute
+    part of an explanations result leaves the database (governance.hooks.model_compute_records)."""
+    results = (AuditResult.objects.filter(audit__model_version__in=versions.values("pk"),
+                                          kind__in=("compute", "explanations"))
+               .annotate(part=Case(When(kind="compute", then=F("data")),
+                                   default=KeyTransform("compute", "data"), output_field=JSONField()))
+               .values_list("kind", "part"))
+    inference, explanations = [], []
+    for kind, part in results:
+        if isinstance(part, dict) and part:
+            (inference if kind == "compute" else explanations).append(part)
+    return {"inference": inference, "explanations": explanations}

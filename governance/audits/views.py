@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from django.contrib import messages
@@ -14,12 +13,11 @@ from django.utils import timezone
 
 from governance.permissions import READ_ROLES, role_required
 from governance.roles import ML_ENGINEER
-from governance.audits import exports, report_cache, selectors, services
+from governance.audits import exports, report, selectors, services
 from governance.audits.forms import AuditCompareForm, AuditForm
 from governance.audits.models import Audit, AuditStatus
 from governance.errors import DomainError
 from governance.form_errors import call_service
-from governance.jobs.selectors import job_for
 from governance.list_filters import ListFilters
 
 
@@ -61,37 +59,20 @@ def audit_compare(request):
 @role_required(*READ_ROLES)
 def audit_detail(request, pk: int):
     try:
-        audit = selectors.audit_bare_get(audit_id=pk)
+        context = report.audit_report(audit_id=pk)
     except Audit.DoesNotExist:
         raise Http404("No such audit.") from None
-    if audit.status != AuditStatus.COMPLETE:  # queued, running (the live bar) or failed: nothing to keep
-        return render(request, "audits/report.html", _report_context(pk))
-    # A complete audit's job completed in the same transaction (audits.services._audit_store): no bar to show.
-    sections = report_cache.report_sections(audit=audit, log_head=audit.log_head,
-                                            result_digests=audit.result_digests,
-                                            context=lambda now: _report_context(pk, now=now))
-    return render(request, "audits/report.html", {"audit": audit, "sections": sections})
-
-
-def _report_context(pk: int, *, now: datetime | None = None) -> dict:
-    """What the report shows: stored results only, the policies judged on them (at `now`), lineage and hashes."""
-    try:
-        audit = selectors.audit_report_get(audit_id=pk)
-    except Audit.DoesNotExist:
-        raise Http404("No such audit.") from None
-    results = selectors.audit_results(audit=audit)
-    return {"audit": audit, "results": results, "job": job_for(audit),
-            "result_rows": sorted(audit.results.all(), key=lambda r: r.kind),
-            "verdicts": selectors.audit_policy_verdict(audit=audit, results=results, now=now),
-            "findings": selectors.audit_findings(results=results),
-            "lineage": selectors.audit_lineage(audit=audit)}
+    return render(request, "audits/report.html", context)
 
 
 @login_required
 @role_required(*READ_ROLES)
 def audit_export(request, pk: int, fmt: str):
     """The report as one self-contained HTML file (styles and charts inline, no script) or as a PDF."""
-    context = _report_context(pk)
+    try:
+        context = report.report_context(audit_id=pk)
+    except Audit.DoesNotExist:
+        raise Http404("No such audit.") from None
     audit = context["audit"]
 
     def render_html(document: dict) -> str:

@@ -20,7 +20,7 @@ from governance.auditlog.chain import canonical_json
 from governance.auditlog.exports import ExportFile, export_render
 from governance.auditlog.services import audit_log_append
 from governance.audits.models import Audit, AuditResult, Prediction
-from governance.audits.report_cache import report_cache_forget
+from governance.audits.report import report_cache_forget
 from governance.compliance import exports
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)

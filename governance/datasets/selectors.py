@@ -64,6 +64,21 @@ def dataset_version_get(*, version_id: int) -> DatasetVersion:
     return DatasetVersion.objects.select_related("dataset", "created_by", "parent").get(pk=version_id)
 
 
+def dataset_get(*, dataset_id: int) -> Dataset:
+    return Dataset.objects.select_related("owner").get(pk=dataset_id)
+
+
+def dataset_versions_of(*, dataset: Dataset) -> QuerySet[DatasetVersion]:
+    """A dataset's versions, newest first, with who created each."""
+    return dataset.versions.select_related("created_by").order_by("-version")
+
+
+def dataset_version_models(*, version: DatasetVersion) -> QuerySet:
+    """The model versions trained on this dataset version, newest first (read through the reverse relation:
+    the registry sits above datasets, so nothing is imported from it)."""
+    return version.model_versions.select_related("model").order_by("-created_at")
+
+
 def records_of(*, version: DatasetVersion) -> QuerySet[DatasetRecord]:
     return DatasetRecord.objects.filter(version=version).order_by("row_index")
 

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from governance.permissions import READ_ROLES, role_required
@@ -45,19 +46,29 @@ def dataset_upload(request):
 @login_required
 @role_required(*READ_ROLES)
 def dataset_detail(request, pk: int):
-    dataset = get_object_or_404(Dataset.objects.select_related("owner"), pk=pk)
-    versions = dataset.versions.select_related("created_by").order_by("-version")
+    try:
+        dataset = selectors.dataset_get(dataset_id=pk)
+    except Dataset.DoesNotExist:
+        raise Http404("No such dataset.") from None
+    versions = selectors.dataset_versions_of(dataset=dataset)
     return render(request, "datasets/detail.html", {"dataset": dataset, "versions": versions})
 
 
 @login_required
 @role_required(*READ_ROLES)
 def dataset_version_detail(request, pk: int):
-    version = get_object_or_404(DatasetVersion.objects.select_related("dataset", "created_by", "parent"), pk=pk)
+    version = _version(pk)
     page = Paginator(selectors.records_of(version=version), 20).get_page(request.GET.get("page"))
-    models = version.model_versions.select_related("model").order_by("-created_at")
+    models = selectors.dataset_version_models(version=version)
     return render(request, "datasets/version.html", {"version": version, "page": page, "models": models,
                                                      **_datasheet_context(version)})
+
+
+def _version(pk: int) -> DatasetVersion:
+    try:
+        return selectors.dataset_version_get(version_id=pk)
+    except DatasetVersion.DoesNotExist:
+        raise Http404("No such dataset version.") from None
 
 
 def _datasheet_context(version: DatasetVersion) -> dict:
@@ -69,7 +80,7 @@ def _datasheet_context(version: DatasetVersion) -> dict:
 @login_required
 @role_required(*READ_ROLES)
 def dataset_version_datasheet(request, pk: int):
-    version = get_object_or_404(DatasetVersion.objects.select_related("dataset", "created_by", "parent"), pk=pk)
+    version = _version(pk)
     context = {"version": version, **_datasheet_context(version)}
     if context["datasheet"] is not None:
         sheet = context["datasheet"].data
@@ -100,7 +111,7 @@ def dataset_compare(request):
 
 
 def _correction(request, pk: int, service, form_class, **extra):
-    version = get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=pk)
+    version = _version(pk)
     form = form_class(request.POST)
     new = None
     if form.is_valid():

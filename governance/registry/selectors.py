@@ -4,6 +4,10 @@ from typing import Any, Mapping
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
+from governance import hooks
+from governance.roles import ML_ENGINEER
+from governance.permissions import user_has_role
+from governance.jobs.selectors import job_for
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
 
@@ -58,6 +62,33 @@ def model_version_get(*, version_id: int) -> ModelVersion:
     return model_version_list().select_related("parent").get(pk=version_id)
 
 
+def model_get(*, model_id: int) -> Model:
+    return Model.objects.select_related("owner").get(pk=model_id)
+
+
+def model_page(*, model_id: int) -> dict:
+    """A model's page (raises Model.DoesNotExist): its versions newest first, deployments and compute used."""
+    model = model_get(model_id=model_id)
+    return {"model": model, "versions": model_version_list().filter(model=model).order_by("-version"),
+            "deployments": deployments_of(model=model), "compute": compute_summary(model=model)}
+
+
+def model_version_page(*, version_id: int) -> dict:
+    """A model version's page (raises ModelVersion.DoesNotExist): the version, its deployments, its training
+    job, compute used, and what upper apps add through governance.hooks.model_version_page_sections (audits:
+    `audits`, the version's audits)."""
+    version = model_version_list().select_related("parent", "pretrained_encoder").get(pk=version_id)
+    return {"version": version, "audits": [], **hooks.model_version_page_sections.merged(model_version=version),
+            "deployments": version.deployments.all(), "job": job_for(version),
+            "compute": compute_summary(model_version=version)}
+
+
+def model_timeline_page(*, model: Model) -> dict:
+    """A model's deployment timeline: one lane per environment, and the deployments with their requests."""
+    return {"model": model, "lanes": deployment_timeline(model=model),
+            "deployments": deployments_of(model=model).select_related("request")}
+
+
 def deployments_of(*, model: Model) -> QuerySet[Deployment]:
     return Deployment.objects.filter(model_version__model=model).select_related("model_version")
 
@@ -104,6 +135,12 @@ def model_search(*, filters: ListFilters) -> QuerySet[Model]:
     return model_list(filters=filters.as_dict())
 
 
+def pretrained_encoder_can_register(*, user) -> bool:
+    """Who may register an external encoder on the page (its form and its POST): ML engineers, as the API's
+    EngineerWrites permission."""
+    return user.is_authenticated and user_has_role(user, ML_ENGINEER)
+
+
 def pretrained_encoder_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[PretrainedEncoder]:
     """Registered encoders with the number of versions trained from each. `filters`: q (name or description
     contains), digest, created_after/before, ordering (a key of ENCODER_ORDERING, default name)."""
@@ -134,25 +171,15 @@ def _compute_part(records: list[dict]) -> dict:
 def compute_summary(*, model: Model | None = None, model_version: ModelVersion | None = None) -> dict:
     """Compute used by a model (all its versions) or one version: training (each version's record),
     inference (each audit's "compute" result) and explanations (the "compute" inside each audit's
-    "explanations" result), summed. Two queries whatever the number of versions and audits; only the
-    compute part of an explanations result leaves the database."""
-    from django.db.models import Case, F, JSONField, When
-    from django.db.models.fields.json import KeyTransform
-
-    from governance.audits.models import AuditResult
-
+    "explanations" result), summed. The audits' records come through governance.hooks.model_compute_records
+    (audits sits above the registry): two queries whatever the number of versions and audits."""
     versions = ModelVersion.objects.filter(model=model) if model is not None else ModelVersion.objects.filter(
         pk=model_version.pk)
     training = [c for c in versions.values_list("compute", flat=True) if c]
-    results = (AuditResult.objects.filter(audit__model_version__in=versions.values("pk"),
-                                          kind__in=("compute", "explanations"))
-               .annotate(part=Case(When(kind="compute", then=F("data")),
-                                   default=KeyTransform("compute", "data"), output_field=JSONField()))
-               .values_list("kind", "part"))
     inference, explanations = [], []
-    for kind, part in results:
-        if isinstance(part, dict) and part:
-            (inference if kind == "compute" else explanations).append(part)
+    for records in hooks.model_compute_records.collect(versions=versions):  # audits' (above the registry)
+        inference += records.get("inference", [])
+        explanations += records.get("explanations", [])
     parts = {"training": _compute_part(training), "inference": _compute_part(inference),
              "explanations": _compute_part(explanations)}
     parts["total"] = _compute_part(training + inference + explanations)

@@ -4,20 +4,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from governance.permissions import READ_ROLES, role_required
 from governance.roles import ML_ENGINEER, REVIEWER
-from governance.permissions import user_has_role
-from governance.audits.selectors import audit_list
 from governance.form_errors import call_service
-from governance.jobs.selectors import job_for
 from governance.list_filters import ListFilters
 from governance.registry import mitigation, selectors, services
 from governance.registry.forms import DeploymentChangeForm, TrainForm
 from governance.registry.forms import MitigationForm, PretrainedEncoderForm
-from governance.registry.models import Model
+from governance.registry.models import Model, ModelVersion
 
 
 @login_required
@@ -32,23 +29,21 @@ def model_list(request):
 @login_required
 @role_required(*READ_ROLES)
 def model_detail(request, pk: int):
-    model = get_object_or_404(Model.objects.select_related("owner"), pk=pk)
-    versions = selectors.model_version_list().filter(model=model).order_by("-version")
-    deployments = selectors.deployments_of(model=model)
-    return render(request, "registry/model.html", {"model": model, "versions": versions,
-                                                   "deployments": deployments,
-                                                   "compute": selectors.compute_summary(model=model)})
+    try:
+        context = selectors.model_page(model_id=pk)
+    except Model.DoesNotExist:
+        raise Http404("No such model.") from None
+    return render(request, "registry/model.html", context)
 
 
 @login_required
 @role_required(*READ_ROLES)
 def model_version_detail(request, pk: int):
-    version = get_object_or_404(selectors.model_version_list().select_related("parent", "pretrained_encoder"), pk=pk)
-    audits = audit_list().filter(model_version=version)
-    deployments = version.deployments.all()
-    return render(request, "registry/version.html", {
-        "version": version, "audits": audits, "deployments": deployments, "job": job_for(version),
-        "compute": selectors.compute_summary(model_version=version)})
+    try:
+        context = selectors.model_version_page(version_id=pk)
+    except ModelVersion.DoesNotExist:
+        raise Http404("No such model version.") from None
+    return render(request, "registry/version.html", context)
 
 
 @login_required
@@ -63,24 +58,29 @@ def model_train(request):
     return render(request, "registry/train.html", {"form": form}, status=400 if form.errors else 200)
 
 
+def _model(pk: int) -> Model:
+    try:
+        return selectors.model_get(model_id=pk)
+    except Model.DoesNotExist:
+        raise Http404("No such model.") from None
+
+
 def _timeline(request, model: Model, form=None, status=200):
-    return render(request, "registry/timeline.html", {
-        "model": model, "lanes": selectors.deployment_timeline(model=model),
-        "deployments": selectors.deployments_of(model=model).select_related("request"),
-        "form": form or DeploymentChangeForm()}, status=status)
+    return render(request, "registry/timeline.html", {**selectors.model_timeline_page(model=model),
+                                                      "form": form or DeploymentChangeForm()}, status=status)
 
 
 @login_required
 @role_required(*READ_ROLES)
 def model_timeline(request, pk: int):
-    return _timeline(request, get_object_or_404(Model, pk=pk))
+    return _timeline(request, _model(pk))
 
 
 @login_required
 @role_required(ML_ENGINEER, REVIEWER)
 @require_POST
 def deployment_change(request, pk: int, action: str):
-    model = get_object_or_404(Model, pk=pk)
+    model = _model(pk)
     service = {"rollback": services.deployment_rollback, "retire": services.deployment_retire}.get(action)
     if service is None:
         raise Http404("No such action.")
@@ -94,7 +94,10 @@ def deployment_change(request, pk: int, action: str):
 @login_required
 @role_required(ML_ENGINEER)
 def model_version_mitigate(request, pk: int):
-    version = get_object_or_404(selectors.model_version_list(), pk=pk)
+    try:
+        version = selectors.model_version_get(version_id=pk)
+    except ModelVersion.DoesNotExist:
+        raise Http404("No such model version.") from None
     form = MitigationForm(request.POST or None, initial={"dataset_version": request.GET.get("dataset_version")
                                                          or version.dataset_version_id})
     if request.method == "POST" and form.is_valid():
@@ -111,7 +114,7 @@ def model_version_mitigate(request, pk: int):
 def pretrained_encoder_list(request):
     """Registered external encoders, and (ML engineers) the form that registers one from a zip."""
     form = None
-    if request.user.is_authenticated and user_has_role(request.user, ML_ENGINEER):
+    if selectors.pretrained_encoder_can_register(user=request.user):
         form = PretrainedEncoderForm(request.POST or None, request.FILES or None)
     elif request.method == "POST":
         raise PermissionDenied("Registering an encoder needs the ML engineer role.")

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "governance.audits",
     "governance.approvals",
     "governance.compliance",
+    "governance.dashboard",
 ]
 
 MIDDLEWARE = [

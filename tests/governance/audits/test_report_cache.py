@@ -1,4 +1,4 @@
-"""The report page's cached sections (governance/audits/report_cache.py): the same page as rendered afresh, never
+"""The report page's cached sections (governance/audits/report.py): the same page as rendered afresh, never
 stale after a change that the audit log records, never another reader's. A complete audit with stored results
 comes from tests/governance/approvals/evidence.py (no training)."""
 
@@ -21,7 +21,7 @@ from django.utils import timezone
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 from governance.approvals.services import deployment_policy_update
 from governance.audits import services as audit_services
-from governance.audits import report_cache, views
+from governance.audits import report
 from governance.audits.models import AuditResult, Prediction
 from governance.audits.services import audit_request
 from governance.compliance.subject_requests import erasure_request_fulfil, subject_request_register
@@ -76,7 +76,7 @@ def test_the_cached_page_is_the_page_rendered_from_the_database(client, engineer
     assert '"audits_auditresult"."data"' not in read and "approvals_deploymentpolicy" not in read
     assert "registry_deployment" not in read  # nothing the kept sections show is read again
     request = client.get(reverse("audit", args=[audit.pk])).wsgi_request
-    fresh = render_to_string("audits/report.html", views._report_context(audit.pk), request=request)
+    fresh = render_to_string("audits/report.html", report.report_context(audit_id=audit.pk), request=request)
     assert _comparable(second) == _comparable(first)
     assert _comparable(second) == _comparable(fresh)
 
@@ -159,7 +159,7 @@ def test_an_erasure_removes_the_subject_s_text_from_the_kept_report(client, engi
         assert text in _text_of(_page(client, engineer, explained))
     read = " ".join(q["sql"] for q in queries.captured_queries)
     assert '"audits_auditresult"."data"' not in read  # the kept sections: the text is served from the cache
-    assert cache.get(report_cache._stored_key(explained.pk))["sections"]
+    assert cache.get(report._stored_key(explained.pk))["sections"]
 
     officer = make_user(COMPLIANCE_OFFICER)
     erasure_request_fulfil(actor=officer, ground="b",
@@ -169,7 +169,7 @@ def test_an_erasure_removes_the_subject_s_text_from_the_kept_report(client, engi
     assert result.data["texts"][0]["text"] == "[erased]"
     assert len(explained.result_hash) == 64  # unchanged by the redaction: the key must not rest on it
     # the kept copy holding the erased text is gone from the cache itself, not merely no longer shown
-    assert cache.get(report_cache._stored_key(explained.pk)) is None
+    assert cache.get(report._stored_key(explained.pk)) is None
 
     page = _page(client, engineer, explained)
     assert text not in _text_of(page)
@@ -193,7 +193,7 @@ class DownCache(BaseCache):
 def test_a_cache_that_fails_leaves_the_page_rendered_from_the_database(client, engineer, audit, caplog):
     expected = _page(client, engineer, audit)  # with a working cache, for comparison
     down = {"default": {"BACKEND": f"{__name__}.DownCache"}}
-    with override_settings(CACHES=down), caplog.at_level(logging.WARNING, logger="governance.audits.report_cache"):
+    with override_settings(CACHES=down), caplog.at_level(logging.WARNING, logger="governance.audits.report"):
         with pytest.raises(ConnectionError):
             cache.get("anything")  # the override is in force
         page = _page(client, engineer, audit)

@@ -1,4 +1,6 @@
-"""The report page's sections, rendered once and kept in the cache (issue 9).
+"""The audit report builder: `audit_report` returns the whole context of an audit's report page, its sections
+rendered once and kept in the cache (issue 9); `report_context` the full context from the database (exports,
+audits not complete, and a section missing from the cache).
 
 Every key names the audit and the digests of its stored results as they are now (each AuditResult's kind
 and sha256, read with the audit in one statement by audits.selectors.audit_bare_get), not the audit's
@@ -41,7 +43,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from governance import hooks
+from governance.audits import selectors
 from governance.audits.models import Audit, AuditStatus
+from governance.jobs.selectors import job_for
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,32 @@ LIVE_TTL_S = 10 * 60
 LIVE_SECTIONS = {"heading": "audits/_heading.html", "policy_verdict": "audits/_policy_verdict.html",
                  "lineage": "audits/_lineage.html"}
 STORED_SECTIONS = {"stored_results": "audits/_stored_results.html"}
+
+
+def audit_report(*, audit_id: int) -> dict:
+    """The report page's context (raises Audit.DoesNotExist). A complete audit: the audit's own row and its
+    rendered sections, from the cache where kept. Queued, running (the live bar) or failed: the full context,
+    nothing kept."""
+    audit = selectors.audit_bare_get(audit_id=audit_id)
+    if audit.status != AuditStatus.COMPLETE:
+        return report_context(audit_id=audit_id)
+    # A complete audit's job completed in the same transaction (audits.services._audit_store): no bar to show.
+    sections = report_sections(audit=audit, log_head=audit.log_head, result_digests=audit.result_digests,
+                               context=lambda now: report_context(audit_id=audit_id, now=now))
+    return {"audit": audit, "sections": sections}
+
+
+def report_context(*, audit_id: int, now: datetime | None = None) -> dict:
+    """What the report shows: stored results only, what upper apps add through hooks.audit_report_sections
+    (approvals: the policies judged on them at `now`, `verdicts`), lineage and hashes. Raises
+    Audit.DoesNotExist."""
+    audit = selectors.audit_report_get(audit_id=audit_id)
+    results = selectors.audit_results(audit=audit)
+    return {"audit": audit, "results": results, "job": job_for(audit),
+            "result_rows": sorted(audit.results.all(), key=lambda r: r.kind), "verdicts": [],
+            **hooks.audit_report_sections.merged(audit=audit, results=results, now=now),
+            "findings": selectors.audit_findings(results=results),
+            "lineage": selectors.audit_lineage(audit=audit)}
 
 
 @functools.cache

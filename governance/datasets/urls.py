@@ -1,0 +1,34 @@
+from django.urls import path
+
+from governance.datasets import api, views
+
+api_urls = [
+    path("api/datasets/", api.DatasetListApi.as_view(), name="api-datasets"),
+    path("api/datasets/<int:pk>/", api.DatasetDetailApi.as_view(), name="api-dataset"),
+    path("api/dataset-versions/", api.DatasetVersionListApi.as_view(), name="api-dataset-versions"),
+    path("api/dataset-versions/<int:pk>/", api.DatasetVersionDetailApi.as_view(), name="api-dataset-version"),
+    path("api/dataset-versions/<int:pk>/records/", api.DatasetRecordListApi.as_view(),
+         name="api-dataset-records"),
+    path("api/dataset-versions/<int:pk>/datasheet/", api.DatasheetApi.as_view(),
+         name="api-dataset-datasheet"),
+    path("api/dataset-versions/<int:pk>/drift/", api.DatasetDriftApi.as_view(), name="api-dataset-drift"),
+    path("api/dataset-versions/<int:pk>/reweigh/", api.DatasetReweighApi.as_view(),
+         name="api-dataset-reweigh"),
+    path("api/dataset-versions/<int:pk>/resample/", api.DatasetResampleApi.as_view(),
+         name="api-dataset-resample"),
+]
+
+page_urls = [
+    path("datasets/", views.dataset_list, name="datasets"),
+    path("datasets/upload/", views.dataset_upload, name="dataset-upload"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
+    path("datasets/versions/<int:pk>/", views.dataset_version_detail, name="dataset-version"),
+    path("datasets/versions/<int:pk>/datasheet/", views.dataset_version_datasheet, name="dataset-datasheet"),
+    path("datasets/versions/<int:pk>/reweigh/", views.dataset_version_reweigh,
+         name="dataset-version-reweigh"),
+    path("datasets/versions/<int:pk>/resample/", views.dataset_version_resample,
+         name="dataset-version-resample"),
+    path("datasets/compare/", views.dataset_compare, name="dataset-compare"),
+]
+
+urlpatterns = api_urls + page_urls

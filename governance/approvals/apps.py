@@ -17,7 +17,7 @@ class ApprovalsConfig(AppConfig):
 
         job_kind_register(JobKind(kind=notifications.WEBHOOK_JOB_KIND, task_name=notifications.DELIVER_TASK,
                                   subject=WebhookDelivery, run=notifications.webhook_delivery_run,
-                                  failed=notifications.webhook_delivery_job_failed))
+                                  failed=notifications.webhook_delivery_job_failed, listed=False))
         audit_completed.connect(receivers.deployment_requests_recheck_on_audit_completed, sender=Audit,
                                 dispatch_uid="approvals.recheck_on_audit_completed")
 

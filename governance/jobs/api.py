@@ -3,7 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
-from governance.permissions import role_permission
+from governance.permissions import role_permission, user_has_role
+from governance.roles import ADMIN
 from governance.api_lists import CreatedRangeInput, id_filter, list_filters, ordering_field
 from governance.jobs import selectors
 from governance.jobs.models import Job, JobStatus
@@ -37,7 +38,8 @@ class JobListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.job_list(filters=list_filters(JobFilterInput, self.request))
+        return selectors.job_list(filters=list_filters(JobFilterInput, self.request),
+                                  include_unlisted=user_has_role(self.request.user, ADMIN))
 
 
 class JobDetailApi(generics.RetrieveAPIView):

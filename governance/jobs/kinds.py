@@ -45,6 +45,7 @@ class JobKind:
     subject: type[Model]           # the row the job works on (Job.subject_type / subject_id)
     run: JobRunner
     failed: JobFailedHandler | None = None
+    listed: bool = True            # False: plumbing (webhook deliveries) kept off the users' job lists
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -70,6 +71,11 @@ def job_kind_get(kind: str) -> JobKind | None:
 
 def job_kinds() -> list[JobKind]:
     return sorted(_KINDS.values(), key=lambda k: k.kind)
+
+
+def job_kinds_unlisted() -> list[str]:
+    """The kinds registered with listed=False: the home page and the jobs list leave them out."""
+    return sorted(k.kind for k in _KINDS.values() if not k.listed)
 
 
 def _task_body(kind: JobKind) -> Callable[[int], None]:

@@ -4,6 +4,7 @@ from typing import Any, Mapping
 
 from django.db.models import QuerySet
 
+from governance.jobs.kinds import job_kinds_unlisted
 from governance.jobs.models import Job, JobStatus
 from governance.list_filters import narrowed, ordered
 
@@ -18,20 +19,26 @@ def job_get(*, job_id: int) -> Job:
     return Job.objects.get(pk=job_id)
 
 
-def job_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Job]:
+def job_list(*, filters: Mapping[str, Any] | None = None, include_unlisted: bool = False) -> QuerySet[Job]:
     """Jobs narrowed by status, kind, subject, a minimum attempt count and when they were created; newest
-    first unless filters["ordering"] names a key of JOB_ORDERING."""
+    first unless filters["ordering"] names a key of JOB_ORDERING. Kinds registered unlisted (webhook
+    deliveries) only with include_unlisted (administrators)."""
     filters = filters or {}
-    return ordered(narrowed(Job.objects.all(), filters, JOB_FILTERS), filters.get("ordering", ""),
+    jobs = Job.objects.all() if include_unlisted else _listed()
+    return ordered(narrowed(jobs, filters, JOB_FILTERS), filters.get("ordering", ""),
                    fields=JOB_ORDERING, default="-created_at")
 
 
 def job_list_active(*, limit: int = 20):
-    return Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-created_at")[:limit]
+    return _listed().filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).order_by("-created_at")[:limit]
 
 
 def job_list_recent_failed(*, limit: int = 10):
-    return Job.objects.filter(status=JobStatus.FAILED).order_by("-finished_at")[:limit]
+    return _listed().filter(status=JobStatus.FAILED).order_by("-finished_at")[:limit]
+
+
+def _listed() -> QuerySet[Job]:
+    return Job.objects.exclude(kind__in=job_kinds_unlisted())
 
 
 def job_for(subject) -> Job | None:

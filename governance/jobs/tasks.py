@@ -1,4 +1,6 @@
-"""The base class of every task (governance/jobs/celery_app.py sets it as the app's task class).
+"""The base class of every job and periodic task (each names it: `base=JobTask`; governance.jobs.kinds does
+for the job kinds). It is not the app's default task class: the app (celery_app.py) cannot import it without
+an import cycle through jobs.services, so a new task must name it.
 
 What it adds to a plain Celery task, so that no job is lost, none runs forever, and none is done twice:
 - late acknowledgement, and a rejection back to the queue when the worker process dies mid-task;

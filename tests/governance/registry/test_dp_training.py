@@ -16,6 +16,7 @@ from governance.compliance.documentation import annex_iv
 from governance.datasets.services import dataset_version_reweigh
 from governance.jobs.models import Job
 from governance.registry.choices import VersionStatus
+from governance.registry.mitigation import model_version_mitigate
 from governance.registry.models import ModelVersion
 from governance.registry.services import model_version_request_training
 from models_core.training import privacy
@@ -90,6 +91,12 @@ def test_dp_version_records_its_accounting_on_the_api_the_model_card_and_annex_i
     assert "DP: ε =" in client.get(f"/models/{version.model_id}/").content.decode()
     development = annex_iv(version)["sections"]["2. Development: methods, data, validation"]
     assert development["methods"]["differential_privacy"] == record
+    # A threshold-mitigated child keeps the parent's weights and so its record, plus what it adds uncovered.
+    child = model_version_mitigate(actor=engineer, model_version=version, dataset_version=data,
+                                   constraint="demographic_parity", attribute="gender")
+    assert child.dp["epsilon"] == record["epsilon"]
+    assert child.dp["does_not_cover"][:-1] == record["does_not_cover"]
+    assert "group thresholds" in child.dp["does_not_cover"][-1]
     # The secret seeds of this run's noise and sampling are nowhere in what the registry stored: the
     # artifact's files, the version row, or the audit log's entries about it.
     assert len(drawn) == 2
@@ -101,3 +108,17 @@ def test_dp_version_records_its_accounting_on_the_api_the_model_card_and_annex_i
         for needle in (str(seed).encode(), f"{seed:x}".encode(), seed.to_bytes(8, "little"),
                        seed.to_bytes(8, "big")):
             assert needle not in stored
+
+
+def test_a_dp_record_from_before_per_run_noise_is_shown_as_void(engineer):
+    version = model_version_request_training(actor=engineer, model_name="dp-legacy",
+                                             dataset_version=upload_hiring(engineer), dp=True, dp_epsilon=3.0)
+    # The shape trainer wrote before issue #16 (noise seeded from the stored training seed): such rows exist.
+    legacy = {"epsilon": 2.99, "delta": 1e-5, "noise_multiplier": 1.4, "max_grad_norm": 1.0, "accountant": "prv",
+              "steps": 18, "secure_mode": False, "target_epsilon": 3.0}
+    ModelVersion.objects.filter(pk=version.pk).update(dp=legacy)
+    client = Client()
+    client.force_login(engineer)
+    page = client.get(f"/models/versions/{version.pk}/").content.decode()
+    assert "does not hold" in page and "What the guarantee covers" not in page
+    assert "DP claim void" in client.get(f"/models/{version.model_id}/").content.decode()

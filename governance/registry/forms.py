@@ -16,7 +16,10 @@ class TrainForm(forms.Form):
                                         help_text="Train only the classification head (fast on CPU).")
     epochs = forms.IntegerField(min_value=1, max_value=50, initial=8)
     seed = forms.IntegerField(min_value=0, initial=0)
-    dp = forms.BooleanField(required=False, label="Differentially private head (DP-SGD)")
+    dp = forms.BooleanField(
+        required=False, label="Differentially private head (DP-SGD)",
+        help_text="Fresh, unstored noise per run; every epoch runs and the last is kept (no selection on "
+                  "validation data); datasets with sample weights (reweighed) are refused.")
     dp_epsilon = forms.FloatField(min_value=0.1, max_value=100, required=False, label="Target ε")
     intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 

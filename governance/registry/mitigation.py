@@ -79,13 +79,23 @@ def model_version_mitigate(*, actor, model_version: ModelVersion, dataset_versio
         model=parent.model, version=_next_version(parent.model), dataset_version=parent.dataset_version,
         parent=parent, lineage_note=f"threshold mitigation: {constraint} on {attribute}",
         training_config={**parent.training_config, "mitigation": mitigation},
-        label_names=list(parent.label_names), created_by=actor)
+        label_names=list(parent.label_names), created_by=actor, dp=_child_privacy(parent.dp, dataset_version))
     job = jobs.job_create(kind=MITIGATION_JOB_KIND, subject=child, created_by=actor)
     audit_log_append(actor=actor, action="model_version.mitigation_requested", obj=child,
                      payload={"parent": parent.pk, "parent_artifact_digest": parent.artifact_digest,
                               "version": child.version, **mitigation, "job": job.pk})
     enqueue(MITIGATE_TASK, job.pk)
     return child
+
+
+def _child_privacy(parent_dp: dict | None, data: DatasetVersion) -> dict | None:
+    """The child keeps the parent's weights, so the parent's DP record holds for them (post-processing);
+    the thresholds are fitted without DP, on rows that the record's guarantee does not cover."""
+    if not parent_dp or not parent_dp.get("record_format"):
+        return parent_dp
+    thresholds = (f"the group thresholds of this mitigated version, fitted without DP on {data} (the held-out "
+                  f"validation split when it is the training dataset)")
+    return {**parent_dp, "does_not_cover": [*parent_dp["does_not_cover"], thresholds]}
 
 
 def _validation_rows(*, parent: ModelVersion, data: DatasetVersion, labels: list[int]) -> tuple[list[int], str]:

@@ -9,6 +9,7 @@ from governance.roles import ML_ENGINEER
 from governance.permissions import user_has_role
 from governance.jobs.selectors import job_for
 from governance.list_filters import ListFilters, narrowed, ordered, searched
+from governance.datasets.models import DatasetRecord, DatasetVersion
 from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
 
 MODEL_FILTERS = {"owner": "owner__username", "created_after": "created_at__gte", "created_before": "created_at__lt"}
@@ -56,6 +57,11 @@ def deployment_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Dep
     filters = filters or {}
     qs = narrowed(Deployment.objects.select_related("model_version__model"), filters, DEPLOYMENT_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=DEPLOYMENT_ORDERING, default="-started_at")
+
+
+def dataset_version_weighted(*, dataset_version: DatasetVersion) -> bool:
+    """Whether any record carries a sample weight other than 1 (reweighing, say): training uses the weights."""
+    return DatasetRecord.objects.filter(version=dataset_version).exclude(weight=1.0).exists()
 
 
 def model_version_get(*, version_id: int) -> ModelVersion:

@@ -25,6 +25,7 @@ from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
 from governance.registry.choices import EncoderChoice, Environment, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
+from governance.registry.selectors import dataset_version_weighted
 
 if TYPE_CHECKING:
     from models_core.training.trainer import TrainResult
@@ -60,6 +61,11 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
         raise ValidationFailed("Epochs must be between 1 and 50.", field="epochs")
     if dp and dp_epsilon is not None and not 0.1 <= float(dp_epsilon) <= 100:
         raise ValidationFailed("The target ε must be between 0.1 and 100.", field="dp_epsilon")
+    if dp and dataset_version_weighted(dataset_version=dataset_version):
+        # models_core refuses them too; refusing here keeps the request from queueing a job bound to fail.
+        raise ValidationFailed(f"{dataset_version} carries sample weights (e.g. from reweighing); DP-SGD cannot use "
+                               "data-dependent weights, which fall outside its privacy accounting. Train without "
+                               "DP, or with DP on the unweighted version.", field="dp")
     model, created = Model.objects.get_or_create(
         name=model_name, defaults={"owner": actor, "description": description, "intended_purpose": intended_purpose})
     if created:

@@ -21,12 +21,12 @@ class TrainConfig:
     epochs: int = 4
     batch_size: int = 32
     lr: float | None = None              # None: 2e-3 head only (2e-2 with dp), 5e-5 fine-tuning, 5e-4 scratch
-    seed: int = 0
+    seed: int = 0                        # split, init, dropout, shuffling; never DP noise or sampling (privacy.py)
     val_fraction: float = 0.2
     max_length: int = 128
-    patience: int = 2
-    # DP-SGD on the head (frozen pretrained encoder only). Sample weights scale each row's gradient
-    # before clipping, so under DP a weight above ~1 is partly clipped away.
+    patience: int = 2                    # early stopping; ignored under DP (every epoch runs, the last is kept)
+    # DP-SGD on the head (frozen pretrained encoder only): noise and Poisson sampling from per-run OS
+    # entropy, never stored; non-uniform sample weights are refused (models_core.training.privacy).
     dp: bool = False
     dp_epsilon: float | None = None      # target epsilon; None: use dp_noise_multiplier
     dp_delta: float = 1e-5

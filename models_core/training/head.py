@@ -1,5 +1,6 @@
 """Head-only training on sentence vectors computed once by the frozen encoder, optionally with DP-SGD
-(Opacus): the head is the only part that sees the training data.
+(Opacus): the head is the only part that sees the training data. The DP randomness and accounting are in
+models_core.training.privacy.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from models_core.compute import ComputeMeter
 from models_core.encoder.classifier import TextClassifier
 from models_core.training.config import Progress, TrainConfig
 from models_core.training.loop import EpochLoop, evaluate_logits, state_copy, weighted_loss
+from models_core.training.privacy import ACCOUNTANT, dp_record, entropy_generator
 
 
 def train_head(model: TextClassifier, features: torch.Tensor, y: np.ndarray, w: np.ndarray,
@@ -35,7 +37,10 @@ def train_head(model: TextClassifier, features: torch.Tensor, y: np.ndarray, w: 
     hidden, num_labels = features.shape[1], model.num_labels
     head_flops = 2 * hidden * num_labels
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.resolved_lr(), weight_decay=config.weight_decay)
-    generator = torch.Generator().manual_seed(config.seed)
+    # Without DP the loader's shuffling follows the training seed (reproducible). With DP, Opacus replaces
+    # it by Poisson sampling drawn from the loader's generator, so that generator, like the noise
+    # generator, is seeded from OS entropy and never stored (models_core.training.privacy).
+    generator = entropy_generator("cpu") if config.dp else torch.Generator().manual_seed(config.seed)
     dataset = torch.utils.data.TensorDataset(x_train, y_train, w_train)
     loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator)
     trained_module: torch.nn.Module = head
@@ -44,9 +49,10 @@ def train_head(model: TextClassifier, features: torch.Tensor, y: np.ndarray, w: 
     if config.dp:
         from opacus import PrivacyEngine
 
-        engine = PrivacyEngine(accountant="prv")
+        engine = PrivacyEngine(accountant=ACCOUNTANT)
         head.train()  # Opacus validates the module in training mode
-        common = dict(module=head, optimizer=optimizer, data_loader=loader, max_grad_norm=config.dp_max_grad_norm)
+        common = dict(module=head, optimizer=optimizer, data_loader=loader, max_grad_norm=config.dp_max_grad_norm,
+                      poisson_sampling=True, noise_generator=entropy_generator(device))
         if config.dp_epsilon is not None:
             trained_module, optimizer, loader = engine.make_private_with_epsilon(
                 **common, target_epsilon=config.dp_epsilon, target_delta=config.dp_delta, epochs=config.epochs)
@@ -77,7 +83,10 @@ def train_head(model: TextClassifier, features: torch.Tensor, y: np.ndarray, w: 
         return evaluate_logits(logits, y[val_idx])
 
     try:
-        history, best = loop.run(train_epoch, evaluate, lambda: state_copy(head), head.load_state_dict)
+        # Under DP no epoch is chosen on validation data (the choice would sit outside the accounting):
+        # every planned epoch runs, and the last one's weights are kept.
+        history, best = loop.run(train_epoch, evaluate, lambda: state_copy(head), head.load_state_dict,
+                                 select_best=not config.dp)
     finally:
         if engine is not None:
             trained_module._close()  # remove Opacus hooks and per-sample gradients from `head`
@@ -86,9 +95,8 @@ def train_head(model: TextClassifier, features: torch.Tensor, y: np.ndarray, w: 
         head.linear.bias -= weight @ mean.to(device)
         head.linear.weight.copy_(weight)
     if engine is not None:
-        dp_info = {"epsilon": float(engine.get_epsilon(config.dp_delta)), "delta": config.dp_delta,
-                   "noise_multiplier": float(optimizer.noise_multiplier),
-                   "max_grad_norm": config.dp_max_grad_norm, "target_epsilon": config.dp_epsilon,
-                   "accountant": "prv", "steps": loop.step, "secure_mode": False,
-                   "scope": "classification head only; the pretrained encoder never sees training data"}
+        dp_info = dp_record(engine=engine, delta=config.dp_delta, max_grad_norm=config.dp_max_grad_norm,
+                            target_epsilon=config.dp_epsilon, epochs=config.epochs)
+        if dp_info["steps"] != loop.step:
+            raise RuntimeError(f"the accountant counted {dp_info['steps']} noised steps, the loop {loop.step}")
     return history, best, dp_info

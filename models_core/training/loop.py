@@ -1,5 +1,6 @@
 """The epoch loop shared by every training mode: seeded determinism, the weighted loss, per-epoch
-validation (accuracy, macro-F1, loss), best-epoch selection, early stopping and progress reports.
+validation (accuracy, macro-F1, loss), best-epoch selection and early stopping (or, for DP-SGD, neither:
+a fixed number of epochs and the last one kept), progress reports.
 """
 
 from __future__ import annotations
@@ -65,7 +66,13 @@ class EpochLoop:
                            "epoch": epoch, "step": self.step, "loss": loss, "val_metric": self.val_metric})
 
     def run(self, train_epoch: Callable[[int], float], evaluate: Callable[[], dict[str, float]],
-            snapshot: Callable[[], Any], restore: Callable[[Any], None]) -> tuple[list[dict], dict]:
+            snapshot: Callable[[], Any], restore: Callable[[Any], None],
+            select_best: bool = True) -> tuple[list[dict], dict]:
+        """Train `config.epochs` epochs. With `select_best`, keep the epoch of best validation macro-F1 and
+        stop after `patience` epochs without improvement; without it, run every epoch and keep the last
+        (the weights are then never a function of the validation data)."""
+        if not select_best:
+            return self._run_fixed(train_epoch, evaluate)
         history: list[dict] = []
         best: dict[str, Any] | None = None
         best_state = None
@@ -89,6 +96,20 @@ class EpochLoop:
         assert best is not None
         restore(best_state)
         return history, best
+
+    def _run_fixed(self, train_epoch: Callable[[int], float],
+                   evaluate: Callable[[], dict[str, float]]) -> tuple[list[dict], dict]:
+        history: list[dict] = []
+        try:
+            for epoch in range(1, self.config.epochs + 1):
+                train_loss = train_epoch(epoch)
+                scores = evaluate()  # reported only; no decision reads it
+                self.val_metric = scores["val_f1"]
+                history.append({"epoch": epoch, "train_loss": train_loss, **scores})
+                self._report(epoch, train_loss)
+        finally:
+            self.bar.close()
+        return history, history[-1]
 
 
 def evaluate_logits(logits: np.ndarray, y_val: np.ndarray) -> dict[str, float]:

@@ -8,13 +8,20 @@ or from scratch.
   trains a WordPiece tokenizer on the training split and builds a small random encoder (a frozen random
   encoder would be meaningless, so `freeze_encoder` is ignored for scratch).
 
-Reproducibility: all randomness (split, head init, dropout, shuffling, DP noise) derives from
+Reproducibility: without DP all randomness (split, head init, dropout, shuffling) derives from
 `config.seed` inside `torch.random.fork_rng`, with `torch.use_deterministic_algorithms(True)` for the
 duration, so on CPU the same inputs and seed give bit-identical weights and hence the same artifact
 digest. The caller's global RNG state and determinism flag are restored afterwards.
+With DP the seed still fixes the split, the head's initialisation and dropout, but the DP noise and the
+Poisson sampling come from OS entropy per run and are never stored (models_core.training.privacy): two DP
+runs with one seed give different weights, and no stored value replays the noise.
 
 Model selection: after each epoch the validation macro-F1 (models_core.metrics) is computed; the best
-epoch's weights are kept, and training stops after `patience` epochs without improvement.
+epoch's weights are kept, and training stops after `patience` epochs without improvement. Under DP there
+is no selection and no early stopping: every epoch runs and the last one's weights are kept.
+
+DP refuses non-uniform sample weights (InputError): they are computed from other records and fall outside
+the accounting.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from models_core.training.config import Progress, TrainConfig
 from models_core.training.full import train_full
 from models_core.training.head import train_head
 from models_core.training.loop import seeded
+from models_core.training.privacy import check_dp_sample_weights
 
 
 @dataclass
@@ -111,6 +119,8 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], num_labels: in
                      sample_weights: Sequence[float] | None = None,
                      progress: Progress | None = None) -> TrainResult:
     """Train a text classifier; see the module docstring for the modes and the reproducibility contract."""
+    if config.dp:
+        check_dp_sample_weights(sample_weights)
     texts, y, w = _check_inputs(texts, labels, num_labels, sample_weights)
     names = list(config.label_names) if config.label_names else [str(i) for i in range(num_labels)]
     if len(names) != num_labels:
@@ -150,7 +160,8 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], num_labels: in
         "val_accuracy": best["val_accuracy"], "val_f1": best["val_f1"], "val_loss": best["val_loss"],
         "baseline_accuracy": float(np.mean(y[val_idx] == train_majority)),
         "train_loss": best["train_loss"], "epochs_run": len(history), "best_epoch": best["epoch"],
-        "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "selection_metric": "val_f1",
+        "n_train": int(len(train_idx)), "n_val": int(len(val_idx)),
+        "selection_metric": "none (DP-SGD: last epoch)" if config.dp else "val_f1",
         "lr": config.resolved_lr(), "mode": "head_only" if config.head_only else
         ("scratch" if config.encoder == "scratch" else "fine_tune"),
     }

@@ -164,7 +164,10 @@ def annex_iv(model_version) -> dict:
                               else [f"{cfg['pretrained_encoder']['name']} (registered pretrained encoder, sha256 "
                                     f"{cfg['pretrained_encoder']['digest']})"] if cfg.get("pretrained_encoder")
                               else []),
-                          "differential_privacy": mv.dp},
+                          "differential_privacy": (
+                              {**mv.dp, "claim_void": "recorded before per-run noise: the noise was replayable "
+                                                      "from the stored seed, so no (ε, δ) guarantee holds"}
+                              if mv.dp and not mv.dp.get("record_format") else mv.dp)},
               "design_rationale": written["design_rationale"],
               "architecture_and_compute_used": {"encoder": cfg.get("encoder"),
                                                 "freeze_encoder": cfg.get("freeze_encoder"),

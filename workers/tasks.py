@@ -8,8 +8,12 @@ backend.
 
 from __future__ import annotations
 
+import logging
+
 from governance.jobs.celery_app import app
 from governance.jobs.tasks import JobTask
+
+log = logging.getLogger(__name__)
 
 
 @app.task(name="governance.requeue_stale_jobs", base=JobTask)
@@ -23,9 +27,13 @@ def requeue_stale_jobs() -> dict:
 @app.task(name="governance.audit_log_checkpoint", base=JobTask)
 def audit_log_checkpoint() -> int | None:
     """Periodic (django-celery-beat, every AUDIT_CHECKPOINT_INTERVAL_S): sign the audit log's head."""
-    from governance.auditlog.services import audit_log_checkpoint_periodic
+    from governance.auditlog.services import AuditLogVerificationFailed, audit_log_checkpoint_periodic
 
-    checkpoint = audit_log_checkpoint_periodic()
+    try:
+        checkpoint = audit_log_checkpoint_periodic()
+    except AuditLogVerificationFailed as exc:  # recorded and announced (webhook) by the service; nothing signed
+        log.error("audit-log checkpoint refused, the log does not verify: %s", " | ".join(exc.problems))
+        raise
     return checkpoint["seq"] if checkpoint else None
 
 

@@ -20,6 +20,12 @@ class ApprovalsConfig(AppConfig):
                                   failed=notifications.webhook_delivery_job_failed, listed=False))
         audit_completed.connect(receivers.deployment_requests_recheck_on_audit_completed, sender=Audit,
                                 dispatch_uid="approvals.recheck_on_audit_completed")
+        from governance.auditlog import signals as auditlog_signals
+
+        auditlog_signals.checkpoint_signed.connect(receivers.webhooks_on_audit_log_checkpoint,
+                                                   dispatch_uid="approvals.webhooks_on_audit_log_checkpoint")
+        auditlog_signals.verification_failed.connect(receivers.webhooks_on_audit_log_verification_failed,
+                                                     dispatch_uid="approvals.webhooks_on_audit_log_failure")
 
         # The audit report shows each environment's policy judged on the audit (audits sits below approvals).
         hooks.audit_report_sections.register(audit_report_verdicts)

@@ -122,6 +122,10 @@ class WebhookEvent(models.TextChoices):
     APPROVED = "request.approved", "Approval recorded"
     REJECTED = "request.rejected", "Request rejected"
     VOIDED = "request.voided", "Approvals voided (evidence changed)"
+    # Sent by the audit log (governance.auditlog.signals, connected in approvals/apps.py): witnesses outside
+    # the organisation hold each signed head, and hear when the checkpoint writer refuses a log that fails.
+    AUDITLOG_CHECKPOINT = "auditlog.checkpoint", "Audit log: signed checkpoint (the signed head)"
+    AUDITLOG_VERIFICATION_FAILED = "auditlog.verification_failed", "Audit log: verification failed, nothing signed"
 
 
 class Webhook(models.Model):

@@ -76,6 +76,17 @@ def notify(*, event: str, request: DeploymentRequest, actor, recipients: list[st
         enqueue(DELIVER_TASK, job.pk)
 
 
+def audit_log_event_notify(*, event: str, payload: dict) -> None:
+    """An audit-log event (auditlog.checkpoint, auditlog.verification_failed) to every webhook subscribed to
+    it, delivered like the others (a row and a job each, HMAC-signed, retried), after this commits."""
+    body = {"event": event, "at": timezone.now().isoformat(), **payload}
+    with transaction.atomic():
+        for hook in Webhook.objects.filter(active=True):
+            if event in hook.events:
+                delivery = WebhookDelivery.objects.create(webhook=hook, event=event, payload=body)
+                enqueue(DELIVER_TASK, jobs.job_create(kind=WEBHOOK_JOB_KIND, subject=delivery, created_by=None).pk)
+
+
 def reviewer_emails(*, policy, exclude_user_id: int) -> list[str]:
     pool = list(policy.approvers.all()) if policy.pk else []
     users = pool or User.objects.filter(groups__name=REVIEWER, is_active=True)

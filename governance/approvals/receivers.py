@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from governance.approvals.notifications import audit_log_event_notify
+from governance.approvals.models import WebhookEvent
 from governance.approvals.services import deployment_requests_recheck_for_version
 
 
@@ -9,3 +11,15 @@ def deployment_requests_recheck_on_audit_completed(*, sender, audit, actor, **_)
     """governance.audits.signals.audit_completed: a newer audit of a version that fails a gate voids the
     approvals of the version's open requests (deployment_requests_recheck_for_version)."""
     deployment_requests_recheck_for_version(actor=actor, model_version_id=audit.model_version_id)
+
+
+def webhooks_on_audit_log_checkpoint(*, sender, checkpoint: dict, **_) -> None:
+    """governance.auditlog.signals.checkpoint_signed: the signed head (the whole checkpoint, with its public key
+    and signature) to the `auditlog.checkpoint` webhooks, so outside witnesses can hold the organisation to it."""
+    audit_log_event_notify(event=WebhookEvent.AUDITLOG_CHECKPOINT, payload={"checkpoint": checkpoint})
+
+
+def webhooks_on_audit_log_verification_failed(*, sender, problems: list[str], reason: str, actor: str, **_) -> None:
+    """governance.auditlog.signals.verification_failed: the checkpoint writer refused to sign."""
+    audit_log_event_notify(event=WebhookEvent.AUDITLOG_VERIFICATION_FAILED,
+                           payload={"reason": reason, "actor": actor, "problems": problems[:50]})

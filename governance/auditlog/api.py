@@ -30,6 +30,9 @@ class VerdictOutput(serializers.Serializer):
     problems = serializers.ListField(child=serializers.CharField())
     checkpoint = serializers.DictField(allow_null=True)
     checkpoints_checked = serializers.IntegerField()
+    uncovered = serializers.IntegerField(help_text="Entries after the newest valid checkpoint (sealed, not yet "
+                                                   "covered: the next checkpoint covers them).")
+    uncovered_from = serializers.IntegerField(allow_null=True)
 
 
 class CheckpointOutput(serializers.Serializer):

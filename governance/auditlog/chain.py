@@ -32,6 +32,12 @@ def entry_hash(prev_hash: str, body: dict) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical_json(body)}".encode()).hexdigest()
 
 
+def seal_message(entry_hash_hex: str) -> bytes:
+    """The bytes an entry's seal (the Ed25519 signature made as it is appended) covers: its hash, which covers
+    its content and, through prev_hash, every entry before it."""
+    return f"{EXPORT_FORMAT}-entry\n{entry_hash_hex}".encode()
+
+
 def checkpoint_message(*, seq: int, head_hash: str, created_at: str) -> bytes:
     """The bytes a checkpoint's Ed25519 signature covers."""
     return canonical_json({"format": EXPORT_FORMAT, "seq": seq, "head_hash": head_hash,
@@ -44,7 +50,8 @@ def _body_of(entry: dict, seq: int | None = None) -> dict:
                       object_id=entry["object_id"], payload=entry["payload"])
 
 
-def verify_entries(entries: Sequence[dict], *, checkpoints: Iterable[dict] = ()) -> list[str]:
+def verify_entries(entries: Sequence[dict], *, checkpoints: Iterable[dict] = (),
+                   start: tuple[int, str] = (0, GENESIS_HASH)) -> list[str]:
     """Every problem of a chain given in its stored order, naming the entries at fault.
 
     `entries` are dicts with seq, created_at (ISO string), actor, action, object_type, object_id, payload,
@@ -53,6 +60,7 @@ def verify_entries(entries: Sequence[dict], *, checkpoints: Iterable[dict] = ())
     inserted or reordered, told apart by where its previous-hash points), and its sequence number.
     `checkpoints` ({seq, head_hash}) vouch that entry #seq had that hash: a missing or different entry
     there means the log was truncated or rewritten, which no chain check alone can see.
+    `start` (seq, hash): the entry the first one must follow (a checked checkpoint's), the genesis by default.
     """
     problems: list[str] = []
     position = {e["hash"]: i for i, e in enumerate(entries)}
@@ -60,15 +68,17 @@ def verify_entries(entries: Sequence[dict], *, checkpoints: Iterable[dict] = ())
     for i, entry in enumerate(entries):
         seq = entry["seq"]
         before = entries[i - 1] if i else None
-        expected_prev = before["hash"] if before else GENESIS_HASH
+        expected_prev = before["hash"] if before else start[1]
         if entry_hash(entry["prev_hash"], _body_of(entry)) != entry["hash"]:
             problems.append(_content_problem(entry, entries, position))
         if entry["prev_hash"] != expected_prev:
-            problems.append(_link_problem(i, entries, position, referenced))
+            problems.append(_link_problem(i, entries, position, referenced, start=start))
         elif before is not None and seq != before["seq"] + 1:
             problems.append(f"entry #{seq}: its sequence number should be #{before['seq'] + 1} (renumbered)")
-        elif before is None and seq != 1:
-            problems.append(f"entry #{seq}: the log should start at #1 (entries before it were removed)")
+        elif before is None and seq != start[0] + 1:
+            problems.append(f"entry #{seq}: the log should continue at #{start[0] + 1} (entries before it were "
+                            f"removed)" if start[0] else
+                            f"entry #{seq}: the log should start at #1 (entries before it were removed)")
         if len(problems) >= MAX_PROBLEMS:
             problems.append("… (more problems not listed)")
             break
@@ -105,13 +115,14 @@ def _content_problem(entry: dict, entries: Sequence[dict], position: dict) -> st
     return f"entry #{seq}: content does not match its hash (edited)"
 
 
-def _link_problem(i: int, entries: Sequence[dict], position: dict, referenced: set) -> str:
+def _link_problem(i: int, entries: Sequence[dict], position: dict, referenced: set,
+                  start: tuple[int, str] = (0, GENESIS_HASH)) -> str:
     entry = entries[i]
     seq = entry["seq"]
     before = entries[i - 1] if i else None
     after = entries[i + 1] if i + 1 < len(entries) else None
-    before_hash = before["hash"] if before else GENESIS_HASH
-    where = f"#{before['seq']}" if before else "the start"
+    before_hash = before["hash"] if before else start[1]
+    where = f"#{before['seq']}" if before else (f"checkpoint #{start[0]}" if start[0] else "the start")
     orphan = entry["hash"] not in referenced
     if orphan and after is not None and after["prev_hash"] == before_hash:
         return f"entry #{seq}: inserted — the entry after it links straight to {where}"

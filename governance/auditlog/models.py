@@ -14,7 +14,8 @@ class AuditLogEntry(models.Model):
 
     `hash` = SHA-256 over `prev_hash` and the canonical JSON of the entry (see chain.py). `prev_hash` is
     unique, so two appenders that raced from the same head fail loudly instead of forking the chain.
-    On PostgreSQL a trigger refuses UPDATE and DELETE on this table (migration compliance 0002).
+    On PostgreSQL triggers refuse UPDATE, DELETE (compliance 0002) and TRUNCATE (auditlog 0002), and an
+    insert that does not extend the chain head by one (auditlog 0002, which also advances the head).
     """
 
     seq = models.BigIntegerField(unique=True)
@@ -28,6 +29,10 @@ class AuditLogEntry(models.Model):
     payload = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64, unique=True)
     hash = models.CharField(max_length=64, unique=True)
+    # Ed25519 signature of `hash` by the signing key, made at append (signing.seal): a rewrite after the newest
+    # checkpoint by anyone without the key (the database owner) cannot be re-sealed. Empty on entries older
+    # than auditlog 0002, which only a checkpoint covers.
+    seal = models.CharField(max_length=128, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "compliance_auditlogentry"

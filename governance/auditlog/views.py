@@ -35,6 +35,10 @@ def audit_log_export(request):
 @role_required(COMPLIANCE_OFFICER)
 @require_POST
 def audit_log_checkpoint(request):
-    checkpoint = services.audit_log_checkpoint_write(request.user)
+    try:
+        checkpoint = services.audit_log_checkpoint_write(request.user)
+    except services.AuditLogVerificationFailed as exc:
+        messages.error(request, f"No checkpoint signed: the audit log does not verify. {'; '.join(exc.problems[:20])}")
+        return redirect("audit-log")
     messages.success(request, f"Signed checkpoint #{checkpoint['seq']} written.")
     return redirect("audit-log")

@@ -232,6 +232,17 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "governance@localhost"
 AUDIT_SIGNING_KEY_FILE = Path(os.environ.get("AUDIT_SIGNING_KEY_FILE", VAR_DIR / "keys" / "audit-log-ed25519.key"))
 AUDIT_CHECKPOINT_DIR = Path(os.environ.get("AUDIT_CHECKPOINT_DIR", VAR_DIR / "audit-checkpoints"))
 AUDIT_CHECKPOINT_INTERVAL_S = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL_S", 3600))
+# Shared write-once storage for signed checkpoints (governance/auditlog/storage.py, s3.py): an S3 bucket created
+# with Object Lock (MinIO locally); each checkpoint is kept AUDIT_CHECKPOINT_RETENTION_DAYS in COMPLIANCE mode.
+if os.environ.get("AUDIT_CHECKPOINT_S3_BUCKET"):
+    STORAGES["audit_checkpoints"] = {"BACKEND": "governance.auditlog.s3.WriteOnceS3Storage", "OPTIONS": {
+        "bucket_name": os.environ["AUDIT_CHECKPOINT_S3_BUCKET"],
+        "endpoint_url": os.environ.get("AUDIT_CHECKPOINT_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("AUDIT_CHECKPOINT_S3_REGION") or None,
+        "access_key": os.environ.get("AUDIT_CHECKPOINT_S3_ACCESS_KEY_ID") or None,  # else the default AWS chain
+        "secret_key": os.environ.get("AUDIT_CHECKPOINT_S3_SECRET_ACCESS_KEY") or None,
+        "retention_days": int(os.environ.get("AUDIT_CHECKPOINT_RETENTION_DAYS", 3650)),
+        "lock_mode": os.environ.get("AUDIT_CHECKPOINT_LOCK_MODE", "COMPLIANCE")}}
 # Deployment-approval webhooks: attempts (exponential backoff between them) and the per-call timeout.
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", 5))
 WEBHOOK_TIMEOUT_S = float(os.environ.get("WEBHOOK_TIMEOUT_S", 10))

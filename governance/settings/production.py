@@ -4,6 +4,7 @@ from .base import *  # noqa: F401,F403
 from .base import CELERY_BROKER_URL, REST_FRAMEWORK, env_bool
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -11,6 +12,13 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be set to at least 50 random characters in production.")
 DEBUG = False
+# The audit log's Ed25519 key (checkpoints and entry seals) comes from the secret store, the same on every
+# machine; no machine may generate its own key file (keys nobody pinned would sign).
+if not re.fullmatch(r"[0-9a-fA-F]{64}", os.environ.get("AUDIT_SIGNING_KEY", "").strip()):
+    raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be set in production: the 32-byte Ed25519 seed as 64 hex "
+                               "characters, the same on every machine (python -c 'import secrets; "
+                               "print(secrets.token_hex(32))').")
+AUDIT_SIGNING_KEY_FILE = None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True

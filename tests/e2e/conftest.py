@@ -18,7 +18,9 @@ def _worker_env(queues: str, artifact_root: Path) -> dict:
     from django.db import connection
 
     db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    # The application's role and its password (tests/conftest.py django_db_setup), as in production.
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    url = f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings.test", "DATABASE_URL": url,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "ARTIFACT_ROOT": str(artifact_root),
             "JOB_DISPATCH": "celery", "PYTHONUNBUFFERED": "1"}

@@ -7,8 +7,10 @@ from django.db.utils import DatabaseError
 from governance.auditlog.models import AuditLogEntry
 from governance.auditlog.selectors import audit_log_verify
 from governance.auditlog.services import audit_log_append
+from tests.conftest import owner_execute
 
-pytestmark = pytest.mark.django_db
+# Committed rows: the owner's tampering runs on its own connection (tests/conftest.py owner_sql).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -20,11 +22,8 @@ def chain(engineer):
 
 
 def _raw(sql: str, params=()):
-    """Tamper as a database superuser would: with triggers (the append-only guard) switched off."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(sql, params)
-        cursor.execute("SET LOCAL session_replication_role = origin")
+    """Tamper as a database superuser would: as the owner, with triggers (the append-only guard) switched off."""
+    owner_execute(sql, params, triggers=False)
 
 
 def test_an_untouched_chain_verifies(chain):
@@ -33,9 +32,20 @@ def test_an_untouched_chain_verifies(chain):
     assert verdict.head_hash == chain[-1].hash
 
 
-def test_the_trigger_refuses_update_and_delete(chain):
+def test_the_trigger_refuses_update_delete_and_truncate_even_to_the_owner(chain, owner_sql):
+    import psycopg
+
+    for sql in ("UPDATE compliance_auditlogentry SET action = 'x'", "DELETE FROM compliance_auditlogentry",
+                "TRUNCATE compliance_auditlogentry", "TRUNCATE compliance_auditcheckpoint",
+                "TRUNCATE compliance_chainhead"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            owner_sql(sql)
+    assert AuditLogEntry.objects.count() == len(chain)
+
+
+def test_the_application_role_may_not_update_or_delete(chain):
     for sql in ("UPDATE compliance_auditlogentry SET action = 'x'", "DELETE FROM compliance_auditlogentry"):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(sql)
 

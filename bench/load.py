@@ -199,7 +199,9 @@ def main() -> None:
 
     with scratch_database("load_bench") as url:
         os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "governance.settings.test",
-                           "SECRET_KEY": secrets.token_urlsafe(50)})
+                           "SECRET_KEY": secrets.token_urlsafe(50),
+                           # production settings need the audit log's key from the environment (issue 15)
+                           "AUDIT_SIGNING_KEY": os.environ.get("AUDIT_SIGNING_KEY") or secrets.token_hex(32)})
         _measure(args)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verify an exported audit log (JSON Lines) offline, with nothing but Python's standard library.
 
-    python tools/verify_audit_log.py audit-log.jsonl [--checkpoint cp.json ...] [--public-key HEX]
+    python tools/verify_audit_log.py audit-log.jsonl --public-key HEX [--checkpoint cp.json ...] [--no-signatures]
 
 The file holds a header line, one line per entry (seq, created_at, actor, action, object_type, object_id,
 payload, prev_hash, hash) and at least one signed checkpoint line (seq, head_hash, created_at, public_key,
@@ -11,11 +11,14 @@ checkpoint (in the file, and any given with --checkpoint, such as the files the 
 AUDIT_CHECKPOINT_DIR) vouches that entry #seq had head_hash: an export cut short, or rewritten and re-chained,
 fails against it.
 
-Ed25519 signatures need a library: when `cryptography` is importable the checkpoints' signatures are verified
-(against --public-key when given, the organisation's published key; otherwise only against the key written
-in the checkpoint, which proves integrity but not origin); when it is not, the verdict says they were not.
+Every entry must be covered by a checkpoint whose Ed25519 signature verifies against --public-key (the
+organisation's published key), and the header's head must be the last entry and a signed head: an entry
+appended after the signed checkpoint fails. Checking signatures needs the `cryptography` package; without it,
+or without --public-key, the verdict is a failure, because nothing would show who wrote the file.
+`--no-signatures` checks the chain alone and says that this proves nothing. Entries' seals (the signature
+made as each was appended) are checked when present.
 
-Exit status: 0 when the log verifies, 1 when it does not, 2 when the file cannot be read.
+Exit status: 0 when the log verifies, 1 when it does not (or cannot be proven), 2 when the file cannot be read.
 These rules are the server's (governance/auditlog/chain.py); a test keeps the two in agreement.
 """
 
@@ -124,34 +127,81 @@ def checkpoint_problems(entries: list[dict], checkpoints: list[dict]) -> list[st
     return problems
 
 
-def signature_check(checkpoints: list[dict], public_key: str | None) -> tuple[list[str], list[str]]:
-    """(problems, notes) about the checkpoints' Ed25519 signatures."""
+def _ed25519():
+    """cryptography's Ed25519 verifier, or None when the package is not importable here."""
     try:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     except ImportError:
-        return [], ["signatures NOT verified: the 'cryptography' package is not importable here (the chain and "
-                    "the checkpoints' sequence numbers and head hashes were checked)"]
-    problems, notes = [], []
-    for cp in checkpoints:
-        key = public_key or cp.get("public_key", "")
-        if public_key and cp.get("public_key") != public_key:
-            problems.append(f"checkpoint #{cp['seq']}: signed by another key than the one given with --public-key")
-            continue
+        return None
+
+    def valid(key_hex: str, signature_hex: str, message: bytes) -> bool:
         try:
-            Ed25519PublicKey.from_public_bytes(bytes.fromhex(key)).verify(bytes.fromhex(cp["signature"]),
-                                                                         checkpoint_message(cp))
-        except (InvalidSignature, ValueError, KeyError):
-            problems.append(f"checkpoint #{cp['seq']}: its Ed25519 signature does not verify (forged or altered)")
-    notes.append("signatures verified with 'cryptography'" + (
-        " against the given public key" if public_key else
-        " against the key stated in each checkpoint (pass --public-key to pin the organisation's key)"))
-    return problems, notes
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex)).verify(bytes.fromhex(signature_hex), message)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
+
+    return valid
 
 
-def read_export(lines) -> tuple[list[dict], list[dict], list[str]]:
+def seal_message(entry_hash_hex: str) -> bytes:
+    return f"{EXPORT_FORMAT}-entry\n{entry_hash_hex}".encode()
+
+
+def signature_check(checkpoints: list[dict], entries: list[dict], public_key: str | None, *,
+                    no_signatures: bool = False) -> tuple[list[dict] | None, list[str], list[str]]:
+    """(the checkpoints whose signature verifies, or None when none could be checked; problems; notes)."""
+    if no_signatures:
+        return list(checkpoints), [], ["NOTHING PROVEN: --no-signatures was given, so no signature was checked; "
+                                       "anyone can write a file that passes the checks that remain (the chain "
+                                       "and the checkpoints' sequence numbers and head hashes)"]
+    valid_sig = _ed25519()
+    if valid_sig is None:
+        return None, ["signatures cannot be checked: the 'cryptography' package is not importable here, so "
+                      "nothing shows who wrote this file (install it, or pass --no-signatures to check the chain "
+                      "alone, which proves nothing)"], []
+    problems, notes, valid = [], [], []
+    if not public_key:
+        problems.append("no --public-key given: a signature checked against the key written in the file proves "
+                        "nothing about who signed it (pass the organisation's published key)")
+    for cp in checkpoints:
+        if public_key and cp.get("public_key") != public_key:
+            problems.append(f"checkpoint #{cp.get('seq')}: signed by another key than the one given with --public-key")
+        elif not valid_sig(public_key or cp.get("public_key", ""), cp.get("signature", ""), checkpoint_message(cp)):
+            problems.append(f"checkpoint #{cp.get('seq')}: its Ed25519 signature does not verify (forged or altered)")
+        else:
+            valid.append(cp)
+    key = public_key or (valid[0]["public_key"] if valid else "")
+    for entry in entries:
+        if entry.get("seal") and not valid_sig(key, entry["seal"], seal_message(entry["hash"])):
+            problems.append(f"entry #{entry['seq']}: its seal does not verify (rewritten, or sealed by another key)")
+    if public_key:
+        notes.append("signatures verified with 'cryptography' against the given public key")
+    return valid, problems, notes
+
+
+def coverage_problems(entries: list[dict], valid: list[dict], header: dict | None) -> list[str]:
+    """Every entry, and the header's head, that no valid signed checkpoint in the file covers."""
+    problems: list[str] = []
+    covered_to = max((int(c["seq"]) for c in valid), default=0)
+    uncovered = [e for e in entries if e["seq"] > covered_to]
+    for entry in uncovered[:MAX_PROBLEMS]:
+        problems.append(f"entry #{entry['seq']}: not covered by a signed checkpoint (the newest valid one is "
+                        f"#{covered_to}): added after the export was signed")
+    if header is not None and "head_seq" in header:
+        last = (entries[-1]["seq"], entries[-1]["hash"]) if entries else (0, GENESIS_HASH)
+        head = (header.get("head_seq"), header.get("head_hash"))
+        if head != last:
+            problems.append(f"the header's head #{head[0]} {head[1]} is not the last entry #{last[0]} {last[1]}")
+        if not any((int(c["seq"]), c["head_hash"]) == head for c in valid):
+            problems.append(f"the header's head #{head[0]} is not the head of any valid signed checkpoint")
+    return problems
+
+
+def read_export(lines) -> tuple[dict | None, list[dict], list[dict], list[str]]:
     entries, checkpoints, problems = [], [], []
-    header_seen = False
+    header = None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -162,7 +212,10 @@ def read_export(lines) -> tuple[list[dict], list[dict], list[str]]:
             continue
         kind = record.get("type") if isinstance(record, dict) else None
         if kind == "header":
-            header_seen = record.get("format") == EXPORT_FORMAT
+            if header is not None:
+                problems.append(f"line {number}: a second header")
+            elif record.get("format") == EXPORT_FORMAT:
+                header = record
         elif kind == "entry":
             missing = [f for f in ENTRY_FIELDS if f not in record]
             if missing:
@@ -173,23 +226,27 @@ def read_export(lines) -> tuple[list[dict], list[dict], list[str]]:
             checkpoints.append(record)
         else:
             problems.append(f"line {number}: not a header, entry or checkpoint")
-    if not header_seen:
+    if header is None:
         problems.append(f"no '{EXPORT_FORMAT}' header line")
-    return entries, checkpoints, problems
+    return header, entries, checkpoints, problems
 
 
-def verify(lines, *, extra_checkpoints: list[dict] = (), public_key: str | None = None) -> dict:
-    entries, checkpoints, problems = read_export(lines)
+def verify(lines, *, extra_checkpoints: list[dict] = (), public_key: str | None = None,
+           no_signatures: bool = False) -> dict:
+    header, entries, checkpoints, problems = read_export(lines)
     checkpoints = [*checkpoints, *extra_checkpoints]
     problems += verify_chain(entries)
     if not checkpoints:
         problems.append("no signed checkpoint: entries removed from the end (truncation) cannot be ruled out")
-    sig_problems, notes = signature_check(checkpoints, public_key)
-    problems += sig_problems + checkpoint_problems(entries, checkpoints)
+    valid, sig_problems, notes = signature_check(checkpoints, entries, public_key, no_signatures=no_signatures)
+    problems += sig_problems
+    if valid is not None:
+        problems += checkpoint_problems(entries, valid) + coverage_problems(entries, valid, header)
     last = entries[-1] if entries else None
     return {"ok": not problems, "checked": len(entries), "head_seq": last["seq"] if last else 0,
             "head_hash": last["hash"] if last else GENESIS_HASH,
-            "checkpoint": max(checkpoints, key=lambda c: c["seq"]) if checkpoints else None,
+            "checkpoint": max(valid, key=lambda c: c["seq"]) if valid else None,
+            "signatures_checked": not no_signatures and valid is not None,
             "problems": problems, "notes": notes}
 
 
@@ -198,6 +255,8 @@ def main(argv=None) -> int:
     parser.add_argument("export", help="the exported audit log (.jsonl)")
     parser.add_argument("--checkpoint", action="append", default=[], help="a checkpoint JSON file (repeatable)")
     parser.add_argument("--public-key", help="the organisation's Ed25519 public key (64 hex characters)")
+    parser.add_argument("--no-signatures", action="store_true",
+                        help="check the chain without checking any signature (proves nothing about who wrote it)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     args = parser.parse_args(argv)
     try:
@@ -210,13 +269,14 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read: {exc}", file=sys.stderr)
         return 2
-    verdict = verify(lines, extra_checkpoints=extra, public_key=args.public_key)
+    verdict = verify(lines, extra_checkpoints=extra, public_key=args.public_key, no_signatures=args.no_signatures)
     if args.json:
         print(json.dumps(verdict, indent=2, ensure_ascii=False))
     else:
         if verdict["ok"]:
             cp = verdict["checkpoint"]
-            print(f"OK: {verdict['checked']} entries verified, head #{verdict['head_seq']} {verdict['head_hash']}; "
+            print(f"{'OK' if verdict['signatures_checked'] else 'CHAIN CONSISTENT, NOTHING PROVEN'}: "
+                  f"{verdict['checked']} entries verified, head #{verdict['head_seq']} {verdict['head_hash']}; "
                   f"checkpoint #{cp['seq']} of {cp.get('created_at')} matches")
         else:
             print(f"FAILED: {len(verdict['problems'])} problem(s) in {verdict['checked']} entries")

@@ -30,6 +30,7 @@ def _clean_env() -> dict:
 
 def test_production_settings_pass_check_deploy():
     env = {**_clean_env(), "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "x" * 64 + "Yz9!",
+           "AUDIT_SIGNING_KEY": "ab" * 32,
            "ALLOWED_HOSTS": "governance.example.com", "DATABASE_URL": "sqlite:///:memory:"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True)
@@ -40,6 +41,16 @@ def test_production_refuses_a_missing_secret_key():
     env = {**_clean_env(), "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": ""}
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_audit_signing_key():
+    """Issue 15: no machine may generate its own audit-log key in production."""
+    for key in ("", "not-hex", "ab" * 31):
+        env = {**_clean_env(), "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "x" * 64,
+               "AUDIT_SIGNING_KEY": key}
+        result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                                text=True)
+        assert result.returncode != 0 and "AUDIT_SIGNING_KEY must be set in production" in result.stderr
 
 
 def test_models_core_does_not_import_django():

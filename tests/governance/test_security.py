@@ -154,7 +154,7 @@ def test_production_settings_throttle_the_api_and_share_counters_in_redis():
             "print(json.dumps([s.REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES'],"
             " s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'],"
             " s.CACHES['default']['BACKEND'], s.LOGIN_FAILURE_LIMIT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE]))")
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "k" * 64,
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "k" * 64, "AUDIT_SIGNING_KEY": "ab" * 32,
            "DATABASE_URL": "sqlite:///:memory:", "ALLOWED_HOSTS": "governance.example.com"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     classes, rates, cache_backend, limit, session_secure, csrf_secure = json.loads(out.stdout.strip().splitlines()[-1])

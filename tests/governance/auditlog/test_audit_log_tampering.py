@@ -18,8 +18,10 @@ from governance.auditlog.chain import canonical_json, entry_body, entry_hash, ve
 from governance.auditlog.models import AuditCheckpoint, AuditLogEntry
 from governance.auditlog.selectors import audit_log_verify
 from governance.auditlog.services import audit_log_append, audit_log_checkpoint_write, audit_log_export
+from tests.conftest import owner_execute
 
-pytestmark = pytest.mark.django_db
+# Committed rows: the owner's tampering runs on its own connection (tests/conftest.py owner_execute).
+pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
 TOOL = ROOT / "tools" / "verify_audit_log.py"
 
@@ -39,11 +41,8 @@ def chain(engineer):
 
 
 def _raw(sql: str, params=()):
-    """Tamper as a database superuser would: with triggers (the append-only guard) switched off."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(sql, params)
-        cursor.execute("SET LOCAL session_replication_role = origin")
+    """Tamper as a database superuser would: as the owner, with triggers (the append-only guard) switched off."""
+    owner_execute(sql, params, triggers=False)
 
 
 def _forge(*, seq: int, prev_hash: str, action: str = "forged.event") -> tuple[str, str]:
@@ -84,10 +83,14 @@ def test_an_untouched_chain_with_checkpoints_verifies(chain):
 
 
 def test_the_trigger_refuses_update_and_delete_of_checkpoints(chain):
+    import psycopg
+
     audit_log_checkpoint_write(None)
     for sql in ("UPDATE compliance_auditcheckpoint SET seq = 1", "DELETE FROM compliance_auditcheckpoint"):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            owner_execute(sql)  # even the owner, triggers on
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+            with connection.cursor() as cursor:  # the application's role
                 cursor.execute(sql)
 
 
@@ -165,8 +168,11 @@ def test_a_rechained_rewrite_is_caught_by_the_checkpoint(chain):
         prev = digest
     _raw("UPDATE compliance_chainhead SET seq = %s, hash = %s", (seq, prev))
     problems = _problems()
-    assert problems == [p for p in problems if p.startswith("checkpoint")]
+    # The chain itself is consistent: only the checkpoint, and the seal the forger could not make for the entry
+    # past it, give the rewrite away.
+    assert problems == [p for p in problems if p.startswith("checkpoint") or "has no seal" in p]
     assert _has(problems, f"checkpoint #{chain[-1].seq}", "rewritten")
+    assert _has(problems, f"entry #{seq}", "no seal")
 
 
 def test_a_forged_checkpoint_signature_is_refused(chain, checkpoint_dir):
@@ -216,11 +222,17 @@ def test_an_export_verifies_offline_and_carries_the_head(chain, tmp_path, api_cl
     assert json.loads(lines[0])["type"] == "header" and json.loads(lines[-1]) == checkpoint
     assert checkpoint["seq"] == chain[-1].seq
     assert AuditLogEntry.objects.filter(action="audit_log.exported", seq=checkpoint["seq"] + 1).exists()
-    result = _tool(path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith(f"OK: {len(chain)} entries") and "signatures NOT verified" in result.stdout
     pinned = _tool(path, "--public-key", checkpoint["public_key"], stdlib_only=False)
-    assert pinned.returncode == 0 and "against the given public key" in pinned.stdout
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+    assert pinned.stdout.startswith(f"OK: {len(chain)} entries") and "against the given public key" in pinned.stdout
+    # Without `cryptography` (-S: no site-packages) nothing can be proven: a failure, unless asked explicitly.
+    bare = _tool(path, "--public-key", checkpoint["public_key"])
+    assert bare.returncode == 1 and "signatures cannot be checked" in bare.stdout
+    chain_only = _tool(path, "--no-signatures")
+    assert chain_only.returncode == 0 and chain_only.stdout.startswith("CHAIN CONSISTENT, NOTHING PROVEN")
+    assert "NOTHING PROVEN: --no-signatures was given" in chain_only.stdout
+    unpinned = _tool(path, stdlib_only=False)
+    assert unpinned.returncode == 1 and "no --public-key given" in unpinned.stdout
     api_client.force_authenticate(engineer)
     response = api_client.get("/api/audit-log/export/")
     assert response.status_code == 200
@@ -273,8 +285,8 @@ def test_the_standalone_verifier_names_each_kind_of_tampering(chain, tmp_path, e
         lines[-1] = canonical_json(record) + "\n"
         expected = (f"checkpoint #{chain[-2].seq}", "signature does not verify")
     _rewrite(path, lines)
-    extra = ["--public-key", "ab" * 32] if kind == "wrong key" else []
-    result = _tool(path, "--json", *extra, stdlib_only=kind not in ("wrong key", "forged signature"))
+    key = "ab" * 32 if kind == "wrong key" else checkpoint["public_key"]
+    result = _tool(path, "--json", "--public-key", key, stdlib_only=False)
     verdict = json.loads(result.stdout)
     assert result.returncode == 1 and not verdict["ok"]
     assert _has(verdict["problems"], *expected), verdict["problems"]
@@ -283,7 +295,8 @@ def test_the_standalone_verifier_names_each_kind_of_tampering(chain, tmp_path, e
     entries = [{k: v for k, v in r.items() if k != "type"} for r in records if r["type"] == "entry"]
     cps = [r for r in records if r["type"] == "checkpoint"]
     server = verify_entries(entries, checkpoints=cps)
-    tool_chain = [p for p in verdict["problems"] if "signature" not in p and "another key" not in p]
+    tool_chain = [p for p in verdict["problems"] if not any(
+        word in p for word in ("signature", "another key", "not covered", "header's head", "seal"))]
     assert server == tool_chain or (kind == "no checkpoint" and server + ["no signed checkpoint: entries removed "
                                     "from the end (truncation) cannot be ruled out"] == tool_chain)
 
@@ -293,5 +306,6 @@ def test_an_external_checkpoint_catches_an_export_cut_short_with_its_checkpoint(
     checkpoint, lines, path = _export(engineer, tmp_path)
     (tmp_path / "cp.json").write_text(json.dumps(checkpoint))
     _rewrite(path, lines[:-4] + [lines[-1].replace(checkpoint["head_hash"], "0" * 64)])  # a fake last line
-    result = _tool(path, "--checkpoint", str(tmp_path / "cp.json"))
+    result = _tool(path, "--checkpoint", str(tmp_path / "cp.json"), "--public-key", checkpoint["public_key"],
+                   stdlib_only=False)
     assert result.returncode == 1 and f"checkpoint #{checkpoint['seq']} vouches" in result.stdout

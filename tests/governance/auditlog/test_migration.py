@@ -45,7 +45,7 @@ def _append_with_old_models(apps, n: int) -> None:
                                                                         created_at=signed_at.isoformat())))
 
 
-def test_a_chain_written_before_the_move_verifies_after_it_and_stays_append_only():
+def test_a_chain_written_before_the_move_verifies_after_it_and_stays_append_only(as_owner):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     try:

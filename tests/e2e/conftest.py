@@ -23,7 +23,9 @@ def _worker_env(queues: str, artifact_root: Path) -> dict:
     url = f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "governance.settings.test", "DATABASE_URL": url,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "ARTIFACT_ROOT": str(artifact_root),
-            "JOB_DISPATCH": "celery", "PYTHONUNBUFFERED": "1"}
+            "JOB_DISPATCH": "celery", "PYTHONUNBUFFERED": "1",
+            # The test's own checkpoint folder: a worker reading another run's checkpoints would refuse to sign.
+            "AUDIT_CHECKPOINT_DIR": str(settings.AUDIT_CHECKPOINT_DIR)}
 
 
 @pytest.fixture

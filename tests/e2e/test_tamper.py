@@ -84,6 +84,32 @@ def test_a_rechained_rewrite_after_the_checkpoint_is_refused_by_the_command_and_
     assert verify.returncode == 1 and f"entry #{rewritten[2]}: its seal does not verify" in verify.stdout
 
 
+def test_the_live_verifier_reports_entries_not_yet_covered_apart_and_fails_on_them_when_asked():
+    _append(3)
+    checkpoint = audit_log_checkpoint_write(None)
+    _append(2, start=3)
+    out = StringIO()
+    call_command("verify_audit_log", stdout=out)
+    first, last = checkpoint["seq"] + 1, checkpoint["seq"] + 2
+    assert out.getvalue().startswith("OK") and f"not yet covered: 2 entries (#{first}–#{last})" in out.getvalue()
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_audit_log", "--require-covered", stdout=out)
+    assert exit_info.value.code == 1
+    assert f"entry #{first}: not covered by a signed checkpoint" in out.getvalue()
+    assert f"entry #{last}: not covered by a signed checkpoint" in out.getvalue()
+
+
+def test_a_head_moved_behind_the_logs_back_is_named():
+    _append(4)
+    audit_log_checkpoint_write(None)
+    owner_execute("UPDATE compliance_chainhead SET seq = 2, hash = (SELECT hash FROM compliance_auditlogentry "
+                  "WHERE seq = 2)", triggers=False)
+    assert any("the recorded head is #2" in p for p in audit_log_verify().problems)
+    with pytest.raises(AuditLogVerificationFailed, match="vouches for entries up to"):
+        audit_log_checkpoint_write(None)
+
+
 def test_the_refusal_shows_on_the_page_and_in_the_api(client, api_client):
     officer = make_user(roles.COMPLIANCE_OFFICER)
     _append(3)
@@ -100,6 +126,7 @@ def test_the_refusal_shows_on_the_page_and_in_the_api(client, api_client):
     assert AuditCheckpoint.objects.count() == 1
 
 
+@pytest.mark.e2e
 def test_the_beat_task_refuses_logs_and_tells_the_witnesses_who_got_every_signed_head(celery_worker_process,
                                                                                       api_client):
     from workers.celery import app

@@ -59,7 +59,7 @@ class Command(BaseCommand):
                               [app_role])
             if owned:
                 raise CommandError(f"{app_role} owns tables ({', '.join(owned)}): reassign them to {owner} first.")
-            cursor.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}")
+            cursor.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
             cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
             cursor.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}")
             cursor.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")

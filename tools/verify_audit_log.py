@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Verify an exported audit log (JSON Lines) offline, with nothing but Python's standard library.
+"""Verify an exported audit log (JSON Lines) offline, with Python's standard library and `cryptography`.
 
     python tools/verify_audit_log.py audit-log.jsonl --public-key HEX [--checkpoint cp.json ...] [--no-signatures]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from governance.auditlog.chain import (GENESIS_HASH, checkpoint_message, checkpoint_problems, seal_message,
@@ -138,6 +139,18 @@ def audit_log_verify(*, extra_checkpoints: list[dict] = ()) -> Verdict:
                    problems=problems, checkpoint=max(valid, key=lambda c: int(c["seq"])) if valid else None,
                    checkpoints_checked=len(valid), uncovered=len(tail),
                    uncovered_from=tail[0]["seq"] if tail else None)
+
+
+def audit_log_owner_connected() -> str | None:
+    """The role this process connects as, when it owns the audit log's table (PostgreSQL): an owner can
+    disable the append-only triggers, so the application should run as the role `manage.py db_roles` makes."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user FROM pg_tables WHERE tablename = %s AND tableowner = current_user",
+                       [AuditLogEntry._meta.db_table])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def export_entry(entry: AuditLogEntry) -> dict:

@@ -392,3 +392,18 @@ def test_the_offline_verifier_names_each_kind_of_tampering_in_an_export(tmp_path
     path.write_text("".join([lines[0]] + [canonical_json(e) + "\n" for e in entries] + [lines[-1]]))
     result = _tool(path, "--public-key", checkpoint["public_key"])
     assert result.returncode == 1 and expected in result.stdout, result.stdout
+
+
+def test_verify_audit_log_warns_an_operator_who_runs_the_application_as_the_owner(tmp_path):
+    from tests.conftest import DB_OWNER
+
+    _append(2)
+    audit_log_checkpoint_write(None)
+    as_app = subprocess.run([sys.executable, "manage.py", "verify_audit_log"], cwd=ROOT, env=_worker_env("", tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert as_app.returncode == 0 and "warning" not in as_app.stderr
+    owner_url = f"postgres://{DB_OWNER['USER']}@{DB_OWNER['HOST']}:{DB_OWNER['PORT']}/{DB_OWNER['NAME']}"
+    as_owner = subprocess.run([sys.executable, "manage.py", "verify_audit_log"], cwd=ROOT,
+                              env={**_worker_env("", tmp_path), "DATABASE_URL": owner_url},
+                              capture_output=True, text=True, timeout=120)
+    assert as_owner.returncode == 0 and f"connects as {DB_OWNER['USER']}, the owner" in as_owner.stderr

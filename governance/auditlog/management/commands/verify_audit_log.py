@@ -14,7 +14,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.auditlog.selectors import audit_log_verify
+from governance.auditlog.selectors import audit_log_owner_connected, audit_log_verify
 
 
 class Command(BaseCommand):
@@ -35,6 +35,11 @@ class Command(BaseCommand):
             except (OSError, ValueError) as exc:
                 raise CommandError(f"cannot read checkpoint {path}: {exc}") from exc
         verdict = audit_log_verify(extra_checkpoints=extra)
+        owner = audit_log_owner_connected()
+        if owner:
+            self.stderr.write(f"warning: this process connects as {owner}, the owner of the audit log's tables, who "
+                              f"can switch off their triggers: run the application as the role `manage.py db_roles` "
+                              f"creates (README, 'The database role the application runs as')")
         problems = list(verdict.problems)
         if require_covered and verdict.uncovered:
             problems += [f"entry #{seq}: not covered by a signed checkpoint (--require-covered)"

@@ -25,7 +25,16 @@ class RequestInput(serializers.Serializer):
     justification = serializers.CharField()
 
 
-class DecisionInput(serializers.Serializer):
+class StepUpInput(serializers.Serializer):
+    """Signs the decision, as the page asks: `password` re-entered, or `otp_token`, the current code of the
+    caller's confirmed TOTP device (required instead of the password where they have one). 403 otherwise."""
+
+    password = serializers.CharField(required=False, allow_blank=True, default="", write_only=True,
+                                     style={"input_type": "password"})
+    otp_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=10)
+
+
+class DecisionInput(StepUpInput):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -37,7 +46,7 @@ class CommentInput(serializers.Serializer):
     body = serializers.CharField(max_length=10_000)
 
 
-class WaiverInput(serializers.Serializer):
+class WaiverInput(StepUpInput):
     gate = serializers.ChoiceField(choices=list(gates.GATES.items()))
     reason = serializers.CharField()
     expires_at = serializers.DateTimeField()
@@ -84,7 +93,8 @@ class WaiverOutput(serializers.ModelSerializer):
 
     class Meta:
         model = GateWaiver
-        fields = ["id", "request", "gate", "reason", "expires_at", "granted_by", "created_at"]
+        fields = ["id", "request", "gate", "reason", "expires_at", "granted_by", "created_at", "audit_result_hash",
+                  "measured", "voided_at", "voided_reason"]
 
 
 class RequestOutput(serializers.ModelSerializer):

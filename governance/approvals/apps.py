@@ -13,6 +13,10 @@ class ApprovalsConfig(AppConfig):
         from governance.approvals.models import WebhookDelivery
         from governance.audits.models import Audit
         from governance.audits.signals import audit_completed
+        from governance.datasets.models import Dataset
+        from governance.datasets.signals import dataset_metadata_changed
+        from governance.registry.models import Deployment
+        from governance.registry.signals import deployment_authorise
         from governance.jobs.kinds import JobKind, job_kind_register
 
         job_kind_register(JobKind(kind=notifications.WEBHOOK_JOB_KIND, task_name=notifications.DELIVER_TASK,
@@ -20,6 +24,10 @@ class ApprovalsConfig(AppConfig):
                                   failed=notifications.webhook_delivery_job_failed, listed=False))
         audit_completed.connect(receivers.deployment_requests_recheck_on_audit_completed, sender=Audit,
                                 dispatch_uid="approvals.recheck_on_audit_completed")
+        dataset_metadata_changed.connect(receivers.deployment_requests_recheck_on_dataset_metadata, sender=Dataset,
+                                         dispatch_uid="approvals.recheck_on_dataset_metadata")
+        deployment_authorise.connect(receivers.deployment_request_authorise, sender=Deployment,
+                                     dispatch_uid="approvals.authorise_deployment")
 
         # The audit report shows each environment's policy judged on the audit (audits sits below approvals).
         hooks.audit_report_sections.register(audit_report_verdicts)

@@ -94,7 +94,8 @@ class Approval(models.Model):
 
 
 class GateWaiver(models.Model):
-    """A compliance officer's waiver of one failing gate of one request, with a reason and an expiry."""
+    """A compliance officer's waiver of one failing gate of one request, with a reason and an expiry, bound to
+    the audit result hash and the measured value it waives: another audit or another value voids it."""
 
     request = models.ForeignKey(DeploymentRequest, on_delete=models.PROTECT, related_name="waivers")
     gate = models.CharField(max_length=40)
@@ -102,6 +103,10 @@ class GateWaiver(models.Model):
     expires_at = models.DateTimeField()
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    audit_result_hash = models.CharField(max_length=64, default="")
+    measured = models.JSONField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_reason = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -122,6 +127,7 @@ class WebhookEvent(models.TextChoices):
     APPROVED = "request.approved", "Approval recorded"
     REJECTED = "request.rejected", "Request rejected"
     VOIDED = "request.voided", "Approvals voided (evidence changed)"
+    SUSPENDED = "deployment.suspended", "Deployment suspended (its request lost its approval)"
 
 
 class Webhook(models.Model):

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from governance.approvals.services import deployment_requests_recheck_for_version
+from governance.approvals.models import DeploymentRequest, RequestStatus
+from governance.approvals.services import (deployment_request_recheck, deployment_requests_recheck,
+                                           deployment_requests_recheck_for_version)
 
 
 def deployment_requests_recheck_on_audit_completed(*, sender, audit, actor, **_) -> None:
     """governance.audits.signals.audit_completed: a newer audit of a version that fails a gate voids the
     approvals of the version's open requests (deployment_requests_recheck_for_version)."""
     deployment_requests_recheck_for_version(actor=actor, model_version_id=audit.model_version_id)
+
+
+def deployment_requests_recheck_on_dataset_metadata(*, sender, dataset, actor, **_) -> None:
+    """governance.datasets.signals.dataset_metadata_changed: the DPIA and lawful-basis gates of the requests
+    of versions trained on the dataset are judged again (an approved one whose gate now fails is voided)."""
+    ids = list(DeploymentRequest.objects.filter(
+        model_version__dataset_version__dataset=dataset,
+        status__in=(RequestStatus.PENDING, RequestStatus.APPROVED)).values_list("pk", flat=True))
+    deployment_requests_recheck(actor=actor, request_ids=ids)
+
+
+def deployment_request_authorise(*, sender, request_id: int, actor, **_) -> str:
+    """governance.registry.signals.deployment_authorise: "" when the request still stands approved on its
+    evidence (judged now; voided and committed when it does not), otherwise why not."""
+    request, why = deployment_request_recheck(actor=actor, request_id=request_id)
+    if why:
+        return f"its approval was just voided: {why}"
+    if request.status != RequestStatus.APPROVED:
+        return f"request #{request.pk} is {request.get_status_display().lower()}"
+    return ""

@@ -59,11 +59,17 @@ class DeploymentOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.model.name", read_only=True)
     version = serializers.IntegerField(source="model_version.version", read_only=True)
     artifact_digest = serializers.CharField(source="model_version.artifact_digest", read_only=True)
+    status = serializers.SerializerMethodField()
 
     class Meta:
         model = Deployment
         fields = ["id", "model", "version", "model_version", "artifact_digest", "environment", "kind", "request",
-                  "started_at", "started_by", "ended_at", "ended_reason"]
+                  "status", "started_at", "started_by", "suspended_at", "suspended_reason", "ended_at",
+                  "ended_reason"]
+
+    def get_status(self, deployment) -> str:
+        """serving, suspended (its request lost its approval: not serving) or ended, now or at the `at` asked."""
+        return deployment.status_at(self.context.get("at"))
 
 
 class DeploymentsAtOutput(serializers.Serializer):
@@ -169,7 +175,8 @@ class DeploymentListApi(generics.ListAPIView):
 
 
 class DeploymentAtApi(APIView):
-    """What was serving at time T: `?at=2026-11-29T12:00:00Z&environment=production[&model=ID]`."""
+    """What was deployed at time T: `?at=2026-11-29T12:00:00Z&environment=production[&model=ID]`; each with
+    its `status` at T: serving, or suspended (its request had lost its approval: it was not serving)."""
 
     permission_classes = [role_permission()]
 
@@ -181,7 +188,7 @@ class DeploymentAtApi(APIView):
         served = selectors.deployments_at(at=params["at"], environment=params["environment"],
                                           model_id=params.get("model"))
         return Response({"at": params["at"].isoformat(), "environment": params["environment"],
-                         "deployments": DeploymentOutput(served, many=True).data})
+                         "deployments": DeploymentOutput(served, many=True, context={"at": params["at"]}).data})
 
 
 class DeploymentRollbackApi(APIView):

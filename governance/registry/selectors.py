@@ -129,8 +129,13 @@ def deployment_timeline(*, model: Model) -> list[dict]:
         periods = []
         for d in (r for r in rows if r.environment == env):
             end = d.ended_at or now
-            periods.append({"deployment": d, "offset": 100 * (d.started_at - start).total_seconds() / span,
-                            "width": max(0.5, 100 * (end - d.started_at).total_seconds() / span)})
+            period = {"deployment": d, "offset": 100 * (d.started_at - start).total_seconds() / span,
+                      "width": max(0.5, 100 * (end - d.started_at).total_seconds() / span),
+                      "suspended_offset": None, "suspended_width": None}
+            if d.suspended_at is not None:  # drawn over the period from the suspension to its end (or now)
+                period["suspended_offset"] = 100 * (d.suspended_at - start).total_seconds() / span
+                period["suspended_width"] = max(0.5, 100 * (end - d.suspended_at).total_seconds() / span)
+            periods.append(period)
         lanes.append({"environment": env, "periods": periods})
     return lanes
 

@@ -1,0 +1,130 @@
+"""Judging a deployment request on its evidence as it stands: the gates (with the waivers still bound to the
+judged values), the audit results recomputed from their stored rows, every audit of the version that
+completed after the cited one, and the approvals that count under the policy in force.
+
+Reads plus the bookkeeping of a judgement (storing the gate results, voiding waivers that no longer match);
+the decisions that follow from it (void, approve) are in services.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from django.db.models import Q
+
+from governance.approvals import gates
+from governance.approvals.models import DeploymentPolicy, DeploymentRequest, GateWaiver, RequestStatus
+from governance.approvals.selectors import approvals_counted
+from governance.auditlog.chain import canonical_json
+from governance.auditlog.services import audit_log_append
+from governance.audits.models import Audit, AuditStatus
+from governance.audits.services import result_hash
+from governance.errors import NotFound
+
+
+def lock(request_id: int) -> DeploymentRequest:
+    try:
+        return (DeploymentRequest.objects.select_for_update(of=("self",))
+                .select_related("model_version__model", "model_version__dataset_version__dataset", "audit",
+                                "requested_by").get(pk=request_id))
+    except DeploymentRequest.DoesNotExist as exc:
+        raise NotFound(f"There is no deployment request #{request_id}.") from exc
+
+
+def results_of(audit: Audit) -> dict:
+    return {r.kind: r.data for r in audit.results.all()}
+
+
+def tampering(audit: Audit, bound_hash: str) -> str:
+    """Recompute the audit's result hash from the stored result rows the gates read, and each row's own
+    digest: "" when they agree with `bound_hash` (what the request is bound to), else what disagrees."""
+    rows = list(audit.results.all())
+    bad_rows = [r.kind for r in rows if hashlib.sha256(canonical_json(r.data).encode()).hexdigest() != r.sha256]
+    recomputed = result_hash({r.kind: r.data for r in rows})
+    if recomputed == bound_hash and not bad_rows:
+        return ""
+    what = f"rows {', '.join(sorted(bad_rows))} no longer match their digests; " if bad_rows else ""
+    return (f"tampering: {what}the stored results of audit #{audit.pk} hash to {recomputed[:12]}…, not the "
+            f"{bound_hash[:12]}… the request is bound to")
+
+
+def evaluate(request: DeploymentRequest, *, policy: DeploymentPolicy, now: datetime) -> list[dict]:
+    judged = gates.evaluate(policy=policy, model_version=request.model_version, audit=request.audit,
+                            results=results_of(request.audit), now=now)
+    return gates.apply_waivers(judged, request.waivers.select_related("granted_by"), now,
+                               audit_result_hash=request.audit_result_hash)
+
+
+def store_gates(request: DeploymentRequest, results: list[dict], now: datetime, *, actor) -> None:
+    """Store the judged gates, and void (logged) each waiver of the request that no longer matches them: bound
+    to other audit results, or to a value the gate no longer measures."""
+    request.gate_results, request.gates_evaluated_at = results, now
+    request.save(update_fields=["gate_results", "gates_evaluated_at"])
+    by_gate = {r["gate"]: r for r in results}
+    for waiver in request.waivers.filter(voided_at__isnull=True):
+        why = gates.waiver_mismatch(waiver, by_gate.get(waiver.gate), request.audit_result_hash)
+        if why:
+            GateWaiver.objects.filter(pk=waiver.pk).update(voided_at=now, voided_reason=why[:300])
+            audit_log_append(actor=actor, action="gate_waiver.voided", obj=waiver,
+                             payload={"request": request.pk, "gate": waiver.gate, "why": why,
+                                      "waived": {"audit_result_hash": waiver.audit_result_hash,
+                                                 "measured": waiver.measured}})
+
+
+def later_failing_audit(request: DeploymentRequest, policy: DeploymentPolicy, now: datetime):
+    """Every completed audit of the version that finished after the cited one is judged on the audit gates
+    (not only the newest: a failing audit cannot be buried under a passing one on a few rows). Returns the
+    newest failing one and why it fails, or (None, ""). A waiver never carries over to another audit."""
+    later = (Audit.objects.filter(model_version=request.model_version_id, status=AuditStatus.COMPLETE)
+             .filter(Q(finished_at__gt=request.audit.finished_at) | Q(finished_at=request.audit.finished_at,
+                                                                      pk__gt=request.audit_id))
+             .exclude(pk=request.audit_id).order_by("-finished_at", "-pk").prefetch_related("results"))
+    for audit in later:
+        forged = tampering(audit, audit.result_hash)
+        if forged:
+            return audit, forged
+        judged = gates.evaluate(policy=policy, model_version=request.model_version, audit=audit,
+                                results=results_of(audit), now=now, only=gates.AUDIT_GATES)
+        failing = [r for r in judged if not r["passed"]]
+        if failing:
+            return audit, f"fails {', '.join(r['label'].lower() for r in failing)}"
+    return None, ""
+
+
+def evidence_problem(request: DeploymentRequest, policy: DeploymentPolicy,
+                     now: datetime) -> tuple[str, Audit | None, bool]:
+    """Why the approvals on this request no longer stand ("" when they do), the audit to rebind to, and
+    whether it is tampering (result rows that do not hash to the bound result hash)."""
+    request.model_version.refresh_from_db(fields=["artifact_digest"])
+    request.audit.refresh_from_db(fields=["result_hash"])
+    if request.model_version.artifact_digest != request.artifact_digest:
+        return (f"the model version's artifact digest changed from {request.artifact_digest[:12]}… to "
+                f"{request.model_version.artifact_digest[:12]}…"), None, False
+    if request.audit.result_hash != request.audit_result_hash:
+        return (f"audit #{request.audit_id}'s result hash changed from {request.audit_result_hash[:12]}… to "
+                f"{request.audit.result_hash[:12]}…"), None, False
+    forged = tampering(request.audit, request.audit_result_hash)
+    if forged:
+        return forged, None, True
+    later, why = later_failing_audit(request, policy, now)
+    if later is not None:
+        forged = why.startswith("tampering")
+        # A forged later audit is not evidence to rest on: the request stays bound to its own audit.
+        return f"a newer audit #{later.pk} of this version {why}", None if forged else later, forged
+    return "", None, False
+
+
+def approval_problem(request: DeploymentRequest, policy: DeploymentPolicy, results: list[dict]) -> str:
+    """Why an approved request no longer stands on its judged gates and counted approvals ("" when it does)."""
+    if request.status != RequestStatus.APPROVED:
+        return ""
+    blocking = [r for r in results if r["blocking"]]
+    if blocking:
+        return "gates now fail without a waiver: " + "; ".join(f"{r['label']}: {r['detail']}" for r in blocking)
+    needed = max(request.required_approvals, policy.required_approvals)
+    counted = len(approvals_counted(request=request, policy=policy))
+    if counted < needed:
+        return (f"only {counted} of the {needed} approvals needed come from reviewers the {request.environment} "
+                f"policy designates now")
+    return ""

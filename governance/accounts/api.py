@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.accounts import selectors, services
+from governance.permissions import READ_ROLES, role_permission
 from governance.accounts.login_throttle import BLOCKED_MESSAGE, login_blocked, login_failed, login_succeeded
 
 
@@ -61,6 +62,8 @@ class TotpDeviceApi(APIView):
     """The caller's TOTP device (django-otp). POST (password re-entered) starts an enrolment and shows the key
     once; it counts for step-up (approve, waive: `otp_token`) once confirmed at `confirm/`."""
 
+    permission_classes = [role_permission(*READ_ROLES)]
+
     @extend_schema(responses={200: TotpStatusOutput})
     def get(self, request):
         return Response(TotpStatusOutput(selectors.totp_status(user=request.user)).data)
@@ -75,6 +78,8 @@ class TotpDeviceApi(APIView):
 
 
 class TotpConfirmApi(APIView):
+    permission_classes = [role_permission(*READ_ROLES)]
+
     @extend_schema(request=TotpConfirmInput, responses={200: TotpStatusOutput})
     def post(self, request):
         data = TotpConfirmInput(data=request.data)

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from governance.accounts import selectors, services
 from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmForm, TotpEnrolForm
 from governance.form_errors import call_service
+from governance.permissions import READ_ROLES, role_required
 
 
 class LoginView(auth_views.LoginView):
@@ -23,6 +24,7 @@ class LoginView(auth_views.LoginView):
 
 
 @login_required
+@role_required(*READ_ROLES)
 def totp_device(request):
     """Enrol a TOTP device (django-otp): then approving and waiving ask for its code instead of the password."""
     enrol_form, confirm_form, provisioning = TotpEnrolForm(), TotpConfirmForm(), None

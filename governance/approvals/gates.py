@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from governance.auditlog.chain import canonical_json
 from governance.audits.models import Audit
-from governance.datasets.selectors import dataset_metadata_confirmation
+from governance.datasets.selectors import dataset_get, dataset_metadata_confirmation
 from models_core.errors import InputError
 from models_core.fairness.group_metrics import DISPARITY_NAMES
 from models_core.fairness.rules import evaluate_thresholds
@@ -152,7 +152,7 @@ def _dataset_gates(policy, model_version, wanted: list[str]) -> list[dict]:
                     gate == "lawful_basis" and policy.require_lawful_basis):
                 out.append(_result(gate, False, "the model version records no training dataset"))
         return out
-    dataset = data_version.dataset
+    dataset = dataset_get(dataset_id=data_version.dataset_id)  # as stored now, not a copy held in memory
     evidence = [{"label": f"Training data {data_version}", "url": reverse("dataset-version", args=[data_version.pk])},
                 {"label": f"Dataset {dataset.name}", "url": reverse("dataset", args=[dataset.pk])}]
     reasons = personal_data_indicated(dataset, data_version)

@@ -17,6 +17,7 @@ from governance.approvals import gates
 from governance.approvals.models import DeploymentPolicy, DeploymentRequest, GateWaiver, RequestStatus
 from governance.approvals.selectors import approvals_counted
 from governance.auditlog.chain import canonical_json
+from governance.auditlog.models import AuditLogEntry
 from governance.auditlog.services import audit_log_append
 from governance.audits.models import Audit, AuditStatus
 from governance.audits.services import result_hash
@@ -38,15 +39,49 @@ def results_of(audit: Audit) -> dict:
 
 def tampering(audit: Audit, bound_hash: str) -> str:
     """Recompute the audit's result hash from the stored result rows the gates read, and each row's own
-    digest: "" when they agree with `bound_hash` (what the request is bound to), else what disagrees."""
+    digest: "" when they agree with `bound_hash` (what the request is bound to), else what disagrees.
+
+    A result rewritten in place by a logged redaction (an erasure or the retention purge blanks erased text in
+    the explanations) no longer hashes to the result hash: it is accepted when every row's digest is the one
+    logged at the audit's completion (audit.completed, beside that same result hash) or reached from it by
+    the logged redactions, in log order."""
     rows = list(audit.results.all())
     bad_rows = [r.kind for r in rows if hashlib.sha256(canonical_json(r.data).encode()).hexdigest() != r.sha256]
     recomputed = result_hash({r.kind: r.data for r in rows})
-    if recomputed == bound_hash and not bad_rows:
+    if not bad_rows and (recomputed == bound_hash or _redactions_explain(audit, rows, bound_hash)):
         return ""
     what = f"rows {', '.join(sorted(bad_rows))} no longer match their digests; " if bad_rows else ""
     return (f"tampering: {what}the stored results of audit #{audit.pk} hash to {recomputed[:12]}…, not the "
             f"{bound_hash[:12]}… the request is bound to")
+
+
+REDACTING_ACTIONS = ("erasure.fulfilled", "retention.purged")
+
+
+def _redactions_explain(audit: Audit, rows, bound_hash: str) -> bool:
+    completed = (AuditLogEntry.objects.filter(action="audit.completed", object_type=Audit._meta.label_lower,
+                                              object_id=str(audit.pk)).order_by("-seq").first())
+    logged = (completed.payload or {}) if completed is not None else {}
+    if logged.get("result_hash") != bound_hash or not isinstance(logged.get("result_digests"), dict):
+        return False
+    digests = dict(logged["result_digests"])
+    for entry in AuditLogEntry.objects.filter(action__in=REDACTING_ACTIONS, seq__gt=completed.seq).order_by("seq"):
+        for change in _redaction_changes(entry.payload, audit.pk):
+            if digests.get(change["result"]) == change["sha256_before"]:
+                digests[change["result"]] = change["sha256_after"]
+    return digests == {r.kind: r.sha256 for r in rows}
+
+
+def _redaction_changes(payload, audit_id: int):
+    """The {audit, result, sha256_before, sha256_after} records of `audit_id` anywhere in a log payload."""
+    if isinstance(payload, dict):
+        if payload.get("audit") == audit_id and "sha256_after" in payload and "result" in payload:
+            yield payload
+        for value in payload.values():
+            yield from _redaction_changes(value, audit_id)
+    elif isinstance(payload, list):
+        for value in payload:
+            yield from _redaction_changes(value, audit_id)
 
 
 def evaluate(request: DeploymentRequest, *, policy: DeploymentPolicy, now: datetime) -> list[dict]:

@@ -116,8 +116,8 @@ def deployment_rollback(*, actor, model: Model, environment: str, reason: str) -
         _log_refusal(actor=actor, action="deployment.rollback_refused", obj=target,
                      payload={"environment": environment, "to_version": target.model_version_id,
                               "request": target.request_id, "why": refusal})
-        raise InvalidState(f"Cannot roll back to {target.model_version}: its deployment request #{target.request_id} "
-                           f"is not approved on evidence that still holds ({refusal}).")
+        raise NotAllowed(f"Cannot roll back to {target.model_version}: its deployment request #{target.request_id} "
+                         f"is not approved on evidence that still holds ({refusal}).")
     with transaction.atomic():
         audit_log_lock()
         current = _current(model=model, environment=environment)

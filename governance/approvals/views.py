@@ -111,7 +111,8 @@ def request_waiver(request, pk: int):
 @role_required(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)
 @require_POST
 def request_recheck(request, pk: int):
-    errors = forms.Form()
+    errors = forms.Form(data={})
+    errors.is_valid()  # bound and cleaned (empty), so a service's error can be added to it
     result = call_service(errors, services.deployment_request_recheck, actor=request.user, request_id=pk)
     if result is None:
         for error in errors.non_field_errors():

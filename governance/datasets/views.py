@@ -65,7 +65,8 @@ def dataset_metadata_confirm(request, pk: int):
         dataset = selectors.dataset_get(dataset_id=pk)
     except Dataset.DoesNotExist:
         raise Http404("No such dataset.") from None
-    errors = forms.Form()
+    errors = forms.Form(data={})
+    errors.is_valid()  # bound and cleaned (empty), so a service's error can be added to it
     if call_service(errors, services.dataset_metadata_confirm, actor=request.user, dataset=dataset) is None:
         for error in errors.non_field_errors():
             messages.error(request, error)

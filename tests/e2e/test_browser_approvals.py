@@ -34,6 +34,7 @@ def test_a_waived_gate_two_reviewers_the_timeline_and_the_verified_log(live_serv
         page.select_option("#id_gate", "fairness")
         page.fill("form[action$='/waiver/'] #id_reason", "Pilot: a recruiter reviews every decision.")
         page.fill("#id_expires_at", (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"))
+        page.fill("form[action$='/waiver/'] #id_password", PASSWORD)  # a waiver is signed like an approval
         page.click("form[action$='/waiver/'] button[type=submit]")
         page.wait_for_selector("text=waived")
         page.click("text=Audit log")

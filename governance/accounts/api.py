@@ -9,7 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.accounts import selectors, services
-from governance.permissions import READ_ROLES, role_permission
+from governance.permissions import role_permission
+from governance.roles import COMPLIANCE_OFFICER, REVIEWER
+
+SIGNING_ROLES = (REVIEWER, COMPLIANCE_OFFICER)  # who signs decisions (approve, waive) with a step-up
 from governance.accounts.login_throttle import BLOCKED_MESSAGE, login_blocked, login_failed, login_succeeded
 
 
@@ -59,10 +62,10 @@ class TotpProvisioningOutput(serializers.Serializer):
 
 
 class TotpDeviceApi(APIView):
-    """The caller's TOTP device (django-otp). POST (password re-entered) starts an enrolment and shows the key
+    """The caller's TOTP device (django-otp), for reviewers and compliance officers (who sign decisions). POST (password re-entered) starts an enrolment and shows the key
     once; it counts for step-up (approve, waive: `otp_token`) once confirmed at `confirm/`."""
 
-    permission_classes = [role_permission(*READ_ROLES)]
+    permission_classes = [role_permission(*SIGNING_ROLES)]
 
     @extend_schema(responses={200: TotpStatusOutput})
     def get(self, request):
@@ -78,7 +81,7 @@ class TotpDeviceApi(APIView):
 
 
 class TotpConfirmApi(APIView):
-    permission_classes = [role_permission(*READ_ROLES)]
+    permission_classes = [role_permission(*SIGNING_ROLES)]
 
     @extend_schema(request=TotpConfirmInput, responses={200: TotpStatusOutput})
     def post(self, request):

@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from governance.accounts import selectors, services
 from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmForm, TotpEnrolForm
 from governance.form_errors import call_service
-from governance.permissions import READ_ROLES, role_required
+from governance.permissions import role_required
+from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 
 
 class LoginView(auth_views.LoginView):
@@ -24,7 +25,7 @@ class LoginView(auth_views.LoginView):
 
 
 @login_required
-@role_required(*READ_ROLES)
+@role_required(REVIEWER, COMPLIANCE_OFFICER)
 def totp_device(request):
     """Enrol a TOTP device (django-otp): then approving and waiving ask for its code instead of the password."""
     enrol_form, confirm_form, provisioning = TotpEnrolForm(), TotpConfirmForm(), None

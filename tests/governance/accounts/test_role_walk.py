@@ -87,9 +87,9 @@ WRITES = {
     "audit-log-checkpoint": ("post", {CO, ADM}),
     "api-dataset-confirm-metadata": ("post", {CO, ADM}),
     "dataset-confirm-metadata": ("post", {CO, ADM}),
-    "api-totp-device": ("post", EVERYONE),
-    "api-totp-confirm": ("post", EVERYONE),
-    "totp-device": ("post", EVERYONE),
+    "api-totp-device": ("post", {REV, CO, ADM}),
+    "api-totp-confirm": ("post", {REV, CO, ADM}),
+    "totp-device": ("post", {REV, CO, ADM}),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {
@@ -124,7 +124,7 @@ READS = {
     "model-version-mitigate": {ML, ADM},
     "api-pretrained-encoders": EVERYONE, "api-pretrained-encoder": EVERYONE, "pretrained-encoders": EVERYONE,
     "api-model-compute": EVERYONE, "api-model-version-compute": EVERYONE,
-    "api-totp-device": EVERYONE, "totp-device": EVERYONE,
+    "api-totp-device": EVERYONE, "totp-device": {REV, CO, ADM},
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 

@@ -182,3 +182,28 @@ def test_the_request_page_shows_each_gate_with_its_evidence_links(client, engine
     assert "Fairness disparities" in page and "Explanations present" in page
     assert f"/audits/{request.audit_id}/#fairness" in page and "/datasets/versions/" in page
     assert "Record a waiver" in page
+
+
+def test_a_waiver_is_void_once_the_gate_measures_another_value_on_the_same_audit(engineer, reviewer, officer):
+    from governance.approvals.models import GateWaiver
+    from governance.datasets.services import dataset_metadata_update
+
+    _policy(officer)
+    version = ready_version(engineer, personal={"lawful_basis": "consent", "purposes": "Hiring",
+                                                "dpia_reference": ""})
+    request = _request(engineer, completed_audit(version))
+    assert not _gates(request)["dpia"]["passed"]
+    waiver = gate_waiver_create(actor=officer, request_id=request.pk, gate="dpia", reason="DPIA in progress",
+                                expires_at=timezone.now() + timedelta(days=10), password=PASSWORD)
+    assert waiver.measured["dpia_reference"] == "" and waiver.measured["confirmed"]
+    deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
+    assert DeploymentRequest.objects.get(pk=request.pk).status == "approved"
+    # The metadata the waived gate measured changes (the confirmation is cleared by the edit): same audit,
+    # another value — the waiver is void, the request back in review and its deployment suspended.
+    dataset_metadata_update(actor=officer, dataset=version.dataset_version.dataset, purposes="Hiring, promotion")
+    waiver.refresh_from_db()
+    assert waiver.voided_at is not None and "now measures" in waiver.voided_reason
+    assert DeploymentRequest.objects.get(pk=request.pk).status == "pending"
+    assert Deployment.objects.get(request=request).status == "suspended"
+    assert GateWaiver.objects.filter(voided_at__isnull=True).count() == 0
+    assert AuditLogEntry.objects.filter(action="gate_waiver.voided").exists()

@@ -28,7 +28,10 @@ def step_up_verify(*, user, password: str = "", otp_token: str = "") -> str:
         if not token:
             raise NotAllowed("Step-up required: this account has a TOTP device; give its current code "
                              "(otp_token).")
-        if not any(device.verify_token(token) for device in step_up_totp_devices(user=user)):
+        devices = list(step_up_totp_devices(user=user))
+        if not any(device.verify_is_allowed()[0] for device in devices):
+            raise NotAllowed("Step-up refused: too many wrong TOTP codes; wait a few seconds and try again.")
+        if not any(device.verify_token(token) for device in devices):
             raise NotAllowed("Step-up failed: the TOTP code is not correct (or was already used).")
         return "totp"
     if not password:

@@ -111,7 +111,10 @@ class DeploymentFilterInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DeploymentKind.choices, required=False)
     model = id_filter("Deployments of this model's versions.")
     model_version = id_filter("Deployments of this model version.")
-    active = bool_filter("Only deployments still serving (true) or ended (false).")
+    active = bool_filter("Only deployments not ended (true: serving or suspended) or ended (false).")
+    status = serializers.ChoiceField(choices=[(k, k) for k in selectors.DEPLOYMENT_STATUSES], required=False,
+                                     help_text="serving; suspended (its request lost its approval: not serving "
+                                               "until approved again); ended.")
     started_after = instant_filter("Started at or after this instant")
     started_before = instant_filter("Started before this instant")
     ordering = ordering_field(*selectors.DEPLOYMENT_ORDERING, default="-started_at")

@@ -9,6 +9,7 @@ the workers store them); an audit completing is announced with the same signal t
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -28,6 +29,7 @@ from governance.auditlog.selectors import audit_log_verify
 from governance.registry.models import Deployment
 from governance.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from tests.factories import PASSWORD, make_user
+from tests.governance.accounts.totp import totp_code
 from tests.governance.approvals.evidence import completed_audit, next_version, ready_version
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +118,9 @@ def test_point_1_a_request_that_loses_its_approval_suspends_its_deployment_and_c
     api = _as(api_client, make_user(ML_ENGINEER))
     listed = {d["id"]: d for d in api.get(f"/api/deployments/?model={v1.model_id}").json()["results"]}
     assert listed[serving.pk]["status"] == "suspended" and listed[serving.pk]["suspended_at"]
+    suspended = api.get("/api/deployments/", {"status": "suspended", "model": v1.model_id}).json()["results"]
+    assert [d["id"] for d in suspended] == [serving.pk]
+    assert api.get("/api/deployments/", {"status": "serving", "model": v1.model_id}).json()["count"] == 0
     now = api.get("/api/deployments/at/", {"at": timezone.now().isoformat(), "environment": "staging",
                                            "model": v1.model_id}).json()["deployments"]
     then = api.get("/api/deployments/at/", {"at": before.isoformat(), "environment": "staging",
@@ -236,7 +241,6 @@ def test_point_4_n_of_m_counts_only_reviewers_designated_now_and_a_policy_change
 
 def test_point_5_the_api_approves_and_waives_only_with_the_step_up_the_page_asks(api_client, engineer, reviewers,
                                                                                  officer):
-    from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     _staging(officer, fairness_rules=[DPD])
@@ -263,14 +267,14 @@ def test_point_5_the_api_approves_and_waives_only_with_the_step_up_the_page_asks
     assert enrolled.status_code == 201 and enrolled.json()["otpauth_url"].startswith("otpauth://totp/")
     device = TOTPDevice.objects.get(user=reviewer)
     assert api.post("/api/account/totp/confirm/", {"token": "000000"}, format="json").status_code == 400
-    code = f"{totp(device.bin_key):06d}"
+    code = totp_code(device)
     assert api.post("/api/account/totp/confirm/", {"token": code}, format="json").json()["step_up"] == "otp_token"
     response = _approve(api_client, reviewer, good)  # the password alone no longer signs
     assert response.status_code == 403 and "TOTP" in response.json()["non_field_errors"][0]
-    device.refresh_from_db()
-    device.last_t -= 1  # the confirmation used this time step's code; take the next one
-    device.save(update_fields=["last_t"])
-    response = _approve(api_client, reviewer, good, otp_token=f"{totp(device.bin_key):06d}")
+    response = _approve(api_client, reviewer, good, otp_token=code)  # the code the confirmation spent: a replay
+    assert response.status_code == 403 and "already used" in response.json()["non_field_errors"][0]
+    time.sleep(1.1)  # django-otp throttles the device after a failure (1 s, doubling with each)
+    response = _approve(api_client, reviewer, good, otp_token=totp_code(device, steps_ahead=1))
     assert response.status_code == 200 and response.json()["status"] == "approved"
     assert audit_log_verify().ok
 

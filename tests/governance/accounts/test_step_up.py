@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from governance.accounts.step_up import step_up_verify
@@ -15,14 +15,14 @@ from governance.auditlog.models import AuditLogEntry
 from governance.errors import NotAllowed
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 from tests.factories import PASSWORD, make_user
+from tests.governance.accounts.totp import totp_code
 from tests.governance.approvals.evidence import completed_audit, ready_version
 
 pytestmark = pytest.mark.django_db
 
 
 def _code(device) -> str:
-    device.refresh_from_db()
-    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+    return totp_code(device)
 
 
 def test_a_totp_device_is_enrolled_on_the_page_and_then_signs_approvals_instead_of_the_password(client, engineer):
@@ -55,10 +55,11 @@ def test_a_totp_device_is_enrolled_on_the_page_and_then_signs_approvals_instead_
     assert "a current code from your TOTP device" in page
     refused = client.post(f"/approvals/{request.pk}/approve/", {"password": PASSWORD})
     assert refused.status_code == 400 and b"TOTP" in refused.content
-    device.refresh_from_db()
-    device.last_t -= 1  # the confirmation spent this time step's code
-    device.save(update_fields=["last_t"])
-    assert client.post(f"/approvals/{request.pk}/approve/", {"otp_token": _code(device)}).status_code == 302
+    # This time step's code was spent on the confirmation (a replay is refused): the app's next one signs.
+    assert client.post(f"/approvals/{request.pk}/approve/", {"otp_token": _code(device)}).status_code == 400
+    time.sleep(1.1)  # django-otp throttles the device after a failure (1 s, doubling with each)
+    assert client.post(f"/approvals/{request.pk}/approve/",
+                       {"otp_token": totp_code(device, steps_ahead=1)}).status_code == 302
     assert AuditLogEntry.objects.filter(action="deployment_request.approved").exists()
 
 

@@ -201,6 +201,11 @@ class RequestDetailApi(generics.RetrieveAPIView):
 
 
 class RequestApproveApi(APIView):
+    """A reviewer's approval, signed as on the page: `password`, or `otp_token` where the reviewer has a TOTP
+    device (403 when missing or wrong, logged). 409 when the evidence changed (the approvals are voided) or a
+    gate fails without a waiver; 403 when the audit's stored results no longer hash to the bound hash
+    (tampering, logged)."""
+
     permission_classes = [role_permission(REVIEWER)]
 
     @extend_schema(request=DecisionInput, responses={200: RequestOutput})
@@ -259,6 +264,9 @@ class RequestCommentApi(generics.ListAPIView):
 
 
 class RequestWaiverApi(APIView):
+    """A compliance officer's waiver of a failing gate, signed like an approval; never by the requester (403,
+    logged). Bound to the audit's result hash and the value the gate measures: another voids it."""
+
     permission_classes = [role_permission(COMPLIANCE_OFFICER)]
 
     @extend_schema(request=WaiverInput, responses={201: WaiverOutput})

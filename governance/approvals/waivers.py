@@ -32,7 +32,7 @@ def refusal_log(*, actor, action: str, obj, payload: dict, error: DomainError) -
 
 
 def step_up_or_refuse(*, actor, request: DeploymentRequest, decision: str, password: str, otp_token: str) -> str:
-    """The step-up of a decision on `request` (approvals.accounts.step_up); a failure is logged and raised."""
+    """The step-up of a decision on `request` (accounts.step_up); a failure is logged and raised (403)."""
     try:
         return step_up_verify(user=actor, password=password, otp_token=otp_token)
     except NotAllowed as exc:

@@ -195,6 +195,9 @@ class DeploymentAtApi(APIView):
 
 
 class DeploymentRollbackApi(APIView):
+    """Serve again the version that served before the current one, only while the deployment request it was
+    approved on is approved on evidence that still holds (judged now; 403 and logged otherwise)."""
+
     permission_classes = [role_permission(ML_ENGINEER, REVIEWER)]
 
     @extend_schema(request=DeploymentChangeInput, responses={201: DeploymentOutput})
@@ -206,6 +209,8 @@ class DeploymentRollbackApi(APIView):
 
 
 class DeploymentRetireApi(APIView):
+    """Stop serving (or end a suspended deployment) with a reason; production needs a reviewer."""
+
     permission_classes = [role_permission(ML_ENGINEER, REVIEWER)]
 
     @extend_schema(request=DeploymentChangeInput, responses={200: DeploymentOutput})

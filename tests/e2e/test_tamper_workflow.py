@@ -9,12 +9,11 @@ the workers store them); an audit completing is announced with the same signal t
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import timedelta
 
 import pytest
-import hashlib
-
 from django.db import connection
 from django.utils import timezone
 

@@ -1,6 +1,7 @@
 """Judging a deployment request on its evidence as it stands: the gates (with the waivers still bound to the
-judged values), the audit results recomputed from their stored rows, every audit of the version that
-completed after the cited one, and the approvals that count under the policy in force.
+judged values), the audit results recomputed from their stored rows, every other completed audit of the
+version (each one after the cited one, not only the newest; those before it while the cited one passes on
+its own), and the approvals that count under the policy in force.
 
 Reads plus the bookkeeping of a judgement (storing the gate results, voiding waivers that no longer match);
 the decisions that follow from it (void, approve) are in services.py.
@@ -107,23 +108,32 @@ def store_gates(request: DeploymentRequest, results: list[dict], now: datetime, 
                                                  "measured": waiver.measured}})
 
 
-def later_failing_audit(request: DeploymentRequest, policy: DeploymentPolicy, now: datetime):
-    """Every completed audit of the version that finished after the cited one is judged on the audit gates
-    (not only the newest: a failing audit cannot be buried under a passing one on a few rows). Returns the
-    newest failing one and why it fails, or (None, ""). A waiver never carries over to another audit."""
-    later = (Audit.objects.filter(model_version=request.model_version_id, status=AuditStatus.COMPLETE)
-             .filter(Q(finished_at__gt=request.audit.finished_at) | Q(finished_at=request.audit.finished_at,
-                                                                      pk__gt=request.audit_id))
-             .exclude(pk=request.audit_id).order_by("-finished_at", "-pk").prefetch_related("results"))
-    for audit in later:
+def other_failing_audit(request: DeploymentRequest, policy: DeploymentPolicy, now: datetime):
+    """The other completed audits of the version, judged on the audit gates: every one that finished after
+    the cited one (not only the newest: a failing audit cannot be buried under a passing one run on a few rows
+    after it) and, while the cited audit passes those gates on its own, every one before it (nor can it be
+    sidestepped by citing that passing one). Returns the failing audit, newest first, and why, or (None, "").
+    A waiver never carries over to another audit; one granted on the cited audit's value stands against the
+    audits before it, which the checker saw."""
+    cited = request.audit
+    alone = gates.evaluate(policy=policy, model_version=request.model_version, audit=cited,
+                           results=results_of(cited), now=now, only=gates.AUDIT_GATES)
+    others = (Audit.objects.filter(model_version=request.model_version_id, status=AuditStatus.COMPLETE)
+              .exclude(pk=request.audit_id).order_by("-finished_at", "-pk").prefetch_related("results"))
+    if not all(r["passed"] for r in alone):
+        others = others.filter(Q(finished_at__gt=cited.finished_at) | Q(finished_at=cited.finished_at,
+                                                                         pk__gt=cited.pk))
+    for audit in others:
+        newer = (audit.finished_at, audit.pk) > (cited.finished_at, cited.pk)
+        which = f"a newer audit #{audit.pk}" if newer else f"an earlier audit #{audit.pk}"
         forged = tampering(audit, audit.result_hash)
         if forged:
-            return audit, forged
+            return audit, f"{which} of this version: {forged}"
         judged = gates.evaluate(policy=policy, model_version=request.model_version, audit=audit,
                                 results=results_of(audit), now=now, only=gates.AUDIT_GATES)
         failing = [r for r in judged if not r["passed"]]
         if failing:
-            return audit, f"fails {', '.join(r['label'].lower() for r in failing)}"
+            return audit, f"{which} of this version fails {', '.join(r['label'].lower() for r in failing)}"
     return None, ""
 
 
@@ -142,11 +152,11 @@ def evidence_problem(request: DeploymentRequest, policy: DeploymentPolicy,
     forged = tampering(request.audit, request.audit_result_hash)
     if forged:
         return forged, None, True
-    later, why = later_failing_audit(request, policy, now)
-    if later is not None:
-        forged = why.startswith("tampering")
-        # A forged later audit is not evidence to rest on: the request stays bound to its own audit.
-        return f"a newer audit #{later.pk} of this version {why}", None if forged else later, forged
+    other, why = other_failing_audit(request, policy, now)
+    if other is not None:
+        forged = "tampering" in why
+        # A forged audit is not evidence to rest on: the request stays bound to its own audit.
+        return why, None if forged else other, forged
     return "", None, False
 
 

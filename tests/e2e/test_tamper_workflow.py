@@ -188,7 +188,7 @@ def test_point_3_every_audit_after_the_cited_one_is_judged_not_only_the_newest(a
     from governance.approvals import gates
     from governance.approvals.selectors import policy_for
 
-    policy = _staging(officer, min_accuracy=0.8)
+    _staging(officer, min_accuracy=0.8)
     version = ready_version(engineer)
     request_id = _request(api_client, engineer, completed_audit(version, accuracy=0.9))
     # The attack: an audit that fails, buried under a passing audit on 40 rows run after it.
@@ -204,7 +204,14 @@ def test_point_3_every_audit_after_the_cited_one_is_judged_not_only_the_newest(a
     request = DeploymentRequest.objects.get(pk=request_id)
     assert request.status == "pending" and request.audit_id == failing.pk and not Deployment.objects.exists()
     assert f"newer audit #{failing.pk}" in _logged("deployment_request.voided")[-1].payload["why"]
-    assert policy.min_accuracy == 0.8
+    # Nor does citing the passing 40-row audit itself get round the failing one before it.
+    assert _as(api_client, reviewers[1]).post(f"/api/deployment-requests/{request_id}/reject/",
+                                              {"reason": "fails on audit #%d" % failing.pk},
+                                              format="json").status_code == 200
+    direct = _request(api_client, engineer, tiny)
+    response = _approve(api_client, reviewers[0], direct)
+    assert response.status_code == 409 and f"earlier audit #{failing.pk}" in response.json()["non_field_errors"][0]
+    assert DeploymentRequest.objects.get(pk=direct).audit_id == failing.pk and not Deployment.objects.exists()
 
 
 def test_point_4_n_of_m_counts_only_reviewers_designated_now_and_a_policy_change_rejudges(

@@ -8,6 +8,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.accounts import selectors, services
+from governance.permissions import role_permission
+from governance.roles import COMPLIANCE_OFFICER, REVIEWER
+
+SIGNING_ROLES = (REVIEWER, COMPLIANCE_OFFICER)  # who signs decisions (approve, waive) with a step-up
 from governance.accounts.login_throttle import BLOCKED_MESSAGE, login_blocked, login_failed, login_succeeded
 
 
@@ -35,3 +40,52 @@ class TokenObtainApi(APIView):
         login_succeeded(request, username)
         token, _ = Token.objects.get_or_create(user=data.validated_data["user"])
         return Response({"token": token.key})
+
+
+class TotpEnrolInput(serializers.Serializer):
+    password = serializers.CharField()
+
+
+class TotpConfirmInput(serializers.Serializer):
+    token = serializers.CharField(max_length=10)
+
+
+class TotpStatusOutput(serializers.Serializer):
+    confirmed = serializers.BooleanField()
+    pending = serializers.BooleanField()
+    step_up = serializers.CharField()
+
+
+class TotpProvisioningOutput(serializers.Serializer):
+    otpauth_url = serializers.CharField()
+    key_base32 = serializers.CharField()
+
+
+class TotpDeviceApi(APIView):
+    """The caller's TOTP device (django-otp), for reviewers and compliance officers (who sign decisions). POST (password re-entered) starts an enrolment and shows the key
+    once; it counts for step-up (approve, waive: `otp_token`) once confirmed at `confirm/`."""
+
+    permission_classes = [role_permission(*SIGNING_ROLES)]
+
+    @extend_schema(responses={200: TotpStatusOutput})
+    def get(self, request):
+        return Response(TotpStatusOutput(selectors.totp_status(user=request.user)).data)
+
+    @extend_schema(request=TotpEnrolInput, responses={201: TotpProvisioningOutput})
+    def post(self, request):
+        data = TotpEnrolInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        device = services.totp_device_enrol(actor=request.user, **data.validated_data)
+        return Response(TotpProvisioningOutput(selectors.totp_provisioning(device=device)).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class TotpConfirmApi(APIView):
+    permission_classes = [role_permission(*SIGNING_ROLES)]
+
+    @extend_schema(request=TotpConfirmInput, responses={200: TotpStatusOutput})
+    def post(self, request):
+        data = TotpConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.totp_device_confirm(actor=request.user, **data.validated_data)
+        return Response(TotpStatusOutput(selectors.totp_status(user=request.user)).data)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
@@ -24,3 +25,12 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     @property
     def throttled(self) -> bool:
         return any(e.code == "throttled" for e in self.errors.as_data().get("__all__", []))
+
+
+class TotpEnrolForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput, help_text="Re-enter your password to add a device.")
+
+
+class TotpConfirmForm(forms.Form):
+    token = forms.CharField(label="Code from the app", max_length=10,
+                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from governance.roles import ALL_ROLES
 from governance.auditlog.services import audit_log_append
-from governance.errors import ValidationFailed
+from governance.errors import InvalidState, NotAllowed, ValidationFailed
 
 
 def roles_ensure() -> None:
@@ -28,3 +28,36 @@ def user_create(*, actor=None, username: str, password: str, roles: list[str], e
     audit_log_append(actor=actor, action="user.created", obj=user, payload={"username": username,
                                                                             "roles": sorted(roles)})
     return user
+
+
+@transaction.atomic
+def totp_device_enrol(*, actor, password: str) -> "TOTPDevice":
+    """Start enrolling a TOTP device for `actor` (their password re-entered): an unconfirmed device whose key
+    is shown once; it counts for step-up only once confirmed with a code. Replaces an unconfirmed one."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not password or not actor.check_password(password):
+        raise NotAllowed("The password is not correct.")
+    if TOTPDevice.objects.filter(user=actor, confirmed=True).exists():
+        raise InvalidState("You already have a confirmed TOTP device.")
+    TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=actor, name="authenticator", confirmed=False)
+    audit_log_append(actor=actor, action="totp_device.enrolment_started", obj=actor,
+                     payload={"device": device.pk})
+    return device
+
+
+@transaction.atomic
+def totp_device_confirm(*, actor, token: str) -> "TOTPDevice":
+    """Confirm the pending device with a current code from the authenticator app."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=False).first()
+    if device is None:
+        raise InvalidState("There is no TOTP device awaiting confirmation; start the enrolment first.")
+    if not (token or "").strip() or not device.verify_token(token.strip()):
+        raise ValidationFailed("The code is not correct; check the clock of the device.", field="token")
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit_log_append(actor=actor, action="totp_device.confirmed", obj=actor, payload={"device": device.pk})
+    return device

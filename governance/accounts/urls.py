@@ -5,6 +5,9 @@ from governance.accounts import api, views
 
 urlpatterns = [
     path("api/auth/token/", api.TokenObtainApi.as_view(), name="api-token"),
+    path("api/account/totp/", api.TotpDeviceApi.as_view(), name="api-totp-device"),
+    path("api/account/totp/confirm/", api.TotpConfirmApi.as_view(), name="api-totp-confirm"),
+    path("account/totp/", views.totp_device, name="totp-device"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

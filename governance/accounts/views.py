@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
 
-from governance.accounts.forms import ThrottledAuthenticationForm
+from governance.accounts import selectors, services
+from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmForm, TotpEnrolForm
+from governance.form_errors import call_service
+from governance.permissions import role_required
+from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 
 
 class LoginView(auth_views.LoginView):
@@ -15,3 +22,29 @@ class LoginView(auth_views.LoginView):
         if form.throttled:
             response.status_code = 429
         return response
+
+
+@login_required
+@role_required(REVIEWER, COMPLIANCE_OFFICER)
+def totp_device(request):
+    """Enrol a TOTP device (django-otp): then approving and waiving ask for its code instead of the password."""
+    enrol_form, confirm_form, provisioning = TotpEnrolForm(), TotpConfirmForm(), None
+    status = 200
+    if request.method == "POST" and "password" in request.POST:
+        enrol_form = TotpEnrolForm(request.POST)
+        if enrol_form.is_valid():
+            device = call_service(enrol_form, services.totp_device_enrol, actor=request.user,
+                                  password=enrol_form.cleaned_data["password"])
+            if device is not None:
+                provisioning = selectors.totp_provisioning(device=device)
+        status = 400 if enrol_form.errors else 200
+    elif request.method == "POST":
+        confirm_form = TotpConfirmForm(request.POST)
+        if confirm_form.is_valid() and call_service(confirm_form, services.totp_device_confirm, actor=request.user,
+                                                    token=confirm_form.cleaned_data["token"]) is not None:
+            messages.success(request, "Your TOTP device is confirmed: approvals and waivers now ask for its code.")
+            return redirect("totp-device")
+        status = 400
+    return render(request, "accounts/totp.html", {
+        "totp": selectors.totp_status(user=request.user), "provisioning": provisioning,
+        "enrol_form": enrol_form, "confirm_form": confirm_form}, status=status)

@@ -25,7 +25,16 @@ class RequestInput(serializers.Serializer):
     justification = serializers.CharField()
 
 
-class DecisionInput(serializers.Serializer):
+class StepUpInput(serializers.Serializer):
+    """Signs the decision, as the page asks: `password` re-entered, or `otp_token`, the current code of the
+    caller's confirmed TOTP device (required instead of the password where they have one). 403 otherwise."""
+
+    password = serializers.CharField(required=False, allow_blank=True, default="", write_only=True,
+                                     style={"input_type": "password"})
+    otp_token = serializers.CharField(required=False, allow_blank=True, default="", max_length=10)
+
+
+class DecisionInput(StepUpInput):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -37,7 +46,7 @@ class CommentInput(serializers.Serializer):
     body = serializers.CharField(max_length=10_000)
 
 
-class WaiverInput(serializers.Serializer):
+class WaiverInput(StepUpInput):
     gate = serializers.ChoiceField(choices=list(gates.GATES.items()))
     reason = serializers.CharField()
     expires_at = serializers.DateTimeField()
@@ -84,7 +93,8 @@ class WaiverOutput(serializers.ModelSerializer):
 
     class Meta:
         model = GateWaiver
-        fields = ["id", "request", "gate", "reason", "expires_at", "granted_by", "created_at"]
+        fields = ["id", "request", "gate", "reason", "expires_at", "granted_by", "created_at", "audit_result_hash",
+                  "measured", "voided_at", "voided_reason"]
 
 
 class RequestOutput(serializers.ModelSerializer):
@@ -191,6 +201,11 @@ class RequestDetailApi(generics.RetrieveAPIView):
 
 
 class RequestApproveApi(APIView):
+    """A reviewer's approval, signed as on the page: `password`, or `otp_token` where the reviewer has a TOTP
+    device (403 when missing or wrong, logged). 409 when the evidence changed (the approvals are voided) or a
+    gate fails without a waiver; 403 when the audit's stored results no longer hash to the bound hash
+    (tampering, logged)."""
+
     permission_classes = [role_permission(REVIEWER)]
 
     @extend_schema(request=DecisionInput, responses={200: RequestOutput})
@@ -249,6 +264,9 @@ class RequestCommentApi(generics.ListAPIView):
 
 
 class RequestWaiverApi(APIView):
+    """A compliance officer's waiver of a failing gate, signed like an approval; never by the requester (403,
+    logged). Bound to the audit's result hash and the value the gate measures: another voids it."""
+
     permission_classes = [role_permission(COMPLIANCE_OFFICER)]
 
     @extend_schema(request=WaiverInput, responses={201: WaiverOutput})

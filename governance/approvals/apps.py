@@ -13,6 +13,10 @@ class ApprovalsConfig(AppConfig):
         from governance.approvals.models import WebhookDelivery
         from governance.audits.models import Audit
         from governance.audits.signals import audit_completed
+        from governance.datasets.models import Dataset
+        from governance.datasets.signals import dataset_metadata_changed
+        from governance.registry.models import Deployment
+        from governance.registry.signals import deployment_authorise
         from governance.jobs.kinds import JobKind, job_kind_register
 
         job_kind_register(JobKind(kind=notifications.WEBHOOK_JOB_KIND, task_name=notifications.DELIVER_TASK,
@@ -26,6 +30,10 @@ class ApprovalsConfig(AppConfig):
                                                    dispatch_uid="approvals.webhooks_on_audit_log_checkpoint")
         auditlog_signals.verification_failed.connect(receivers.webhooks_on_audit_log_verification_failed,
                                                      dispatch_uid="approvals.webhooks_on_audit_log_failure")
+        dataset_metadata_changed.connect(receivers.deployment_requests_recheck_on_dataset_metadata, sender=Dataset,
+                                         dispatch_uid="approvals.recheck_on_dataset_metadata")
+        deployment_authorise.connect(receivers.deployment_request_authorise, sender=Deployment,
+                                     dispatch_uid="approvals.authorise_deployment")
 
         # The audit report shows each environment's policy judged on the audit (audits sits below approvals).
         hooks.audit_report_sections.register(audit_report_verdicts)

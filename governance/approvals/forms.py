@@ -17,8 +17,17 @@ class DeploymentRequestForm(forms.Form):
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
 
 
-class ApproveForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput, help_text="Re-enter your password to sign the approval.")
+class StepUpFields(forms.Form):
+    """The step-up that signs a decision: the password, or the code of a confirmed TOTP device."""
+
+    password = forms.CharField(widget=forms.PasswordInput, required=False,
+                               help_text="Re-enter your password to sign (accounts without a TOTP device).")
+    otp_token = forms.CharField(label="TOTP code", max_length=10, required=False,
+                                widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+                                help_text="The current code of your TOTP device, if you enrolled one.")
+
+
+class ApproveForm(StepUpFields):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
@@ -30,7 +39,7 @@ class CommentForm(forms.Form):
     body = forms.CharField(label="Comment", max_length=10_000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class WaiverForm(forms.Form):
+class WaiverForm(StepUpFields):
     gate = forms.ChoiceField(choices=list(GATES.items()))
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     expires_at = forms.DateTimeField(label="Expires at (UTC)", help_text="e.g. 2027-03-31 18:00",

@@ -11,7 +11,9 @@ from datetime import datetime
 
 from django.urls import reverse
 
+from governance.auditlog.chain import canonical_json
 from governance.audits.models import Audit
+from governance.datasets.selectors import dataset_get, dataset_metadata_confirmation
 from models_core.errors import InputError
 from models_core.fairness.group_metrics import DISPARITY_NAMES
 from models_core.fairness.rules import evaluate_thresholds
@@ -55,9 +57,11 @@ def fairness_rules_normalise(rules) -> list[dict]:
     return clean
 
 
-def _result(gate: str, passed: bool, detail: str, evidence=(), checks=()) -> dict:
+def _result(gate: str, passed: bool, detail: str, evidence=(), checks=(), *, measured=None) -> dict:
+    """`measured`: the value the gate judged (plain JSON); a waiver is bound to it and to the audit's result
+    hash, so that another value or another audit voids the waiver."""
     return {"gate": gate, "label": GATES[gate], "passed": bool(passed), "detail": detail,
-            "evidence": list(evidence), "checks": list(checks)}
+            "evidence": list(evidence), "checks": list(checks), "measured": measured}
 
 
 def _audit_link(audit: Audit, anchor: str = "") -> dict:
@@ -74,7 +78,8 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
         passed = accuracy is not None and accuracy >= policy.min_accuracy
         shown = "missing" if accuracy is None else f"{accuracy:.3f}"
         out.append(_result("min_accuracy", passed, f"accuracy {shown}; the policy needs at least "
-                                                   f"{policy.min_accuracy:.3f}", [_audit_link(audit)]))
+                                                   f"{policy.min_accuracy:.3f}", [_audit_link(audit)],
+                           measured={"accuracy": accuracy}))
     if policy.fairness_rules and wanted("fairness"):
         out.append(_fairness(policy, audit, results.get("fairness")))
     if policy.max_audit_age_days is not None and wanted("audit_age"):
@@ -83,13 +88,13 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
         passed = age is not None and age <= policy.max_audit_age_days
         out.append(_result("audit_age", passed, f"audit finished {age if age is not None else '?'} day(s) ago; "
                                                 f"the policy allows {policy.max_audit_age_days}",
-                            [_audit_link(audit)]))
+                            [_audit_link(audit)], measured={"finished_at": finished.isoformat() if finished else None}))
     if policy.require_explanations and wanted("explanations"):
         data = results.get("explanations")
         passed = bool(data) and any(bool(v) for v in (data.values() if isinstance(data, dict) else data))
         out.append(_result("explanations", passed, "the audit stored explanations" if passed else
                            "the audit has no explanations (request an audit that explains rows)",
-                           [_audit_link(audit, "#explanations")]))
+                           [_audit_link(audit, "#explanations")], measured={"explanations": passed}))
     dataset_gates = [g for g in ("dpia", "lawful_basis") if wanted(g)]
     if dataset_gates and (policy.require_dpia_for_personal_data or policy.require_lawful_basis):
         out.extend(_dataset_gates(policy, model_version, dataset_gates))
@@ -99,11 +104,12 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
 def _fairness(policy, audit: Audit, report: dict | None) -> dict:
     evidence = [_audit_link(audit, "#fairness")]
     if not report:
-        return _result("fairness", False, "the audit has no fairness report", evidence)
+        return _result("fairness", False, "the audit has no fairness report", evidence, measured={"report": None})
     try:
         judged = evaluate_thresholds(report, fairness_rules_normalise(policy.fairness_rules))
     except (InputError, ValueError, KeyError) as exc:
-        return _result("fairness", False, f"the rules cannot be judged on this report: {exc}", evidence)
+        return _result("fairness", False, f"the rules cannot be judged on this report: {exc}", evidence,
+                       measured={"error": str(exc)})
     checks = [{"metric": r["metric"], "grouping": r["grouping"], "class": r["class"], "value": r["value"],
                "ci": r["ci"], "bound": r["bound"], "compared": r["compared"], "max": r["max"], "min": r["min"],
                "passed": r["passed"], "note": r["note"]} for r in judged]
@@ -116,7 +122,8 @@ def _fairness(policy, audit: Audit, report: dict | None) -> dict:
                   f"{first['bound']} bound {compared}, the policy needs {limit}")
     else:
         detail = f"all {len(checks)} checks pass on the cautious bound of the 95% interval"
-    return _result("fairness", not failing, detail, evidence, checks)
+    measured = {f"{c['metric']}|{c['grouping']}|{c['class']}|{c['bound']}": c["compared"] for c in checks}
+    return _result("fairness", not failing, detail, evidence, checks, measured=measured)
 
 
 def personal_data_indicated(dataset, dataset_version) -> list[str]:
@@ -134,6 +141,9 @@ def personal_data_indicated(dataset, dataset_version) -> list[str]:
 
 
 def _dataset_gates(policy, model_version, wanted: list[str]) -> list[dict]:
+    """The DPIA and lawful-basis gates. They count the dataset's declared metadata only once a compliance
+    officer confirmed it as it stands (datasets.selectors.dataset_metadata_confirmation): the ML engineer who
+    declares it at upload cannot satisfy the checker's gate alone."""
     out = []
     data_version = model_version.dataset_version
     if data_version is None:
@@ -142,40 +152,68 @@ def _dataset_gates(policy, model_version, wanted: list[str]) -> list[dict]:
                     gate == "lawful_basis" and policy.require_lawful_basis):
                 out.append(_result(gate, False, "the model version records no training dataset"))
         return out
-    dataset = data_version.dataset
+    dataset = dataset_get(dataset_id=data_version.dataset_id)  # as stored now, not a copy held in memory
     evidence = [{"label": f"Training data {data_version}", "url": reverse("dataset-version", args=[data_version.pk])},
                 {"label": f"Dataset {dataset.name}", "url": reverse("dataset", args=[dataset.pk])}]
     reasons = personal_data_indicated(dataset, data_version)
+    confirmation = dataset_metadata_confirmation(dataset=dataset)
+    unconfirmed = ("; declared by the uploader but not confirmed by a compliance officer"
+                   if confirmation is None else "")
+    measured = {"dataset": dataset.pk, "confirmed": confirmation["sha256"] if confirmation else None}
     if "dpia" in wanted and policy.require_dpia_for_personal_data:
+        ref = dataset.dpia_reference.strip()
         if not reasons:
-            out.append(_result("dpia", True, "the training data is declared to hold no personal data", evidence))
+            passed, detail = True, "the training data is declared to hold no personal data"
         else:
-            ref = dataset.dpia_reference.strip()
-            out.append(_result("dpia", bool(ref), f"DPIA {ref}" if ref else
-                               f"personal data ({'; '.join(reasons)}) but no DPIA reference", evidence))
+            passed, detail = bool(ref), (f"DPIA {ref}" if ref else
+                                         f"personal data ({'; '.join(reasons)}) but no DPIA reference")
+        out.append(_result("dpia", passed and confirmation is not None, detail + unconfirmed, evidence,
+                           measured={**measured, "dpia_reference": ref}))
     if "lawful_basis" in wanted and policy.require_lawful_basis:
         if dataset.holds_personal_data:
-            out.append(_result("lawful_basis", True, f"lawful basis: {dataset.get_lawful_basis_display()}",
-                               evidence))
+            passed, detail = True, f"lawful basis: {dataset.get_lawful_basis_display()}"
         elif reasons:
-            out.append(_result("lawful_basis", False, f"personal data ({'; '.join(reasons)}) but no lawful basis "
-                                                      f"recorded", evidence))
+            passed, detail = False, f"personal data ({'; '.join(reasons)}) but no lawful basis recorded"
         else:
-            out.append(_result("lawful_basis", True, "declared to hold no personal data", evidence))
+            passed, detail = True, "declared to hold no personal data"
+        out.append(_result("lawful_basis", passed and confirmation is not None, detail + unconfirmed, evidence,
+                           measured={**measured, "lawful_basis": dataset.lawful_basis}))
     return out
 
 
-def apply_waivers(results: list[dict], waivers, now: datetime) -> list[dict]:
-    """Mark each failing gate with its live waiver; `blocking` is what approval looks at."""
-    live = {}
+def waiver_mismatch(waiver, result: dict | None, audit_result_hash: str) -> str:
+    """Why `waiver` does not cover the gate as judged now ("" when it does): a waiver is bound to the audit
+    result hash and the measured value it waived; another audit or another value voids it."""
+    if waiver.audit_result_hash != audit_result_hash:
+        return (f"it waived audit results {waiver.audit_result_hash[:12]}…, the request now rests on "
+                f"{audit_result_hash[:12]}…")
+    if result is not None and canonical_json(waiver.measured) != canonical_json(result.get("measured")):
+        return f"it waived {_shown(waiver.measured)}, the gate now measures {_shown(result.get('measured'))}"
+    return ""
+
+
+def _shown(measured) -> str:
+    if isinstance(measured, dict) and len(measured) <= 3:
+        return ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in measured.items())
+    return canonical_json(measured)[:120]
+
+
+def apply_waivers(results: list[dict], waivers, now: datetime, *, audit_result_hash: str) -> list[dict]:
+    """Mark each failing gate with its live waiver — not voided, not expired, bound to these audit results
+    and this measured value; `blocking` is what approval looks at."""
+    live: dict[str, list] = {}
     for waiver in waivers:
-        if waiver.expires_at > now and waiver.gate not in live:
-            live[waiver.gate] = waiver
+        if waiver.voided_at is None and waiver.expires_at > now:
+            live.setdefault(waiver.gate, []).append(waiver)
     out = []
     for result in results:
-        waiver = live.get(result["gate"]) if not result["passed"] else None
+        waiver = None
+        if not result["passed"]:
+            waiver = next((w for w in live.get(result["gate"], [])
+                           if not waiver_mismatch(w, result, audit_result_hash)), None)
         out.append({**result, "waiver": None if waiver is None else {
             "id": waiver.pk, "reason": waiver.reason, "expires_at": waiver.expires_at.isoformat(),
-            "granted_by": waiver.granted_by.username},
+            "granted_by": waiver.granted_by.username, "audit_result_hash": waiver.audit_result_hash,
+            "measured": waiver.measured},
             "blocking": not result["passed"] and waiver is None})
     return out

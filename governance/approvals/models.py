@@ -94,7 +94,8 @@ class Approval(models.Model):
 
 
 class GateWaiver(models.Model):
-    """A compliance officer's waiver of one failing gate of one request, with a reason and an expiry."""
+    """A compliance officer's waiver of one failing gate of one request, with a reason and an expiry, bound to
+    the audit result hash and the measured value it waives: another audit or another value voids it."""
 
     request = models.ForeignKey(DeploymentRequest, on_delete=models.PROTECT, related_name="waivers")
     gate = models.CharField(max_length=40)
@@ -102,6 +103,10 @@ class GateWaiver(models.Model):
     expires_at = models.DateTimeField()
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    audit_result_hash = models.CharField(max_length=64, default="")
+    measured = models.JSONField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_reason = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -126,6 +131,7 @@ class WebhookEvent(models.TextChoices):
     # the organisation hold each signed head, and hear when the checkpoint writer refuses a log that fails.
     AUDITLOG_CHECKPOINT = "auditlog.checkpoint", "Audit log: signed checkpoint (the signed head)"
     AUDITLOG_VERIFICATION_FAILED = "auditlog.verification_failed", "Audit log: verification failed, nothing signed"
+    SUSPENDED = "deployment.suspended", "Deployment suspended (its request lost its approval)"
 
 
 class Webhook(models.Model):

@@ -18,9 +18,11 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -28,8 +30,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from governance.roles import REVIEWER
-from governance.approvals.models import DeliveryStatus, DeploymentRequest, Webhook, WebhookDelivery
+from governance.roles import ADMIN, REVIEWER
+from governance.approvals.models import DeliveryStatus, DeploymentRequest, Webhook, WebhookDelivery, WebhookEvent
+from governance.auditlog.services import audit_log_append, audit_log_lock
+from governance.errors import NotAllowed, ValidationFailed
+from governance.permissions import user_has_role
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
@@ -42,6 +47,7 @@ SUBJECTS = {
     "request.approved": "Deployment request #{pk} approved by {actor} ({count} of {needed})",
     "request.rejected": "Deployment request #{pk} rejected by {actor}",
     "request.voided": "Deployment request #{pk}: approvals voided, back to review",
+    "deployment.suspended": "Deployment request #{pk}: {version} suspended in {environment} (approval lost)",
 }
 
 
@@ -161,3 +167,22 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
             log.warning("webhook delivery %s gave up after %s attempts: %s", delivery.pk, delivery.attempts, error)
         return None
     return min(600, 2 ** delivery.attempts)
+
+
+@transaction.atomic
+def webhook_create(*, actor, url: str, events: list[str], secret: str = "") -> Webhook:
+    audit_log_lock()
+    if not user_has_role(actor, ADMIN):
+        raise NotAllowed("Only an administrator can register a webhook.")
+    parsed = urlparse(url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValidationFailed("The URL must be http(s)://host/…", field="url")
+    unknown = set(events or []) - set(WebhookEvent.values)
+    if not events or unknown:
+        raise ValidationFailed(f"Events must be among {', '.join(WebhookEvent.values)}.", field="events")
+    if secret and len(secret) < 16:
+        raise ValidationFailed("A secret of at least 16 characters (or none: one is generated).", field="secret")
+    hook = Webhook.objects.create(url=url, events=sorted(set(events)), secret=secret or secrets.token_hex(32),
+                                  created_by=actor)
+    audit_log_append(actor=actor, action="webhook.created", obj=hook, payload={"url": url, "events": hook.events})
+    return hook

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from governance.accounts.step_up import step_up_method
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 from governance.permissions import user_has_role
 from governance.approvals import gates
@@ -128,6 +129,21 @@ def approvals_live(*, request: DeploymentRequest) -> list[Approval]:
     return [a for a in request.approvals.all() if not a.voided and a.decision == Decision.APPROVE]
 
 
+def approvals_counted(*, request: DeploymentRequest, policy: DeploymentPolicy) -> list[Approval]:
+    """The live approvals that count towards N of M now: from reviewers designated by the policy in force
+    (none named: anyone who is still an active reviewer), never the requester. An approval from a reviewer a
+    policy change removed stays on record but no longer counts."""
+    pool = {u.pk for u in policy.approvers.all()} if policy.pk else set()
+    counted = []
+    for approval in approvals_live(request=request):
+        reviewer = approval.reviewer
+        if reviewer.pk == request.requested_by_id or not reviewer.is_active:
+            continue
+        if (pool and reviewer.pk in pool) or (not pool and user_has_role(reviewer, REVIEWER)):
+            counted.append(approval)
+    return counted
+
+
 def request_can_comment(*, user: AbstractBaseUser, request: DeploymentRequest) -> bool:
     """Who may comment on a request: its requester, reviewers and compliance officers (admins hold all roles).
     The page shows the form by it and approvals.services.deployment_request_comment refuses by it."""
@@ -142,7 +158,10 @@ def request_page(*, request_id: int, user: AbstractBaseUser) -> dict:
     policy = policy_for(deployment_request.environment)
     return {"req": deployment_request, "policy": policy,
             "approvers": list(policy.approvers.all()) if policy.pk else [],
-            "live_approvals": len(approvals_live(request=deployment_request)),
+            "live_approvals": len(approvals_counted(request=deployment_request, policy=policy)),
+            "uncounted_approvals": [a for a in approvals_live(request=deployment_request)
+                                    if a not in approvals_counted(request=deployment_request, policy=policy)],
+            "step_up": step_up_method(user=user),
             "can_comment": request_can_comment(user=user, request=deployment_request)}
 
 

@@ -1,14 +1,14 @@
-"""Maker/checker: deployment requests, the policy gates they must pass, waivers, comments, and decisions
-bound to the evidence digests (the model version's artifact digest, the audit's result hash).
+"""Maker/checker: deployment requests, the policy gates they must pass, comments, and decisions bound to the
+evidence digests (the model version's artifact digest, the audit's result hash, recomputed from the stored
+result rows at each judgement). A request that loses its approval suspends its deployments at once.
 
 Every service takes the audit log's lock first (auditlog.services.audit_log_lock), then its own rows.
+Judging the evidence: judging.py; waivers: waivers.py; webhooks: notifications.py.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timedelta
-from urllib.parse import urlparse
+from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -17,62 +17,61 @@ from django.utils import timezone
 from governance.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.permissions import user_has_role
 from governance.approvals import gates
-from governance.approvals.models import (Approval, Decision, DeploymentPolicy, DeploymentRequest, GateWaiver,
-                                         RequestComment, RequestStatus, Webhook, WebhookEvent)
+from governance.approvals.judging import (approval_problem, evaluate, evidence_problem, lock, store_gates,
+                                          tampering)
+from governance.approvals.models import (Approval, Decision, DeploymentPolicy, DeploymentRequest, RequestComment,
+                                         RequestStatus, WebhookEvent)
 from governance.approvals.notifications import notify, reviewer_emails
-from governance.approvals.selectors import approvals_live, policy_for, request_can_comment
+from governance.approvals.notifications import webhook_create  # noqa: F401  (importable from here)
+from governance.approvals.selectors import approvals_counted, policy_for, request_can_comment
+from governance.approvals.waivers import MAX_WAIVER_DAYS, gate_waiver_create  # noqa: F401  (importable from here)
+from governance.approvals.waivers import refusal_log, step_up_or_refuse
 from governance.audits.models import Audit, AuditStatus
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import ModelVersion
-from governance.registry.services import deployment_start
-
-MAX_WAIVER_DAYS = 365
+from governance.registry.services import deployment_start, deployments_suspend
 
 
-def _results_of(audit: Audit) -> dict:
-    return {r.kind: r.data for r in audit.results.all()}
-
-
-def _evaluate(request: DeploymentRequest, *, policy: DeploymentPolicy, now: datetime) -> list[dict]:
-    judged = gates.evaluate(policy=policy, model_version=request.model_version, audit=request.audit,
-                            results=_results_of(request.audit), now=now)
-    return gates.apply_waivers(judged, request.waivers.select_related("granted_by"), now)
-
-
-def _store_gates(request: DeploymentRequest, results: list[dict], now: datetime) -> None:
-    request.gate_results, request.gates_evaluated_at = results, now
-    request.save(update_fields=["gate_results", "gates_evaluated_at"])
-
-
-@transaction.atomic
 def deployment_request_create(*, actor, model_version: ModelVersion, environment: str, audit: Audit,
                               justification: str) -> DeploymentRequest:
-    audit_log_lock()
-    if not user_has_role(actor, ML_ENGINEER):
-        raise NotAllowed("Only an ML engineer can request a deployment.")
-    if environment not in Environment.values:
-        raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
-    if not (justification or "").strip():
-        raise ValidationFailed("A justification is required.", field="justification")
-    if model_version.status != VersionStatus.READY:
-        raise InvalidState("Only a ready model version can be deployed.")
-    if audit.model_version_id != model_version.pk:
-        raise ValidationFailed("The audit is not of this model version.", field="audit")
-    if audit.status != AuditStatus.COMPLETE:
-        raise ValidationFailed("The audit has not completed.", field="audit")
-    if DeploymentRequest.objects.filter(model_version=model_version, environment=environment,
-                                        status=RequestStatus.PENDING).exists():
-        raise InvalidState("A request for this version and environment is already awaiting review.")
+    with transaction.atomic():
+        audit_log_lock()
+        if not user_has_role(actor, ML_ENGINEER):
+            raise NotAllowed("Only an ML engineer can request a deployment.")
+        if environment not in Environment.values:
+            raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
+        if not (justification or "").strip():
+            raise ValidationFailed("A justification is required.", field="justification")
+        if model_version.status != VersionStatus.READY:
+            raise InvalidState("Only a ready model version can be deployed.")
+        if audit.model_version_id != model_version.pk:
+            raise ValidationFailed("The audit is not of this model version.", field="audit")
+        if audit.status != AuditStatus.COMPLETE:
+            raise ValidationFailed("The audit has not completed.", field="audit")
+        if DeploymentRequest.objects.filter(model_version=model_version, environment=environment,
+                                            status=RequestStatus.PENDING).exists():
+            raise InvalidState("A request for this version and environment is already awaiting review.")
+        forged = tampering(audit, audit.result_hash)
+        if not forged:
+            return _create(actor=actor, model_version=model_version, environment=environment, audit=audit,
+                           justification=justification)
+    raise refusal_log(actor=actor, action="audit.tampering_detected", obj=audit,
+                      payload={"when": "deployment request", "why": forged},
+                      error=ValidationFailed(f"Audit #{audit.pk} cannot be cited: {forged}.", field="audit"))
+
+
+def _create(*, actor, model_version: ModelVersion, environment: str, audit: Audit,
+            justification: str) -> DeploymentRequest:
     policy = policy_for(environment)
     request = DeploymentRequest.objects.create(
         model_version=model_version, environment=environment, audit=audit, justification=justification.strip(),
         requested_by=actor, artifact_digest=model_version.artifact_digest, audit_result_hash=audit.result_hash,
         required_approvals=policy.required_approvals)
     now = timezone.now()
-    results = _evaluate(request, policy=policy, now=now)
-    _store_gates(request, results, now)
+    results = evaluate(request, policy=policy, now=now)
+    store_gates(request, results, now, actor=actor)
     audit_log_append(actor=actor, action="deployment_request.created", obj=request,
                      payload={"model_version": model_version.pk, "environment": environment, "audit": audit.pk,
                               "artifact_digest": request.artifact_digest,
@@ -85,55 +84,18 @@ def deployment_request_create(*, actor, model_version: ModelVersion, environment
     return request
 
 
-def _lock(request_id: int) -> DeploymentRequest:
-    try:
-        return (DeploymentRequest.objects.select_for_update(of=("self",))
-                .select_related("model_version__model", "model_version__dataset_version__dataset", "audit",
-                                "requested_by").get(pk=request_id))
-    except DeploymentRequest.DoesNotExist as exc:
-        raise NotFound(f"There is no deployment request #{request_id}.") from exc
-
-
 def _lock_pending(request_id: int) -> DeploymentRequest:
-    request = _lock(request_id)
+    request = lock(request_id)
     if request.status != RequestStatus.PENDING:
         raise InvalidState(f"The request is {request.get_status_display().lower()}; it cannot be decided again.")
     return request
 
 
-def _newer_failing_audit(request: DeploymentRequest, policy: DeploymentPolicy, now: datetime):
-    """The newest completed audit of the version after the request's one, if it fails an unwaived audit gate."""
-    newer = (Audit.objects.filter(model_version=request.model_version_id, status=AuditStatus.COMPLETE,
-                                  finished_at__gt=request.audit.finished_at)
-             .exclude(pk=request.audit_id).order_by("-finished_at").first())
-    if newer is None:
-        return None, []
-    judged = gates.evaluate(policy=policy, model_version=request.model_version, audit=newer,
-                            results=_results_of(newer), now=now, only=gates.AUDIT_GATES)
-    failing = [r for r in gates.apply_waivers(judged, request.waivers.select_related("granted_by"), now)
-               if r["blocking"]]
-    return (newer, failing) if failing else (None, [])
-
-
-def _evidence_problem(request: DeploymentRequest, policy: DeploymentPolicy, now: datetime) -> tuple[str, Audit | None]:
-    """Why the approvals on this request no longer stand ("" when they do), and the audit to rebind to."""
-    request.model_version.refresh_from_db(fields=["artifact_digest"])
-    request.audit.refresh_from_db(fields=["result_hash"])
-    if request.model_version.artifact_digest != request.artifact_digest:
-        return (f"the model version's artifact digest changed from {request.artifact_digest[:12]}… to "
-                f"{request.model_version.artifact_digest[:12]}…"), None
-    if request.audit.result_hash != request.audit_result_hash:
-        return (f"audit #{request.audit_id}'s result hash changed from {request.audit_result_hash[:12]}… to "
-                f"{request.audit.result_hash[:12]}…"), None
-    newer, failing = _newer_failing_audit(request, policy, now)
-    if newer is not None:
-        return (f"a newer audit #{newer.pk} of this version fails "
-                f"{', '.join(r['label'].lower() for r in failing)}"), newer
-    return "", None
-
-
-def _void(*, request: DeploymentRequest, actor, why: str, rebind_audit: Audit | None, now: datetime) -> None:
-    """Void the live approvals and return the request to review, bound to the evidence as it is now."""
+def _void(*, request: DeploymentRequest, actor, why: str, rebind_audit: Audit | None, now: datetime,
+          tampered: bool = False) -> None:
+    """Void the live approvals and return the request to review, bound to the evidence as it is now. An
+    approved request's deployments are suspended at once (until it is approved again)."""
+    was_approved = request.status == RequestStatus.APPROVED
     voided = list(request.approvals.filter(voided=False).values_list("pk", flat=True))
     request.approvals.filter(pk__in=voided).update(voided=True, voided_reason=why[:300], voided_at=now)
     old = {"artifact_digest": request.artifact_digest, "audit": request.audit_id,
@@ -146,34 +108,56 @@ def _void(*, request: DeploymentRequest, actor, why: str, rebind_audit: Audit | 
     request.voided_count += 1
     request.save(update_fields=["audit", "artifact_digest", "audit_result_hash", "status", "decided_at",
                                 "voided_count"])
+    if tampered:
+        audit_log_append(actor=actor, action="audit.tampering_detected", obj=request.audit,
+                         payload={"when": "deployment request judged", "request": request.pk, "why": why})
     policy = policy_for(request.environment)
-    _store_gates(request, _evaluate(request, policy=policy, now=now), now)
+    store_gates(request, evaluate(request, policy=policy, now=now), now, actor=actor)
     audit_log_append(actor=actor, action="deployment_request.voided", obj=request,
-                     payload={"why": why, "voided_approvals": voided, "before": old,
+                     payload={"why": why, "voided_approvals": voided, "before": old, "tampering": tampered,
                               "after": {"artifact_digest": request.artifact_digest, "audit": request.audit_id,
                                         "audit_result_hash": request.audit_result_hash}})
     reviewers = User.objects.filter(pk__in=request.approvals.filter(pk__in=voided).values("reviewer"))
     notify(event=WebhookEvent.VOIDED, request=request, actor=actor,
            recipients=[request.requested_by.email, *(u.email for u in reviewers)],
            extra={"why": why, "voided_approvals": voided})
+    if was_approved:
+        suspended = deployments_suspend(actor=actor, request_id=request.pk,
+                                        reason=f"request #{request.pk} lost its approval: {why}")
+        if suspended:
+            notify(event=WebhookEvent.SUSPENDED, request=request, actor=actor,
+                   recipients=[request.requested_by.email, *(u.email for u in reviewers)],
+                   extra={"why": why, "deployments": [d.pk for d in suspended]})
+
+
+def _rejudge(*, request: DeploymentRequest, actor, policy: DeploymentPolicy, now: datetime) -> str:
+    """Judge a pending or approved request again (locked); void it when its approvals no longer stand.
+    Returns why it was voided, or ""."""
+    why, rebind, tampered = evidence_problem(request, policy, now)
+    if not why:
+        results = evaluate(request, policy=policy, now=now)
+        store_gates(request, results, now, actor=actor)
+        why = approval_problem(request, policy, results)
+    if why:
+        _void(request=request, actor=actor, why=why, rebind_audit=rebind, now=now, tampered=tampered)
+    return why
 
 
 def deployment_request_recheck(*, actor, request_id: int) -> tuple[DeploymentRequest, str]:
-    """Re-judge the evidence and the gates of a pending or approved request. Returns (request, why voided
-    or "")."""
+    """Re-judge the evidence, the gates and (approved) the approvals that count of a pending or approved
+    request. Returns (request, why voided or "")."""
     with transaction.atomic():
         audit_log_lock()
-        request = _lock(request_id)
+        request = lock(request_id)
         if request.status not in (RequestStatus.PENDING, RequestStatus.APPROVED):
             return request, ""
-        now = timezone.now()
-        policy = policy_for(request.environment)
-        why, rebind = _evidence_problem(request, policy, now)
-        if why:
-            _void(request=request, actor=actor, why=why, rebind_audit=rebind, now=now)
-        else:
-            _store_gates(request, _evaluate(request, policy=policy, now=now), now)
-        return request, why
+        return request, _rejudge(request=request, actor=actor, policy=policy_for(request.environment),
+                                 now=timezone.now())
+
+
+def deployment_requests_recheck(*, actor, request_ids) -> list[int]:
+    """Re-judge these requests (those still open); returns the ids of those voided."""
+    return [pk for pk in request_ids if deployment_request_recheck(actor=actor, request_id=pk)[1]]
 
 
 def deployment_requests_recheck_for_version(*, actor, model_version_id: int) -> list[int]:
@@ -181,17 +165,31 @@ def deployment_requests_recheck_for_version(*, actor, model_version_id: int) -> 
     ids = list(DeploymentRequest.objects.filter(model_version_id=model_version_id,
                                                 status__in=(RequestStatus.PENDING, RequestStatus.APPROVED))
                .values_list("pk", flat=True))
-    return [pk for pk in ids if deployment_request_recheck(actor=actor, request_id=pk)[1]]
+    return deployment_requests_recheck(actor=actor, request_ids=ids)
 
 
-def deployment_request_approve(*, actor, request_id: int, reason: str = "") -> DeploymentRequest:
+def _decision_precheck(*, actor, request: DeploymentRequest, decision: str) -> None:
+    if actor.pk == request.requested_by_id:
+        raise NotAllowed("You cannot approve your own deployment request." if decision == "approve" else
+                         "You cannot decide on your own deployment request.")
+    if not user_has_role(actor, REVIEWER):
+        raise NotAllowed(f"Only a reviewer can {decision} a deployment request.")
+
+
+def deployment_request_approve(*, actor, request_id: int, reason: str = "", password: str = "",
+                               otp_token: str = "") -> DeploymentRequest:
+    """A reviewer's approval, signed with a step-up (the password, or a TOTP code where the reviewer has a
+    device), on the evidence judged now: the artifact digest, the audit result hash recomputed from the stored
+    rows (a mismatch voids and is logged as tampering), every later audit of the version, the gates."""
+    request = DeploymentRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        raise NotFound(f"There is no deployment request #{request_id}.")
+    _decision_precheck(actor=actor, request=request, decision="approve")
+    step_up_or_refuse(actor=actor, request=request, decision="approve", password=password, otp_token=otp_token)
     with transaction.atomic():
         audit_log_lock()
         request = _lock_pending(request_id)
-        if actor.pk == request.requested_by_id:
-            raise NotAllowed("You cannot approve your own deployment request.")
-        if not user_has_role(actor, REVIEWER):
-            raise NotAllowed("Only a reviewer can approve a deployment request.")
+        _decision_precheck(actor=actor, request=request, decision="approve")
         policy = policy_for(request.environment)
         pool = list(policy.approvers.all()) if policy.pk else []
         if pool and actor.pk not in {u.pk for u in pool}:
@@ -200,19 +198,25 @@ def deployment_request_approve(*, actor, request_id: int, reason: str = "") -> D
         if request.approvals.filter(reviewer=actor, voided=False).exists():
             raise InvalidState("You have already decided on this request.")
         now = timezone.now()
-        why, rebind = _evidence_problem(request, policy, now)
+        why, rebind, tampered = evidence_problem(request, policy, now)
         if not why:
-            results = _evaluate(request, policy=policy, now=now)
-            _store_gates(request, results, now)
+            results = evaluate(request, policy=policy, now=now)
+            store_gates(request, results, now, actor=actor)
             blocking = [r for r in results if r["blocking"]]
-            if blocking:
-                raise InvalidState("Gates fail without a waiver: " + "; ".join(
-                    f"{r['label']}: {r['detail']}" for r in blocking))
-            return _approve(actor=actor, request=request, reason=reason, policy=policy)
-        # The void is committed before the error is raised, so it is not rolled back with it.
-        _void(request=request, actor=actor, why=why, rebind_audit=rebind, now=now)
-    raise InvalidState(f"The evidence changed ({why}); earlier approvals are void and the request is back in "
-                       f"review, bound to the current evidence.")
+            if not blocking:
+                return _approve(actor=actor, request=request, reason=reason, policy=policy)
+        else:
+            # The void is committed before the error is raised, so it is not rolled back with it.
+            _void(request=request, actor=actor, why=why, rebind_audit=rebind, now=now, tampered=tampered)
+    if tampered:
+        raise NotAllowed(f"Approval refused: {why}. The approvals are void and the tampering is logged.")
+    if why:
+        raise InvalidState(f"The evidence changed ({why}); earlier approvals are void and the request is back in "
+                           f"review, bound to the current evidence.")
+    raise refusal_log(actor=actor, action="deployment_request.approval_refused", obj=request,
+                      payload={"blocking": {r["gate"]: r["detail"] for r in blocking}},
+                      error=InvalidState("Gates fail without a waiver: " + "; ".join(
+                          f"{r['label']}: {r['detail']}" for r in blocking)))
 
 
 def _approve(*, actor, request: DeploymentRequest, reason: str, policy: DeploymentPolicy) -> DeploymentRequest:
@@ -224,7 +228,7 @@ def _approve(*, actor, request: DeploymentRequest, reason: str, policy: Deployme
     if needed != request.required_approvals:
         request.required_approvals = needed
         request.save(update_fields=["required_approvals"])
-    approvals = len(approvals_live(request=request))
+    approvals = len(approvals_counted(request=request, policy=policy))
     audit_log_append(actor=actor, action="deployment_request.approved", obj=request,
                      payload={"approval": approval.pk, "artifact_digest": approval.artifact_digest,
                               "audit_result_hash": approval.audit_result_hash, "approvals": approvals,
@@ -246,10 +250,7 @@ def deployment_request_reject(*, actor, request_id: int, reason: str) -> Deploym
         raise ValidationFailed("A rejection needs a reason.", field="reason")
     audit_log_lock()
     request = _lock_pending(request_id)
-    if actor.pk == request.requested_by_id:
-        raise NotAllowed("You cannot decide on your own deployment request.")
-    if not user_has_role(actor, REVIEWER):
-        raise NotAllowed("Only a reviewer can reject a deployment request.")
+    _decision_precheck(actor=actor, request=request, decision="reject")
     if request.approvals.filter(reviewer=actor, voided=False).exists():
         raise InvalidState("You have already decided on this request.")
     approval = Approval.objects.create(request=request, reviewer=actor, decision=Decision.REJECT,
@@ -271,39 +272,13 @@ def deployment_request_comment(*, actor, request_id: int, body: str) -> RequestC
     if len(body) > 10_000:
         raise ValidationFailed("A comment is at most 10,000 characters.", field="body")
     audit_log_lock()
-    request = _lock(request_id)
+    request = lock(request_id)
     if not request_can_comment(user=actor, request=request):
         raise NotAllowed("Only the requester, reviewers and compliance officers can comment on a request.")
     comment = RequestComment.objects.create(request=request, author=actor, body=body.strip())
     audit_log_append(actor=actor, action="deployment_request.commented", obj=request,
                      payload={"comment": comment.pk, "body": comment.body})
     return comment
-
-
-@transaction.atomic
-def gate_waiver_create(*, actor, request_id: int, gate: str, reason: str, expires_at: datetime) -> GateWaiver:
-    audit_log_lock()
-    if not user_has_role(actor, COMPLIANCE_OFFICER):
-        raise NotAllowed("Only a compliance officer can waive a gate.")
-    if gate not in gates.GATES:
-        raise ValidationFailed(f"'{gate}' is not a gate.", field="gate")
-    if not (reason or "").strip():
-        raise ValidationFailed("A waiver needs a reason.", field="reason")
-    now = timezone.now()
-    if expires_at is None or expires_at <= now:
-        raise ValidationFailed("The expiry must be in the future.", field="expires_at")
-    if expires_at > now + timedelta(days=MAX_WAIVER_DAYS):
-        raise ValidationFailed(f"A waiver lasts at most {MAX_WAIVER_DAYS} days.", field="expires_at")
-    request = _lock(request_id)
-    if request.status in (RequestStatus.REJECTED, RequestStatus.VOID):
-        raise InvalidState("The request is closed; there is nothing to waive.")
-    waiver = GateWaiver.objects.create(request=request, gate=gate, reason=reason.strip(), expires_at=expires_at,
-                                       granted_by=actor)
-    _store_gates(request, _evaluate(request, policy=policy_for(request.environment), now=now), now)
-    audit_log_append(actor=actor, action="gate_waiver.created", obj=waiver,
-                     payload={"request": request.pk, "gate": gate, "reason": waiver.reason,
-                              "expires_at": expires_at.isoformat()})
-    return waiver
 
 
 @transaction.atomic
@@ -351,23 +326,24 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
     audit_log_append(actor=actor, action="deployment_policy.updated", obj=policy,
                      payload={**fields, "environment": environment,
                               "approvers": sorted(u.username for u in approvers)})
+    _policy_rejudge(actor=actor, policy=policy)
     return policy
 
 
-@transaction.atomic
-def webhook_create(*, actor, url: str, events: list[str], secret: str = "") -> Webhook:
-    audit_log_lock()
-    if not user_has_role(actor, ADMIN):
-        raise NotAllowed("Only an administrator can register a webhook.")
-    parsed = urlparse(url or "")
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValidationFailed("The URL must be http(s)://host/…", field="url")
-    unknown = set(events or []) - set(WebhookEvent.values)
-    if not events or unknown:
-        raise ValidationFailed(f"Events must be among {', '.join(WebhookEvent.values)}.", field="events")
-    if secret and len(secret) < 16:
-        raise ValidationFailed("A secret of at least 16 characters (or none: one is generated).", field="secret")
-    hook = Webhook.objects.create(url=url, events=sorted(set(events)), secret=secret or secrets.token_hex(32),
-                                  created_by=actor)
-    audit_log_append(actor=actor, action="webhook.created", obj=hook, payload={"url": url, "events": hook.events})
-    return hook
+def _policy_rejudge(*, actor, policy: DeploymentPolicy) -> None:
+    """A policy change re-judges the environment's open requests: an approved one whose gates now fail or
+    whose counted approvals (designated reviewers only) fall short is voided and its deployments suspended;
+    approvals from reviewers no longer designated stop counting (logged, request by request)."""
+    now = timezone.now()
+    outcome = {}
+    for pk in DeploymentRequest.objects.filter(environment=policy.environment, status__in=(
+            RequestStatus.PENDING, RequestStatus.APPROVED)).order_by("pk").values_list("pk", flat=True):
+        request = lock(pk)
+        counted = {a.pk for a in approvals_counted(request=request, policy=policy)}
+        discounted = sorted(a.reviewer.username for a in request.approvals.filter(voided=False, decision=Decision.APPROVE)
+                            .select_related("reviewer") if a.pk not in counted)
+        why = _rejudge(request=request, actor=actor, policy=policy, now=now)
+        outcome[str(pk)] = {"voided": why, "approvals_no_longer_counted": discounted}
+    if outcome:
+        audit_log_append(actor=actor, action="deployment_policy.requests_rejudged", obj=policy,
+                         payload={"environment": policy.environment, "requests": outcome})

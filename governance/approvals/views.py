@@ -68,12 +68,9 @@ def request_detail(request, pk: int):
 @require_POST
 def request_approve(request, pk: int):
     form = ApproveForm(request.POST)
-    if form.is_valid():
-        if not request.user.check_password(form.cleaned_data["password"]):
-            form.add_error("password", "The password is not correct.")
-        elif call_service(form, services.deployment_request_approve, actor=request.user, request_id=pk,
-                          reason=form.cleaned_data["reason"]) is not None:
-            return redirect("deployment-request", pk=pk)
+    if form.is_valid() and call_service(form, services.deployment_request_approve, actor=request.user,
+                                        request_id=pk, **form.cleaned_data) is not None:
+        return redirect("deployment-request", pk=pk)
     return _detail(request, pk, approve_form=form, status=400)
 
 
@@ -114,7 +111,8 @@ def request_waiver(request, pk: int):
 @role_required(ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER)
 @require_POST
 def request_recheck(request, pk: int):
-    errors = forms.Form()
+    errors = forms.Form(data={})
+    errors.is_valid()  # bound and cleaned (empty), so a service's error can be added to it
     result = call_service(errors, services.deployment_request_recheck, actor=request.user, request_id=pk)
     if result is None:
         for error in errors.non_field_errors():

@@ -144,8 +144,12 @@ def _audit_store(*, audit: Audit, job: Job, records, predictions, probabilities,
     locked.status, locked.finished_at, locked.result_hash, locked.summary = (
         AuditStatus.COMPLETE, timezone.now(), digest, summary)
     locked.save(update_fields=["status", "finished_at", "result_hash", "summary"])
+    # Each result's digest beside the result hash, in the hash-chained log: a result later rewritten in place by
+    # a logged redaction (erasure, retention) can be told from one edited behind the log's back.
     audit_log_append(actor=job.created_by, action="audit.completed", obj=audit,
-                     payload={"result_hash": digest, "summary": summary, "job": job.pk})
+                     payload={"result_hash": digest, "summary": summary, "job": job.pk,
+                              "result_digests": {kind: hashlib.sha256(canonical_json(data).encode()).hexdigest()
+                                                 for kind, data in clean.items()}})
     # approvals listens: a newer audit that fails a gate voids the approvals of the version's open requests.
     audit_completed.send(sender=Audit, audit=locked, actor=job.created_by)
     jobs.job_complete(job=job)

@@ -134,12 +134,17 @@ def annex_iv(model_version) -> dict:
                   "gates": [{"gate": g["gate"], "passed": g["passed"], "detail": g["detail"]}
                             for g in r.gate_results],
                   "waivers": [{"gate": w.gate, "reason": w.reason, "expires_at": w.expires_at.isoformat(),
-                               "granted_by": w.granted_by.username} for w in r.waivers.all()],
+                               "granted_by": w.granted_by.username, "audit_result_hash": w.audit_result_hash,
+                               "measured": w.measured,
+                               "voided_at": w.voided_at.isoformat() if w.voided_at else None,
+                               "voided_reason": w.voided_reason} for w in r.waivers.all()],
                   "decisions": [{"reviewer": a.reviewer.username, "decision": a.decision, "reason": a.reason,
                                  "voided": a.voided, "at": a.created_at.isoformat()} for a in r.approvals.all()]}
                  for r in requests]
     deployments = [{"environment": d.environment, "started_at": d.started_at.isoformat(),
-                    "ended_at": d.ended_at.isoformat() if d.ended_at else None, "ended_reason": d.ended_reason}
+                    "ended_at": d.ended_at.isoformat() if d.ended_at else None, "ended_reason": d.ended_reason,
+                    "suspended_at": d.suspended_at.isoformat() if d.suspended_at else None,
+                    "suspended_reason": d.suspended_reason}
                    for d in mv.deployments.order_by("started_at")]
     erasures = [{"request": i.request.reference, "records_removed": i.records_removed, "decision": i.decision,
                  "justification": i.justification,

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.permissions import role_permission
-from governance.roles import ML_ENGINEER
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
 from governance.datasets import selectors, services
 from governance.datasets.choices import FileFormat, LawfulBasis
@@ -70,13 +70,19 @@ class DatasetOutput(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     version_count = serializers.IntegerField(read_only=True)
     latest_version = serializers.IntegerField(read_only=True)
+    metadata_confirmation = serializers.SerializerMethodField()
 
     class Meta:
         model = Dataset
         fields = ["id", "name", "description", "owner", "created_at", "version_count", "latest_version",
                   "lawful_basis", "purposes", "data_subject_categories", "personal_data_categories",
                   "special_categories", "recipients", "third_country_transfers", "transfer_safeguards",
-                  "retention_days", "source", "dpia_reference"]
+                  "retention_days", "source", "dpia_reference", "metadata_confirmation"]
+
+    def get_metadata_confirmation(self, dataset) -> dict | None:
+        """Who confirmed the personal-data metadata as it stands, and when (null: unconfirmed; the deployment
+        gates do not count the lawful basis or the DPIA reference)."""
+        return selectors.dataset_metadata_confirmation(dataset=dataset)
 
 
 class RecordOutput(serializers.ModelSerializer):
@@ -275,3 +281,16 @@ class DatasetResampleApi(APIView):
         data.is_valid(raise_exception=True)
         new = services.dataset_version_resample(actor=request.user, version=version, **data.validated_data)
         return Response(DerivedVersionOutput(new).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetMetadataConfirmApi(APIView):
+    """A compliance officer confirms the dataset's personal-data metadata as it stands (logged); the
+    deployment gates count the lawful basis and the DPIA reference only once confirmed."""
+
+    permission_classes = [role_permission(COMPLIANCE_OFFICER)]
+
+    @extend_schema(request=None, responses={200: DatasetOutput})
+    def post(self, request, pk: int):
+        dataset = services.dataset_metadata_confirm(actor=request.user,
+                                                    dataset=get_object_or_404(Dataset, pk=pk))
+        return Response(DatasetOutput(selectors.dataset_get(dataset_id=dataset.pk)).data)

@@ -16,3 +16,10 @@ class LawfulBasis(models.TextChoices):
 class FileFormat(models.TextChoices):
     CSV = "csv", "CSV"
     JSONL = "jsonl", "JSON Lines"
+
+
+# The personal-data metadata of a dataset (GDPR Art. 30(1), Art. 6, Art. 35). The deployment gates read the
+# lawful basis and the DPIA reference only once a compliance officer confirmed these values (their digest).
+PERSONAL_DATA_FIELDS = ("description", "lawful_basis", "purposes", "data_subject_categories",
+                        "personal_data_categories", "special_categories", "recipients", "third_country_transfers",
+                        "transfer_safeguards", "retention_days", "source", "dpia_reference")

@@ -25,6 +25,12 @@ class Dataset(models.Model):
     retention_days = models.PositiveIntegerField(null=True, blank=True)
     source = models.CharField(max_length=300, blank=True, default="")
     dpia_reference = models.CharField(max_length=200, blank=True, default="")
+    # A compliance officer's confirmation of the metadata above (the maker declares, the checker confirms):
+    # the SHA-256 of the confirmed values (selectors.dataset_metadata_digest). Editing them clears it.
+    metadata_confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                              on_delete=models.PROTECT, related_name="+")
+    metadata_confirmed_at = models.DateTimeField(null=True, blank=True)
+    metadata_confirmed_sha256 = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["name"]

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Mapping
 
 from django.db.models import Count, Max, QuerySet
+
+from governance.auditlog.chain import canonical_json
+from governance.datasets.choices import PERSONAL_DATA_FIELDS
 
 from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Datasheet, DatasetVersion
 from governance.errors import ValidationFailed
@@ -65,7 +69,24 @@ def dataset_version_get(*, version_id: int) -> DatasetVersion:
 
 
 def dataset_get(*, dataset_id: int) -> Dataset:
-    return Dataset.objects.select_related("owner").get(pk=dataset_id)
+    return Dataset.objects.select_related("owner", "metadata_confirmed_by").get(pk=dataset_id)
+
+
+def dataset_metadata_digest(*, dataset: Dataset) -> str:
+    """The SHA-256 of the dataset's personal-data metadata as it stands (what a confirmation binds)."""
+    values = {f: getattr(dataset, f) for f in PERSONAL_DATA_FIELDS}
+    return hashlib.sha256(canonical_json(values).encode()).hexdigest()
+
+
+def dataset_metadata_confirmation(*, dataset: Dataset) -> dict | None:
+    """Who confirmed the metadata and when, or None: never confirmed, cleared by an edit, or the values
+    changed behind the services' back (their digest no longer matches the confirmed one)."""
+    if dataset.metadata_confirmed_by_id is None or not dataset.metadata_confirmed_sha256:
+        return None
+    if dataset.metadata_confirmed_sha256 != dataset_metadata_digest(dataset=dataset):
+        return None
+    return {"by": dataset.metadata_confirmed_by.username, "at": dataset.metadata_confirmed_at,
+            "sha256": dataset.metadata_confirmed_sha256}
 
 
 def dataset_versions_of(*, dataset: Dataset) -> QuerySet[DatasetVersion]:

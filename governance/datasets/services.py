@@ -13,18 +13,19 @@ from governance.auditlog.chain import canonical_json
 from governance.auditlog.services import audit_log_append
 from governance.datasets import selectors
 from governance.datasets.bulk_load import records_insert
-from governance.datasets.choices import LawfulBasis
+from governance.datasets.choices import PERSONAL_DATA_FIELDS, LawfulBasis
 from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Datasheet, DatasetVersion, PiiScan
 from governance.datasets.parsing import ColumnMapping, parse_file, validate_rows
 from governance.datasets.pii_scans import pii_scan_request, pseudonymisation_key
-from governance.errors import InvalidState, ValidationFailed
+from governance.datasets.signals import dataset_metadata_changed
+from governance.errors import InvalidState, NotAllowed, ValidationFailed
+from governance.permissions import user_has_role
+from governance.roles import COMPLIANCE_OFFICER
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job, JobStatus
 
-METADATA_FIELDS = ("description", "lawful_basis", "purposes", "data_subject_categories",
-                   "personal_data_categories", "special_categories", "recipients", "third_country_transfers",
-                   "transfer_safeguards", "retention_days", "source", "dpia_reference")
+METADATA_FIELDS = PERSONAL_DATA_FIELDS
 
 
 def _check_metadata(metadata: dict) -> None:
@@ -98,11 +99,41 @@ def _version_create(*, actor, dataset: Dataset, mapping: ColumnMapping, sha256: 
 def dataset_metadata_update(*, actor, dataset: Dataset, **metadata) -> Dataset:
     merged = {f: getattr(dataset, f) for f in METADATA_FIELDS} | metadata
     _check_metadata(merged)
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    changed = any(getattr(dataset, f) != v for f, v in metadata.items())
     for field, value in metadata.items():
         setattr(dataset, field, value)
+    cleared = changed and dataset.metadata_confirmed_by_id is not None
+    if changed:  # the confirmation was of the old values: the gates stop counting them until re-confirmed
+        dataset.metadata_confirmed_by, dataset.metadata_confirmed_at, dataset.metadata_confirmed_sha256 = None, None, ""
     dataset.save()
     audit_log_append(actor=actor, action="dataset.metadata_updated", obj=dataset,
-                     payload={k: metadata[k] for k in sorted(metadata)})
+                     payload={**{k: metadata[k] for k in sorted(metadata)}, "confirmation_cleared": cleared})
+    if changed:
+        dataset_metadata_changed.send(sender=Dataset, dataset=dataset, actor=actor)
+    return dataset
+
+
+@transaction.atomic
+def dataset_metadata_confirm(*, actor, dataset: Dataset) -> Dataset:
+    """A compliance officer confirms the personal-data metadata as declared (the lawful basis and the DPIA
+    reference the deployment gates read); bound to the values' digest. The dataset's owner, who declared it,
+    cannot confirm it even holding the role."""
+    if not user_has_role(actor, COMPLIANCE_OFFICER):
+        raise NotAllowed("Only a compliance officer can confirm a dataset's personal-data metadata.")
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if dataset.owner_id == actor.pk:
+        raise NotAllowed("You declared this dataset's metadata; another compliance officer must confirm it.")
+    digest = selectors.dataset_metadata_digest(dataset=dataset)
+    if dataset.metadata_confirmed_sha256 == digest and dataset.metadata_confirmed_by_id is not None:
+        raise InvalidState("The metadata is already confirmed as it stands.")
+    dataset.metadata_confirmed_by, dataset.metadata_confirmed_at = actor, timezone.now()
+    dataset.metadata_confirmed_sha256 = digest
+    dataset.save(update_fields=["metadata_confirmed_by", "metadata_confirmed_at", "metadata_confirmed_sha256"])
+    audit_log_append(actor=actor, action="dataset.metadata_confirmed", obj=dataset,
+                     payload={"sha256": digest, "lawful_basis": dataset.lawful_basis,
+                              "dpia_reference": dataset.dpia_reference})
+    dataset_metadata_changed.send(sender=Dataset, dataset=dataset, actor=actor)
     return dataset
 
 

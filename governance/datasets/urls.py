@@ -5,6 +5,8 @@ from governance.datasets import api, views
 api_urls = [
     path("api/datasets/", api.DatasetListApi.as_view(), name="api-datasets"),
     path("api/datasets/<int:pk>/", api.DatasetDetailApi.as_view(), name="api-dataset"),
+    path("api/datasets/<int:pk>/confirm-metadata/", api.DatasetMetadataConfirmApi.as_view(),
+         name="api-dataset-confirm-metadata"),
     path("api/dataset-versions/", api.DatasetVersionListApi.as_view(), name="api-dataset-versions"),
     path("api/dataset-versions/<int:pk>/", api.DatasetVersionDetailApi.as_view(), name="api-dataset-version"),
     path("api/dataset-versions/<int:pk>/records/", api.DatasetRecordListApi.as_view(),
@@ -22,6 +24,7 @@ page_urls = [
     path("datasets/", views.dataset_list, name="datasets"),
     path("datasets/upload/", views.dataset_upload, name="dataset-upload"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
+    path("datasets/<int:pk>/confirm-metadata/", views.dataset_metadata_confirm, name="dataset-confirm-metadata"),
     path("datasets/versions/<int:pk>/", views.dataset_version_detail, name="dataset-version"),
     path("datasets/versions/<int:pk>/datasheet/", views.dataset_version_datasheet, name="dataset-datasheet"),
     path("datasets/versions/<int:pk>/reweigh/", views.dataset_version_reweigh,

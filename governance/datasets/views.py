@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from governance.permissions import READ_ROLES, role_required
-from governance.roles import ML_ENGINEER
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.datasets import presentation, selectors, services
 from governance.datasets.forms import (DatasetCompareForm, DatasetResampleForm, DatasetReweighForm,
                                        DatasetUploadForm)
@@ -51,7 +52,27 @@ def dataset_detail(request, pk: int):
     except Dataset.DoesNotExist:
         raise Http404("No such dataset.") from None
     versions = selectors.dataset_versions_of(dataset=dataset)
-    return render(request, "datasets/detail.html", {"dataset": dataset, "versions": versions})
+    return render(request, "datasets/detail.html", {
+        "dataset": dataset, "versions": versions,
+        "confirmation": selectors.dataset_metadata_confirmation(dataset=dataset)})
+
+
+@require_POST
+@login_required
+@role_required(COMPLIANCE_OFFICER)
+def dataset_metadata_confirm(request, pk: int):
+    try:
+        dataset = selectors.dataset_get(dataset_id=pk)
+    except Dataset.DoesNotExist:
+        raise Http404("No such dataset.") from None
+    errors = forms.Form(data={})
+    errors.is_valid()  # bound and cleaned (empty), so a service's error can be added to it
+    if call_service(errors, services.dataset_metadata_confirm, actor=request.user, dataset=dataset) is None:
+        for error in errors.non_field_errors():
+            messages.error(request, error)
+    else:
+        messages.success(request, "The personal-data metadata is confirmed as it stands.")
+    return redirect("dataset", pk=pk)
 
 
 @login_required

@@ -59,11 +59,17 @@ class DeploymentOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.model.name", read_only=True)
     version = serializers.IntegerField(source="model_version.version", read_only=True)
     artifact_digest = serializers.CharField(source="model_version.artifact_digest", read_only=True)
+    status = serializers.SerializerMethodField()
 
     class Meta:
         model = Deployment
         fields = ["id", "model", "version", "model_version", "artifact_digest", "environment", "kind", "request",
-                  "started_at", "started_by", "ended_at", "ended_reason"]
+                  "status", "started_at", "started_by", "suspended_at", "suspended_reason", "ended_at",
+                  "ended_reason"]
+
+    def get_status(self, deployment) -> str:
+        """serving, suspended (its request lost its approval: not serving) or ended, now or at the `at` asked."""
+        return deployment.status_at(self.context.get("at"))
 
 
 class DeploymentsAtOutput(serializers.Serializer):
@@ -105,7 +111,10 @@ class DeploymentFilterInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DeploymentKind.choices, required=False)
     model = id_filter("Deployments of this model's versions.")
     model_version = id_filter("Deployments of this model version.")
-    active = bool_filter("Only deployments still serving (true) or ended (false).")
+    active = bool_filter("Only deployments not ended (true: serving or suspended) or ended (false).")
+    status = serializers.ChoiceField(choices=[(k, k) for k in selectors.DEPLOYMENT_STATUSES], required=False,
+                                     help_text="serving; suspended (its request lost its approval: not serving "
+                                               "until approved again); ended.")
     started_after = instant_filter("Started at or after this instant")
     started_before = instant_filter("Started before this instant")
     ordering = ordering_field(*selectors.DEPLOYMENT_ORDERING, default="-started_at")
@@ -169,7 +178,8 @@ class DeploymentListApi(generics.ListAPIView):
 
 
 class DeploymentAtApi(APIView):
-    """What was serving at time T: `?at=2026-11-29T12:00:00Z&environment=production[&model=ID]`."""
+    """What was deployed at time T: `?at=2026-11-29T12:00:00Z&environment=production[&model=ID]`; each with
+    its `status` at T: serving, or suspended (its request had lost its approval: it was not serving)."""
 
     permission_classes = [role_permission()]
 
@@ -181,10 +191,13 @@ class DeploymentAtApi(APIView):
         served = selectors.deployments_at(at=params["at"], environment=params["environment"],
                                           model_id=params.get("model"))
         return Response({"at": params["at"].isoformat(), "environment": params["environment"],
-                         "deployments": DeploymentOutput(served, many=True).data})
+                         "deployments": DeploymentOutput(served, many=True, context={"at": params["at"]}).data})
 
 
 class DeploymentRollbackApi(APIView):
+    """Serve again the version that served before the current one, only while the deployment request it was
+    approved on is approved on evidence that still holds (judged now; 403 and logged otherwise)."""
+
     permission_classes = [role_permission(ML_ENGINEER, REVIEWER)]
 
     @extend_schema(request=DeploymentChangeInput, responses={201: DeploymentOutput})
@@ -196,6 +209,8 @@ class DeploymentRollbackApi(APIView):
 
 
 class DeploymentRetireApi(APIView):
+    """Stop serving (or end a suspended deployment) with a reason; production needs a reviewer."""
+
     permission_classes = [role_permission(ML_ENGINEER, REVIEWER)]
 
     @extend_schema(request=DeploymentChangeInput, responses={200: DeploymentOutput})

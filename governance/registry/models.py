@@ -88,7 +88,9 @@ class Deployment(models.Model):
     """Which version served in which environment, from when to when (ended_at null: still serving).
 
     An approved request starts one; a rollback starts one for the version that served before; a retirement
-    ends the serving one without a successor (`ended_reason` says which).
+    ends the serving one without a successor (`ended_reason` says which). A deployment whose request loses
+    its approval is suspended at once (`suspended_at`: it stops serving) until the request is approved again,
+    which ends it and starts a fresh one; `status_at(t)` says which of the three it was at time t.
     """
 
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
@@ -100,7 +102,21 @@ class Deployment(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_reason = models.CharField(max_length=200, blank=True, default="")
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["environment", "started_at"])]
+
+    def status_at(self, at) -> str:
+        """"ended", "suspended" or "serving" at instant `at` (None: now)."""
+        if self.ended_at is not None and (at is None or self.ended_at <= at):
+            return "ended"
+        if self.suspended_at is not None and (at is None or self.suspended_at <= at):
+            return "suspended"
+        return "serving"
+
+    @property
+    def status(self) -> str:
+        return self.status_at(None)

@@ -23,6 +23,9 @@ VERSION_ORDERING = {"id": "pk", "created_at": "created_at", "trained_at": "train
 DEPLOYMENT_FILTERS = {"environment": "environment", "kind": "kind", "model": "model_version__model_id",
                       "model_version": "model_version_id", "active": "ended_at__isnull",
                       "started_after": "started_at__gte", "started_before": "started_at__lt"}
+DEPLOYMENT_STATUSES = {"serving": {"ended_at__isnull": True, "suspended_at__isnull": True},
+                       "suspended": {"ended_at__isnull": True, "suspended_at__isnull": False},
+                       "ended": {"ended_at__isnull": False}}
 DEPLOYMENT_ORDERING = {"id": "pk", "started_at": "started_at", "ended_at": "ended_at", "environment": "environment"}
 ENCODER_FILTERS = {"digest": "digest", "created_after": "created_at__gte", "created_before": "created_at__lt"}
 ENCODER_ORDERING = {"id": "pk", "name": "name", "created_at": "created_at", "used_by": "used_by"}
@@ -53,9 +56,12 @@ def model_version_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[
 
 def deployment_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Deployment]:
     """Deployments, latest start first. `filters`: environment, kind, model, model_version, active (not
-    ended), started_after/before, ordering (a key of DEPLOYMENT_ORDERING)."""
+    ended), status (serving, suspended, ended), started_after/before, ordering (a key of DEPLOYMENT_ORDERING)."""
     filters = filters or {}
     qs = narrowed(Deployment.objects.select_related("model_version__model"), filters, DEPLOYMENT_FILTERS)
+    status = filters.get("status")
+    if status:  # now: serving (not ended, not suspended), suspended (its request lost its approval), ended
+        qs = qs.filter(**DEPLOYMENT_STATUSES[status])
     return ordered(qs, filters.get("ordering", ""), fields=DEPLOYMENT_ORDERING, default="-started_at")
 
 
@@ -129,8 +135,13 @@ def deployment_timeline(*, model: Model) -> list[dict]:
         periods = []
         for d in (r for r in rows if r.environment == env):
             end = d.ended_at or now
-            periods.append({"deployment": d, "offset": 100 * (d.started_at - start).total_seconds() / span,
-                            "width": max(0.5, 100 * (end - d.started_at).total_seconds() / span)})
+            period = {"deployment": d, "offset": 100 * (d.started_at - start).total_seconds() / span,
+                      "width": max(0.5, 100 * (end - d.started_at).total_seconds() / span),
+                      "suspended_offset": None, "suspended_width": None}
+            if d.suspended_at is not None:  # drawn over the period from the suspension to its end (or now)
+                period["suspended_offset"] = 100 * (d.suspended_at - start).total_seconds() / span
+                period["suspended_width"] = max(0.5, 100 * (end - d.suspended_at).total_seconds() / span)
+            periods.append(period)
         lanes.append({"environment": env, "periods": periods})
     return lanes
 

@@ -1,4 +1,5 @@
-"""Writes of the model registry: training requests, the training run itself, deployments."""
+"""Writes of the model registry: training requests, the training run itself, registered encoders
+(deployments: registry/deployments.py)."""
 
 from __future__ import annotations
 
@@ -14,18 +15,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.roles import ML_ENGINEER, REVIEWER
-from governance.permissions import user_has_role
-from governance.auditlog.services import audit_log_append, audit_log_lock
+from governance.auditlog.services import audit_log_append
 from governance.datasets.models import DatasetVersion
-from governance.errors import InvalidState, NotAllowed, ValidationFailed
+from governance.errors import ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
-from governance.registry.choices import EncoderChoice, Environment, VersionStatus
-from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
+from governance.registry.choices import EncoderChoice, VersionStatus
+from governance.registry.models import Model, ModelVersion, PretrainedEncoder
 from governance.registry.selectors import dataset_version_weighted
+# Deployments live in their own module; these names stay importable from here.
+from governance.registry.deployments import (deployment_retire, deployment_rollback,  # noqa: F401
+                                             deployment_start, deployments_suspend)
 
 if TYPE_CHECKING:
     from models_core.training.trainer import TrainResult
@@ -177,86 +179,6 @@ def _training_failed(version: ModelVersion, job_id: int, error: str) -> None:
     job = Job.objects.get(pk=job_id)
     audit_log_append(actor=job.created_by, action="model_version.training_failed", obj=version,
                      payload={"error": error[:500], "job": job_id})
-
-
-@transaction.atomic
-def deployment_start(*, actor, model_version: ModelVersion, environment: str, request=None) -> Deployment:
-    if environment not in Environment.values:
-        raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
-    if model_version.status != VersionStatus.READY:
-        raise InvalidState("Only a ready model version can be deployed.")
-    audit_log_lock()  # the log's lock before the deployment rows, as every writer takes them
-    now = timezone.now()
-    current = list(Deployment.objects.select_for_update().filter(
-        model_version__model=model_version.model, environment=environment, ended_at__isnull=True))
-    for old in current:
-        old.ended_at, old.ended_reason = now, f"replaced by v{model_version.version}"
-        old.save(update_fields=["ended_at", "ended_reason"])
-    deployment = Deployment.objects.create(model_version=model_version, environment=environment, request=request,
-                                           started_at=now, started_by=getattr(actor, "username", "") or "")
-    audit_log_append(actor=actor, action="deployment.started", obj=deployment,
-                     payload={"model_version": model_version.pk, "environment": environment,
-                              "artifact_digest": model_version.artifact_digest,
-                              "replaced": [d.model_version_id for d in current]})
-    return deployment
-
-
-def _serving(*, model: Model, environment: str) -> Deployment:
-    current = (Deployment.objects.select_for_update().select_related("model_version")
-               .filter(model_version__model=model, environment=environment, ended_at__isnull=True).first())
-    if current is None:
-        raise InvalidState(f"{model.name} is not serving in {environment}.")
-    return current
-
-
-@transaction.atomic
-def deployment_rollback(*, actor, model: Model, environment: str, reason: str) -> Deployment:
-    """End the serving version and serve again the version that served before it (approved back then)."""
-    audit_log_lock()
-    if not user_has_role(actor, ML_ENGINEER, REVIEWER):
-        raise NotAllowed("Only an ML engineer or a reviewer can roll a deployment back.")
-    if environment not in Environment.values:
-        raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
-    if not (reason or "").strip():
-        raise ValidationFailed("A rollback needs a reason.", field="reason")
-    current = _serving(model=model, environment=environment)
-    previous = (Deployment.objects.select_related("model_version")
-                .filter(model_version__model=model, environment=environment, started_at__lt=current.started_at)
-                .exclude(model_version=current.model_version).order_by("-started_at").first())
-    if previous is None:
-        raise InvalidState(f"No earlier version of {model.name} served in {environment}; retire it instead.")
-    if previous.model_version.status != VersionStatus.READY:
-        raise InvalidState(f"{previous.model_version} is no longer ready to serve.")
-    now = timezone.now()
-    current.ended_at, current.ended_reason = now, f"rolled back to v{previous.model_version.version}: {reason.strip()}"[:200]
-    current.save(update_fields=["ended_at", "ended_reason"])
-    deployment = Deployment.objects.create(model_version=previous.model_version, environment=environment,
-                                           request=previous.request, started_at=now, kind=DeploymentKind.ROLLBACK,
-                                           started_by=actor.username)
-    audit_log_append(actor=actor, action="deployment.rolled_back", obj=deployment,
-                     payload={"environment": environment, "from_version": current.model_version_id,
-                              "to_version": previous.model_version_id, "reason": reason.strip(),
-                              "artifact_digest": previous.model_version.artifact_digest})
-    return deployment
-
-
-@transaction.atomic
-def deployment_retire(*, actor, model: Model, environment: str, reason: str) -> Deployment:
-    """Stop serving the model in the environment, with no successor."""
-    audit_log_lock()
-    if not user_has_role(actor, ML_ENGINEER, REVIEWER):
-        raise NotAllowed("Only an ML engineer or a reviewer can retire a deployment.")
-    if environment not in Environment.values:
-        raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
-    if not (reason or "").strip():
-        raise ValidationFailed("A retirement needs a reason.", field="reason")
-    current = _serving(model=model, environment=environment)
-    current.ended_at, current.ended_reason = timezone.now(), f"retired: {reason.strip()}"[:200]
-    current.save(update_fields=["ended_at", "ended_reason"])
-    audit_log_append(actor=actor, action="deployment.retired", obj=current,
-                     payload={"environment": environment, "model_version": current.model_version_id,
-                              "reason": reason.strip()})
-    return current
 
 
 # ---- Registered pretrained encoders ---------------------------------------------------------------------

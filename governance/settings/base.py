@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "governance.approvals",
     "governance.compliance",
     "governance.dashboard",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,8 @@
 
 One test walks journeys 1 → 2 → 3 → 4 on one small dataset (one training run dominates the cost): the engineer
 uploads, trains and watches the bar, audits with explanations, reads and exports the report, requests a
-staging deployment; a reviewer approves it; the compliance officer exports the record of processing and
+staging deployment; the compliance officer confirms the dataset's personal-data metadata; a reviewer approves
+it (signing with the password); the compliance officer exports the record of processing and
 answers an access request; an auditor verifies the log. Jobs run in threads of the live server
 (JOB_DISPATCH=thread), so the pages poll real progress. Screenshots go to docs/screenshots/ (README).
 """
@@ -148,6 +149,18 @@ def test_engineer_reviewer_compliance_and_auditor_journeys(live_server, transact
         assert "Provenance of this export" in text
         assert page.locator("svg[role=img]").count() >= 2
         assert_accessible(page, "exported report")
+
+    # ---- The compliance officer confirms the personal-data metadata the engineer declared at upload: the DPIA
+    # and lawful-basis gates count it only then (issue 15 point 7), and the request is judged again.
+    with browser_page() as page:
+        login(page, base, officer.username, PASSWORD)
+        _visit(page, f"{base}/datasets/{data.dataset_id}/")
+        assert "not confirmed" in page.inner_text("#metadata-confirmation")
+        page.click("text=Confirm the personal-data metadata")
+        page.wait_for_selector("#metadata-confirmation >> text=confirmed by")
+        assert_accessible(page, "dataset (metadata confirmed)")
+    request.refresh_from_db()
+    assert all(g["passed"] for g in request.gate_results if g["gate"] in ("dpia", "lawful_basis")), request.gate_results
 
     # ---- Journey 2: the reviewer reads the report and approves
     with browser_page() as page:

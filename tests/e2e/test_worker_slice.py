@@ -10,7 +10,7 @@ from governance.auditlog.selectors import audit_log_verify
 from governance.jobs.models import Job
 from governance.registry.models import ModelVersion
 from tests.e2e.conftest import wait_for
-from tests.factories import hiring_bytes, make_user
+from tests.factories import PASSWORD, hiring_bytes, make_user
 
 pytestmark = [pytest.mark.e2e]
 
@@ -69,7 +69,10 @@ def test_upload_train_audit_approve_through_a_real_worker(celery_worker_process,
     request_id = response.json()["id"]
     assert api_client.post(f"/api/deployment-requests/{request_id}/approve/", {}, format="json").status_code == 403
     api_client.force_authenticate(reviewer)
-    approved = api_client.post(f"/api/deployment-requests/{request_id}/approve/", {}, format="json")
+    refused = api_client.post(f"/api/deployment-requests/{request_id}/approve/", {}, format="json")
+    assert refused.status_code == 403 and "Step-up" in refused.json()["non_field_errors"][0]  # signed, as the page
+    approved = api_client.post(f"/api/deployment-requests/{request_id}/approve/", {"password": PASSWORD},
+                               format="json")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert audit_log_verify().ok
     log = api_client.get("/api/audit-log/?page_size=200").json()["results"]

@@ -85,6 +85,11 @@ WRITES = {
     "compliance-dataset": ("post", {CO, ADM}),
     "api-dataset-metadata": ("patch", {CO, ADM}),
     "audit-log-checkpoint": ("post", {CO, ADM}),
+    "api-dataset-confirm-metadata": ("post", {CO, ADM}),
+    "dataset-confirm-metadata": ("post", {CO, ADM}),
+    "api-totp-device": ("post", {REV, CO, ADM}),
+    "api-totp-confirm": ("post", {REV, CO, ADM}),
+    "totp-device": ("post", {REV, CO, ADM}),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {
@@ -119,6 +124,7 @@ READS = {
     "model-version-mitigate": {ML, ADM},
     "api-pretrained-encoders": EVERYONE, "api-pretrained-encoder": EVERYONE, "pretrained-encoders": EVERYONE,
     "api-model-compute": EVERYONE, "api-model-version-compute": EVERYONE,
+    "api-totp-device": EVERYONE, "totp-device": {REV, CO, ADM},
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 
@@ -207,7 +213,8 @@ def test_every_write_endpoint_refuses_the_roles_it_does_not_name(api_client, wor
         for role in [*ROLES, NO_ROLE]:
             client = APIClient()
             client.force_login(world["users"][role])
-            response = _send(client, method, url)
+            # The step-up that signs approvals and waivers is given: a 403 here is the role check alone.
+            response = _send(client, method, url, {"password": PASSWORD})
             seen.append((name, role, response.status_code))
             if role in allowed:
                 assert response.status_code != 403 and response.status_code < 500, (name, role, response.status_code)
@@ -242,7 +249,7 @@ def _fresh(world, *, approved_versions: int = 0):
         audit = completed_audit(version)
         request = deployment_request_create(actor=engineer, model_version=version, environment="staging",
                                             audit=audit, justification="serve")
-        deployment_request_approve(actor=reviewer, request_id=request.pk)
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
         version = next_version(version)
     audit = completed_audit(version)
     request = deployment_request_create(actor=engineer, model_version=version, environment="staging", audit=audit,
@@ -253,13 +260,14 @@ def _fresh(world, *, approved_versions: int = 0):
 OWN_WRITES = {
     # name: (method, url builder, body builder) — valid input, so an allowed role gets a 2xx / redirect
     "api-requests": lambda w: ("post", "/api/deployment-requests/", _new_request_body(w)),
-    "api-request-approve": lambda w: ("post", f"/api/deployment-requests/{_fresh(w).pk}/approve/", {}),
+    "api-request-approve": lambda w: ("post", f"/api/deployment-requests/{_fresh(w).pk}/approve/",
+                                      {"password": PASSWORD}),
     "api-request-reject": lambda w: ("post", f"/api/deployment-requests/{_fresh(w).pk}/reject/", {"reason": "no"}),
     "api-request-recheck": lambda w: ("post", f"/api/deployment-requests/{_fresh(w).pk}/recheck/", {}),
     "api-request-comments": lambda w: ("post", f"/api/deployment-requests/{w['request'].pk}/comments/",
                                        {"body": "looks fine"}),
-    "api-request-waivers": lambda w: ("post", f"/api/deployment-requests/{w['request'].pk}/waivers/",
-                                      {"gate": "fairness", "reason": "pilot",
+    "api-request-waivers": lambda w: ("post", f"/api/deployment-requests/{_failing(w).pk}/waivers/",
+                                      {"gate": "explanations", "reason": "pilot", "password": PASSWORD,
                                        "expires_at": (timezone.now() + timedelta(days=7)).isoformat()}),
     "api-policy": lambda w: ("put", "/api/deployment-policies/staging/", {"required_approvals": 1,
                                                                          "require_explanations": False,
@@ -274,15 +282,35 @@ OWN_WRITES = {
     "deployment-request-approve": lambda w: ("post", f"/approvals/{_fresh(w).pk}/approve/", {"password": PASSWORD}),
     "deployment-request-reject": lambda w: ("post", f"/approvals/{_fresh(w).pk}/reject/", {"reason": "no"}),
     "deployment-request-comment": lambda w: ("post", f"/approvals/{w['request'].pk}/comment/", {"body": "ok"}),
-    "deployment-request-waiver": lambda w: ("post", f"/approvals/{w['request'].pk}/waiver/",
-                                            {"gate": "dpia", "reason": "r", "expires_at": (
-                                                timezone.now() + timedelta(days=3)).strftime("%Y-%m-%d %H:%M")}),
+    "deployment-request-waiver": lambda w: ("post", f"/approvals/{_failing(w).pk}/waiver/",
+                                            {"gate": "explanations", "reason": "r", "password": PASSWORD,
+                                             "expires_at": (timezone.now() + timedelta(days=3)).strftime(
+                                                 "%Y-%m-%d %H:%M")}),
+    "api-dataset-confirm-metadata": lambda w: ("post", f"/api/datasets/{_unconfirmed(w)}/confirm-metadata/", {}),
+    "dataset-confirm-metadata": lambda w: ("post", f"/datasets/{_unconfirmed(w)}/confirm-metadata/", {}),
+    "api-totp-device": lambda w: ("post", "/api/account/totp/", {"password": PASSWORD}),
+    "totp-device": lambda w: ("post", "/account/totp/", {"password": PASSWORD}),
     "deployment-request-recheck": lambda w: ("post", f"/approvals/{_fresh(w).pk}/recheck/", {}),
     "deployment-policy-edit": lambda w: ("post", "/approvals/policies/staging/", {"required_approvals": 1}),
     "deployment-change": lambda w: ("post", f"/models/{_serving_body(w, 1)['model']}/deployments/retire/",
                                     {"environment": "staging", "reason": "done"}),
     "audit-log-checkpoint": lambda w: ("post", "/audit-log/checkpoint/", {}),
 }
+
+
+def _failing(world):
+    """A production request whose audit stored no explanations, under a policy that wants them: a failing gate
+    to waive."""
+    deployment_policy_update(actor=world["users"][CO], environment="production", required_approvals=2,
+                             max_audit_age_days=None, require_explanations=True,
+                             require_dpia_for_personal_data=False, require_lawful_basis=False)
+    audit = completed_audit(ready_version(world["engineer"]), explanations=False)
+    return deployment_request_create(actor=world["engineer"], model_version=audit.model_version,
+                                     environment="production", audit=audit, justification="walk")
+
+
+def _unconfirmed(world) -> int:
+    return ready_version(world["engineer"], confirmed=False).dataset_version.dataset_id
 
 
 def _new_request_body(world) -> dict:

@@ -28,13 +28,25 @@ PERSONAL = {"lawful_basis": "consent", "purposes": "Hiring", "personal_data_cate
             "dpia_reference": "DPIA-2026-001"}
 
 
-def ready_version(engineer, *, personal: dict | None = None) -> ModelVersion:
+def ready_version(engineer, *, personal: dict | None = None, confirmed: bool = True) -> ModelVersion:
+    """`confirmed`: a compliance officer confirms the declared personal-data metadata (the DPIA and
+    lawful-basis gates count it only then)."""
     data = upload_hiring(engineer, n_rows=60, **(PERSONAL if personal is None else personal))
+    if confirmed:
+        confirm_metadata(data.dataset)
     model = Model.objects.create(name=f"screener-{next(_counter)}", owner=engineer)
     digest = hashlib.sha256(f"artifact-{model.pk}".encode()).hexdigest()
     return ModelVersion.objects.create(model=model, version=1, status=VersionStatus.READY, dataset_version=data,
                                        label_names=["no", "yes"], artifact_digest=digest, created_by=engineer,
                                        trained_at=timezone.now())
+
+
+def confirm_metadata(dataset):
+    from governance.datasets.services import dataset_metadata_confirm
+    from governance.roles import COMPLIANCE_OFFICER
+    from tests.factories import make_user
+
+    return dataset_metadata_confirm(actor=make_user(COMPLIANCE_OFFICER), dataset=dataset)
 
 
 def predictions(*, n_per_group: int = 200, gap: float = 0.0, accuracy: float = 0.9):

@@ -4,6 +4,7 @@ import pytest
 
 from governance.approvals.models import DeploymentRequest
 from governance.registry.models import Deployment, ModelVersion
+from tests.factories import PASSWORD
 from tests.governance.slice import completed_audit
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,8 @@ def test_another_reviewer_approves_and_the_version_is_deployed(api_client, engin
     assert body["artifact_digest"] == audit.model_version.artifact_digest
     assert body["audit_result_hash"] == audit.result_hash
     api_client.force_authenticate(reviewer)
-    response = api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {}, format="json")
+    response = api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {"password": PASSWORD},
+                               format="json")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "approved"
     deployment = Deployment.objects.get(request_id=body["id"])
@@ -62,7 +64,8 @@ def test_a_changed_artifact_voids_the_request_and_returns_it_to_review(api_clien
     body = _request(api_client, engineer, audit)
     ModelVersion.objects.filter(pk=audit.model_version_id).update(artifact_digest="f" * 64)
     api_client.force_authenticate(reviewer)
-    response = api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {}, format="json")
+    response = api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {"password": PASSWORD},
+                               format="json")
     assert response.status_code == 409 and "evidence changed" in response.json()["non_field_errors"][0]
     request = DeploymentRequest.objects.get(pk=body["id"])
     assert request.status == "pending" and request.voided_count == 1 and request.artifact_digest == "f" * 64
@@ -100,19 +103,24 @@ def test_a_newer_audit_that_fails_a_gate_voids_an_approved_request_when_it_compl
 
     body = _request(api_client, engineer, audit)
     api_client.force_authenticate(reviewer)
-    assert api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {}, format="json").json()[
-        "status"] == "approved"
+    assert api_client.post(f"/api/deployment-requests/{body['id']}/approve/", {"password": PASSWORD},
+                           format="json").json()["status"] == "approved"
     deployment_policy_update(actor=officer, environment="staging", required_approvals=1, max_audit_age_days=None,
                              require_explanations=True, require_dpia_for_personal_data=False,
                              require_lawful_basis=False)
+    # The policy change re-judges the approved request at once: its own audit explains no rows either.
+    request = DeploymentRequest.objects.get(pk=body["id"])
+    assert request.status == "pending" and request.voided_count == 1
+    assert Deployment.objects.get(request=request).status == "suspended"
     with inline_jobs():
         newer = audit_request(actor=engineer, model_version=audit.model_version,
                               dataset_version=audit.dataset_version, explain_rows=0)
     newer.refresh_from_db()
     assert newer.status == "complete", newer.error
     request = DeploymentRequest.objects.get(pk=body["id"])
-    assert request.status == "pending" and request.audit_id == newer.pk and request.voided_count == 1
+    assert request.status == "pending" and request.audit_id == newer.pk and request.voided_count == 2
     assert Approval.objects.get(request=request).voided
-    voided = AuditLogEntry.objects.get(action="deployment_request.voided")
+    by_policy, voided = AuditLogEntry.objects.filter(action="deployment_request.voided").order_by("seq")
+    assert "gates now fail" in by_policy.payload["why"] and "Explanations" in by_policy.payload["why"]
     assert f"newer audit #{newer.pk}" in voided.payload["why"]
     assert voided.seq > AuditLogEntry.objects.get(action="audit.completed", object_id=str(newer.pk)).seq

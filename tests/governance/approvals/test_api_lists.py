@@ -13,7 +13,7 @@ from governance.roles import ML_ENGINEER
 from governance.approvals.models import DeploymentRequest, Webhook
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create, deployment_request_reject, webhook_create)
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.governance.api_lists import (assert_orders, assert_paginates, assert_refuses, ids, instant, listed)
 from tests.governance.approvals.evidence import completed_audit, next_version, ready_version
 
@@ -38,7 +38,7 @@ def requests_(api_client, engineer, reviewers, officer):
                                              ("b1", b1, "staging", olga), ("a2_prod", a2, "production", engineer)):
         made[key] = deployment_request_create(actor=actor, model_version=version, environment=environment,
                                               audit=completed_audit(version), justification="pilot")
-    deployment_request_approve(actor=reviewers[0], request_id=made["a1"].pk)
+    deployment_request_approve(actor=reviewers[0], request_id=made["a1"].pk, password=PASSWORD)
     deployment_request_reject(actor=reviewers[0], request_id=made["a2"].pk, reason="not yet")
     for days, key in ((3, "a1"), (2, "a2"), (1, "b1"), (0, "a2_prod")):
         DeploymentRequest.objects.filter(pk=made[key].pk).update(created_at=now - timedelta(days=days))

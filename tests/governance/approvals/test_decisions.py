@@ -15,7 +15,7 @@ from governance.auditlog.models import AuditLogEntry
 from governance.auditlog.selectors import audit_log_verify
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.registry.models import Deployment, ModelVersion
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.governance.approvals.evidence import completed_audit, ready_version
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_self_approval_is_refused_even_for_a_reviewer_who_requested(engineer, of
     engineer._role_names = None
     deployment_policy_update(actor=officer, environment="production", required_approvals=2)  # any reviewer
     with pytest.raises(NotAllowed, match="own"):
-        deployment_request_approve(actor=engineer, request_id=request_.pk)
+        deployment_request_approve(actor=engineer, request_id=request_.pk, password=PASSWORD)
     with pytest.raises(NotAllowed, match="own"):
         deployment_request_reject(actor=engineer, request_id=request_.pk, reason="no")
     assert _status(request_) == "pending" and not Approval.objects.exists()
@@ -57,14 +57,14 @@ def test_production_needs_two_different_designated_reviewers(engineer, reviewers
     first, second, _ = reviewers
     assert request_.required_approvals == 2
     with pytest.raises(NotAllowed, match="designated"):
-        deployment_request_approve(actor=reviewer, request_id=request_.pk)  # a reviewer outside the pool
+        deployment_request_approve(actor=reviewer, request_id=request_.pk, password=PASSWORD)  # a reviewer outside the pool
     assert request_ not in request_inbox(reviewer=reviewer) and request_ in request_inbox(reviewer=first)
-    deployment_request_approve(actor=first, request_id=request_.pk)
+    deployment_request_approve(actor=first, request_id=request_.pk, password=PASSWORD)
     assert _status(request_) == "pending" and not Deployment.objects.exists()
     with pytest.raises(InvalidState, match="already decided"):
-        deployment_request_approve(actor=first, request_id=request_.pk)  # the same reviewer twice
+        deployment_request_approve(actor=first, request_id=request_.pk, password=PASSWORD)  # the same reviewer twice
     assert request_ not in request_inbox(reviewer=first)
-    deployment_request_approve(actor=second, request_id=request_.pk)
+    deployment_request_approve(actor=second, request_id=request_.pk, password=PASSWORD)
     assert _status(request_) == "approved"
     deployment = Deployment.objects.get(request=request_)
     assert deployment.environment == "production" and deployment.ended_at is None
@@ -87,10 +87,10 @@ def test_n_of_m_cannot_ask_for_more_approvals_than_designated_reviewers(officer,
 
 def test_a_changed_artifact_voids_the_approvals_and_returns_the_request_to_review(reviewers, request_):
     first, second, third = reviewers
-    deployment_request_approve(actor=first, request_id=request_.pk)
+    deployment_request_approve(actor=first, request_id=request_.pk, password=PASSWORD)
     ModelVersion.objects.filter(pk=request_.model_version_id).update(artifact_digest="e" * 64)
     with pytest.raises(InvalidState, match="artifact digest changed"):
-        deployment_request_approve(actor=second, request_id=request_.pk)
+        deployment_request_approve(actor=second, request_id=request_.pk, password=PASSWORD)
     request_.refresh_from_db()
     assert request_.status == "pending" and request_.voided_count == 1 and request_.artifact_digest == "e" * 64
     voided = Approval.objects.get(reviewer=first)
@@ -98,39 +98,39 @@ def test_a_changed_artifact_voids_the_approvals_and_returns_the_request_to_revie
     entry = AuditLogEntry.objects.get(action="deployment_request.voided")
     assert entry.payload["after"]["artifact_digest"] == "e" * 64 and entry.payload["voided_approvals"] == [voided.pk]
     # Back in review on the new evidence: it takes two fresh approvals, and the first reviewer may decide again.
-    deployment_request_approve(actor=first, request_id=request_.pk)
+    deployment_request_approve(actor=first, request_id=request_.pk, password=PASSWORD)
     assert _status(request_) == "pending"
-    deployment_request_approve(actor=second, request_id=request_.pk)
+    deployment_request_approve(actor=second, request_id=request_.pk, password=PASSWORD)
     assert _status(request_) == "approved"
     assert Deployment.objects.get(request=request_).model_version.artifact_digest == "e" * 64
     assert audit_log_verify().ok
 
 
 def test_a_changed_audit_result_hash_voids_the_approvals(reviewers, request_):
-    deployment_request_approve(actor=reviewers[0], request_id=request_.pk)
+    deployment_request_approve(actor=reviewers[0], request_id=request_.pk, password=PASSWORD)
     Audit.objects.filter(pk=request_.audit_id).update(result_hash="d" * 64)
     with pytest.raises(InvalidState, match="result hash changed"):
-        deployment_request_approve(actor=reviewers[1], request_id=request_.pk)
+        deployment_request_approve(actor=reviewers[1], request_id=request_.pk, password=PASSWORD)
     assert Approval.objects.get(reviewer=reviewers[0]).voided
 
 
 def test_a_newer_failing_audit_voids_the_approvals_at_the_next_approval(engineer, reviewers, request_):
-    deployment_request_approve(actor=reviewers[0], request_id=request_.pk)
+    deployment_request_approve(actor=reviewers[0], request_id=request_.pk, password=PASSWORD)
     newer = completed_audit(request_.model_version, accuracy=0.6)  # below the policy's 0.8
     with pytest.raises(InvalidState, match=f"newer audit #{newer.pk}.*minimum accuracy"):
-        deployment_request_approve(actor=reviewers[1], request_id=request_.pk)
+        deployment_request_approve(actor=reviewers[1], request_id=request_.pk, password=PASSWORD)
     request_.refresh_from_db()
     assert request_.status == "pending" and request_.audit_id == newer.pk  # rebound to the newest evidence
     assert Approval.objects.get(reviewer=reviewers[0]).voided
     with pytest.raises(InvalidState, match="Minimum accuracy"):  # and that evidence now fails its gate
-        deployment_request_approve(actor=reviewers[1], request_id=request_.pk)
+        deployment_request_approve(actor=reviewers[1], request_id=request_.pk, password=PASSWORD)
 
 
 def test_a_newer_passing_audit_leaves_the_approvals_standing(reviewers, request_):
-    deployment_request_approve(actor=reviewers[0], request_id=request_.pk)
+    deployment_request_approve(actor=reviewers[0], request_id=request_.pk, password=PASSWORD)
     completed_audit(request_.model_version, accuracy=0.95)
     assert deployment_requests_recheck_for_version(actor=None, model_version_id=request_.model_version_id) == []
-    deployment_request_approve(actor=reviewers[1], request_id=request_.pk)
+    deployment_request_approve(actor=reviewers[1], request_id=request_.pk, password=PASSWORD)
     assert _status(request_) == "approved"
 
 
@@ -139,7 +139,7 @@ def test_a_newer_failing_audit_sends_an_approved_request_back_to_review(reviewer
     engineer.email = "maker@example.com"
     engineer.save()
     for reviewer in reviewers[:2]:
-        deployment_request_approve(actor=reviewer, request_id=request_.pk)
+        deployment_request_approve(actor=reviewer, request_id=request_.pk, password=PASSWORD)
     assert _status(request_) == "approved"
     completed_audit(request_.model_version, explanations=False)
     with django_capture_on_commit_callbacks(execute=True):
@@ -162,7 +162,7 @@ def test_reject_needs_a_reason_and_closes_the_request(reviewers, request_, engin
     assert _status(request_) == "rejected"
     assert mail.outbox[-1].to == ["maker@example.com"] and "rejected" in mail.outbox[-1].subject
     with pytest.raises(InvalidState):
-        deployment_request_approve(actor=reviewers[1], request_id=request_.pk)
+        deployment_request_approve(actor=reviewers[1], request_id=request_.pk, password=PASSWORD)
 
 
 def test_reviewers_are_mailed_when_a_request_is_made(engineer, reviewers, production,

@@ -14,6 +14,7 @@ from governance.auditlog.models import AuditLogEntry
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.registry.models import Deployment
 from tests.governance.approvals.evidence import completed_audit, ready_version
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 DPD = {"metric": "demographic_parity_difference", "grouping": "*", "max": 0.1}
@@ -40,7 +41,7 @@ def test_gates_pass_on_good_evidence_and_the_request_is_approved(engineer, revie
     assert set(_gates(request)) == {"min_accuracy", "fairness", "audit_age", "explanations", "dpia", "lawful_basis"}
     assert all(g["passed"] and not g["blocking"] for g in request.gate_results), request.gate_results
     assert all(g["evidence"] for g in request.gate_results)
-    deployment_request_approve(actor=reviewer, request_id=request.pk)
+    deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
     assert DeploymentRequest.objects.get(pk=request.pk).status == "approved"
 
 
@@ -68,7 +69,7 @@ def test_each_gate_fails_on_its_missing_evidence_and_blocks_approval(engineer, r
     failing = [g["gate"] for g in request.gate_results if not g["passed"]]
     assert gate in failing and (gate != "lawful_basis" or failing == ["dpia", "lawful_basis"])
     with pytest.raises(InvalidState, match="Gates fail without a waiver"):
-        deployment_request_approve(actor=reviewer, request_id=request.pk)
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
     assert DeploymentRequest.objects.get(pk=request.pk).status == "pending"
     assert not Deployment.objects.exists()
 
@@ -88,7 +89,7 @@ def test_a_waiver_unblocks_a_failing_gate_and_shows_in_the_request_and_the_log(a
     _policy(officer, fairness_rules=[DPD])
     request = _request(engineer, completed_audit(ready_version(engineer), gap=0.2))
     with pytest.raises(InvalidState, match="Fairness"):
-        deployment_request_approve(actor=reviewer, request_id=request.pk)
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
     with pytest.raises(NotAllowed):
         gate_waiver_create(actor=engineer, request_id=request.pk, gate="fairness", reason="x",
                            expires_at=timezone.now() + timedelta(days=30))
@@ -101,9 +102,9 @@ def test_a_waiver_unblocks_a_failing_gate_and_shows_in_the_request_and_the_log(a
                            format="json").status_code == 400
     expiry = timezone.now() + timedelta(days=30)
     response = api_client.post(url, {"gate": "fairness", "reason": "Pilot with a human reviewing every decision",
-                                     "expires_at": expiry.isoformat()}, format="json")
+                                     "expires_at": expiry.isoformat(), "password": PASSWORD}, format="json")
     assert response.status_code == 201, response.content
-    deployment_request_approve(actor=reviewer, request_id=request.pk)
+    deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
     request.refresh_from_db()
     assert request.status == "approved"
     fairness = _gates(request)["fairness"]
@@ -123,10 +124,10 @@ def test_an_expired_waiver_no_longer_unblocks(engineer, reviewer, officer):
     _policy(officer, fairness_rules=[DPD])
     request = _request(engineer, completed_audit(ready_version(engineer), gap=0.2))
     waiver = gate_waiver_create(actor=officer, request_id=request.pk, gate="fairness", reason="Short pilot",
-                                expires_at=timezone.now() + timedelta(days=1))
+                                expires_at=timezone.now() + timedelta(days=1), password=PASSWORD)
     GateWaiver.objects.filter(pk=waiver.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     with pytest.raises(InvalidState, match="Fairness"):
-        deployment_request_approve(actor=reviewer, request_id=request.pk)
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
 
 
 def test_gates_are_judged_again_at_approval(engineer, reviewer, officer):
@@ -135,7 +136,7 @@ def test_gates_are_judged_again_at_approval(engineer, reviewer, officer):
     assert all(g["passed"] for g in request.gate_results)
     _policy(officer, min_accuracy=0.95)  # the policy tightened after the request
     with pytest.raises(InvalidState, match="Minimum accuracy"):
-        deployment_request_approve(actor=reviewer, request_id=request.pk)
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
 
 
 @pytest.mark.parametrize("fields, field", [
@@ -181,3 +182,28 @@ def test_the_request_page_shows_each_gate_with_its_evidence_links(client, engine
     assert "Fairness disparities" in page and "Explanations present" in page
     assert f"/audits/{request.audit_id}/#fairness" in page and "/datasets/versions/" in page
     assert "Record a waiver" in page
+
+
+def test_a_waiver_is_void_once_the_gate_measures_another_value_on_the_same_audit(engineer, reviewer, officer):
+    from governance.approvals.models import GateWaiver
+    from governance.datasets.services import dataset_metadata_update
+
+    _policy(officer)
+    version = ready_version(engineer, personal={"lawful_basis": "consent", "purposes": "Hiring",
+                                                "dpia_reference": ""})
+    request = _request(engineer, completed_audit(version))
+    assert not _gates(request)["dpia"]["passed"]
+    waiver = gate_waiver_create(actor=officer, request_id=request.pk, gate="dpia", reason="DPIA in progress",
+                                expires_at=timezone.now() + timedelta(days=10), password=PASSWORD)
+    assert waiver.measured["dpia_reference"] == "" and waiver.measured["confirmed"]
+    deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
+    assert DeploymentRequest.objects.get(pk=request.pk).status == "approved"
+    # The metadata the waived gate measured changes (the confirmation is cleared by the edit): same audit,
+    # another value — the waiver is void, the request back in review and its deployment suspended.
+    dataset_metadata_update(actor=officer, dataset=version.dataset_version.dataset, purposes="Hiring, promotion")
+    waiver.refresh_from_db()
+    assert waiver.voided_at is not None and "now measures" in waiver.voided_reason
+    assert DeploymentRequest.objects.get(pk=request.pk).status == "pending"
+    assert Deployment.objects.get(request=request).status == "suspended"
+    assert GateWaiver.objects.filter(voided_at__isnull=True).count() == 0
+    assert AuditLogEntry.objects.filter(action="gate_waiver.voided").exists()

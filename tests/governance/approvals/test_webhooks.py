@@ -13,6 +13,7 @@ import pytest
 from governance.approvals.models import DeliveryStatus, WebhookDelivery
 from governance.approvals.services import deployment_request_approve, deployment_request_create
 from tests.governance.approvals.evidence import completed_audit, ready_version
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +82,7 @@ def test_request_and_approval_events_arrive_signed_after_commit(api_client, admi
                                             environment="staging", audit=audit, justification="Pilot")
         assert receiver.calls == []  # nothing leaves before the transaction commits
     with dispatch_inline():
-        deployment_request_approve(actor=reviewer, request_id=request.pk)
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
     events = [c["headers"]["X-Governance-Event"] for c in receiver.calls]
     assert events == ["request.created", "request.approved"]
     for call in receiver.calls:

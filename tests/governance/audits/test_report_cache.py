@@ -26,7 +26,6 @@ from governance.audits.models import AuditResult, Prediction
 from governance.audits.services import audit_request
 from governance.compliance.subject_requests import erasure_request_fulfil, subject_request_register
 from governance.datasets.services import dataset_metadata_update
-from governance.registry.services import deployment_start
 from tests.factories import make_user, upload_hiring
 from tests.governance.approvals.evidence import completed_audit, ready_version
 from tests.governance.slice import trained_version
@@ -82,8 +81,18 @@ def test_the_cached_page_is_the_page_rendered_from_the_database(client, engineer
 
 
 def test_a_deployment_shows_on_the_next_view(client, engineer, audit):
+    from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
+                                               deployment_request_create)
+    from governance.roles import COMPLIANCE_OFFICER, REVIEWER
+    from tests.factories import PASSWORD
+
     assert "never deployed" in _section(_page(client, engineer, audit), "lineage", "evidence")
-    deployment_start(actor=engineer, model_version=audit.model_version, environment="staging")
+    deployment_policy_update(actor=make_user(COMPLIANCE_OFFICER), environment="staging", required_approvals=1,
+                             max_audit_age_days=None)
+    request = deployment_request_create(actor=engineer, model_version=audit.model_version, environment="staging",
+                                        audit=audit, justification="pilot")
+    # A version is deployed only on an approved request (registry.deployments.deployment_start).
+    deployment_request_approve(actor=make_user(REVIEWER), request_id=request.pk, password=PASSWORD)
     lineage = _section(_page(client, engineer, audit), "lineage", "evidence")
     assert "never deployed" not in lineage and "Staging from" in lineage and "(serving)" in lineage
 

@@ -16,7 +16,7 @@ from governance.approvals.services import (deployment_policy_update, deployment_
 from governance.registry.choices import EncoderChoice
 from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
 from governance.registry.services import deployment_rollback, model_version_request_training
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.governance.api_lists import (assert_orders, assert_paginates, assert_refuses, ids, instant, listed)
 from tests.governance.approvals.evidence import completed_audit, next_version, ready_version
 
@@ -107,7 +107,7 @@ def deployments(registry, engineer):
         request = deployment_request_create(actor=engineer, model_version=version, environment=environment,
                                             audit=completed_audit(version), justification="pilot")
         for reviewer in reviewers[:2 if environment == "production" else 1]:
-            deployment_request_approve(actor=reviewer, request_id=request.pk)
+            deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
     deployment_rollback(actor=engineer, model=registry["a1"].model, environment="staging", reason="a2 drifted")
     rows = {(d.model_version_id, d.kind): d for d in Deployment.objects.all()}
     assert len(rows) == 4

@@ -12,6 +12,7 @@ from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.registry.models import Deployment
 from governance.registry.services import deployment_retire, deployment_rollback
 from tests.governance.approvals.evidence import completed_audit, next_version, ready_version
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def _deploy(engineer, reviewers, version):
     request = deployment_request_create(actor=engineer, model_version=version, environment="production",
                                         audit=audit, justification="Go")
     for reviewer in reviewers:
-        deployment_request_approve(actor=reviewer, request_id=request.pk)
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=PASSWORD)
     return request
 
 
@@ -105,12 +106,14 @@ def test_bad_times_are_refused_with_a_field_message(api_client, engineer):
 def test_rollback_and_retirement_rules(api_client, engineer, reviewers, production):
     v1 = ready_version(engineer)
     with pytest.raises(InvalidState, match="not serving"):
-        deployment_retire(actor=engineer, model=v1.model, environment="production", reason="x")
+        deployment_retire(actor=reviewers[0], model=v1.model, environment="production", reason="x")
     _deploy(engineer, reviewers, v1)
     with pytest.raises(InvalidState, match="No earlier version"):
         deployment_rollback(actor=engineer, model=v1.model, environment="production", reason="x")
     with pytest.raises(ValidationFailed):
-        deployment_retire(actor=engineer, model=v1.model, environment="production", reason=" ")
+        deployment_retire(actor=reviewers[0], model=v1.model, environment="production", reason=" ")
+    with pytest.raises(NotAllowed, match="needs a reviewer"):  # production: a reviewer retires, not the maker
+        deployment_retire(actor=engineer, model=v1.model, environment="production", reason="x")
     with pytest.raises(NotAllowed):
         deployment_retire(actor=make_auditor(), model=v1.model, environment="production", reason="x")
     api_client.force_authenticate(reviewers[0])

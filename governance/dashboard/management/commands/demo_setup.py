@@ -19,7 +19,7 @@ from governance.audits.services import audit_request
 from governance.auditlog.services import audit_log_checkpoint_write
 from governance.compliance.services import organisation_profile_update
 from governance.datasets.models import Dataset
-from governance.datasets.services import dataset_upload, dataset_version_reweigh
+from governance.datasets.services import dataset_metadata_confirm, dataset_upload, dataset_version_reweigh
 from governance.registry.choices import VersionStatus
 from governance.registry.services import model_version_request_training
 from models_core.data.synthetic import SyntheticSpec, hiring_csv
@@ -31,6 +31,7 @@ USERS = [
     ("compliance", "demo-compliance-pass", [roles.COMPLIANCE_OFFICER]),
     ("auditor", "demo-auditor-pass", [roles.AUDITOR]),
 ]
+REVIEWER_PASSWORD = USERS[1][1]  # the approval is signed with the reviewer's password, as on the page
 DATASET = "hiring-applicants"
 HOLDOUT = "hiring-applicants-holdout"
 PERSONAL_DATA = {
@@ -81,6 +82,9 @@ class Command(BaseCommand):
                                      subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
                                      description="Held-out applicants for audits.", **PERSONAL_DATA)
             reweighed = dataset_version_reweigh(actor=engineer, version=train)
+        # The checker confirms what the maker declared: the DPIA and lawful-basis gates count it only then.
+        for dataset in (train.dataset, holdout.dataset):
+            dataset_metadata_confirm(actor=compliance, dataset=dataset)
         self._report_datasheet(train)
         self._report_datasheet(reweighed)
         with override_settings(JOB_DISPATCH="inline"):
@@ -106,8 +110,8 @@ class Command(BaseCommand):
         request = deployment_request_create(actor=engineer, model_version=version, environment="staging",
                                             audit=audit, justification="Pilot in staging to compare against "
                                                                        "recruiter decisions.")
-        deployment_request_approve(actor=reviewer, request_id=request.pk, reason="Staging only; fairness gap "
-                                                                                 "must be mitigated before production.")
+        deployment_request_approve(actor=reviewer, request_id=request.pk, password=REVIEWER_PASSWORD,
+                                   reason="Staging only; fairness gap must be mitigated before production.")
         self._mitigate(engineer, version, train, holdout)
         checkpoint = audit_log_checkpoint_write(None, reason="demo")  # so the log page has one to verify against
         self.stdout.write(f"  audit log signed at #{checkpoint['seq']} {checkpoint['head_hash'][:16]}…")

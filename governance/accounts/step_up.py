@@ -1,0 +1,41 @@
+"""Step-up authentication for the decisions that sign something (approving a deployment, waiving a gate):
+the session or API token alone is not enough. A user with a confirmed TOTP device (django-otp) gives a
+current code; any other user re-enters the password. The page and the API ask the same."""
+
+from __future__ import annotations
+
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from governance.errors import NotAllowed
+
+
+def step_up_totp_devices(*, user):
+    return TOTPDevice.objects.filter(user=user, confirmed=True)
+
+
+def step_up_method(*, user) -> str:
+    """What this user must give to sign a decision: "otp_token" (a confirmed TOTP device) or "password"."""
+    return "otp_token" if step_up_totp_devices(user=user).exists() else "password"
+
+
+def step_up_verify(*, user, password: str = "", otp_token: str = "") -> str:
+    """Check the step-up proof; returns the method used, raises NotAllowed (403) with a clear message.
+
+    A TOTP code is checked against the user's confirmed devices (django-otp refuses a replayed code and
+    throttles failures); with a device, the password alone is not enough."""
+    if step_up_method(user=user) == "otp_token":
+        token = (otp_token or "").strip()
+        if not token:
+            raise NotAllowed("Step-up required: this account has a TOTP device; give its current code "
+                             "(otp_token).")
+        devices = list(step_up_totp_devices(user=user))
+        if not any(device.verify_is_allowed()[0] for device in devices):
+            raise NotAllowed("Step-up refused: too many wrong TOTP codes; wait a few seconds and try again.")
+        if not any(device.verify_token(token) for device in devices):
+            raise NotAllowed("Step-up failed: the TOTP code is not correct (or was already used).")
+        return "totp"
+    if not password:
+        raise NotAllowed("Step-up required: re-enter your password (password) to sign this decision.")
+    if not user.check_password(password):
+        raise NotAllowed("Step-up failed: the password is not correct.")
+    return "password"

@@ -27,6 +27,7 @@ from governance.errors import InvalidState, NotAllowed, NotFound, ValidationFail
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import ModelVersion
 from governance.registry.services import deployment_start
+from governance.keys import text_digest
 
 MAX_WAIVER_DAYS = 365
 
@@ -258,7 +259,7 @@ def deployment_request_reject(*, actor, request_id: int, reason: str) -> Deploym
     request.status, request.decided_at = RequestStatus.REJECTED, timezone.now()
     request.save(update_fields=["status", "decided_at"])
     audit_log_append(actor=actor, action="deployment_request.rejected", obj=request,
-                     payload={"approval": approval.pk, "reason": approval.reason})
+                     payload={"approval": approval.pk, "reason": text_digest(approval.reason)})
     notify(event=WebhookEvent.REJECTED, request=request, actor=actor, recipients=[request.requested_by.email],
            extra={"reason": approval.reason, "reviewer": actor.username})
     return request
@@ -276,7 +277,7 @@ def deployment_request_comment(*, actor, request_id: int, body: str) -> RequestC
         raise NotAllowed("Only the requester, reviewers and compliance officers can comment on a request.")
     comment = RequestComment.objects.create(request=request, author=actor, body=body.strip())
     audit_log_append(actor=actor, action="deployment_request.commented", obj=request,
-                     payload={"comment": comment.pk, "body": comment.body})
+                     payload={"comment": comment.pk, "body": text_digest(comment.body)})
     return comment
 
 
@@ -301,7 +302,7 @@ def gate_waiver_create(*, actor, request_id: int, gate: str, reason: str, expire
                                        granted_by=actor)
     _store_gates(request, _evaluate(request, policy=policy_for(request.environment), now=now), now)
     audit_log_append(actor=actor, action="gate_waiver.created", obj=waiver,
-                     payload={"request": request.pk, "gate": gate, "reason": waiver.reason,
+                     payload={"request": request.pk, "gate": gate, "reason": text_digest(waiver.reason),
                               "expires_at": expires_at.isoformat()})
     return waiver
 

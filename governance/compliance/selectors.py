@@ -90,3 +90,16 @@ def model_documentation_get(*, model: Model) -> ModelDocumentation:
 def dataset_metadata_list() -> QuerySet[Dataset]:
     """Every dataset with its personal-data metadata, by name."""
     return Dataset.objects.select_related("owner").order_by("name")
+
+
+def subject_mentions(*, subject_id: str) -> dict:
+    """The subject's identifiers (from their own records) and the other records that mention them."""
+    from governance.compliance.identifiers import subject_traces
+    from governance.compliance.subjects import subject_records
+    from governance.datasets.erasure import record_mentions
+
+    records = list(subject_records(subject_id=subject_id))
+    traces = subject_traces(subject_id=subject_id, texts=[r.text for r in records],
+                            attributes=[r.attributes for r in records])
+    return {"identifiers": list(traces.identifiers),
+            "mentions": record_mentions(traces=traces, exclude_subject=subject_id)}

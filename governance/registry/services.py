@@ -26,6 +26,7 @@ from governance.registry.artifact_store import artifact_local_dir, artifact_publ
 from governance.registry.choices import EncoderChoice, Environment, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
 from governance.registry.selectors import dataset_version_weighted
+from governance.keys import text_digest
 
 if TYPE_CHECKING:
     from models_core.training.trainer import TrainResult
@@ -176,7 +177,7 @@ def _training_failed(version: ModelVersion, job_id: int, error: str) -> None:
     jobs.job_fail(job_id=job_id, error=error)
     job = Job.objects.get(pk=job_id)
     audit_log_append(actor=job.created_by, action="model_version.training_failed", obj=version,
-                     payload={"error": error[:500], "job": job_id})
+                     payload={"error": text_digest(error), "job": job_id})
 
 
 @transaction.atomic
@@ -235,7 +236,7 @@ def deployment_rollback(*, actor, model: Model, environment: str, reason: str) -
                                            started_by=actor.username)
     audit_log_append(actor=actor, action="deployment.rolled_back", obj=deployment,
                      payload={"environment": environment, "from_version": current.model_version_id,
-                              "to_version": previous.model_version_id, "reason": reason.strip(),
+                              "to_version": previous.model_version_id, "reason": text_digest(reason.strip()),
                               "artifact_digest": previous.model_version.artifact_digest})
     return deployment
 
@@ -255,7 +256,7 @@ def deployment_retire(*, actor, model: Model, environment: str, reason: str) -> 
     current.save(update_fields=["ended_at", "ended_reason"])
     audit_log_append(actor=actor, action="deployment.retired", obj=current,
                      payload={"environment": environment, "model_version": current.model_version_id,
-                              "reason": reason.strip()})
+                              "reason": text_digest(reason.strip())})
     return current
 
 

@@ -79,8 +79,8 @@ def stores_clean(*, traces: Traces, record_ids: set[int], rows_by_version: dict[
     mention_rows = (records_redact_mentions(traces=traces, exclude_subject=subject_id, replacement=note)
                     if mentions else [])
     records = records_delete(record_ids=record_ids)
-    sheets = datasheets_redact(traces=traces, replacement=ERASED)
-    drifts = drifts_redact(traces=traces, replacement=ERASED)
+    sheets = datasheets_redact(traces=traces, replacement=ERASED, versions=rows_by_version)
+    drifts = drifts_redact(traces=traces, replacement=ERASED, versions=rows_by_version)
     scans = pii_scans_redact(traces=traces, rows_by_version=rows_by_version, replacement=ERASED)
     errors = audit_errors_redact(traces=traces, replacement=note)
     jobs = jobs_redact(traces=traces, replacement=note)
@@ -107,11 +107,12 @@ def stores_clean(*, traces: Traces, record_ids: set[int], rows_by_version: dict[
             "datasheets": sheets, "drifts": drifts, "pii_scans": scans, "mentions": mention_rows}
 
 
-def traces_of_records(records: Iterable, *, identifiers: Iterable[str]) -> Traces:
-    """Traces of many records at once (the retention purge): their texts and the identifiers given."""
+def traces_of_records(records: Iterable, *, identifiers: Iterable[str], terms: Iterable[str] = ()) -> Traces:
+    """Traces of many records at once (the retention purge): their texts, the identifiers and terms given."""
     texts = [r.text for r in records]
+    identifiers = list(identifiers)
     words = {w for i in identifiers for w in i.split() if w[:1].isupper() and "@" not in i}
-    return Traces.build(identifiers=identifiers, texts=texts, words=words)
+    return Traces.build(identifiers=identifiers, texts=texts, words=words, terms=terms)
 
 
 def subjects_without_records(subject_ids: Iterable[str], *, leaving: set[int]) -> list[str]:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 
 from models_core.data.pii import find_pii
+from models_core.data.quality import tokenize
 from models_core.data.redaction import Traces
 
 _NAME = re.compile(r"(?<![\w@.])([A-Z][a-z'’\-]+(?:[ \t]+[A-Z][a-z'’\-]+){1,3})(?![\w@])")
@@ -71,9 +72,22 @@ def subject_identifiers(*, subject_id: str, texts: Iterable[str], attributes: It
     return sorted(found, key=lambda s: (-len(s), s))
 
 
+def distinctive_terms(texts_by_subject: dict[str, list[str]], *, others: Iterable[str] = ()) -> set[str]:
+    """Vocabulary terms (models_core.data.quality.tokenize) that one subject alone uses among these texts
+    and `others`: a datasheet's or a drift report's term list names the person through them
+    ("quarterfieldshire") even where no identifier is quoted whole."""
+    users: dict[str, set[str]] = {}
+    for subject, texts in texts_by_subject.items():
+        for text in texts:
+            for term in set(tokenize(text or "")):
+                users.setdefault(term, set()).add(subject)
+    shared = {t for text in others for t in tokenize(text or "")}
+    return {t for t, who in users.items() if len(who) == 1 and t not in shared}
+
+
 def subject_traces(*, subject_id: str, texts: list[str], attributes: Iterable[dict] = (),
-                   identifiers: Iterable[str] | None = None) -> Traces:
+                   identifiers: Iterable[str] | None = None, terms: Iterable[str] = ()) -> Traces:
     ids = list(identifiers) if identifiers is not None else subject_identifiers(
         subject_id=subject_id, texts=texts, attributes=attributes)
     words = {w for i in ids for w in i.split() if w[:1].isupper() and "@" not in i}
-    return Traces.build(identifiers=ids, texts=texts, words=words)
+    return Traces.build(identifiers=ids, texts=texts, words=words, terms=terms)

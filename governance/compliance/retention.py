@@ -15,7 +15,7 @@ from django.utils import timezone
 from governance.auditlog.services import audit_log_append
 from governance.audits.models import Prediction
 from governance.compliance.erasure import redaction_note, stores_clean, subjects_without_records, traces_of_records
-from governance.compliance.identifiers import subject_identifiers
+from governance.compliance.identifiers import distinctive_terms, subject_identifiers
 from governance.compliance.models import RetentionRun
 from governance.datasets.models import DatasetRecord, DatasetVersion
 
@@ -49,7 +49,11 @@ def retention_purge(*, actor=None, now: datetime | None = None) -> RetentionRun:
     found = subject_identifiers(subject_id="", texts=[r.text for r in records],
                                 attributes=[r.attributes for r in records]) if records else []
     gone = subjects_without_records({r.subject_id for r in records}, leaving=record_ids)
-    cleaned = stores_clean(traces=traces_of_records(records, identifiers=[*found, *gone]), record_ids=record_ids,
+    by_subject: dict[str, list[str]] = {}
+    for r in records:
+        by_subject.setdefault(r.subject_id, []).append(r.text)
+    traces = traces_of_records(records, identifiers=[*found, *gone], terms=distinctive_terms(by_subject))
+    cleaned = stores_clean(traces=traces, record_ids=record_ids,
                            rows_by_version=dict.fromkeys(v.pk for v in versions),
                            note=redaction_note(f"retention purge #{run.pk}"))
     counts = {r["dataset_version"]: r["records"] for r in cleaned["records"]}

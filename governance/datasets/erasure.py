@@ -20,7 +20,7 @@ from django.db.models import Q
 from governance.auditlog.chain import canonical_json
 from governance.datasets.models import Datasheet, DatasetDrift, DatasetRecord, DatasetVersion, PiiScan
 from models_core.data.pii import find_pii, mask_value
-from models_core.data.redaction import Traces, flatten, redact_json, redact_string, snippet
+from models_core.data.redaction import Traces, drop_terms, flatten, redact_json, redact_string, snippet
 
 MAX_MENTIONS = 500
 
@@ -49,24 +49,43 @@ def _rewrite(row, data) -> dict:
     return {"sha256_before": before, "sha256_after": row.sha256}
 
 
-def _redact_reports(model, *, traces: Traces, replacement: str) -> list[dict]:
+def _term_lists(model, data: dict) -> list[tuple[dict, str]]:
+    """(container, key) of each term list: a datasheet's top terms per attribute and group, a drift
+    report's new terms."""
+    vocabulary = data.get("vocabulary") or {}
+    if model is DatasetDrift:
+        return [(vocabulary, "new_terms")] if "new_terms" in vocabulary else []
+    return [(groups, g) for groups in (vocabulary.get("attributes") or {}).values() if isinstance(groups, dict)
+            for g in groups if isinstance(groups[g], list)]
+
+
+def _redact_reports(model, *, traces: Traces, replacement: str, versions: set[int]) -> list[dict]:
     changed = []
-    for row in model.objects.select_for_update().exclude(data=None).order_by("pk").iterator(chunk_size=100):
-        if traces.may_occur_in(flatten(row.data)):
-            data, n = redact_json(row.data, traces, replacement)
-            if n:
-                changed.append({"dataset_version": row.version_id, "strings_redacted": n, **_rewrite(row, data)})
+    for row in model.objects.select_for_update().filter(data__isnull=False).order_by("pk").iterator(chunk_size=100):
+        data, n = row.data, 0
+        # A term is the erased records' own only among the versions they were in.
+        if traces.terms and {row.version_id, getattr(row, "against_id", None)} & versions:
+            for container, key in _term_lists(model, data):
+                container[key], k = drop_terms(container[key], traces)
+                n += k
+        if traces.may_occur_in(flatten(data)):
+            data, k = redact_json(data, traces, replacement)
+            n += k
+        if n:
+            changed.append({"dataset_version": row.version_id, "strings_redacted": n, **_rewrite(row, data)})
     return changed
 
 
-def datasheets_redact(*, traces: Traces, replacement: str) -> list[dict]:
-    """Previews of duplicated texts and vocabulary terms that quote the subject, in every datasheet."""
-    return _redact_reports(Datasheet, traces=traces, replacement=replacement)
+def datasheets_redact(*, traces: Traces, replacement: str, versions: Iterable[int]) -> list[dict]:
+    """Previews of duplicated texts and vocabulary terms that quote the subject, in every datasheet; the
+    erased records' own terms (traces.terms) in the datasheets of `versions`."""
+    return _redact_reports(Datasheet, traces=traces, replacement=replacement, versions=set(versions))
 
 
-def drifts_redact(*, traces: Traces, replacement: str) -> list[dict]:
-    """New terms and categorical values that quote the subject, in every drift report."""
-    return _redact_reports(DatasetDrift, traces=traces, replacement=replacement)
+def drifts_redact(*, traces: Traces, replacement: str, versions: Iterable[int]) -> list[dict]:
+    """New terms and categorical values that quote the subject, in every drift report; the erased records'
+    own terms in the drift reports that involve `versions`."""
+    return _redact_reports(DatasetDrift, traces=traces, replacement=replacement, versions=set(versions))
 
 
 def pii_scans_redact(*, traces: Traces, rows_by_version: dict[int, set[int] | None], replacement: str) -> list[dict]:

@@ -10,6 +10,8 @@ their rows. A `Traces` holds what identifies the erased records:
   that contains one whole is the record's text: the whole string is replaced.
 * ``words``: lower-case words of the subject's names, matched as whole strings (vocabulary terms of a
   datasheet or a drift report: "quarterfield").
+* ``terms``: vocabulary terms only the erased records use; the stores that keep term lists (datasheets,
+  drift reports) drop them there (`drop_terms`), and nowhere else (a column may share a term's spelling).
 
 ``redact_json(value, traces, replacement)`` walks dicts (keys too) and lists and returns the cleaned copy
 and the number of strings it changed; ``redact_string`` does one string.
@@ -33,12 +35,13 @@ class Traces:
     identifiers: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     words: frozenset[str] = frozenset()
+    terms: frozenset[str] = frozenset()
     _pattern: re.Pattern | None = field(default=None, compare=False, repr=False)
     _variants: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def build(cls, *, identifiers: Iterable[str] = (), texts: Iterable[str] = (),
-              words: Iterable[str] = ()) -> Traces:
+              words: Iterable[str] = (), terms: Iterable[str] = ()) -> Traces:
         ids = sorted({i.strip() for i in identifiers if i and len(i.strip()) >= MIN_IDENTIFIER},
                      key=lambda s: (-len(s), s))
         full = tuple(sorted({t for t in texts if t and t.strip()}))
@@ -49,10 +52,10 @@ class Traces:
                    if ids else None)
         return cls(identifiers=tuple(ids), texts=full,
                    words=frozenset(w.lower() for w in words if len(w) >= MIN_WORD),
-                   _pattern=pattern, _variants=variants)
+                   terms=frozenset(t.lower() for t in terms), _pattern=pattern, _variants=variants)
 
     def __bool__(self) -> bool:
-        return bool(self.identifiers or self.texts or self.words)
+        return bool(self.identifiers or self.texts or self.words or self.terms)
 
     def is_record_text(self, s: str) -> bool:
         """True when `s` is a piece of an erased record's text, or contains one whole."""
@@ -121,6 +124,12 @@ def redact_json(value, traces: Traces, replacement: str):
             n += k + m
         return out, n
     return value, 0
+
+
+def drop_terms(terms: list, traces: Traces) -> tuple[list, int]:
+    """A term list without the erased records' own terms: entries are strings or {"term": ...} dicts."""
+    kept = [t for t in terms if (t.get("term") if isinstance(t, dict) else t) not in traces.terms]
+    return kept, len(terms) - len(kept)
 
 
 def flatten(value) -> str:

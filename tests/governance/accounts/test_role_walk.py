@@ -119,6 +119,7 @@ READS = {
     "model-version-mitigate": {ML, ADM},
     "api-pretrained-encoders": EVERYONE, "api-pretrained-encoder": EVERYONE, "pretrained-encoders": EVERYONE,
     "api-model-compute": EVERYONE, "api-model-version-compute": EVERYONE,
+    "api-subject-mentions": OFFICER_OR_AUDITOR,
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 

@@ -57,13 +57,6 @@ class Traces:
     def __bool__(self) -> bool:
         return bool(self.identifiers or self.texts or self.words or self.terms)
 
-    def is_record_text(self, s: str) -> bool:
-        """True when `s` is a piece of an erased record's text, or contains one whole."""
-        stripped = s.strip()
-        if len(stripped) >= MIN_FRAGMENT and any(stripped in t for t in self._variants):
-            return True
-        return any(len(t) >= MIN_FRAGMENT and t in s for t in self._variants)
-
     def may_occur_in(self, blob: str) -> bool:
         """A cheap first look at all the strings of a row at once (`flatten`): False means nothing to do."""
         if self._pattern is not None and self._pattern.search(blob):
@@ -93,13 +86,17 @@ def redact_string(s: str, traces: Traces, replacement: str) -> tuple[str, int]:
     """(cleaned string, 1 if it changed else 0)."""
     if not isinstance(s, str) or not s or not traces:
         return s, 0
-    if s.strip().lower() in traces.words or traces.is_record_text(s):
-        return replacement, 1
+    stripped = s.strip()
+    if stripped.lower() in traces.words or (
+            len(stripped) >= MIN_FRAGMENT and any(stripped in t for t in traces._variants)):
+        return replacement, 1  # the string is (a piece of) an erased record's text
+    cleaned = s
+    for text in traces._variants:  # a record's whole text quoted inside a longer string (an error message)
+        if len(text) >= MIN_FRAGMENT and text in cleaned:
+            cleaned = cleaned.replace(text, replacement)
     if traces._pattern is not None:
-        cleaned = traces._pattern.sub(replacement, s)
-        if cleaned != s:
-            return cleaned, 1
-    return s, 0
+        cleaned = traces._pattern.sub(replacement, cleaned)
+    return cleaned, int(cleaned != s)
 
 
 def redact_json(value, traces: Traces, replacement: str):

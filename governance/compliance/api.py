@@ -266,7 +266,7 @@ class RetentionRunOutput(serializers.ModelSerializer):
     class Meta:
         model = RetentionRun
         fields = ["id", "started_at", "finished_at", "triggered_by", "records_removed", "predictions_removed",
-                  "removed"]
+                  "removed", "stores"]
 
 
 class RetentionRunFilterInput(serializers.Serializer):

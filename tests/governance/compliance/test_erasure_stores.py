@@ -206,3 +206,32 @@ def test_every_free_text_the_product_logs_leaves_the_audit_log_as_a_digest(engin
     assert audit_log_verify().ok
     del failing
     assert not SubjectRequest.objects.filter(subject_id=SUBJECT).exists()
+
+
+def test_the_retention_command_purges_through_the_same_cleaning(engineer, inline_jobs):
+    from django.core.management import CommandError, call_command
+
+    from governance.compliance.models import RetentionRun
+    from governance.datasets.models import Dataset
+
+    version = _upload(engineer, inline_jobs)
+    Dataset.objects.filter(pk=version.dataset_id).update(retention_days=1)
+    failed = Job.objects.create(kind="datasheet", subject_type="datasets.datasetversion", subject_id=version.pk)
+    job_fail(job_id=failed.pk, error=f"row 41 unreadable: {TEXT}")
+    officer = make_user(COMPLIANCE_OFFICER)
+    other = subject_request_register(actor=officer, kind="access", subject_id="S-ELSEWHERE",
+                                     notes=f"Mentions {EMAIL}.")
+    with pytest.raises(CommandError):
+        call_command("retention_purge", "--as-of", "yesterday")
+    out = io.StringIO()
+    call_command("retention_purge", "--as-of", (timezone.now() + timedelta(days=2)).isoformat(), stdout=out)
+    run = RetentionRun.objects.get()
+    assert run.records_removed == 43 and "dataset records: deleted, 43" in out.getvalue()
+    note = f"[redacted: retention purge #{run.pk}]"
+    failed.refresh_from_db()
+    other.refresh_from_db()
+    assert failed.error == f"row 41 unreadable: {note}" and other.notes == f"Mentions {note}."
+    assert NAME not in json.dumps(Datasheet.objects.get(version=version).data)
+    assert EMAIL not in json.dumps(PiiScan.objects.get(version=version).data)
+    entry = AuditLogEntry.objects.get(action="retention.purged")
+    assert entry.payload["stores"]["dataset records"] == 43

@@ -38,15 +38,19 @@ QUOTE = f"Referee note: Mr {NAME} vouches for her. She is a teacher with 4 years
 NEEDLES = ("quarterfield", EMAIL, SUBJECT.lower())
 
 
-def _upload(engineer, inline_jobs, name="applicants"):
+def _upload(engineer, inline_jobs, name="applicants", run_jobs=True):
     rows = list(csv.reader(io.StringIO(hiring_bytes(40, 3).decode())))
     rows += [[SUBJECT, TEXT, "male", "30-44", "yes"]] * 2 + [["S-REF-1", QUOTE, "female", "45+", "no"]]
     out = io.StringIO()
     csv.writer(out).writerows(rows)
+    upload = lambda: dataset_upload(  # noqa: E731
+        actor=engineer, name=name, raw=out.getvalue().encode(), file_name="a.csv", text_column="text",
+        label_column="hired", subject_column="subject_id", sensitive_attributes=["gender"], lawful_basis="consent",
+        purposes="Screening.")
+    if not run_jobs:  # its datasheet and PII scan jobs stay queued (never sent: the test never commits)
+        return upload()
     with inline_jobs():
-        return dataset_upload(actor=engineer, name=name, raw=out.getvalue().encode(), file_name="a.csv",
-                              text_column="text", label_column="hired", subject_column="subject_id",
-                              sensitive_attributes=["gender"], lawful_basis="consent", purposes="Screening.")
+        return upload()
 
 
 def _officer_client(officer) -> Client:
@@ -148,7 +152,7 @@ def test_every_free_text_the_product_logs_leaves_the_audit_log_as_a_digest(engin
     from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                                deployment_request_comment, deployment_request_create,
                                                deployment_request_reject, gate_waiver_create)
-    from governance.audits.services import audit_job_failed, audit_request
+    from governance.audits.services import audit_request
     from governance.registry.services import deployment_retire, model_version_request_training
 
     version = _upload(engineer, inline_jobs)
@@ -177,9 +181,28 @@ def test_every_free_text_the_product_logs_leaves_the_audit_log_as_a_digest(engin
     production = deployment_request_create(actor=engineer, model_version=model_version, environment="production",
                                            audit=audit, justification="Production.")
     deployment_request_reject(actor=reviewer, request_id=production.pk, reason=f"No, {quote}.")
-    with inline_jobs():
-        failing = audit_request(actor=engineer, model_version=model_version, dataset_version=version, explain_rows=0)
-    audit_job_failed(job_id=Job.objects.filter(kind="audit").latest("pk").pk, error=f"boom {TEXT}")
+    queued_audit = audit_request(actor=engineer, model_version=model_version, dataset_version=version,
+                                 explain_rows=0)  # never run: its job fails for good below
+    # Every other kind of job that can fail for good logs its error too: drive each one's failure handler.
+    from governance.datasets.models import DatasetDrift
+    from governance.jobs.kinds import job_kind_get
+    from governance.jobs.services import job_create
+
+    second = _upload(engineer, inline_jobs, name="second", run_jobs=False)
+    queued = model_version_request_training(actor=engineer, model_name="m2", dataset_version=second, epochs=1)
+    drift = DatasetDrift.objects.create(version=second, against=version)
+    for kind, subject in (("audit", queued_audit), ("datasheet", second), ("pii_scan", second),
+                          ("training", queued), ("drift", drift)):
+        job = Job.objects.filter(kind=kind, subject_id=subject.pk).first() or job_create(
+            kind=kind, subject=subject, created_by=engineer)
+        if job_kind_get(kind).failed:
+            job_kind_get(kind).failed(job_id=job.pk, error=f"boom {TEXT} {quote}")
+    # The datasets app's jobs record their failure from inside the run (jobs.job_run's `failed`).
+    from governance.datasets import pii_scans
+    from governance.datasets import services as datasets_services
+
+    for kind, failed in (("datasheet", datasets_services._datasheet_failed), ("pii_scan", pii_scans._pii_scan_failed)):
+        failed(second, Job.objects.get(kind=kind, subject_id=second.pk).pk, f"boom {TEXT} {quote}")
     access = subject_request_register(actor=officer, kind="access", subject_id=SUBJECT, notes=quote)
     subject_request_extend(actor=officer, request=access, months=1, reason=f"Complex case {quote}.")
     refused = subject_request_register(actor=officer, kind="erasure", subject_id=SUBJECT, notes=quote)
@@ -187,13 +210,14 @@ def test_every_free_text_the_product_logs_leaves_the_audit_log_as_a_digest(engin
                            exception_reason=f"Litigation pending {quote}.")
     erasure = subject_request_register(actor=officer, kind="erasure", subject_id=SUBJECT, notes=quote)
     done = erasure_request_fulfil(actor=officer, request=erasure, ground="b")
-    [impact] = done.impacts.all()
+    impact = done.impacts.get(model_version=model_version)
     erasure_impact_decide(actor=officer, impact=impact, decision="keep", justification=f"Keep it {quote}.")
 
     actions = set(AuditLogEntry.objects.values_list("action", flat=True))
     assert {"deployment_request.commented", "gate_waiver.created", "deployment_request.approved",
             "deployment.retired", "deployment_request.rejected", "subject_request.extended", "erasure.refused",
-            "erasure.fulfilled", "erasure.model_decision"} <= actions, actions
+            "erasure.fulfilled", "erasure.model_decision", "audit.failed", "datasheet.failed", "pii_scan.failed",
+            "model_version.training_failed"} <= actions, actions
     for entry in AuditLogEntry.objects.all():
         text = json.dumps(entry.payload).lower()
         assert not any(n in text for n in NEEDLES), (entry.action, entry.payload)
@@ -204,7 +228,6 @@ def test_every_free_text_the_product_logs_leaves_the_audit_log_as_a_digest(engin
     assert logged == text_digest(f"Waived {quote}.") and "[redacted: erasure request" in waiver.reason
     assert logged != text_digest(waiver.reason)  # the log shows the row's text was redacted since
     assert audit_log_verify().ok
-    del failing
     assert not SubjectRequest.objects.filter(subject_id=SUBJECT).exists()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.db import transaction
 from django.db.models import Count, Q
 
 from governance.auditlog.chain import canonical_json
@@ -88,7 +89,10 @@ def audit_results_redact(*, positions_by_audit: dict[int, set[int] | None], trac
             changed.append({"audit": result.audit_id, "result": result.kind, "rows_redacted": rows,
                             "strings_redacted": strings, "sha256_before": before, "sha256_after": result.sha256})
     if changed:  # no rendered copy of the erased text stays in the report cache
-        report_cache_forget(audit_ids=sorted({c["audit"] for c in changed}))
+        audit_ids = sorted({c["audit"] for c in changed})
+        report_cache_forget(audit_ids=audit_ids)
+        # Again once committed: a page rendered meanwhile from the old rows may have filed them again.
+        transaction.on_commit(lambda: report_cache_forget(audit_ids=audit_ids))
     return changed
 
 

@@ -75,6 +75,8 @@ def test_access_lists_other_records_that_mention_the_subject_on_the_page_and_the
     assert f"«{NAME}»" in mention["snippet"] and "vouches" not in mention["snippet"]
     answer = api_client.get(f"/api/compliance/requests/{access.pk}/answer/?as=json").json()["content"]
     assert answer["mentions_in_other_records"] == [mention] and answer["art15_4_redactions"]
+    letter = api_client.get(f"/api/compliance/requests/{access.pk}/answer/?as=pdf")
+    assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
     page = _officer_client(officer).get(f"/compliance/requests/{access.pk}/").content.decode()
     assert 'id="mentions"' in page and "mentions the subject" in page and "vouches" not in page
 

@@ -9,7 +9,7 @@ rejection reasons, and the webhook deliveries' payloads and last errors.
 from __future__ import annotations
 
 from governance.approvals.models import Approval, DeploymentRequest, GateWaiver, RequestComment, WebhookDelivery
-from models_core.data.redaction import Traces, flatten, redact_json, redact_string
+from models_core.data.redaction import Traces, flatten, redact_json, redact_string, snippet
 
 _TEXT = {DeploymentRequest: ("justification",), RequestComment: ("body",), GateWaiver: ("reason",),
          Approval: ("reason", "voided_reason"), WebhookDelivery: ("last_error",)}
@@ -36,3 +36,16 @@ def approvals_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
                 model.objects.filter(pk=row.pk).update(**changed)
                 counts[_NAMES[model]] = counts.get(_NAMES[model], 0) + 1
     return counts
+
+
+def approvals_mentions(*, traces: Traces) -> list[dict]:
+    """Where people's text about deployments mentions the subject: store, row id, column, masked snippet."""
+    found = []
+    for model, text_fields in _TEXT.items():
+        for row in model.objects.only("pk", *text_fields).order_by("pk").iterator(chunk_size=500):
+            for column in text_fields:
+                hits = traces.mentions(getattr(row, column) or "")
+                if hits:
+                    found.append({"store": _NAMES[model], "record": row.pk, "column": column, "identifiers": hits,
+                                  "snippet": snippet(getattr(row, column), hits[0]), "mentions_the_subject": True})
+    return found

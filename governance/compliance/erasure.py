@@ -32,7 +32,7 @@ from governance.datasets.erasure import (datasheets_redact, drifts_redact, pii_s
                                          records_redact_mentions)
 from governance.jobs.erasure import jobs_redact
 from governance.registry.erasure import registry_redact
-from models_core.data.redaction import Traces, flatten, redact_string
+from models_core.data.redaction import Traces, flatten, redact_string, snippet
 
 NOT_STORED = ("Exports (JSON, CSV, PDF, HTML) are rendered on request and never stored: none to delete or "
               "re-render.")
@@ -60,6 +60,20 @@ def compliance_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
                 model.objects.filter(pk=row.pk).update(**changed)
                 counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def compliance_mentions(*, traces: Traces) -> list[dict]:
+    """Subject requests whose notes or reasons mention the subject (their own requests included)."""
+    found = []
+    fields = ("notes", "extension_reason", "exception_reason")
+    for row in SubjectRequest.objects.only("pk", "reference", *fields).order_by("pk").iterator(chunk_size=500):
+        for column in fields:
+            hits = traces.mentions(getattr(row, column) or "")
+            if hits:
+                found.append({"store": "subject request notes and reasons", "record": row.pk,
+                              "reference": row.reference, "column": column, "identifiers": hits,
+                              "snippet": snippet(getattr(row, column), hits[0]), "mentions_the_subject": True})
+    return found
 
 
 def _store(name: str, action: str, count: int, **detail) -> dict:

@@ -138,7 +138,7 @@ def access_answer(request) -> dict:
     from governance.compliance.models import SubjectRequest, SubjectRequestStatus
     from governance.compliance.identifiers import subject_traces
     from governance.compliance.subjects import subject_predictions, subject_records
-    from governance.datasets.erasure import record_mentions
+    from governance.compliance.selectors import all_mentions
     from governance.registry.models import ModelVersion
 
     subject_id = request.subject_id
@@ -147,7 +147,7 @@ def access_answer(request) -> dict:
     # that name them (their identifiers, read from their own records) are listed, masked but for the match.
     traces = subject_traces(subject_id=subject_id, texts=[r.text for r in records],
                             attributes=[r.attributes for r in records]) if subject_id else None
-    mentions = record_mentions(traces=traces, exclude_subject=subject_id) if traces else []
+    mentions = all_mentions(traces=traces, subject_id=subject_id) if traces else []
     predictions = list(subject_predictions(subject_id=subject_id)) if subject_id else []
     certificates = [{"certificate": r.reference, "fulfilled_at": r.closed_at.isoformat() if r.closed_at else None,
                      "certificate_sha256": r.certificate_sha256}
@@ -257,9 +257,10 @@ def access_answer_pdf(content: dict) -> list[tuple]:
                   r["provided_by_subject"]["attributes"], r["not_provided_by_subject"]["label"]]
                  for r in content["records"]], [2, 1, 1, 6, 2, 1]),
                ("h", "Other records that mention you"),
-               ("table", ["Dataset", "Version", "Row", "Column", "Snippet (others' words masked)"],
-                [[m["dataset"], m["version"], m["row_index"], m["column"], m["snippet"]]
-                 for m in content.get("mentions_in_other_records", [])], [2, 1, 1, 1, 6]),
+               ("table", ["Where", "Record", "Column", "Snippet (others' words masked)"],
+                [[f"{m['dataset']} v{m['version']}" if m.get("dataset") else m["store"],
+                  m.get("row_index", m["record"]), m["column"], m["snippet"]]
+                 for m in content.get("mentions_in_other_records", [])], [3, 1, 1, 6]),
                ("h", "Models trained on your data"),
                ("table", ["Model", "Version", "Status", "Trained"],
                 [[m["model"], m["version"], m["status"], m["trained_at"]] for m in content["models_trained_on_your_data"]]),

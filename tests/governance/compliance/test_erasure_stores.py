@@ -64,17 +64,23 @@ def test_access_lists_other_records_that_mention_the_subject_on_the_page_and_the
     version = _upload(engineer, inline_jobs)
     officer = make_user(COMPLIANCE_OFFICER)
     access = subject_request_register(actor=officer, kind="access", subject_id=SUBJECT)
+    other = subject_request_register(actor=officer, kind="access", subject_id="S000004",
+                                     notes=f"Her referee was {NAME.lower()}, who asked us first.")
     api_client.force_authenticate(officer)
     found = api_client.get(f"/api/compliance/requests/{access.pk}/mentions/").json()
     assert found["identifiers"] == [NAME, EMAIL, SUBJECT]
-    [mention] = found["mentions"]
+    mention, note = found["mentions"]
+    assert note == {"store": "subject request notes and reasons", "record": other.pk, "reference": other.reference,
+                    "column": "notes", "identifiers": [NAME], "snippet": note["snippet"],
+                    "mentions_the_subject": True}
+    assert f"«{NAME.lower()}»" in note["snippet"] and "referee" not in note["snippet"]
     quoted = DatasetRecord.objects.get(version=version, subject_id="S-REF-1")
-    assert mention == {"record": quoted.pk, "dataset": "applicants", "dataset_version": version.pk, "version": 1,
+    assert mention == {"store": "dataset records", "record": quoted.pk, "dataset": "applicants", "dataset_version": version.pk, "version": 1,
                        "row_index": quoted.row_index, "column": "text", "identifiers": [NAME],
                        "snippet": mention["snippet"], "mentions_the_subject": True}
     assert f"«{NAME}»" in mention["snippet"] and "vouches" not in mention["snippet"]
     answer = api_client.get(f"/api/compliance/requests/{access.pk}/answer/?as=json").json()["content"]
-    assert answer["mentions_in_other_records"] == [mention] and answer["art15_4_redactions"]
+    assert answer["mentions_in_other_records"] == [mention, note] and answer["art15_4_redactions"]
     letter = api_client.get(f"/api/compliance/requests/{access.pk}/answer/?as=pdf")
     assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
     page = _officer_client(officer).get(f"/compliance/requests/{access.pk}/").content.decode()

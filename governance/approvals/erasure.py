@@ -20,8 +20,8 @@ _NAMES = {DeploymentRequest: "deployment request justifications", RequestComment
 
 
 def approvals_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
-    """Redact the subject's texts and identifiers; returns per store the rows changed (stores with none left out)."""
-    counts: dict[str, int] = {}
+    """Redact the subject's texts and identifiers; returns per store the rows changed."""
+    counts: dict[str, int] = dict.fromkeys(_NAMES.values(), 0)
     for model, text_fields in _TEXT.items():
         json_fields = _JSON.get(model, ())
         rows = model.objects.select_for_update().only("pk", *text_fields, *json_fields).order_by("pk")
@@ -34,7 +34,7 @@ def approvals_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
             changed = {f: v for f, (v, k) in clean.items() if k}
             if changed:
                 model.objects.filter(pk=row.pk).update(**changed)
-                counts[_NAMES[model]] = counts.get(_NAMES[model], 0) + 1
+                counts[_NAMES[model]] += 1
     return counts
 
 

@@ -46,10 +46,10 @@ def redaction_note(label: str) -> str:
 def compliance_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
     """The compliance app's own free text: every subject request's notes and reasons, every erasure
     decision's justification."""
-    counts: dict[str, int] = {}
-    for model, fields, name in ((SubjectRequest, ("notes", "extension_reason", "exception_reason"),
-                                 "subject request notes and reasons"),
-                                (ErasureImpact, ("justification",), "erasure decision justifications")):
+    stores = ((SubjectRequest, ("notes", "extension_reason", "exception_reason"), "subject request notes and reasons"),
+              (ErasureImpact, ("justification",), "erasure decision justifications"))
+    counts = {name: 0 for _, _, name in stores}
+    for model, fields, name in stores:
         for row in model.objects.select_for_update().only("pk", *fields).order_by("pk").iterator(chunk_size=500):
             values = {f: getattr(row, f) for f in fields}
             if not traces.may_occur_in(flatten(values)):
@@ -58,7 +58,7 @@ def compliance_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
                        if k}
             if changed:
                 model.objects.filter(pk=row.pk).update(**changed)
-                counts[name] = counts.get(name, 0) + 1
+                counts[name] += 1
     return counts
 
 

@@ -16,8 +16,8 @@ _NAMES = {ModelVersion: "model version errors and training history", Deployment:
 
 
 def registry_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
-    """Redact the subject's texts and identifiers; returns per store the rows changed (stores with none left out)."""
-    counts: dict[str, int] = {}
+    """Redact the subject's texts and identifiers; returns per store the rows changed."""
+    counts: dict[str, int] = dict.fromkeys(_NAMES.values(), 0)
     for model, text_fields in _TEXT.items():
         fields = ("pk", *text_fields, *_JSON[model])
         for row in model.objects.select_for_update().only(*fields).order_by("pk").iterator(chunk_size=500):
@@ -32,5 +32,5 @@ def registry_redact(*, traces: Traces, replacement: str) -> dict[str, int]:
             changed = {f: v for f, (v, k) in clean.items() if k}
             if changed:
                 model.objects.filter(pk=row.pk).update(**changed)
-                counts[_NAMES[model]] = counts.get(_NAMES[model], 0) + 1
+                counts[_NAMES[model]] += 1
     return counts

@@ -126,7 +126,7 @@ def _explanation_summary(audit_results: dict, position: int | None) -> dict:
 
 
 def _position(prediction) -> int:
-    """The prediction's row position in its audit (see subject_requests.audit_positions)."""
+    """The prediction's row position in its audit (see audits.erasure.audit_positions)."""
     from governance.audits.models import Prediction
 
     return Prediction.objects.filter(audit_id=prediction.audit_id, pk__lt=prediction.pk).count()

@@ -136,7 +136,7 @@ def access_answer(request) -> dict:
     """GDPR Art. 15(1)(a)–(h), 15(2), 15(3) and Art. 20 for one access request (what it finds now)."""
     from governance.audits.models import AuditResult
     from governance.compliance.models import SubjectRequest, SubjectRequestStatus
-    from governance.compliance.identifiers import subject_traces
+    from governance.compliance.identifiers import records_traces
     from governance.compliance.subjects import subject_predictions, subject_records
     from governance.compliance.selectors import all_mentions
     from governance.registry.models import ModelVersion
@@ -145,8 +145,7 @@ def access_answer(request) -> dict:
     records = list(subject_records(subject_id=subject_id)) if subject_id else []
     # Art. 15 covers the subject's data wherever it is, not only under their id: other people's records
     # that name them (their identifiers, read from their own records) are listed, masked but for the match.
-    traces = subject_traces(subject_id=subject_id, texts=[r.text for r in records],
-                            attributes=[r.attributes for r in records]) if subject_id else None
+    traces = records_traces(subject_id=subject_id, records=records) if subject_id else None
     mentions = all_mentions(traces=traces, subject_id=subject_id) if traces else []
     predictions = list(subject_predictions(subject_id=subject_id)) if subject_id else []
     certificates = [{"certificate": r.reference, "fulfilled_at": r.closed_at.isoformat() if r.closed_at else None,

@@ -9,7 +9,11 @@ word dropped: "She", "Skills"). The name rule is a heuristic: it finds "Zebulon 
 "Mary Smith", and also a capitalised phrase such as a company name, which is then searched for too;
 the access page lists every identifier it searched, so the officer sees what was matched and why.
 
-`subject_traces` wraps them with the records' texts into a models_core.data.redaction.Traces.
+A word of a name found that way is an identifier on its own too ("Quarterfield's row", "Dr Quarterfield")
+when no other record uses it except where it quotes the whole name: a surname that only this person has.
+A common name ("Mary", "Smith") is matched only whole.
+
+`records_traces` wraps them with the records' texts into a models_core.data.redaction.Traces.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from governance.datasets.models import DatasetRecord
 from models_core.data.pii import find_pii
 from models_core.data.quality import tokenize
 from models_core.data.redaction import Traces
@@ -91,3 +96,28 @@ def subject_traces(*, subject_id: str, texts: list[str], attributes: Iterable[di
         subject_id=subject_id, texts=texts, attributes=attributes)
     words = {w for i in ids for w in i.split() if w[:1].isupper() and "@" not in i}
     return Traces.build(identifiers=ids, texts=texts, words=words, terms=terms)
+
+
+def lone_name_words(*, identifiers: Iterable[str], subject_id: str) -> list[str]:
+    """Words of the subject's names that no other person's record uses apart from quoting the whole name."""
+    found = []
+    names = [i for i in identifiers if person_names(i) == [i]]
+    for name in names:
+        for word in name.split():
+            if len(word) < 5 or word.lower() in _NOT_NAMES:
+                continue
+            pattern = rf"(^|[^a-z]){re.escape(word.lower())}([^a-z]|$)"  # case-insensitive: iregex
+            elsewhere = DatasetRecord.objects.filter(text__iregex=pattern).exclude(subject_id=subject_id)
+            for other in names:
+                elsewhere = elsewhere.exclude(text__icontains=other)
+            if not elsewhere.exists():
+                found.append(word)
+    return found
+
+
+def records_traces(*, subject_id: str, records: list, terms: Iterable[str] = ()) -> Traces:
+    """The traces of one subject from their records (DatasetRecord rows): identifiers, lone name words, texts."""
+    texts = [r.text for r in records]
+    ids = subject_identifiers(subject_id=subject_id, texts=texts, attributes=[r.attributes for r in records])
+    ids = sorted(set(ids) | set(lone_name_words(identifiers=ids, subject_id=subject_id)), key=lambda i: (-len(i), i))
+    return subject_traces(subject_id=subject_id, texts=texts, identifiers=ids, terms=terms)

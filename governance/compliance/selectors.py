@@ -94,12 +94,11 @@ def dataset_metadata_list() -> QuerySet[Dataset]:
 
 def subject_mentions(*, subject_id: str) -> dict:
     """The subject's identifiers (from their own records) and the other records that mention them."""
-    from governance.compliance.identifiers import subject_traces
+    from governance.compliance.identifiers import records_traces
     from governance.compliance.subjects import subject_records
 
     records = list(subject_records(subject_id=subject_id))
-    traces = subject_traces(subject_id=subject_id, texts=[r.text for r in records],
-                            attributes=[r.attributes for r in records])
+    traces = records_traces(subject_id=subject_id, records=records)
     return {"identifiers": list(traces.identifiers), "mentions": all_mentions(traces=traces, subject_id=subject_id)}
 
 

@@ -20,7 +20,7 @@ from governance.auditlog.exports import ExportFile, export_render
 from governance.auditlog.services import audit_log_append
 from governance.compliance import exports
 from governance.compliance.erasure import redaction_note, stores_clean
-from governance.compliance.identifiers import distinctive_terms, subject_traces
+from governance.compliance.identifiers import distinctive_terms, records_traces
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)
 from governance.compliance.subjects import (HASH_ALGORITHM, normalise_subject_id, salt_fingerprint, subject_hash,
@@ -182,7 +182,7 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
     texts = [r.text for r in records]
     others = (DatasetRecord.objects.filter(version_id__in=by_version).exclude(subject_id=subject_id)
               .values_list("text", flat=True).iterator(chunk_size=2000))
-    traces = subject_traces(subject_id=subject_id, texts=texts, attributes=[r.attributes for r in records],
+    traces = records_traces(subject_id=subject_id, records=records,
                             terms=distinctive_terms({subject_id: texts}, others=others))
     cleaned = stores_clean(traces=traces, record_ids={r.pk for r in records}, rows_by_version=by_version,
                            note=redaction_note(f"erasure request {locked.reference}"), subject_id=subject_id,

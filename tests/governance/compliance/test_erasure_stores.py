@@ -68,7 +68,8 @@ def test_access_lists_other_records_that_mention_the_subject_on_the_page_and_the
                                      notes=f"Her referee was {NAME.lower()}, who asked us first.")
     api_client.force_authenticate(officer)
     found = api_client.get(f"/api/compliance/requests/{access.pk}/mentions/").json()
-    assert found["identifiers"] == [NAME, EMAIL, SUBJECT]
+    # His surname and first name are his alone (the quote names him whole): identifiers on their own too.
+    assert found["identifiers"] == [NAME, EMAIL, "Quarterfield", "ZQ-7781", "Zebulon"]
     mention, note = found["mentions"]
     assert note == {"store": "subject request notes and reasons", "record": other.pk, "reference": other.reference,
                     "column": "notes", "identifiers": [NAME], "snippet": note["snippet"],
@@ -96,6 +97,8 @@ def test_erasure_through_the_form_redacts_mentions_notes_job_errors_and_lists_ev
     job_fail(job_id=failed.pk, error=f"row 41 unreadable: {TEXT}")
     other = subject_request_register(actor=officer, kind="access", subject_id="S000002",
                                      notes=f"Asked about ZEBULON quarterfield ({EMAIL.upper()}).")
+    surname = subject_request_register(actor=officer, kind="access", subject_id="S000005",
+                                       notes="Is Quarterfield's file complete? Ask Dr quarterfield.")
     erasure = subject_request_register(actor=officer, kind="erasure", subject_id=SUBJECT,
                                        notes=f"Phoned in; {NAME} wants everything gone.")
     client = _officer_client(officer)
@@ -111,6 +114,8 @@ def test_erasure_through_the_form_redacts_mentions_notes_job_errors_and_lists_ev
     assert erasure.status == "fulfilled" and erasure.notes == f"Phoned in; {note} wants everything gone."
     other.refresh_from_db()
     assert other.notes == f"Asked about {note} ({note})."
+    surname.refresh_from_db()  # an insider's shorthand: his surname alone, his only (no one else's record has it)
+    assert surname.notes == f"Is {note}'s file complete? Ask Dr {note}."
     quote = DatasetRecord.objects.get(subject_id="S-REF-1")
     assert quote.text == QUOTE.replace(NAME, note)
     failed.refresh_from_db()
@@ -125,7 +130,7 @@ def test_erasure_through_the_form_redacts_mentions_notes_job_errors_and_lists_ev
     assert stores["mentions in other people's records"] == {
         "store": "mentions in other people's records", "action": "redacted", "count": 1}
     assert stores["job errors and progress details"]["count"] == 1
-    assert stores["subject request notes and reasons"]["count"] == 2
+    assert stores["subject request notes and reasons"]["count"] == 3
     assert stores["datasheets (duplicate previews, vocabulary)"]["count"] == 1
     assert stores["PII scans (examples, row indices)"]["count"] == 1
     assert stores["audit log"]["action"] == "holds no personal data"

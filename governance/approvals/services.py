@@ -29,6 +29,7 @@ from governance.approvals.waivers import refusal_log, step_up_or_refuse
 from governance.audits.models import Audit, AuditStatus
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
+from governance.keys import text_digest
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import ModelVersion
 from governance.registry.services import deployment_start, deployments_suspend
@@ -259,7 +260,7 @@ def deployment_request_reject(*, actor, request_id: int, reason: str) -> Deploym
     request.status, request.decided_at = RequestStatus.REJECTED, timezone.now()
     request.save(update_fields=["status", "decided_at"])
     audit_log_append(actor=actor, action="deployment_request.rejected", obj=request,
-                     payload={"approval": approval.pk, "reason": approval.reason})
+                     payload={"approval": approval.pk, "reason": text_digest(approval.reason)})
     notify(event=WebhookEvent.REJECTED, request=request, actor=actor, recipients=[request.requested_by.email],
            extra={"reason": approval.reason, "reviewer": actor.username})
     return request
@@ -277,7 +278,7 @@ def deployment_request_comment(*, actor, request_id: int, body: str) -> RequestC
         raise NotAllowed("Only the requester, reviewers and compliance officers can comment on a request.")
     comment = RequestComment.objects.create(request=request, author=actor, body=body.strip())
     audit_log_append(actor=actor, action="deployment_request.commented", obj=request,
-                     payload={"comment": comment.pk, "body": comment.body})
+                     payload={"comment": comment.pk, "body": text_digest(comment.body)})
     return comment
 
 

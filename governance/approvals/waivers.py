@@ -16,6 +16,7 @@ from governance.approvals.models import DeploymentRequest, GateWaiver, RequestSt
 from governance.approvals.selectors import policy_for
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import DomainError, InvalidState, NotAllowed, NotFound, ValidationFailed
+from governance.keys import text_digest
 from governance.permissions import user_has_role
 from governance.roles import COMPLIANCE_OFFICER
 
@@ -81,7 +82,7 @@ def gate_waiver_create(*, actor, request_id: int, gate: str, reason: str, expire
                                            measured=judged[gate].get("measured"))
         store_gates(request, evaluate(request, policy=policy_for(request.environment), now=now), now, actor=actor)
         audit_log_append(actor=actor, action="gate_waiver.created", obj=waiver,
-                         payload={"request": request.pk, "gate": gate, "reason": waiver.reason,
+                         payload={"request": request.pk, "gate": gate, "reason": text_digest(waiver.reason),
                                   "expires_at": expires_at.isoformat(), "audit_result_hash": waiver.audit_result_hash,
                                   "measured": waiver.measured})
         return waiver

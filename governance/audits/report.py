@@ -5,8 +5,8 @@ audits not complete, and a section missing from the cache).
 Every key names the audit and the digests of its stored results as they are now (each AuditResult's kind
 and sha256, read with the audit in one statement by audits.selectors.audit_bare_get), not the audit's
 result hash: that hash names what was computed and stays, while a result can be rewritten in place (an
-erasure or the retention purge blanks the subject's text in the explanations, compliance.subject_requests.
-redact_explanations, and gives the row a new sha256). So the page never shows the text an erasure removed.
+erasure or the retention purge blanks the subject's text in the explanations and counterfactual examples,
+audits.erasure.audit_results_redact, and gives the row a new sha256). So the page never shows the text an erasure removed.
 The sections drawn from the results alone (fairness rules, performance, fairness tables and charts,
 counterfactuals, explanations, compute) are kept under one key per audit, with the result digests they were
 rendered from inside the entry: an entry whose digests are not the audit's current ones is not used but

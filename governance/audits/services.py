@@ -20,6 +20,7 @@ from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir
 from governance.registry.choices import VersionStatus
 from governance.registry.models import ModelVersion
+from governance.keys import text_digest
 
 AUDIT_TASK = "governance.run_audit"
 DEFAULT_CONFIG = {"n_boot": 1000, "seed": 0, "explain_rows": 50, "explain_methods": ["shap", "lime", "ig"]}
@@ -169,7 +170,7 @@ def _audit_failed(audit: Audit, job_id: int, error: str) -> None:
                                              finished_at=timezone.now())
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="audit.failed", obj=audit,
-                     payload={"error": error[:500], "job": job_id})
+                     payload={"error": text_digest(error), "job": job_id})
 
 
 def _json_safe(value):

@@ -169,6 +169,21 @@ class SubjectRequestDetailApi(generics.RetrieveAPIView):
         return selectors.subject_request_list()
 
 
+class SubjectMentionsApi(APIView):
+    """The subject's identifiers (read from their own records) and the other people's records that mention
+    them (record, dataset version, column, masked snippet): what an access answer lists and an erasure offers
+    to redact. Empty once the subject was erased."""
+
+    permission_classes = [OfficerReads]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, pk: int):
+        subject_request = get_object_or_404(SubjectRequest, pk=pk)
+        if not subject_request.subject_id:
+            return Response({"identifiers": [], "mentions": []})
+        return Response(selectors.subject_mentions(subject_id=subject_request.subject_id))
+
+
 class ExtendInput(serializers.Serializer):
     months = serializers.IntegerField(min_value=1, max_value=2)
     reason = serializers.CharField()
@@ -213,6 +228,9 @@ class FulfilInput(serializers.Serializer):
     exception = serializers.ChoiceField(choices=ErasureException.choices, required=False, allow_blank=True,
                                         default="")
     exception_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    redact_mentions = serializers.BooleanField(required=False, default=False,
+                                               help_text="Also redact the subject's identifiers where other "
+                                                         "people's records mention them.")
 
 
 class ErasureFulfilApi(APIView):
@@ -248,7 +266,7 @@ class RetentionRunOutput(serializers.ModelSerializer):
     class Meta:
         model = RetentionRun
         fields = ["id", "started_at", "finished_at", "triggered_by", "records_removed", "predictions_removed",
-                  "removed"]
+                  "removed", "stores"]
 
 
 class RetentionRunFilterInput(serializers.Serializer):

@@ -126,7 +126,7 @@ def _explanation_summary(audit_results: dict, position: int | None) -> dict:
 
 
 def _position(prediction) -> int:
-    """The prediction's row position in its audit (see subject_requests.audit_positions)."""
+    """The prediction's row position in its audit (see audits.erasure.audit_positions)."""
     from governance.audits.models import Prediction
 
     return Prediction.objects.filter(audit_id=prediction.audit_id, pk__lt=prediction.pk).count()
@@ -136,11 +136,17 @@ def access_answer(request) -> dict:
     """GDPR Art. 15(1)(a)–(h), 15(2), 15(3) and Art. 20 for one access request (what it finds now)."""
     from governance.audits.models import AuditResult
     from governance.compliance.models import SubjectRequest, SubjectRequestStatus
+    from governance.compliance.identifiers import records_traces
     from governance.compliance.subjects import subject_predictions, subject_records
+    from governance.compliance.selectors import all_mentions
     from governance.registry.models import ModelVersion
 
     subject_id = request.subject_id
     records = list(subject_records(subject_id=subject_id)) if subject_id else []
+    # Art. 15 covers the subject's data wherever it is, not only under their id: other people's records
+    # that name them (their identifiers, read from their own records) are listed, masked but for the match.
+    traces = records_traces(subject_id=subject_id, records=records) if subject_id else None
+    mentions = all_mentions(traces=traces, subject_id=subject_id) if traces else []
     predictions = list(subject_predictions(subject_id=subject_id)) if subject_id else []
     certificates = [{"certificate": r.reference, "fulfilled_at": r.closed_at.isoformat() if r.closed_at else None,
                      "certificate_sha256": r.certificate_sha256}
@@ -185,7 +191,7 @@ def access_answer(request) -> dict:
                     "extension_reason": request.extension_reason or None},
         "controller": _controller(),
         "subject_id": subject_id or None,
-        "confirmation_personal_data_processed": bool(records or predictions),
+        "confirmation_personal_data_processed": bool(records or predictions or mentions),
         "erasure_certificates": certificates,
         "processing": [{
             "dataset": d.name, "lawful_basis": d.get_lawful_basis_display(),
@@ -196,6 +202,8 @@ def access_answer(request) -> dict:
             "d_retention_days": d.retention_days, "g_source": d.source or "Collected from you",
         } for d in sorted(datasets.values(), key=lambda d: d.name)],
         "records": [record_entry(r) for r in records],
+        "identifiers_searched": list(traces.identifiers) if traces else [],
+        "mentions_in_other_records": mentions,
         "models_trained_on_your_data": [{"model": mv.model.name, "model_version": mv.pk, "version": mv.version,
                                          "status": mv.status, "dataset_version": mv.dataset_version_id,
                                          "trained_at": mv.trained_at.isoformat() if mv.trained_at else None}
@@ -206,7 +214,9 @@ def access_answer(request) -> dict:
                               "provided_data": [{"dataset": e["dataset"], "row_index": e["row_index"],
                                                  **e["provided_by_subject"]}
                                                 for e in map(record_entry, records) if e["portable_art20"]]},
-        "art15_4_redactions": [],
+        "art15_4_redactions": (["Records of other people that mention you are shown as a snippet around the "
+                                "mention, the rest of their text masked, to protect their rights (Art. 15(4))."]
+                               if mentions else []),
     }
 
 
@@ -245,6 +255,11 @@ def access_answer_pdf(content: dict) -> list[tuple]:
                 [[r["dataset"], r["version"], r["row_index"], r["provided_by_subject"]["text"],
                   r["provided_by_subject"]["attributes"], r["not_provided_by_subject"]["label"]]
                  for r in content["records"]], [2, 1, 1, 6, 2, 1]),
+               ("h", "Other records that mention you"),
+               ("table", ["Where", "Record", "Column", "Snippet (others' words masked)"],
+                [[f"{m['dataset']} v{m['version']}" if m.get("dataset") else m["store"],
+                  m.get("row_index", m["record"]), m["column"], m["snippet"]]
+                 for m in content.get("mentions_in_other_records", [])], [3, 1, 1, 6]),
                ("h", "Models trained on your data"),
                ("table", ["Model", "Version", "Status", "Trained"],
                 [[m["model"], m["version"], m["status"], m["trained_at"]] for m in content["models_trained_on_your_data"]]),
@@ -285,6 +300,9 @@ def erasure_certificate_pdf(content: dict) -> list[tuple]:
         ("h", "Model versions flagged for a decision"),
         ("table", ["Model", "Version", "Records removed"],
          [[m["model"], m["version"], m["records_removed"]] for m in content["model_versions_flagged"]]),
+        ("h", "Every store cleaned"),
+        ("table", ["Store", "Action", "Count"],
+         [[st["store"], st["action"], st["count"]] for st in content.get("stores", [])], [6, 2, 1]),
     ]
 
 

@@ -37,6 +37,10 @@ class FulfilForm(forms.Form):
     exception = forms.ChoiceField(choices=ErasureException.choices, required=False,
                                   label="Exception (Art. 17(3))", help_text="An exception refuses the erasure.")
     exception_reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    redact_mentions = forms.BooleanField(required=False, label="Also redact mentions in other records",
+                                         help_text="Replace the subject's identifiers where other people's dataset "
+                                                   "records name them (listed above) with a note of this request; "
+                                                   "notes, comments and reasons are redacted in any case.")
 
 
 class DecisionForm(forms.Form):

@@ -137,6 +137,8 @@ class RetentionRun(models.Model):
     removed = models.JSONField(default=list)
     records_removed = models.PositiveIntegerField(default=0)
     predictions_removed = models.PositiveIntegerField(default=0)
+    # Every store the purge cleaned, with counts (compliance/erasure.py stores_clean).
+    stores = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -90,3 +90,24 @@ def model_documentation_get(*, model: Model) -> ModelDocumentation:
 def dataset_metadata_list() -> QuerySet[Dataset]:
     """Every dataset with its personal-data metadata, by name."""
     return Dataset.objects.select_related("owner").order_by("name")
+
+
+def subject_mentions(*, subject_id: str) -> dict:
+    """The subject's identifiers (from their own records) and the other records that mention them."""
+    from governance.compliance.identifiers import records_traces
+    from governance.compliance.subjects import subject_records
+
+    records = list(subject_records(subject_id=subject_id))
+    traces = records_traces(subject_id=subject_id, records=records)
+    return {"identifiers": list(traces.identifiers), "mentions": all_mentions(traces=traces, subject_id=subject_id)}
+
+
+def all_mentions(*, traces, subject_id: str) -> list[dict]:
+    """Other people's dataset records that mention the subject, then the free text people wrote about
+    deployments and requests that does (each entry names its store)."""
+    from governance.approvals.erasure import approvals_mentions
+    from governance.compliance.erasure import compliance_mentions
+    from governance.datasets.erasure import record_mentions
+
+    return ([{"store": "dataset records", **m} for m in record_mentions(traces=traces, exclude_subject=subject_id)]
+            + approvals_mentions(traces=traces) + compliance_mentions(traces=traces))

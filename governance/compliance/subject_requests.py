@@ -13,15 +13,14 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from governance.auditlog.chain import canonical_json
 from governance.auditlog.exports import ExportFile, export_render
 from governance.auditlog.services import audit_log_append
-from governance.audits.models import Audit, AuditResult, Prediction
-from governance.audits.report import report_cache_forget
 from governance.compliance import exports
+from governance.compliance.erasure import redaction_note, stores_clean
+from governance.compliance.identifiers import distinctive_terms, records_traces
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision, RequestKind,
                                           SubjectRequest, SubjectRequestStatus)
 from governance.compliance.subjects import (HASH_ALGORITHM, normalise_subject_id, salt_fingerprint, subject_hash,
@@ -30,11 +29,11 @@ from governance.datasets.models import DatasetRecord, DatasetVersion
 from governance.datasets.pii_scans import pii_scan_request
 from governance.errors import InvalidState, ValidationFailed
 from governance.registry.models import ModelVersion
+from governance.keys import text_digest
 
 ANSWER_MONTHS = 1          # Art. 12(3): within one month of receipt
 MAX_EXTENSION_MONTHS = 2   # ... extendable by two further months
 MIN_JUSTIFICATION = 20
-ERASED = "[erased]"
 
 
 def _today() -> date:
@@ -95,7 +94,7 @@ def subject_request_extend(*, actor, request: SubjectRequest, months: int, reaso
     locked.save(update_fields=["extended_due_on", "extension_reason"])
     audit_log_append(actor=actor, action="subject_request.extended", obj=locked,
                      payload={"reference": locked.reference, "subject_hash": locked.subject_hash, "months": months,
-                              "due_on": locked.extended_due_on.isoformat(), "reason": reason})
+                              "due_on": locked.extended_due_on.isoformat(), "reason": text_digest(reason)})
     return locked
 
 
@@ -139,48 +138,6 @@ def erasure_certificate_export(*, actor, request: SubjectRequest, fmt: str) -> E
 
 
 # ------------------------------------------------------------------------------------------- erasure
-def audit_positions(*, audit_id: int, record_ids: set[int]) -> set[int]:
-    """Positions, in the audit's row order, of the given records. An audit's explanations name rows by
-    their position in the rows it read (ordered by row index), and it stored one prediction per row in that
-    order, so the predictions' primary-key order recovers the positions even after rows were erased."""
-    ordered = Prediction.objects.filter(audit_id=audit_id).order_by("pk").values_list("record_id", flat=True)
-    return {i for i, record_id in enumerate(ordered) if record_id in record_ids}
-
-
-def redact_explanations(*, positions_by_audit: dict[int, set[int] | None]) -> list[dict]:
-    """Blank the text, tokens and group values of the explained rows at the given positions (every row when
-    None) in the stored explanations of each audit. Attributions and global aggregates stay. The audit's
-    result hash stays what was computed; each rewritten result gets a new digest, returned before/after.
-    Call it before the predictions of the rows are deleted (audit_positions reads them)."""
-    changed = []
-    results = AuditResult.objects.select_for_update().filter(audit_id__in=list(positions_by_audit),
-                                                             kind="explanations").order_by("audit_id")
-    for result in results:
-        wanted = positions_by_audit[result.audit_id]
-        data = result.data
-        rows = data.get("row_indices") or []
-        hit = 0
-        for entry in data.get("texts", []):
-            index = entry.get("index")
-            if index is None or index >= len(rows):
-                continue
-            if (wanted is None or rows[index] in wanted) and entry.get("text") != ERASED:
-                entry["text"] = ERASED
-                entry["tokens"] = [{**t, "token": ERASED} for t in entry.get("tokens", [])]
-                entry["groups"] = {k: ERASED for k in entry.get("groups", {})}
-                hit += 1
-        if hit:
-            before = result.sha256
-            clean = json.loads(canonical_json(data))
-            result.data, result.sha256 = clean, hashlib.sha256(canonical_json(clean).encode()).hexdigest()
-            result.save(update_fields=["data", "sha256"])
-            changed.append({"audit": result.audit_id, "result": "explanations", "rows_redacted": hit,
-                            "sha256_before": before, "sha256_after": result.sha256})
-    if changed:  # no rendered copy of the erased text stays in the report cache
-        report_cache_forget(audit_ids=[c["audit"] for c in changed])
-    return changed
-
-
 def _validate_grounds(ground: str, exception: str, exception_reason: str) -> None:
     if ground not in ErasureGround.values:
         raise ValidationFailed("Choose the ground of the erasure (Art. 17(1)(a)–(f)).", field="ground")
@@ -193,11 +150,12 @@ def _validate_grounds(ground: str, exception: str, exception_reason: str) -> Non
 
 @transaction.atomic
 def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, exception: str = "",
-                           exception_reason: str = "") -> SubjectRequest:
+                           exception_reason: str = "", redact_mentions: bool = False) -> SubjectRequest:
     """Erase the subject everywhere in one transaction, or record the Art. 17(3) exception that refuses it.
 
     Removes the subject's records from every dataset version, the predictions audits made about them, and
-    their text in stored explanations; flags each model version trained on those records with a required
+    their text and identifiers from every store (compliance/erasure.py; with `redact_mentions`, also where
+    other people's records mention them); flags each model version trained on those records with a required
     decision; blanks the raw id on every request for the subject; writes the certificate (salted hash only).
     """
     locked = _lock_open(request, RequestKind.ERASURE)
@@ -209,7 +167,8 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
         locked.save(update_fields=["ground", "exception", "exception_reason", "status", "closed_at"])
         audit_log_append(actor=actor, action="erasure.refused", obj=locked,
                          payload={"reference": locked.reference, "subject_hash": locked.subject_hash,
-                                  "ground": ground, "exception": exception, "reason": locked.exception_reason})
+                                  "ground": ground, "exception": exception,
+                                  "reason": text_digest(locked.exception_reason)})
         return locked
 
     subject_id = locked.subject_id
@@ -220,24 +179,16 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
     for record in records:
         by_version.setdefault(record.version_id, set()).add(record.row_index)
     versions = {v.pk: v for v in DatasetVersion.objects.select_related("dataset").filter(pk__in=by_version)}
-
-    record_ids = {r.pk for r in records}
-    predictions = Prediction.objects.filter(subject_id=subject_id) | Prediction.objects.filter(
-        record__in=record_ids)
-    removed_predictions = [{"audit": row["audit"], "predictions": row["n"]}
-                           for row in predictions.values("audit").annotate(n=Count("pk")).order_by("audit")]
-    redacted = redact_explanations(positions_by_audit={
-        audit_id: audit_positions(audit_id=audit_id, record_ids=record_ids)
-        for audit_id in Audit.objects.filter(dataset_version_id__in=by_version).values_list("pk", flat=True)})
-    Prediction.objects.filter(pk__in=list(predictions.values_list("pk", flat=True))).delete()
-    DatasetRecord.objects.filter(pk__in=[r.pk for r in records]).delete()
-    removed = []
-    for version_id, rows in sorted(by_version.items()):
-        version = versions[version_id]
-        version.row_count = DatasetRecord.objects.filter(version_id=version_id).count()
-        version.save(update_fields=["row_count"])
-        removed.append({"dataset": version.dataset.name, "dataset_version": version.pk,
-                        "version": version.version, "records": len(rows)})
+    texts = [r.text for r in records]
+    others = (DatasetRecord.objects.filter(version_id__in=by_version).exclude(subject_id=subject_id)
+              .values_list("text", flat=True).iterator(chunk_size=2000))
+    traces = records_traces(subject_id=subject_id, records=records,
+                            terms=distinctive_terms({subject_id: texts}, others=others))
+    cleaned = stores_clean(traces=traces, record_ids={r.pk for r in records}, rows_by_version=by_version,
+                           note=redaction_note(f"erasure request {locked.reference}"), subject_id=subject_id,
+                           mentions=redact_mentions)
+    removed, removed_predictions = cleaned["records"], cleaned["predictions"]
+    redacted = [r for r in cleaned["audit_results"] if r["result"] == "explanations"]
 
     impacts = []
     for model_version in ModelVersion.objects.select_related("model").filter(
@@ -260,13 +211,21 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
         "records_removed_total": len(records),
         "predictions_removed": removed_predictions,
         "explanations_redacted": redacted,
+        "audit_results_redacted": cleaned["audit_results"],
+        "datasheets_redacted": cleaned["datasheets"],
+        "drift_reports_redacted": cleaned["drifts"],
+        "pii_scans_redacted": cleaned["pii_scans"],
+        "mentions_redacted": cleaned["mentions"],
+        "identifiers_searched": len(traces.identifiers),
+        "stores": cleaned["stores"],
         "model_versions_flagged": [{"model_version": i.model_version_id, "model": i.model_version.model.name,
                                     "version": i.model_version.version, "records_removed": i.records_removed,
                                     "decision": i.decision} for i in impacts],
         "art19_recipients_to_notify": recipients,
-        "statement": ("The subject's records were removed from every dataset version in one transaction; "
-                      "aggregate results (metrics, fairness counts, datasheets) computed before the erasure are "
-                      "kept. The subject is identified here only by a salted hash."),
+        "statement": ("The subject's records were removed from every dataset version in one transaction, and "
+                      "their text and identifiers from every store listed under 'stores'; aggregate results "
+                      "(metrics, fairness counts, datasheet figures) computed before the erasure are kept. The "
+                      "subject is identified here only by a salted hash."),
     }
     body = canonical_json(certificate)
     locked.subject_id = ""
@@ -280,6 +239,7 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
                               "records_removed": len(records), "dataset_versions": sorted(by_version),
                               "predictions_removed": sum(p["predictions"] for p in removed_predictions),
                               "explanations_redacted": redacted,
+                              "stores": {st["store"]: st["count"] for st in cleaned["stores"]},
                               "model_versions_flagged": [i.model_version_id for i in impacts],
                               "certificate_sha256": locked.certificate_sha256})
     return locked
@@ -320,7 +280,7 @@ def erasure_impact_decide(*, actor, impact: ErasureImpact, decision: str, justif
         if len(justification) < MIN_JUSTIFICATION:
             raise ValidationFailed(f"Keeping a model trained on erased records needs a justification (at least "
                                    f"{MIN_JUSTIFICATION} characters).", field="justification")
-        payload["justification"] = justification
+        payload["justification"] = text_digest(justification)
     elif decision == ModelDecision.RETRAIN:
         old = locked.model_version
         dataset_version = _derived_without_erased(actor=actor, impact=locked)

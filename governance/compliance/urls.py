@@ -11,6 +11,8 @@ api_urls = [
          name="api-processing-record-file"),
     path("api/compliance/requests/", api.SubjectRequestListApi.as_view(), name="api-subject-requests"),
     path("api/compliance/requests/<int:pk>/", api.SubjectRequestDetailApi.as_view(), name="api-subject-request"),
+    path("api/compliance/requests/<int:pk>/mentions/", api.SubjectMentionsApi.as_view(),
+         name="api-subject-mentions"),
     path("api/compliance/requests/<int:pk>/extend/", api.SubjectRequestExtendApi.as_view(),
          name="api-subject-request-extend"),
     path("api/compliance/requests/<int:pk>/answer/", api.AccessAnswerApi.as_view(), name="api-access-answer"),

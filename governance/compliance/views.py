@@ -103,6 +103,8 @@ def _detail_context(subject_request: SubjectRequest, **forms) -> dict:
                "open": subject_request.status == SubjectRequestStatus.OPEN}
     if subject_request.kind == RequestKind.ACCESS:
         context["answer"] = exports.access_answer(subject_request)
+    elif context["open"] and subject_request.subject_id:
+        context["erasure_mentions"] = selectors.subject_mentions(subject_id=subject_request.subject_id)
     context.update(forms)
     return context
 

@@ -20,7 +20,7 @@ from governance.errors import InvalidState
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
-from governance.keys import derived_key
+from governance.keys import derived_key, text_digest
 
 JOB_KIND = "pii_scan"
 TASK_NAME = "governance.pii_scan"
@@ -103,4 +103,4 @@ def _pii_scan_store(version: DatasetVersion, job: Job, report: dict) -> None:
 def _pii_scan_failed(version: DatasetVersion, job_id: int, error: str) -> None:
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="pii_scan.failed", obj=version,
-                     payload={"error": error[:500], "job": job_id})
+                     payload={"error": text_digest(error), "job": job_id})

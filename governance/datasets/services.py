@@ -24,6 +24,7 @@ from governance.roles import COMPLIANCE_OFFICER
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job, JobStatus
+from governance.keys import text_digest
 
 METADATA_FIELDS = PERSONAL_DATA_FIELDS
 
@@ -197,7 +198,7 @@ def _datasheet_store(version: DatasetVersion, job: Job, data: dict) -> None:
 def _datasheet_failed(version: DatasetVersion, job_id: int, error: str) -> None:
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="datasheet.failed", obj=version,
-                     payload={"error": error[:500], "job": job_id})
+                     payload={"error": text_digest(error), "job": job_id})
 
 
 def _check_correctable(version: DatasetVersion) -> None:

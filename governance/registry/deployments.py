@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
+from governance.keys import text_digest
 from governance.permissions import user_has_role
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion
@@ -133,7 +134,7 @@ def deployment_rollback(*, actor, model: Model, environment: str, reason: str) -
                                                kind=DeploymentKind.ROLLBACK, started_by=actor.username)
         audit_log_append(actor=actor, action="deployment.rolled_back", obj=deployment,
                          payload={"environment": environment, "from_version": current.model_version_id,
-                                  "to_version": previous.model_version_id, "reason": reason.strip(),
+                                  "to_version": previous.model_version_id, "reason": text_digest(reason.strip()),
                                   "request": previous.request_id,
                                   "artifact_digest": previous.model_version.artifact_digest})
         return deployment
@@ -164,5 +165,5 @@ def deployment_retire(*, actor, model: Model, environment: str, reason: str) -> 
     audit_log_append(actor=actor, action="deployment.retired", obj=current,
                      payload={"environment": environment, "model_version": current.model_version_id,
                               "was": "suspended" if current.suspended_at else "serving",
-                              "reason": reason.strip()})
+                              "reason": text_digest(reason.strip())})
     return current

@@ -29,6 +29,7 @@ from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
 from governance.registry.choices import VersionStatus
 from governance.registry.models import Model, ModelVersion
+from governance.keys import text_digest
 
 MITIGATE_TASK = "governance.mitigate_model_version"
 MITIGATION_JOB_KIND = "mitigation"
@@ -186,4 +187,4 @@ def _mitigation_failed(version: ModelVersion, job_id: int, error: str) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.FAILED, error=error[:4000])
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="model_version.mitigation_failed",
-                     obj=version, payload={"error": error[:500], "job": job_id})
+                     obj=version, payload={"error": text_digest(error), "job": job_id})

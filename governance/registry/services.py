@@ -28,6 +28,7 @@ from governance.registry.selectors import dataset_version_weighted
 # Deployments live in their own module; these names stay importable from here.
 from governance.registry.deployments import (deployment_retire, deployment_rollback,  # noqa: F401
                                              deployment_start, deployments_suspend)
+from governance.keys import text_digest
 
 if TYPE_CHECKING:
     from models_core.training.trainer import TrainResult
@@ -178,7 +179,7 @@ def _training_failed(version: ModelVersion, job_id: int, error: str) -> None:
     jobs.job_fail(job_id=job_id, error=error)
     job = Job.objects.get(pk=job_id)
     audit_log_append(actor=job.created_by, action="model_version.training_failed", obj=version,
-                     payload={"error": error[:500], "job": job_id})
+                     payload={"error": text_digest(error), "job": job_id})
 
 
 # ---- Registered pretrained encoders ---------------------------------------------------------------------

@@ -58,9 +58,12 @@ def test_compliance_officer_answers_then_erases_a_subject(live_server, transacti
         page.click("main form button[type=submit]")
         page.wait_for_selector("text=Fulfil the erasure")
         page.select_option("#id_ground", "b")
+        page.check("#id_redact_mentions")
         page.click("text=Erase")
         page.wait_for_selector("text=Erasure certificate")
         assert not DatasetRecord.objects.filter(subject_id=subject).exists()
+        stores = page.inner_text("#certificate-stores")
+        assert "dataset records" in stores and "mentions in other people's records" in stores
         impact = ErasureImpact.objects.get(model_version=version)
         page.select_option(f"#id_i{impact.pk}-decision", "keep")
         page.click("text=Record the decision")

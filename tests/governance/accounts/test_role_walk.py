@@ -125,6 +125,7 @@ READS = {
     "api-pretrained-encoders": EVERYONE, "api-pretrained-encoder": EVERYONE, "pretrained-encoders": EVERYONE,
     "api-model-compute": EVERYONE, "api-model-version-compute": EVERYONE,
     "api-totp-device": EVERYONE, "totp-device": {REV, CO, ADM},
+    "api-subject-mentions": OFFICER_OR_AUDITOR,
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 

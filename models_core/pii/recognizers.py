@@ -38,7 +38,7 @@ SCORE = 0.9
 
 # A capitalised word: Ana, O'Neil, D'Arcy, McKay, MacLeod, Smith-Jones; a trailing possessive 's is not part
 # of it.
-_WORD = r"(?:(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:-[A-Z][a-z]+)?)"
+_WORD = r"(?:(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]{2,}(?:-[A-Z]{2,})?)"
 _RUN = re.compile(rf"(?<![\w@.'-]){_WORD}(?:[ ]{_WORD})*(?![\w@-])")
 _ONE = re.compile(_WORD)
 
@@ -81,7 +81,13 @@ class PersonRecognizer(EntityRecognizer):
 
 
 def _name_like(word: str) -> bool:
-    return word.lower() not in lexicon().not_names
+    """Not an ordinary capitalised word; a word in capitals (GUARANTOR: MARIA KOWALSKI) only if it is a
+    census name (acronyms such as HSBC, IBAN or UK are not)."""
+    lex = lexicon()
+    lower = word.lower()
+    if word.isupper():
+        return lower not in lex.not_names and (lower in lex.first or lower in lex.last)
+    return lower not in lex.not_names
 
 
 def person_spans(text: str) -> list[tuple[int, int]]:
@@ -139,6 +145,9 @@ def person_spans(text: str) -> list[tuple[int, int]]:
         known = {part for s, e in found for part in text[s:e].split() if len(part) >= 3 and _name_like(part)}
         for m in _ONE.finditer(text):
             if m.group() in known and not any(s <= m.start() < e for s, e in found):
+                # "... lives in Charlotte": a place after a locative context stays a place.
+                if (m.group().lower(),) in lex.places and _PLACE_CUE_END.search(text[max(0, m.start() - 20):m.start()]):
+                    continue
                 found.append(m.span())
     return sorted(set(found))
 

@@ -9,7 +9,7 @@ places or people), card products, employers, sentence starts.
 
 `score(notes, find)` compares the findings of `find(text)` with the planted spans per kind: a planted
 span is recalled when a finding of its kind overlaps it; a finding is correct when it overlaps a planted
-span of its kind.
+span of its kind. People's recall is also given per source ("person:census", "person:invented").
 """
 
 from __future__ import annotations
@@ -82,36 +82,38 @@ class _Names:
 class _Note:
     def __init__(self) -> None:
         self.text = ""
-        self.spans: list[tuple[str, int, int]] = []
+        self.spans: list[tuple[str, int, int, str]] = []
 
     def add(self, *parts) -> None:
-        """Plain strings, or (kind, value) pairs that are planted."""
+        """Plain strings, or (kind, value[, source]) tuples that are planted."""
         for part in parts:
             if isinstance(part, tuple):
-                kind, value = part
-                self.spans.append((kind, len(self.text), len(self.text) + len(value)))
+                kind, value, *source = part
+                self.spans.append((kind, len(self.text), len(self.text) + len(value), "".join(source)))
                 self.text += value
             else:
                 self.text += part
 
 
-def loan_notes(n: int = 2000, seed: int = 0) -> list[tuple[str, list[tuple[str, int, int]]]]:
+def loan_notes(n: int = 2000, seed: int = 0) -> list[tuple[str, list[tuple[str, int, int, str]]]]:
+    """`n` notes with their planted spans (kind, start, end, source: "census" or "invented" for people)."""
     rng = random.Random(seed)
     names = _Names(rng)
     notes = []
     for _ in range(n):
         note = _Note()
-        applicant, _ = names.person()
+        applicant, invented = names.person()
+        source = "invented" if invented else "census"
         first, last = applicant.split(" ", 1)
         opening = rng.random()
         if opening < 0.6:
-            note.add("Applicant ", ("person", applicant), " requests a loan")
+            note.add("Applicant ", ("person", applicant, source), " requests a loan")
         elif opening < 0.75:
-            note.add("Borrower: ", ("person", applicant), ".")
+            note.add("Borrower: ", ("person", applicant, source), ".")
         elif opening < 0.9:
-            note.add(("person", applicant), " applied for a loan")
+            note.add(("person", applicant, source), " applied for a loan")
         else:
-            note.add("File of Ms ", ("person", last), ".")
+            note.add("File of Ms ", ("person", last, source), ".")
         sentences = []
         month = rng.choice(MONTHS)
         if rng.random() < 0.7:
@@ -127,9 +129,10 @@ def loan_notes(n: int = 2000, seed: int = 0) -> list[tuple[str, list[tuple[str, 
             sentences.append(lambda: note.add(rng.choice(("Lives in ", "Moved from ", "Based in ")),
                                               ("location", rng.choice(CITIES)), f" since {month}."))
         if rng.random() < 0.4:
-            other, _ = names.person()
+            other, other_invented = names.person()
             sentences.append(lambda: note.add(rng.choice(("Guarantor: ", "Spoke with ", "Co-signer ")),
-                                              ("person", other), f" on {rng.choice(WEEKDAYS)}."))
+                                              ("person", other, "invented" if other_invented else "census"),
+                                              f" on {rng.choice(WEEKDAYS)}."))
         # Capitalised words that are not personal data.
         if rng.random() < 0.6:
             sentences.append(lambda: note.add(f"Account held at {rng.choice(BANKS)} since {month} "
@@ -157,12 +160,14 @@ def score(notes, find) -> dict:
     planted, recalled, found, correct = Counter(), Counter(), Counter(), Counter()
     for text, spans in notes:
         findings = find(text)
-        for kind, s, e in spans:
-            planted[kind] += 1
-            recalled[kind] += any(k == kind and fs < e and s < fe for k, fs, fe in findings)
+        for kind, s, e, source in spans:
+            hit = any(k == kind and fs < e and s < fe for k, fs, fe in findings)
+            for key in (kind, *((f"{kind}:{source}",) if source else ())):
+                planted[key] += 1
+                recalled[key] += hit
         for kind, fs, fe in findings:
             found[kind] += 1
-            correct[kind] += any(k == kind and fs < e and s < fe for k, s, e in spans)
+            correct[kind] += any(k == kind and fs < e and s < fe for k, s, e, _ in spans)
     kinds = sorted(set(planted) | set(found))
     return {kind: {"planted": planted[kind], "found": found[kind],
                    "recall": recalled[kind] / planted[kind] if planted[kind] else None,

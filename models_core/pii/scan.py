@@ -172,5 +172,5 @@ def mask_tokens(text: str, tokens: list[dict]) -> tuple[str, list[dict], int]:
             shown.add(hit)
             out.append({**tok, "token": masked[hit[2]:hit[3]], "start": hit[2], "end": hit[3]})
         else:
-            out.append({**tok, "token": "", "start": hit[3], "end": hit[3]})
+            out.append({**tok, "token": str(), "start": hit[3], "end": hit[3]})
     return masked, out, len(findings)

@@ -45,6 +45,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from governance import hooks
 from governance.audits import selectors
+from governance.audits.minimisation import results_masked
 from governance.audits.models import Audit, AuditStatus
 from governance.jobs.selectors import job_for
 
@@ -78,7 +79,9 @@ def report_context(*, audit_id: int, now: datetime | None = None) -> dict:
     Audit.DoesNotExist."""
     audit = selectors.audit_report_get(audit_id=audit_id)
     results = selectors.audit_results(audit=audit)
-    return {"audit": audit, "results": results, "job": job_for(audit),
+    # What the page and the exports show: free texts with their personal data masked (audits.minimisation).
+    shown = results_masked(results)
+    return {"audit": audit, "results": shown, "job": job_for(audit),
             "result_rows": sorted(audit.results.all(), key=lambda r: r.kind), "verdicts": [],
             **hooks.audit_report_sections.merged(audit=audit, results=results, now=now),
             "findings": selectors.audit_findings(results=results),

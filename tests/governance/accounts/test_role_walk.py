@@ -85,6 +85,8 @@ WRITES = {
     "compliance-dataset": ("post", {CO, ADM}),
     "api-dataset-metadata": ("patch", {CO, ADM}),
     "audit-log-checkpoint": ("post", {CO, ADM}),
+    "api-audit-text-reveal": ("post", {REV, CO, ADM}),
+    "audit-text-reveal": ("post", {REV, CO, ADM}),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {
@@ -119,6 +121,7 @@ READS = {
     "model-version-mitigate": {ML, ADM},
     "api-pretrained-encoders": EVERYONE, "api-pretrained-encoder": EVERYONE, "pretrained-encoders": EVERYONE,
     "api-model-compute": EVERYONE, "api-model-version-compute": EVERYONE,
+    "audit-text-reveal": {REV, CO, ADM},
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 

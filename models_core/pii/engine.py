@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Sequence
+
+from models_core.errors import InputError
 
 KINDS = ("iban", "card", "email", "us_ssn", "uk_nino", "ipv4", "phone", "person", "location")
 ENTITY_OF = {kind: kind.upper() for kind in KINDS}
@@ -53,6 +56,12 @@ def analyzer():
     registry = RecognizerRegistry(recognizers=all_recognizers(), supported_languages=["en"])
     return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=["en"],
                           context_aware_enhancer=KeepScores())
+
+
+def check_texts(texts: Sequence) -> list:
+    if isinstance(texts, (str, bytes)):
+        raise InputError("texts must be a sequence of strings, not one string")
+    return list(texts)
 
 
 @functools.lru_cache(maxsize=CACHE_TEXTS)

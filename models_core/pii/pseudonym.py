@@ -65,8 +65,7 @@ def pseudonymise_texts(texts: Sequence[str | None], secret: bytes, *, token_hex:
                        progress: Callable[[dict], None] | None = None) -> tuple[list, dict]:
     """Replace every finding with its keyed token; non-strings pass through unchanged. Returns
     (new_texts, report), the report as in the module doc."""
-    from models_core.pii.engine import KINDS, find_pii
-    from models_core.pii.scan import check_texts
+    from models_core.pii.engine import KINDS, check_texts, find_pii
 
     check_secret(secret)
     if not 6 <= token_hex <= 64:

@@ -22,18 +22,12 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from models_core.errors import InputError
-from models_core.pii.engine import KINDS, find_pii
+from models_core.pii.engine import KINDS, check_texts, find_pii
 from models_core.pii.patterns import digits_of
 from models_core.pii.pseudonym import canonical_value
 
 MAX_EXAMPLES = 3
 MAX_ROW_INDICES = 100
-
-
-def check_texts(texts: Sequence) -> list:
-    if isinstance(texts, (str, bytes)):
-        raise InputError("texts must be a sequence of strings, not one string")
-    return list(texts)
 
 
 def _mask_digits_keep_last(value: str, keep: int) -> str:

@@ -162,3 +162,23 @@ def test_the_reveal_page_shows_the_one_text_and_refuses_a_missing_reason(client,
     assert not _leaks(again, planted)
     engineer_page = _page(client, make_user(), reverse("audit", args=[audit.pk])).content.decode()
     assert not _leaks(engineer_page, planted) and reverse("audit-text-reveal", args=[audit.pk]) not in engineer_page
+
+
+def test_every_example_text_of_any_result_is_masked_and_only_texts_can_be_revealed():
+    from governance.audits.minimisation import results_masked, text_at
+
+    note = "Applicant Maria Kowalski, phone 020 7946 0958, lives in Leeds."
+    results = {"robustness": {"examples": [{"original": note, "perturbed": note.replace("Applicant", "Aplicant"),
+                                            "p_original": 0.5}],
+                              "config": {"text_column": "text"}},
+               "explanations": {"texts": [{"text": "ten years of python", "tokens": []}]},
+               "metrics": {"accuracy": 0.8}}
+    shown = results_masked(results)
+    assert shown["robustness"]["examples"][0]["original"] == "Applicant [PERSON], phone [PHONE], lives in [LOCATION]."
+    assert "Kowalski" not in str(shown) and "7946" not in str(shown)
+    assert shown["masked_refs"] == ["robustness/examples/0/original", "robustness/examples/0/perturbed"]
+    assert shown["explanations"]["texts"][0]["text"] == "ten years of python"  # nothing to mask
+    assert results["robustness"]["examples"][0]["original"] == note  # the stored copy is untouched
+    assert text_at(results, "robustness/examples/0/original") == note
+    for ref in ("metrics/accuracy", "robustness/examples/0/p_original", "robustness", "", "../etc/passwd"):
+        assert text_at(results, ref) is None

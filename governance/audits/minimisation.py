@@ -54,6 +54,7 @@ def results_masked(results: dict) -> dict:
 
     out = _copy(results)
     refs = []
+    _mask_global_tokens(out)
     for path, holder, key in list(_walk(out, ())):
         text = holder[key]
         if key == "text" and isinstance(holder.get("tokens"), list):
@@ -69,6 +70,42 @@ def results_masked(results: dict) -> dict:
     if isinstance(out, dict):
         out["masked_refs"] = refs
     return out
+
+
+def _mask_global_tokens(results: dict) -> None:
+    """Tokens of the explanations' global view (top tokens, per group, proxies) that are pieces of a name,
+    place or other finding in the explained texts ("kowal", "##ski") are shown as the finding's mask."""
+    from models_core.pii import find_pii, mask_label
+
+    explanations = results.get("explanations") if isinstance(results, dict) else None
+    if not isinstance(explanations, dict) or not isinstance(explanations.get("global"), dict):
+        return
+    personal: dict[str, str] = {}
+    for item in explanations.get("texts") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            continue
+        findings = find_pii(item["text"])
+        for tok in item.get("tokens") or []:
+            word = str(tok.get("token", ""))
+            if sum(ch.isalpha() for ch in word) < 3:
+                continue  # "@", ".", "20", "##s": too common to name anyone
+            start, end = int(tok.get("start", 0)), int(tok.get("end", 0))
+            for f in findings:
+                if start < f.end and f.start < end:
+                    personal[word] = mask_label(f.kind)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("token"), str) and node["token"] in personal:
+                node["token"] = personal[node["token"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    if personal:
+        walk(explanations["global"])
 
 
 def masked_texts(results: dict) -> list[dict]:

@@ -182,3 +182,20 @@ def test_every_example_text_of_any_result_is_masked_and_only_texts_can_be_reveal
     assert text_at(results, "robustness/examples/0/original") == note
     for ref in ("metrics/accuracy", "robustness/examples/0/p_original", "robustness", "", "../etc/passwd"):
         assert text_at(results, ref) is None
+
+
+def test_global_token_importance_masks_the_pieces_of_names_it_lists():
+    from governance.audits.minimisation import results_masked
+
+    text = "Applicant Maria Kowalski lives in Leeds"
+    pieces = [("applicant", 0, 9), ("maria", 10, 15), ("kowal", 16, 21), ("##ski", 21, 24), ("lives", 25, 30),
+              ("in", 31, 33), ("leeds", 34, 39)]
+    results = {"explanations": {"texts": [{"text": text, "tokens": [{"token": t, "start": s, "end": e}
+                                                                     for t, s, e in pieces]}],
+                                "global": {"top_tokens": [{"token": "kowal", "mean_abs": 0.3},
+                                                          {"token": "lives", "mean_abs": 0.1}],
+                                           "proxies": {"gender": [{"token": "leeds", "gap": 0.2}]}}}}
+    shown = results_masked(results)["explanations"]["global"]
+    assert [t["token"] for t in shown["top_tokens"]] == ["[PERSON]", "lives"]
+    assert shown["proxies"]["gender"][0]["token"] == "[LOCATION]"
+    assert results["explanations"]["global"]["top_tokens"][0]["token"] == "kowal"

@@ -9,6 +9,7 @@ import pytest
 
 from governance.auditlog.models import AuditLogEntry
 from governance.roles import REVIEWER
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser import browser_page, login
 from tests.factories import PASSWORD, make_user
 from tests.governance.audits.loan_audit import loan_notes_audit
@@ -21,6 +22,11 @@ def _leaks(text: str, planted: list[str]) -> list[str]:
 
 
 def test_reviewer_sees_masks_and_reveals_one_text_with_a_reason(live_server, transactional_db):
+    from models_core.pii import find_pii
+
+    # The live server runs in this process: build the scan engine (Presidio's import, the name lists: seconds
+    # on a busy box) before the browser's first page load waits on it.
+    find_pii("Applicant Ana Diaz")
     audit, planted = loan_notes_audit(make_user())
     reviewer = make_user(REVIEWER)
     with browser_page() as page:
@@ -32,6 +38,7 @@ def test_reviewer_sees_masks_and_reveals_one_text_with_a_reason(live_server, tra
         assert "[PERSON]" in page.inner_text("#explanation-1")
         assert "[PERSON]" in page.inner_text("#counterfactual")
         assert "masked" in page.inner_text("#masked-note")
+        assert_accessible(page, "masked report")
 
         page.click("text=Reveal a masked text")
         page.wait_for_selector("#id_ref")
@@ -47,6 +54,7 @@ def test_reviewer_sees_masks_and_reveals_one_text_with_a_reason(live_server, tra
         page.fill("#id_reason", "The applicant disputes the decision")
         page.click("main button[type=submit]")
         revealed = page.wait_for_selector("#revealed").inner_text()
+        assert_accessible(page, "reveal page")
         assert _leaks(revealed, planted)  # the one text, in full
         page.goto(f"{live_server.url}/audits/{audit.pk}/")
         assert not _leaks(page.inner_text("main"), planted)

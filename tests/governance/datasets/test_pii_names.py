@@ -111,3 +111,17 @@ def test_a_name_keeps_its_pseudonym_within_a_version_and_not_across_versions(api
         assert all(n not in " ".join(texts) for n in ("Maria", "Kowalski", "Zorvath", "Quelling", "Leeds"))
         tokens.append((maria, z))
     assert tokens[0][0] != tokens[1][0] and tokens[0][1] != tokens[1][1]  # salted by the source version
+
+
+def test_the_version_page_masks_the_rows_for_readers_who_do_not_handle_the_data(client, engineer, inline_jobs):
+    raw, planted, notes = _loan_csv(n=12, duplicate=0)
+    with inline_jobs():
+        version = _upload(engineer, raw, "loan-notes-rows")
+    for role in ("reviewer", "auditor"):
+        client.login(username=make_user(role).username, password=PASSWORD)
+        page = client.get(f"/datasets/versions/{version.pk}/").content.decode()
+        assert 'id="rows-masked"' in page and "[PERSON]" in page and not _leaks(page, planted)
+    for user in (engineer, make_user("compliance_officer")):  # they upload, train on and answer for the data
+        client.login(username=user.username, password=PASSWORD)
+        page = client.get(f"/datasets/versions/{version.pk}/").content.decode()
+        assert 'id="rows-masked"' not in page and _leaks(page, planted)

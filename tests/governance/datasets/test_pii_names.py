@@ -125,3 +125,23 @@ def test_the_version_page_masks_the_rows_for_readers_who_do_not_handle_the_data(
         client.login(username=user.username, password=PASSWORD)
         page = client.get(f"/datasets/versions/{version.pk}/").content.decode()
         assert 'id="rows-masked"' not in page and _leaks(page, planted)
+
+
+def test_the_records_api_masks_texts_and_refuses_text_search_to_other_readers(api_client, engineer, inline_jobs):
+    raw, planted, notes = _loan_csv(n=12, duplicate=0)
+    with inline_jobs():
+        version = _upload(engineer, raw, "loan-notes-api")
+    url = f"/api/dataset-versions/{version.pk}/records/"
+    text, spans = notes[0]
+    surname = next(text[s:e] for kind, s, e, _ in spans if kind == "person").split()[-1]
+    for role in ("reviewer", "auditor"):
+        api_client.force_authenticate(make_user(role))
+        body = api_client.get(url).content.decode()
+        assert "[PERSON]" in body and not _leaks(body, planted)
+        search = api_client.get(url, {"q": surname})  # would tell whether the name is in the data
+        assert search.status_code == 403 and "q" in search.json() and surname not in search.content.decode()
+    for user in (engineer, make_user("compliance_officer")):
+        api_client.force_authenticate(user)
+        body = api_client.get(url).content.decode()
+        assert _leaks(body, planted)
+        assert api_client.get(url, {"q": surname}).json()["count"] >= 1

@@ -10,6 +10,9 @@ phone number, an e-mail's local part no name, a person called Florence no place)
 from __future__ import annotations
 
 import functools
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -18,7 +21,8 @@ from models_core.errors import InputError
 KINDS = ("iban", "card", "email", "us_ssn", "uk_nino", "ipv4", "phone", "person", "location")
 ENTITY_OF = {kind: kind.upper() for kind in KINDS}
 KIND_OF = {entity: kind for kind, entity in ENTITY_OF.items()}
-# Findings are kept per distinct text: reports show the same texts again and again (a cache by text).
+# Findings are kept per distinct text: reports show the same texts again and again (a cache by the text's
+# SHA-256 holding offsets only, _SpanCache).
 CACHE_TEXTS = 20_000
 
 
@@ -64,23 +68,54 @@ def check_texts(texts: Sequence) -> list:
     return list(texts)
 
 
-@functools.lru_cache(maxsize=CACHE_TEXTS)
-def _find(text: str) -> tuple[Finding, ...]:
+class _SpanCache:
+    """Findings' (kind, start, end) per text, keyed by the text's SHA-256: neither a text nor a found value
+    is kept in memory (an erased person's text must not live on in a cache), only digests and offsets."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[bytes, tuple[tuple[str, int, int], ...]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: bytes):
+        with self.lock:
+            spans = self.entries.get(key)
+            if spans is not None:
+                self.entries.move_to_end(key)
+            return spans
+
+    def put(self, key: bytes, spans) -> None:
+        with self.lock:
+            self.entries[key] = spans
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def cache_clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_cache = _SpanCache(CACHE_TEXTS)
+
+
+def _spans(text: str) -> tuple[tuple[str, int, int], ...]:
     results = analyzer().analyze(text=text, language="en", score_threshold=0.5)
     candidates = sorted((KINDS.index(KIND_OF[r.entity_type]), r.start, -(r.end - r.start), r.end)
                         for r in results if r.entity_type in KIND_OF)
     taken: list[tuple[int, int]] = []
-    found: list[Finding] = []
     for priority, start, _, end in candidates:
-        if any(start < e and s < end for s, e in taken):
-            continue
-        taken.append((start, end))
-        found.append(Finding(KINDS[priority], start, end, text[start:end]))
-    return tuple(sorted(found, key=lambda f: f.start))
+        if not any(start < e and s < end for _, s, e in taken):
+            taken.append((KINDS[priority], start, end))
+    return tuple(sorted(taken, key=lambda t: t[1]))
 
 
 def find_pii(text: str) -> list[Finding]:
     """All findings in one text, non-overlapping, sorted by position ([] for anything but a string)."""
     if not isinstance(text, str) or not text.strip():
         return []
-    return list(_find(text))
+    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    spans = _cache.get(key)
+    if spans is None:
+        spans = _spans(text)
+        _cache.put(key, spans)
+    return [Finding(kind, start, end, text[start:end]) for kind, start, end in spans]

@@ -154,3 +154,13 @@ def test_the_engine_loads_no_spacy_model_and_downloads_nothing():
                               "https_proxy": "http://0.0.0.0:9"})
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["NoOpNlpEngine", "['person']"]
+
+
+def test_the_findings_cache_keeps_digests_and_offsets_never_a_text_or_value():
+    from models_core.pii import engine
+
+    text = "Applicant Ottoline Brackenbury, phone 020 7946 0123."
+    assert [f.value for f in find_pii(text)] == ["Ottoline Brackenbury", "020 7946 0123"]
+    kept = repr(list(engine._cache.entries.items()))
+    assert "Ottoline" not in kept and "Brackenbury" not in kept and "7946" not in kept
+    assert find_pii(text) == find_pii(text[:])  # served from the cache, the same findings

@@ -199,3 +199,14 @@ def test_global_token_importance_masks_the_pieces_of_names_it_lists():
     assert [t["token"] for t in shown["top_tokens"]] == ["[PERSON]", "lives"]
     assert shown["proxies"]["gender"][0]["token"] == "[LOCATION]"
     assert results["explanations"]["global"]["top_tokens"][0]["token"] == "kowal"
+
+
+def test_a_reason_naming_someone_is_logged_masked(api_client, loan_audit):
+    audit, planted = loan_audit
+    api_client.force_authenticate(make_user(COMPLIANCE_OFFICER))
+    response = api_client.post(f"/api/audits/{audit.pk}/reveal/",
+                               {"ref": "explanations/texts/2",
+                                "reason": "Complaint from Maria Kowalski, call 020 7946 0123"}, format="json")
+    assert response.status_code == 200
+    logged = AuditLogEntry.objects.get(action="audit.text_revealed").payload["reason"]
+    assert logged == "Complaint from [PERSON], call [PHONE]"

@@ -8,7 +8,7 @@ planted span of its kind. rows_per_s: notes scanned per second (engine built and
 cleared first, so every note is analysed).
 
 Last line: RESULT pii person_recall=<r> person_precision=<p> min_recall=<lowest recall of the planted kinds>
-min_precision=<lowest precision> rows_per_s=<notes per second>
+rows_per_s=<notes per second> min_precision=<lowest precision of the planted kinds>
 
 Run: .venv/bin/python bench/pii.py [--notes N] [--seed S]
 """
@@ -53,7 +53,7 @@ def main() -> None:
     _held_out()
     person = result["person"]
     print(f"RESULT pii person_recall={person['recall']:.4f} person_precision={person['precision']:.4f} "
-          f"min_recall={min_recall:.4f} min_precision={min_precision:.4f} rows_per_s={len(notes) / elapsed:.0f}")
+          f"min_recall={min_recall:.4f} rows_per_s={len(notes) / elapsed:.0f} min_precision={min_precision:.4f}")
 
 
 # Written after the recognizers, in styles the generator does not use, to show what the generated set does

@@ -81,12 +81,42 @@ HELD_OUT = [
     ("Previous address: 14 Kingsley Road, Bristol.", [], ["Bristol"]),
 ]
 
+# Written after the Faker name lists were added on the strength of HELD_OUT (which thereby became a
+# development set), and measured once, without changing the recognizers afterwards.
+HELD_OUT_2 = [
+    ("Loan officer Beatriz Fonseca approved the top-up.", ["Beatriz Fonseca"], []),
+    ("The co-borrower, Kwame Mensah, works night shifts.", ["Kwame Mensah"], []),
+    ("Documents couriered from Rotterdam on Tuesday.", [], ["Rotterdam"]),
+    ("Statement from Lloyds shows a returned direct debit.", [], []),
+    ("Siobhan Gallagher phoned to ask about early repayment.", ["Siobhan Gallagher"], []),
+    ("Salary from Procter Gamble, paid monthly.", [], []),
+    ("She relocated to Bangalore for a year and came back.", [], ["Bangalore"]),
+    ("Ask Dmitri about the guarantor letter.", ["Dmitri"], []),
+    ("Tenant since 2018 at the Oakwood Court flat.", [], []),
+    ("Hiroshi Tanaka is listed as second account holder.", ["Hiroshi Tanaka"], []),
+    ("Reference supplied by Dr. Amara Diallo, her GP.", ["Amara Diallo"], []),
+    ("The valuation by Savills came in below the asking price.", [], []),
+    ("Travel costs to Porto and Seville are covered.", [], ["Porto", "Seville"]),
+    ("Letter signed by Giovanni Russo on behalf of the employer.", ["Giovanni Russo"], []),
+    ("Contract with Johnson Matthey ends in August.", [], []),
+    ("Sister, Fatima Al-Sayed, may act as guarantor.", ["Fatima Al-Sayed"], []),
+    ("Christmas bonus paid in December by Tesco.", [], []),
+    ("Per Olsen's email, the deposit comes from savings.", ["Per Olsen"], []),
+    ("The applicant's husband, Marek Dvorak, is self-employed.", ["Marek Dvorak"], []),
+    ("Moved out of Nairobi in 2021 to live near family.", [], ["Nairobi"]),
+]
+
 
 def _held_out() -> None:
     from models_core.pii import find_pii
 
+    for name, probe in (("held-out", HELD_OUT), ("held-out-2", HELD_OUT_2)):
+        _probe(name, probe, find_pii)
+
+
+def _probe(name: str, probe: list, find_pii) -> None:
     counts = {"person": [0, 0, 0, 0], "location": [0, 0, 0, 0]}  # planted, recalled, found, correct
-    for text, people, places in HELD_OUT:
+    for text, people, places in probe:
         findings = find_pii(text)
         for kind, values in (("person", people), ("location", places)):
             spans = [(text.index(v), text.index(v) + len(v)) for v in values]
@@ -97,7 +127,7 @@ def _held_out() -> None:
             c[2] += len(found)
             c[3] += sum(any(fs < e and s < fe for s, e in spans) for fs, fe in found)
     for kind, (planted, recalled, found, correct) in counts.items():
-        print(f"held-out {kind:9s} planted={planted} recall={recalled / planted:.2f} found={found} "
+        print(f"{name} {kind:9s} planted={planted} recall={recalled / planted:.2f} found={found} "
               f"precision={correct / found if found else float('nan'):.2f}")
 
 

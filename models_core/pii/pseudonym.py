@@ -21,6 +21,7 @@ import hmac
 from typing import Callable, Sequence
 
 from models_core.errors import InputError
+from models_core.pii.anonymize import replace_findings
 from models_core.pii.patterns import digits_of
 
 MIN_SECRET_BYTES = 16
@@ -83,18 +84,14 @@ def pseudonymise_texts(texts: Sequence[str | None], secret: bytes, *, token_hex:
             out.append(text)
         else:
             changed += 1
-            pieces, cursor = [], 0
             for f in findings:
                 canon_key = (f.kind, canonical_value(f.kind, f.value))
-                token = token_of.get(canon_key)
-                if token is None:
-                    token = token_of[canon_key] = pseudonym(f.kind, f.value, key, token_hex)
-                pieces.append(text[cursor:f.start])
-                pieces.append(token)
-                cursor = f.end
+                if canon_key not in token_of:
+                    token_of[canon_key] = pseudonym(f.kind, f.value, key, token_hex)
                 replacements[f.kind] += 1
-            pieces.append(text[cursor:])
-            out.append("".join(pieces))
+            # Presidio's anonymizer replaces each finding with its token (a custom operator per kind).
+            out.append(replace_findings(text, findings,
+                                        lambda kind, value: token_of[(kind, canonical_value(kind, value))])[0])
         if progress is not None and (i % step == 0):
             progress({"stage": "pii_pseudonymise", "percent": 100.0 * i / max(1, len(items))})
     if progress is not None:

@@ -9,8 +9,9 @@ People and places need no NER model:
 - `PersonRecognizer` reads runs of capitalised words (``Ana``, ``O'Neil``, ``McKay``, ``Smith-Jones``) and
   reports a name when (1) a context word or title precedes the run (``Applicant``, ``Mr``, ``Dr.``,
   ``borrower``, ``signed by``, ``spoke with``, ...): the run's first one to three name-like words, listed
-  or not; (2) a census first name is followed by a census last name; (3) a census first name that is
-  rarely a last name (rank > 5,000) is followed by a capitalised word in no list (an unlisted surname);
+  or not; (2) a listed first name is followed by a listed last name; (3) a census first name that is
+  rarely a last name (rank > 5,000) is followed by a capitalised word in no list (an unlisted surname; not
+  for first names only Faker lists, which hold more ordinary words: "General Electric");
   (4) an unlisted capitalised word that does not start a sentence is followed by a common census last
   name (rank <= COMMON_LAST_RANK); (5) the last two words of a run are followed by a verb said of people
   (``... Quelling applied``, ``signed``, ``called``). A word found in a name earlier in the same text is a
@@ -127,7 +128,7 @@ def person_spans(text: str) -> list[tuple[int, int]]:
                 continue
             followed = bool(_PERSON_CUE_AFTER.match(text, e2))
             if (a_first and b_rank < 10**9) or \
-                    (a_first and a_rank > 5000 and b not in lex.first and b_rank == 10**9) or \
+                    (a in lex.census_first and a_rank > 5000 and b not in lex.first and b_rank == 10**9) or \
                     (not a_first and a_rank == 10**9 and b_last and not starts_sentence) or \
                     (followed and i + 2 == len(words)):
                 end = e2

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from models_core.errors import InputError
+from models_core.pii.anonymize import replace_findings
 from models_core.pii.engine import KINDS, check_texts, find_pii
 from models_core.pii.patterns import digits_of
 from models_core.pii.pseudonym import canonical_value
@@ -110,29 +111,14 @@ def mask_text(text):
     """The text with each finding replaced by ``[KIND]``; anything but a string is returned as it is."""
     if not isinstance(text, str):
         return text
-    return _replace(text, find_pii(text), lambda f: mask_label(f.kind))[0]
+    return replace_findings(text, find_pii(text), lambda kind, value: mask_label(kind))[0]
 
 
 def redact_text(text):
     """The text with each finding replaced by its kind only (``<EMAIL>``), for previews in datasheets."""
     if not isinstance(text, str):
         return text
-    return _replace(text, find_pii(text), lambda f: f"<{f.kind.upper()}>")[0]
-
-
-def _replace(text: str, findings, token_of) -> tuple[str, list[tuple[int, int, int, int]]]:
-    """The replaced text and, per finding, (old start, old end, new start, new end)."""
-    pieces, cursor, moved, length = [], 0, [], 0
-    for f in findings:
-        pieces.append(text[cursor:f.start])
-        length += f.start - cursor
-        token = token_of(f)
-        moved.append((f.start, f.end, length, length + len(token)))
-        pieces.append(token)
-        length += len(token)
-        cursor = f.end
-    pieces.append(text[cursor:])
-    return "".join(pieces), moved
+    return replace_findings(text, find_pii(text), lambda kind, value: f"<{kind.upper()}>")[0]
 
 
 def mask_tokens(text: str, tokens: list[dict]) -> tuple[str, list[dict], int]:
@@ -145,7 +131,7 @@ def mask_tokens(text: str, tokens: list[dict]) -> tuple[str, list[dict], int]:
     findings = find_pii(text)
     if not findings:
         return text, tokens, 0
-    masked, moved = _replace(text, findings, lambda f: mask_label(f.kind))
+    masked, moved = replace_findings(text, findings, lambda kind, value: mask_label(kind))
 
     def shift(pos: int) -> int:
         delta = 0

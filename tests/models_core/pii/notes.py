@@ -3,7 +3,7 @@
 `loan_notes(n, seed)` returns `[(text, [(kind, start, end), ...]), ...]`: every note names its applicant
 (most often "Applicant <first> <last>", sometimes with no context word at all), and a random subset of
 sentences plants a second person, an e-mail, a phone number, an IBAN and a place. A fifth of the people
-are invented (syllable names that are in no census list the recognizer was built from). Sentences with
+are invented (syllable names in no list the recognizers were built from: census, Faker, gazetteer). Sentences with
 capitalised words that are not personal data sit among them: months and weekdays, banks (some named after
 places or people), card products, employers, sentence starts.
 
@@ -63,8 +63,11 @@ class _Names:
         self.rng = rng
         self.first = _census("dist.male.first") + _census("dist.female.first")
         self.last = _census("dist.all.last", 30_000)
-        listed = {n.lower() for n in self.first} | {n.lower() for n in _census("dist.all.last")}
-        self.listed = listed
+        from models_core.pii.lexicon import lexicon
+
+        # Every list the recognizers were built from (census and Faker names, places): invented names avoid them.
+        lex = lexicon()
+        self.listed = set(lex.first) | set(lex.last) | {part for key in lex.places for part in key}
 
     def invented(self) -> str:
         while True:

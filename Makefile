@@ -52,6 +52,7 @@ bench: install-dev
 	$(PY) bench/encoder.py && $(PY) bench/fairness.py && $(PY) bench/explain.py
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) bench/ingest.py
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) bench/load.py
+	$(PY) bench/pii.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.permissions import role_permission
-from governance.roles import ML_ENGINEER
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.api_lists import (CreatedRangeInput, ListPagination, id_filter, list_filters, ordering_field,
                                   search_filter)
 from governance.audits import selectors, services
@@ -16,6 +16,7 @@ from governance.datasets.models import DatasetVersion
 from governance.registry.models import ModelVersion
 
 EngineerWrites = role_permission(ML_ENGINEER)
+RevealWrites = role_permission(REVIEWER, COMPLIANCE_OFFICER)
 
 
 class AuditInput(serializers.Serializer):
@@ -70,7 +71,7 @@ class AuditDetailOutput(AuditOutput):
         fields = AuditOutput.Meta.fields + ["results"]
 
     def get_results(self, audit) -> dict:
-        return selectors.audit_results(audit=audit)
+        return selectors.audit_results_shown(audit=audit)
 
 
 class AuditCompareInput(serializers.Serializer):
@@ -182,3 +183,28 @@ class AuditCompareApi(APIView):
         comparison = selectors.audit_comparison(a=selectors.audit_get(audit_id=params["a"].pk),
                                                 b=selectors.audit_get(audit_id=params["b"].pk))
         return Response(AuditCompareOutput(comparison).data)
+
+
+class AuditTextRevealInput(serializers.Serializer):
+    ref = serializers.CharField(max_length=400, help_text="The text's ref, from the results' `masked_refs`.")
+    reason = serializers.CharField(max_length=1000, help_text="Why you need to see it (kept in the audit log).")
+
+
+class AuditTextRevealOutput(serializers.Serializer):
+    ref = serializers.CharField()
+    text = serializers.CharField()
+
+
+class AuditTextRevealApi(APIView):
+    """One masked text of an audit's results, unmasked, for a reviewer or compliance officer who says why;
+    the reveal is logged (ref and reason, not the text)."""
+
+    permission_classes = [RevealWrites]
+
+    @extend_schema(request=AuditTextRevealInput, responses={200: AuditTextRevealOutput})
+    def post(self, request, pk: int):
+        data = AuditTextRevealInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        audit = generics.get_object_or_404(Audit.objects.all(), pk=pk)
+        text = services.audit_text_reveal(actor=request.user, audit=audit, **data.validated_data)
+        return Response(AuditTextRevealOutput({"ref": data.validated_data["ref"], "text": text}).data)

@@ -40,3 +40,15 @@ class AuditCompareForm(forms.Form):
             self.fields[name].queryset = complete
             self.fields[name].label_from_instance = lambda audit: (
                 f"#{audit.pk} — {audit.model_version} on {audit.dataset_version}")
+
+
+class AuditTextRevealForm(forms.Form):
+    """Reveal one masked text of an audit's results (choices: audits.minimisation.masked_texts)."""
+
+    ref = forms.ChoiceField(label="Text", choices=())
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=1000,
+                             help_text="Why you need to see this text; kept in the audit log (the text is not).")
+
+    def __init__(self, *args, texts: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ref"].choices = [(t["ref"], f"{t['label']}: {t['masked'][:80]}") for t in texts]

@@ -45,6 +45,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from governance import hooks
 from governance.audits import selectors
+from governance.audits.minimisation import results_masked
 from governance.audits.models import Audit, AuditStatus
 from governance.jobs.selectors import job_for
 
@@ -78,7 +79,9 @@ def report_context(*, audit_id: int, now: datetime | None = None) -> dict:
     Audit.DoesNotExist."""
     audit = selectors.audit_report_get(audit_id=audit_id)
     results = selectors.audit_results(audit=audit)
-    return {"audit": audit, "results": results, "job": job_for(audit),
+    # What the page and the exports show: free texts with their personal data masked (audits.minimisation).
+    shown = results_masked(results)
+    return {"audit": audit, "results": shown, "job": job_for(audit),
             "result_rows": sorted(audit.results.all(), key=lambda r: r.kind), "verdicts": [],
             **hooks.audit_report_sections.merged(audit=audit, results=results, now=now),
             "findings": selectors.audit_findings(results=results),
@@ -90,7 +93,8 @@ def code_version() -> str:
     """A digest of the templates and the Python code that draw the sections, so that a release that changes
     how they look renders them anew instead of serving the previous release's HTML from a shared cache."""
     digest = hashlib.sha256()
-    for folder, pattern in (("templates", "**/*.html"), ("governance", "**/*.py")):
+    # models_core/pii: the masks the sections show are the scan's; a better recognizer renders them anew.
+    for folder, pattern in (("templates", "**/*.html"), ("governance", "**/*.py"), ("models_core/pii", "**/*.py")):
         for path in sorted((settings.BASE_DIR / folder).glob(pattern)):
             digest.update(str(path.relative_to(settings.BASE_DIR)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]

@@ -82,6 +82,13 @@ def audit_results(*, audit: Audit) -> dict:
     return {r.kind: r.data for r in audit.results.all()}
 
 
+def audit_results_shown(*, audit: Audit) -> dict:
+    """The results as readers see them: free texts with their personal data masked (audits.minimisation)."""
+    from governance.audits.minimisation import results_masked
+
+    return results_masked(audit_results(audit=audit))
+
+
 PERFORMANCE_ROWS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("n", "Rows"))
 COMPARED_DISPARITIES = ("demographic_parity_difference", "equalized_odds_difference",
                         "equal_opportunity_difference")

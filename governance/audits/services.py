@@ -193,3 +193,29 @@ def _json_safe(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+REVEAL_REASON_MIN = 10
+
+
+@transaction.atomic
+def audit_text_reveal(*, actor, audit: Audit, ref: str, reason: str) -> str:
+    """The one stored text that `ref` names (audits.minimisation), unmasked, for a reader who gives a reason.
+
+    The reveal is appended to the audit log with the ref and the reason, never the text, and the reason is
+    logged masked too (the log is append-only: personal data written to it could never be erased); the caller
+    has checked the reader's role (reviewer or compliance officer)."""
+    from governance.audits.minimisation import text_at
+    from models_core.pii import mask_text
+
+    reason = (reason or "").strip()
+    if len(reason) < REVEAL_REASON_MIN:
+        raise ValidationFailed(f"Say why you need to see this text (at least {REVEAL_REASON_MIN} characters); "
+                               "the reason is kept in the audit log.", field="reason")
+    results = {r.kind: r.data for r in AuditResult.objects.filter(audit=audit)}
+    text = text_at(results, ref or "")
+    if text is None:
+        raise ValidationFailed(f"Audit #{audit.pk} shows no text at {ref!r}.", field="ref")
+    audit_log_append(actor=actor, action="audit.text_revealed", obj=audit,
+                     payload={"ref": ref, "reason": mask_text(reason), "result_hash": audit.result_hash})
+    return text

@@ -12,9 +12,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from governance.permissions import READ_ROLES, role_required
-from governance.roles import ML_ENGINEER
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.audits import exports, report, selectors, services
-from governance.audits.forms import AuditCompareForm, AuditForm
+from governance.audits.forms import AuditCompareForm, AuditForm, AuditTextRevealForm
+from governance.audits.minimisation import masked_texts
 from governance.audits.models import Audit, AuditStatus
 from governance.errors import DomainError
 from governance.form_errors import call_service
@@ -93,6 +94,26 @@ def audit_export(request, pk: int, fmt: str):
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["X-Content-SHA256"] = export.sha256
     return response
+
+
+@login_required
+@role_required(REVIEWER, COMPLIANCE_OFFICER)
+def audit_text_reveal(request, pk: int):
+    """Choose one masked text of the report and say why; the answer shows it unmasked (logged)."""
+    try:
+        audit = selectors.audit_get(audit_id=pk)
+    except Audit.DoesNotExist:
+        raise Http404("No such audit.") from None
+    texts = masked_texts(selectors.audit_results(audit=audit))
+    form = AuditTextRevealForm(request.POST or None, texts=texts)
+    revealed = None
+    if request.method == "POST" and form.is_valid():
+        text = call_service(form, services.audit_text_reveal, actor=request.user, audit=audit,
+                            **form.cleaned_data)
+        if text is not None:
+            revealed = {"ref": form.cleaned_data["ref"], "text": text}
+    return render(request, "audits/reveal.html", {"audit": audit, "form": form, "texts": texts,
+                                                  "revealed": revealed}, status=400 if form.errors else 200)
 
 
 def _inline_css() -> str:

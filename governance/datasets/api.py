@@ -8,7 +8,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.permissions import role_permission
+from governance.errors import NotAllowed
+from governance.permissions import role_permission, user_has_role
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
 from governance.datasets import selectors, services
@@ -85,10 +86,26 @@ class DatasetOutput(serializers.ModelSerializer):
         return selectors.dataset_metadata_confirmation(dataset=dataset)
 
 
+def reads_raw_texts(user) -> bool:
+    """ML engineers (who upload and train on the data) and compliance officers (who answer for it) read the
+    texts as stored; every other reader sees them with the personal data the PII scan finds masked."""
+    return user_has_role(user, ML_ENGINEER, COMPLIANCE_OFFICER)
+
+
 class RecordOutput(serializers.ModelSerializer):
+    text = serializers.SerializerMethodField()
+
     class Meta:
         model = DatasetRecord
         fields = ["id", "row_index", "subject_id", "text", "label", "attributes", "weight"]
+
+    def get_text(self, record) -> str:
+        request = self.context.get("request")
+        if request is not None and reads_raw_texts(request.user):
+            return record.text
+        from models_core.pii import mask_text
+
+        return mask_text(record.text)
 
 
 class DatasetFilterInput(CreatedRangeInput):
@@ -174,8 +191,12 @@ class DatasetRecordListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.dataset_record_list(version_id=self.kwargs["pk"],
-                                             filters=list_filters(RecordFilterInput, self.request))
+        filters = list_filters(RecordFilterInput, self.request)
+        if filters.get("q") and not reads_raw_texts(self.request.user):
+            # A search in texts a reader sees masked would tell them whether a name is in the data.
+            raise NotAllowed("Searching the texts needs the ML engineer or compliance officer role; other "
+                             "readers see them masked.", field="q")
+        return selectors.dataset_record_list(version_id=self.kwargs["pk"], filters=filters)
 
 
 # ------------------------------------------------------------------------------------------- datasheets

@@ -9,6 +9,7 @@ same value gives the same token across rows and nobody without the key can recom
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 from django.db import transaction
@@ -26,10 +27,15 @@ JOB_KIND = "pii_scan"
 TASK_NAME = "governance.pii_scan"
 
 
-def pseudonymisation_key() -> bytes:
-    """The key of models_core.data.pii.pseudonymise_texts (separate from the subject salt; the label keeps the
-    tokens made before PII scans moved to the datasets app)."""
-    return derived_key(b"governance.compliance pii pseudonymisation key")
+def pseudonymisation_key(version: DatasetVersion | None = None) -> bytes:
+    """The key of models_core.pii.pseudonymise_texts (separate from the subject salt; the label keeps the
+    tokens made before PII scans moved to the datasets app). With a `version`, the key of that version's
+    pseudonymisation: the same name (e-mail, phone, ...) gets the same token throughout the version, and
+    another token in a pseudonymisation of another version, so tokens cannot link a person across releases."""
+    key = derived_key(b"governance.compliance pii pseudonymisation key")
+    if version is None:
+        return key
+    return hmac.new(key, f"dataset-version:{version.pk}".encode(), hashlib.sha256).digest()
 
 
 def pii_scan_request(*, actor, version: DatasetVersion) -> Job:
@@ -70,7 +76,7 @@ def pii_scan_run(*, job_id: int) -> None:
 
 
 def _pii_scan_compute(version: DatasetVersion, job: Job) -> dict:
-    from models_core.data.pii import scan_texts
+    from models_core.pii import scan_texts
 
     jobs.job_progress(job=job, stage="loading rows", percent=1, force=True)
     rows = list(DatasetRecord.objects.filter(version=version).order_by("row_index")

@@ -117,8 +117,30 @@ def training_rows(*, version: DatasetVersion) -> tuple[list[str], list[int], lis
 
 
 def datasheet_get(version: DatasetVersion) -> Datasheet | None:
-    """The stored datasheet of `version`, or None while its job has not finished (or failed)."""
-    return Datasheet.objects.filter(version=version).first()
+    """The stored datasheet of `version`, or None while its job has not finished (or failed). Its example
+    texts (the duplicate groups' previews) are masked for display: the PII scan runs on them again here, so
+    a datasheet computed before a recognizer existed (names, places) shows no more than a new one. The
+    row's `data` is a display copy; the stored datasheet and its digest are untouched (never save it)."""
+    sheet = Datasheet.objects.filter(version=version).first()
+    if sheet is not None:
+        sheet.data = datasheet_masked(sheet.data)
+    return sheet
+
+
+def datasheet_masked(data: dict) -> dict:
+    from models_core.pii import redact_text
+
+    duplicates = (data or {}).get("duplicates")
+    if not isinstance(duplicates, dict):
+        return data
+    masked = {}
+    for kind, table in duplicates.items():
+        if isinstance(table, dict) and isinstance(table.get("largest"), list):
+            table = {**table, "largest": [{**ex, "preview": redact_text(ex["preview"])}
+                                          if isinstance(ex, dict) and isinstance(ex.get("preview"), str) else ex
+                                          for ex in table["largest"]]}
+        masked[kind] = table
+    return {**data, "duplicates": masked}
 
 
 def datasheet_job(*, version: DatasetVersion) -> Job | None:

@@ -234,7 +234,7 @@ def dataset_version_derive(*, actor, source: DatasetVersion, note: str, rows: li
 @transaction.atomic
 def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVersion:
     """A new version (parent = `version`) whose texts have every finding replaced by its keyed token."""
-    from models_core.data.pii import pseudonymise_texts
+    from models_core.pii import pseudonymise_texts
 
     scan = PiiScan.objects.filter(version=version).first()
     if scan is None:
@@ -243,7 +243,7 @@ def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVe
         raise InvalidState(f"The PII scan found no personal data in {version}'s texts; nothing to pseudonymise.")
     records = list(DatasetRecord.objects.filter(version=version).order_by("row_index")
                    .values_list("subject_id", "text", "label", "attributes", "weight"))
-    texts, report = pseudonymise_texts([r[1] for r in records], pseudonymisation_key())
+    texts, report = pseudonymise_texts([r[1] for r in records], pseudonymisation_key(version))
     rows = [{"subject_id": s, "text": text, "label": label, "attributes": a, "weight": w}
             for (s, _, label, a, w), text in zip(records, texts)]
     replaced = sum(report["replacements"].values())

@@ -51,6 +51,10 @@ def _bar_percent(page) -> float:
 def test_engineer_reviewer_compliance_and_auditor_journeys(live_server, transactional_db, settings, tmp_path,
                                                           monkeypatch):
     settings.JOB_DISPATCH = "thread"
+    # The PII scan's engine (Presidio, the name lists) is built once per process, in seconds on a busy box:
+    # built here, the upload's scan finishes before the next page is opened, not during it (its page reloads).
+    from models_core.pii import find_pii
+    find_pii("Applicant Ana Diaz")
     # SHAP and IG only: LIME's thousands of perturbations per text add minutes and nothing the pages need
     monkeypatch.setitem(audit_services.DEFAULT_CONFIG, "explain_methods", ["shap", "ig"])
     monkeypatch.setitem(audit_services.DEFAULT_CONFIG, "n_boot", 200)

@@ -90,6 +90,8 @@ WRITES = {
     "api-totp-device": ("post", {REV, CO, ADM}),
     "api-totp-confirm": ("post", {REV, CO, ADM}),
     "totp-device": ("post", {REV, CO, ADM}),
+    "api-audit-text-reveal": ("post", {REV, CO, ADM}),
+    "audit-text-reveal": ("post", {REV, CO, ADM}),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {
@@ -126,6 +128,7 @@ READS = {
     "api-model-compute": EVERYONE, "api-model-version-compute": EVERYONE,
     "api-totp-device": EVERYONE, "totp-device": {REV, CO, ADM},
     "api-subject-mentions": OFFICER_OR_AUDITOR,
+    "audit-text-reveal": {REV, CO, ADM},
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 

@@ -2,8 +2,9 @@
 
 Called by the compliance app (an erasure, the retention purge) inside its transaction; never calls up.
 Redacted in place, the rest of each text kept, each occurrence replaced by the note the caller gives
-("[redacted: erasure request ER-…]"): request justifications, comments, waiver reasons, approval and
-rejection reasons, and the webhook deliveries' payloads and last errors.
+("[redacted: erasure request ER-…]"): request justifications and stored gate results (which quote the
+waivers), comments, waiver reasons, approval and rejection reasons, and the webhook deliveries' payloads and
+last errors.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from models_core.data.redaction import Traces, flatten, redact_json, redact_stri
 
 _TEXT = {DeploymentRequest: ("justification",), RequestComment: ("body",), GateWaiver: ("reason",),
          Approval: ("reason", "voided_reason"), WebhookDelivery: ("last_error",)}
-_JSON = {WebhookDelivery: ("payload",)}
-_NAMES = {DeploymentRequest: "deployment request justifications", RequestComment: "request comments",
+# A request's stored gate results quote its waivers' reasons (approvals.gates.apply_waivers).
+_JSON = {DeploymentRequest: ("gate_results",), WebhookDelivery: ("payload",)}
+_NAMES = {DeploymentRequest: "deployment request justifications and gate results", RequestComment: "request comments",
           GateWaiver: "waiver reasons", Approval: "approval and rejection reasons",
           WebhookDelivery: "webhook deliveries"}
 

@@ -11,8 +11,8 @@ people wrote (notes, comments, waiver reasons, justifications), so a reader sees
 The stores, as the certificate lists them (`STORES`): dataset records; audit predictions; audit results
 (explained rows, counterfactual examples, any other quote); audit error messages; datasheets (previews,
 vocabulary); drift reports; PII scans (masked examples, row indices); job errors and progress details;
-model version errors and training history; deployment end reasons; deployment request justifications,
-comments, waiver reasons, approval reasons, webhook deliveries; subject requests' notes and reasons;
+model version errors and training history; deployment end reasons; deployment request justifications and
+gate results, comments, waiver reasons, approval reasons, webhook deliveries; subject requests' notes and reasons;
 erasure decisions' justifications; the report cache (the rewritten audits' entries deleted); mentions in
 other people's records (on request). Exports are rendered on request and never stored (nothing to delete);
 the audit log holds ids and salted hashes only and is never edited.

@@ -99,6 +99,13 @@ def redis_hits(url: str, needles=NEEDLES) -> list[str]:
     return sorted(set(found))
 
 
+def report_cache_keys(url: str, audit_id: int) -> list[bytes]:
+    """The kept result sections of the audit's report (audits.report: "audit-report:<code>:<id>:stored")."""
+    import redis
+
+    return list(redis.Redis.from_url(url).scan_iter(match=f"*audit-report:*:{audit_id}:stored", count=500))
+
+
 @pytest.fixture
 def world(celery_worker_process, settings, api_client):
     """Everything the product keeps, each store holding the planted person; returns the ids."""
@@ -142,7 +149,7 @@ def world(celery_worker_process, settings, api_client):
              timeout=300, what="datasheets, PII scans and drift", proc=celery_worker_process)
 
     deployment_policy_update(actor=officer, environment="staging", required_approvals=1, max_audit_age_days=None,
-                             require_explanations=False, require_dpia_for_personal_data=False,
+                             require_explanations=False, require_dpia_for_personal_data=True,
                              require_lawful_basis=False)
     request = api_client.post("/api/deployment-requests/", {
         "model_version": version.pk, "environment": "staging", "audit": audit.pk,
@@ -154,8 +161,8 @@ def world(celery_worker_process, settings, api_client):
     assert comment.status_code == 201, comment.content
     api_client.force_authenticate(officer)
     waiver = api_client.post(f"/api/deployment-requests/{request_id}/waivers/", {
-        "gate": "audit_age", "reason": f"Waived while {NAME}'s complaint ({PHONE}) is handled.",
-        "expires_at": (timezone.now() + timedelta(days=5)).isoformat()}, format="json")
+        "gate": "dpia", "reason": f"Waived while {NAME}'s complaint ({PHONE}) is handled.",
+        "expires_at": (timezone.now() + timedelta(days=5)).isoformat(), "password": PASSWORD}, format="json")
     assert waiver.status_code == 201, waiver.content
     other = api_client.post("/api/compliance/requests/", {"kind": "access", "subject_id": "S000003",
                                                           "notes": f"Asked whether {EMAIL} is on file."},
@@ -164,15 +171,20 @@ def world(celery_worker_process, settings, api_client):
 
     browser = Client()
     assert browser.login(username=reviewer.username, password=PASSWORD)
+    # Reviewers read his texts masked (audits.minimisation); each masked one can be revealed with a reason.
     page = browser.get(f"/audits/{audit.pk}/")
-    assert page.status_code == 200 and NAME in page.content.decode()
+    assert page.status_code == 200 and NAME not in page.content.decode() and "[PERSON]" in page.content.decode()
     export = browser.get(f"/audits/{audit.pk}/export/html/")
-    assert export.status_code == 200 and NAME in export.content.decode()
+    assert export.status_code == 200 and NAME not in export.content.decode()
+    refs = api_client.get(f"/api/audits/{audit.pk}/").json()["results"]["masked_refs"]
+    revealed = [browser.post(f"/audits/{audit.pk}/reveal/", {"ref": ref, "reason": "Checking a complaint."})
+                .content.decode() for ref in refs]
+    assert any(NAME in html for html in revealed), refs
     return {"engineer": engineer, "officer": officer, "reviewer": reviewer, "browser": browser, "audit": audit,
-            "train": train, "holdout": holdout, "version": version}
+            "train": train, "holdout": holdout, "version": version, "refs": refs}
 
 
-def _everywhere_before(settings):
+def _everywhere_before(settings, audit_id):
     hits = db_hits()
     tables = {key.split(".")[0] for key in hits}
     # Each store holds him before the cleaning, so a clean scan afterwards means something.
@@ -184,17 +196,19 @@ def _everywhere_before(settings):
         cursor.execute("SELECT kind FROM audits_auditresult WHERE data::text ILIKE %s", ["%Quarterfield%"])
         result_kinds = {row[0] for row in cursor.fetchall()}
     assert {"explanations", "counterfactual"} <= result_kinds
-    assert redis_hits(settings.CELERY_BROKER_URL), "the report cache holds the rendered report"
+    # The report cache holds the rendered (masked) report; the erasure must still delete it.
+    assert report_cache_keys(settings.CELERY_BROKER_URL, audit_id), "the report cache holds the rendered report"
 
 
-def _nothing_left(settings):
+def _nothing_left(settings, audit_id):
     assert db_hits() == {}
+    assert report_cache_keys(settings.CELERY_BROKER_URL, audit_id) == []
     assert file_hits(settings.ARTIFACT_ROOT, settings.AUDIT_CHECKPOINT_DIR) == []
     assert redis_hits(settings.CELERY_BROKER_URL) == []
 
 
 def test_erasure_leaves_nothing_of_the_subject_anywhere(world, settings, api_client):
-    _everywhere_before(settings)
+    _everywhere_before(settings, world["audit"].pk)
     officer, audit = world["officer"], world["audit"]
     api_client.force_authenticate(officer)
     access = api_client.post("/api/compliance/requests/", {"kind": "access", "subject_id": SUBJECT}, format="json")
@@ -218,8 +232,11 @@ def test_erasure_leaves_nothing_of_the_subject_anywhere(world, settings, api_cli
     assert stores["subject request notes and reasons"]["count"] == 2
     assert stores["stored exports"]["action"] == "none stored"
 
-    _nothing_left(settings)
+    _nothing_left(settings, world["audit"].pk)
     browser = world["browser"]
+    for ref in world["refs"]:  # the reveal shows what is stored now: the redaction, never his words
+        assert NAME not in browser.post(f"/audits/{audit.pk}/reveal/",
+                                        {"ref": ref, "reason": "Checking the erasure."}).content.decode()
     assert NAME not in browser.get(f"/audits/{audit.pk}/").content.decode()
     assert NAME not in browser.get(f"/audits/{audit.pk}/export/html/").content.decode()
     assert NAME not in str(api_client.get(f"/api/audits/{audit.pk}/").json())
@@ -230,11 +247,11 @@ def test_erasure_leaves_nothing_of_the_subject_anywhere(world, settings, api_cli
 def test_retention_purge_leaves_nothing_of_the_purged_records_anywhere(world, settings, api_client):
     from governance.compliance.retention import retention_purge
 
-    _everywhere_before(settings)
+    _everywhere_before(settings, world["audit"].pk)
     run = retention_purge(actor=world["officer"], now=timezone.now() + timedelta(days=31))
     assert run.records_removed == 160 + 3 + 4 + 4
     stores = {s["store"]: s["count"] for s in run.stores}
     assert stores["dataset records"] == run.records_removed and stores["request comments"] == 1
     assert stores["report cache entries"] == 1
-    _nothing_left(settings)
+    _nothing_left(settings, world["audit"].pk)
     assert NAME not in world["browser"].get(f"/audits/{world['audit'].pk}/").content.decode()

@@ -13,7 +13,7 @@ from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 
 
 class LoginView(auth_views.LoginView):
-    """Django's log-in view with failed-login throttling; a throttled attempt answers 429."""
+    """Django's log-in view; a log-in django-axes locked out answers 429 (the page, with the message)."""
 
     authentication_form = ThrottledAuthenticationForm
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "governance.dashboard",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a log-in axes locked out into its 429
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -124,9 +127,23 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
         "file_overwrite": True, "default_acl": None, "querystring_auth": True}}
 
 LOGIN_URL = "login"
-# Failed-login throttling (governance/accounts/login_throttle.py), per username and address.
-LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
-LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", 15 * 60))
+# The client's address: REMOTE_ADDR, or behind this many reverse proxies of ours the entry that the
+# outermost one appended to X-Forwarded-For (governance/accounts/client_address.py). Never more than the
+# proxies really in front: each extra count lets a client choose its address with a forged header.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
+# Failed-login lockout: django-axes, counting failures per username *and* client address (one address cannot
+# lock a user out everywhere), in the default cache (Redis in production); LOGIN_FAILURE_LIMIT failures lock
+# the pair out for LOGIN_FAILURE_WINDOW_S. The log-in page and POST /api/auth/token/ answer 429.
+AUTHENTICATION_BACKENDS = ["governance.accounts.backends.LockoutBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("LOGIN_FAILURE_WINDOW_S", 15 * 60)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "governance.accounts.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "governance.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -148,6 +165,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["governance.throttling.UserRateThrottle"],
+    # The throttles' client address: REMOTE_ADDR, or behind our proxies the one the outermost appended to
+    # X-Forwarded-For; left unset, DRF would take a client's own X-Forwarded-For as its address.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min")},
 }
 SPECTACULAR_SETTINGS = {

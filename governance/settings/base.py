@@ -268,6 +268,9 @@ if os.environ.get("AUDIT_CHECKPOINT_S3_BUCKET"):
 # Deployment-approval webhooks: attempts (exponential backoff between them) and the per-call timeout.
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", 5))
 WEBHOOK_TIMEOUT_S = float(os.environ.get("WEBHOOK_TIMEOUT_S", 10))
+# Webhooks reach public addresses only (governance/approvals/webhook_http.py); an internal receiver's network
+# must be listed here (CIDRs, comma-separated: "10.20.0.0/16,fd00:1::/64").
+WEBHOOK_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()]
 
 LOGGING = {
     "version": 1,

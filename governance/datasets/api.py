@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.errors import NotAllowed
+from governance.errors import NotAllowed, ValidationFailed
 from governance.permissions import role_permission, user_has_role
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
@@ -16,6 +16,7 @@ from governance.datasets import selectors, services
 from governance.datasets.choices import FileFormat, LawfulBasis
 from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
 from governance.jobs.api import JobOutput
+from governance.uploads import UploadPolicy, upload_refusals
 
 EngineerWrites = role_permission(ML_ENGINEER)
 
@@ -131,10 +132,17 @@ class RecordFilterInput(serializers.Serializer):
     ordering = ordering_field(*selectors.RECORD_ORDERING, default="row_index")
 
 
+def refuse_stopped_uploads(request) -> None:
+    """400 at the field when UploadGuard stopped reading a file (over the limit, or not expected)."""
+    for field, message in upload_refusals(request).items():
+        raise ValidationFailed(message, field=field)
+
+
 class DatasetListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = DatasetOutput
     parser_classes = [MultiPartParser, FormParser]
+    upload_policy = UploadPolicy(roles=(ML_ENGINEER,), max_bytes_setting="DATASET_UPLOAD_MAX_BYTES", field="file")
 
     @extend_schema(parameters=[DatasetFilterInput])
     def get(self, request, *args, **kwargs):
@@ -145,6 +153,7 @@ class DatasetListApi(generics.ListAPIView):
 
     @extend_schema(request=DatasetUploadInput, responses={201: DatasetVersionOutput})
     def post(self, request):
+        refuse_stopped_uploads(request)
         data = DatasetUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)

@@ -147,7 +147,11 @@ AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Uploads: datasets up to 50 MB, streamed to disk above 2.5 MB.
+# Uploads: datasets up to 50 MB, streamed to disk above 2.5 MB. governance.uploads.UploadGuard judges each
+# multipart body first: who may upload to that view (else 403 before the body is read) and how much is read.
+FILE_UPLOAD_HANDLERS = ["governance.uploads.UploadGuard",
+                        "django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024))

@@ -155,6 +155,8 @@ FILE_UPLOAD_HANDLERS = ["governance.uploads.UploadGuard",
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
+# The longest line a dataset file (CSV or JSON Lines) may have, in characters: longer is a 400 naming the line.
+DATASET_MAX_LINE_CHARS = int(os.environ.get("DATASET_MAX_LINE_CHARS", 100_000))
 # A zipped Hugging Face encoder folder (registry.services.pretrained_encoder_register); streamed to disk.
 PRETRAINED_UPLOAD_MAX_BYTES = int(os.environ.get("PRETRAINED_UPLOAD_MAX_BYTES", 500 * 1024 * 1024))
 

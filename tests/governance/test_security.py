@@ -231,6 +231,7 @@ def test_production_settings_throttle_the_api_and_share_counters_in_redis():
             " s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'],"
             " s.CACHES['default']['BACKEND'], s.AXES_FAILURE_LIMIT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE]))")
     env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "governance.settings.production", "SECRET_KEY": "k" * 64, "AUDIT_SIGNING_KEY": "ab" * 32,
+           "COMPLIANCE_SUBJECT_SALT": "cd" * 32,
            "DATABASE_URL": "sqlite:///:memory:", "ALLOWED_HOSTS": "governance.example.com"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     classes, rates, cache_backend, limit, session_secure, csrf_secure = json.loads(out.stdout.strip().splitlines()[-1])
@@ -274,13 +275,16 @@ def test_an_auditor_reads_but_never_writes(api_client):
     assert api_client.get(f"/api/dataset-versions/{version.pk}/").status_code == 200
     wrote = []
     for path, method in _operations():
-        if method == "GET" or path == "/api/auth/token/":
+        # .../search/ are reads whose filters (a data subject's id) travel in a POST body instead of a URL.
+        if method == "GET" or path == "/api/auth/token/" or path.endswith("/search/"):
             continue
         url = re.sub(r"\{[^}]+\}", str(version.pk), path)
         response = api_client.generic(method, url, "{}", content_type="application/json")
         if response.status_code < 400 or response.status_code == 400:
             wrote.append((method, path, response.status_code))
     assert not wrote, wrote
+    searches = [p for p, m in _operations() if m == "POST" and p.endswith("/search/")]
+    assert searches == ["/api/audits/{id}/predictions/search/", "/api/dataset-versions/{id}/records/search/"]
 
 
 @pytest.mark.django_db

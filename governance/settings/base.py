@@ -271,6 +271,11 @@ if os.environ.get("AUDIT_CHECKPOINT_S3_BUCKET"):
         "secret_key": os.environ.get("AUDIT_CHECKPOINT_S3_SECRET_ACCESS_KEY") or None,
         "retention_days": int(os.environ.get("AUDIT_CHECKPOINT_RETENTION_DAYS", 3650)),
         "lock_mode": os.environ.get("AUDIT_CHECKPOINT_LOCK_MODE", "COMPLIANCE")}}
+# The compliance salt keying subject hashes, pseudonymisation tokens and the log's free-text digests
+# (governance/keys.py): COMPLIANCE_SUBJECT_SALT, else this file, generated on first use. Never SECRET_KEY.
+COMPLIANCE_SUBJECT_SALT = os.environ.get("COMPLIANCE_SUBJECT_SALT", "")
+COMPLIANCE_SUBJECT_SALT_FILE = Path(os.environ.get("COMPLIANCE_SUBJECT_SALT_FILE",
+                                                   VAR_DIR / "keys" / "compliance-subject-salt"))
 # Deployment-approval webhooks: attempts (exponential backoff between them) and the per-call timeout.
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", 5))
 WEBHOOK_TIMEOUT_S = float(os.environ.get("WEBHOOK_TIMEOUT_S", 10))

@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or "test-only-key"
+# A fixed dev value, the same for the e2e workers this process starts (not SECRET_KEY: governance/keys.py).
+COMPLIANCE_SUBJECT_SALT = os.environ.get("COMPLIANCE_SUBJECT_SALT") or "test-only-compliance-subject-salt-0123456789"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if os.environ.get("DATABASE_URL") is None:

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from governance.accounts import selectors, services
 from governance.permissions import role_permission
+from governance.throttling import LoginRateThrottle
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 
 SIGNING_ROLES = (REVIEWER, COMPLIANCE_OFFICER)  # who signs decisions (approve, waive) with a step-up
@@ -28,6 +29,7 @@ class TokenObtainApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [LoginRateThrottle]  # per address, in every environment (the lockout is per username too)
 
     @extend_schema(request=AuthTokenSerializer, responses={200: TokenOutput}, auth=[])
     def post(self, request):

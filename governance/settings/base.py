@@ -128,7 +128,7 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
 
 LOGIN_URL = "login"
 # The client's address: REMOTE_ADDR, or behind this many reverse proxies of ours the entry that the
-# outermost one appended to X-Forwarded-For (governance/accounts/client_address.py). Never more than the
+# outermost one appended to X-Forwarded-For (governance/client_address.py). Never more than the
 # proxies really in front: each extra count lets a client choose its address with a forged header.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
 # Failed-login lockout: django-axes, counting failures per username *and* client address (one address cannot
@@ -140,9 +140,11 @@ AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("LOGIN_FAILURE_WINDOW_S", 15 * 60)))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "governance.accounts.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "governance.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "governance.accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+# Log-in attempts per client address across usernames (governance.throttling.LoginRateThrottle): 429 above it.
+LOGIN_RATE_PER_ADDRESS = os.environ.get("LOGIN_RATE_PER_ADDRESS", "30/min")
 AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

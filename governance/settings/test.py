@@ -18,6 +18,8 @@ if os.environ.get("DATABASE_URL") is None:
     DATABASES["default"] = dj_database_url.parse("postgres://postgres@127.0.0.1:5432/governance")
 JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "celery")
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+# Every test logs in from 127.0.0.1 into one process's cache: the per-address log-in rate is tested on its own.
+LOGIN_RATE_PER_ADDRESS = "10000/min"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Artifacts of a test run go to a fresh temporary folder (the e2e worker is handed the same path).
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT") or tempfile.mkdtemp(prefix="governance-test-artifacts-"))

@@ -189,14 +189,43 @@ def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(settings):
                                                               "password": PASSWORD}).status_code == 302
 
 
+@pytest.mark.django_db
+def test_log_in_attempts_from_one_address_across_usernames_are_capped(settings):
+    """Password spraying: one address trying many usernames (one wrong password each, never locking a pair)."""
+    settings.LOGIN_RATE_PER_ADDRESS = "6/min"
+    settings.TRUSTED_PROXY_COUNT = 1
+    make_user(username="sprayed-9")
+    sprayer = _behind_proxy("203.0.113.50")
+    codes = [sprayer.post("/login/", {"username": f"sprayed-{i}", "password": "Winter2026!"}).status_code
+             for i in range(6)]
+    assert codes == [200] * 6
+    refused = sprayer.post("/login/", {"username": "sprayed-9", "password": PASSWORD})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    from rest_framework.test import APIClient
+
+    api = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.50")
+    assert api.post("/api/auth/token/", {"username": "sprayed-9", "password": PASSWORD},
+                    format="json").status_code == 429
+    # Another address is not held back, nor is a forged header a way round it.
+    assert _behind_proxy("198.51.100.20").post("/login/", {"username": "sprayed-9",
+                                                           "password": PASSWORD}).status_code == 302
+    assert _behind_proxy("203.0.113.50", forged="198.51.100.21").post(
+        "/login/", {"username": "sprayed-9", "password": PASSWORD}).status_code == 429
+
+
 def test_drf_throttles_read_the_client_address_as_the_lockout_does(settings, rf):
     from rest_framework.throttling import BaseThrottle
 
-    from governance.accounts.client_address import client_address
+    from governance.client_address import client_address
+
+    from governance import throttling
 
     request = rf.get("/api/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
     settings.TRUSTED_PROXY_COUNT = 0
     assert client_address(request) == "10.0.0.2"
+    # Our throttles (the production anonymous API throttle, the log-in rate) never take a client's header.
+    assert {cls.__new__(cls).get_ident(request) for cls in (throttling.AnonRateThrottle, throttling.UserRateThrottle,
+                                                 throttling.LoginRateThrottle)} == {"10.0.0.2"}
     settings.TRUSTED_PROXY_COUNT = 1
     assert client_address(request) == "198.51.100.7"
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}

@@ -1,10 +1,11 @@
-"""The real client address behind our own reverse proxies (TRUSTED_PROXY_COUNT), for django-axes' lockouts.
+"""The real client address behind our own reverse proxies (TRUSTED_PROXY_COUNT), for django-axes' lockouts and
+our throttles (governance/throttling.py).
 
 Each trusted proxy appends the address it received the connection from to X-Forwarded-For, so with N
 trusted proxies the client is the N-th entry from the right; anything left of it was written by the client
 and is ignored (a forged header can only add entries there). With N = 0 (no proxy) the header is not read at
-all: REMOTE_ADDR is the client. DRF's throttles read the same header the same way (`NUM_PROXIES`, set from
-the same setting in base.py), so the log-in lockout and the API's anonymous throttle agree on the address.
+all: REMOTE_ADDR is the client. Our throttles call this; DRF's own get_ident reads the header the same way
+(`NUM_PROXIES`, set from the same setting in base.py), so lockout and throttles agree on the address.
 """
 
 from __future__ import annotations

@@ -89,6 +89,19 @@ def test_a_request_body_over_the_form_limit_is_a_400_not_a_500(engineer, setting
     assert response.status_code == 400
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, fragment", [
+    ("[" * 50_000 + "]" * 50_000, "too deeply"),  # RecursionError in the parser
+    ('{"justification": ' + "9" * 5000 + "}", "JSON parse error"),  # past the integer digit limit
+    ('{"justification": NaN}', "JSON parse error"),
+    ('{"justification": "x"', "JSON parse error"),
+])
+def test_every_unparsable_json_body_is_a_400_not_a_500(api_client, engineer, body, fragment):
+    api_client.force_authenticate(engineer)
+    response = api_client.generic("POST", "/api/audits/", body, content_type="application/json")
+    assert response.status_code == 400 and fragment in json.dumps(response.json()), response.content[:300]
+
+
 # ------------------------------------------------------------------------------------------ throttling
 @pytest.mark.django_db
 def test_log_in_is_throttled_after_repeated_failures_and_only_for_that_user_and_address(settings):

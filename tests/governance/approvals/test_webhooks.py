@@ -282,3 +282,77 @@ def test_an_allow_listed_network_admits_only_itself(settings):
     assert address_refusal("10.20.3.4") is None and address_refusal("::ffff:10.20.3.4") is None
     assert "private" in address_refusal("10.21.0.1") and "loopback" in address_refusal("127.0.0.1")
     assert address_refusal("93.184.215.14") is None and address_refusal("2606:4700::1111") is None
+
+
+def _self_signed(tmp_path, name: str):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_deliveries_connect_to_the_vetted_address_and_verify_the_url_host(admin_user, settings, monkeypatch,
+                                                                                 tmp_path):
+    """Over TLS the URL's host is the server name the certificate must match, though the socket goes to the
+    vetted address: a certificate for another name is refused."""
+    import socket
+    import ssl
+
+    from governance.approvals import webhook_http
+    from governance.approvals.notifications import webhook_delivery_attempt
+
+    cert_path, key_path = _self_signed(tmp_path, "hooks.internal.test")
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            calls.append({"headers": dict(self.headers), "body": self.rfile.read(int(self.headers["Content-Length"]))})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_path, key_path)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real_lookup, real_context = socket.getaddrinfo, ssl.create_default_context
+    monkeypatch.setattr(webhook_http.socket, "getaddrinfo", lambda host, port, *a, **k: real_lookup(
+        "127.0.0.1" if host.endswith(".internal.test") else host, port, *a, **k))
+    monkeypatch.setattr(webhook_http.ssl, "create_default_context", lambda *a, **k: real_context(cafile=str(cert_path)))
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    port = server.server_port
+    try:
+        delivery = _delivery(admin_user, f"https://hooks.internal.test:{port}/hook")
+        assert webhook_delivery_attempt(delivery_id=delivery.pk) is None
+        delivery.refresh_from_db()
+        assert delivery.status == DeliveryStatus.DELIVERED and delivery.last_status_code == 204
+        assert calls[0]["headers"]["Host"] == f"hooks.internal.test:{port}"
+        wrong_name = _delivery(admin_user, f"https://other.internal.test:{port}/hook")
+        assert webhook_delivery_attempt(delivery_id=wrong_name.pk) is None
+        wrong_name.refresh_from_db()
+        assert wrong_name.status == DeliveryStatus.FAILED and "CERTIFICATE_VERIFY_FAILED" in wrong_name.last_error
+        assert len(calls) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -201,7 +201,9 @@ def main() -> None:
         os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "governance.settings.test",
                            "SECRET_KEY": secrets.token_urlsafe(50),
                            # production settings need the audit log's key from the environment (issue 15)
-                           "AUDIT_SIGNING_KEY": os.environ.get("AUDIT_SIGNING_KEY") or secrets.token_hex(32)})
+                           "AUDIT_SIGNING_KEY": os.environ.get("AUDIT_SIGNING_KEY") or secrets.token_hex(32),
+                           # and the compliance salt (issue 17)
+                           "COMPLIANCE_SUBJECT_SALT": os.environ.get("COMPLIANCE_SUBJECT_SALT") or secrets.token_hex(32)})
         _measure(args)
 
 

@@ -55,6 +55,26 @@ def list_filters(input_class: type[serializers.Serializer], request) -> dict[str
     return {name: value for name, value in data.validated_data.items() if value is not None and value != ""}
 
 
+def body_filters(input_class: type[serializers.Serializer], request) -> dict[str, Any]:
+    """The filters of a POST body, validated by `input_class`: a search whose filters are personal data (a
+    data subject's identifier) sends them there, never in a URL, which access logs and proxies keep."""
+    body = request.data
+    given = {name: (body.get(name) if hasattr(body, "getlist") else value)
+             for name, value in body.items() if value not in ("", None)}
+    data = input_class(data=given)
+    data.is_valid(raise_exception=True)
+    return {name: value for name, value in data.validated_data.items() if value is not None and value != ""}
+
+
+def refuse_in_query(request, *names: str, search_url: str) -> None:
+    """400 at the field when a personal-data filter arrives in the query string (already logged by then; the
+    answer teaches the client to POST it to `search_url` instead)."""
+    for name in names:
+        if request.query_params.get(name, "") != "":
+            raise ValidationError({name: [f"A {name} is personal data and is not accepted in a URL (access logs "
+                                          f"keep URLs): POST it in the body to {search_url}."]})
+
+
 @functools.cache
 def _unfiltered(input_class: type[serializers.Serializer]) -> dict[str, Any]:
     """The filters of an empty query string, validated once per list (building a serializer's fields is

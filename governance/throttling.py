@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from rest_framework import throttling
 
+from governance.client_address import client_address
+
 
 class SlidingWindowCounterMixin:
     """allow_request/wait for a SimpleRateThrottle subclass; the rest (rate, key, cache, timer) is DRF's."""
@@ -54,6 +56,10 @@ class SlidingWindowCounterMixin:
     def throttle_success(self) -> bool:
         return True
 
+    def get_ident(self, request) -> str:
+        """The client address as the log-in lockout reads it (TRUSTED_PROXY_COUNT), for anonymous requests."""
+        return client_address(request)
+
     def wait(self) -> float:
         """Seconds until a request would be allowed again, if nothing else is counted meanwhile."""
         limit = self.num_requests
@@ -72,3 +78,20 @@ class AnonRateThrottle(SlidingWindowCounterMixin, throttling.AnonRateThrottle):
 
 class UserRateThrottle(SlidingWindowCounterMixin, throttling.UserRateThrottle):
     """Authenticated requests per user, else per address (scope "user")."""
+
+
+class LoginRateThrottle(SlidingWindowCounterMixin, throttling.SimpleRateThrottle):
+    """Log-in attempts (the page's POSTs, POST /api/auth/token/) per client address, whoever they name: caps
+    password spraying across usernames from one address, which django-axes' per-username-and-address lockout
+    does not (the address is DRF's get_ident, behind TRUSTED_PROXY_COUNT proxies as the lockout reads it).
+    In every environment, at LOGIN_RATE_PER_ADDRESS (e.g. "30/min")."""
+
+    scope = "login"
+
+    def get_rate(self) -> str:
+        from django.conf import settings
+
+        return settings.LOGIN_RATE_PER_ADDRESS
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

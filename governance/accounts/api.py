@@ -10,10 +10,11 @@ from rest_framework.views import APIView
 
 from governance.accounts import selectors, services
 from governance.permissions import role_permission
+from governance.throttling import LoginRateThrottle
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 
 SIGNING_ROLES = (REVIEWER, COMPLIANCE_OFFICER)  # who signs decisions (approve, waive) with a step-up
-from governance.accounts.login_throttle import BLOCKED_MESSAGE, login_blocked, login_failed, login_succeeded
+from governance.accounts.lockout import BLOCKED_MESSAGE, locked_out
 
 
 class TokenOutput(serializers.Serializer):
@@ -23,21 +24,20 @@ class TokenOutput(serializers.Serializer):
 class TokenObtainApi(APIView):
     """Exchange a username and password for the user's API token (`Authorization: Token <key>`).
 
-    Failed attempts count towards the same log-in throttle as the HTML form."""
+    Failed attempts count towards the same django-axes lockout as the HTML form (Django's authenticate(),
+    which AuthTokenSerializer calls, runs axes' backend and sends the failure signal axes counts)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [LoginRateThrottle]  # per address, in every environment (the lockout is per username too)
 
     @extend_schema(request=AuthTokenSerializer, responses={200: TokenOutput}, auth=[])
     def post(self, request):
-        username = str(request.data.get("username", ""))
-        if login_blocked(request, username):
-            return Response({"non_field_errors": [BLOCKED_MESSAGE]}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         data = AuthTokenSerializer(data=request.data, context={"request": request})
         if not data.is_valid():
-            login_failed(request, username)
+            if locked_out(request):
+                return Response({"non_field_errors": [BLOCKED_MESSAGE]}, status=status.HTTP_429_TOO_MANY_REQUESTS)
             return Response(data.errors, status=status.HTTP_400_BAD_REQUEST)
-        login_succeeded(request, username)
         token, _ = Token.objects.get_or_create(user=data.validated_data["user"])
         return Response({"token": token.key})
 

@@ -4,23 +4,21 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from governance.accounts.login_throttle import BLOCKED_MESSAGE, login_blocked, login_failed, login_succeeded
+from governance.accounts.lockout import BLOCKED_MESSAGE, locked_out
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's log-in form, refusing to check passwords after too many failures (login_throttle)."""
+    """Django's log-in form; django-axes (its authentication backend and signal handlers, settings
+    AXES_*) counts the failures per username and client address and refuses to check the password of a
+    locked-out pair. A locked-out attempt gets BLOCKED_MESSAGE instead of "wrong password"."""
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        if login_blocked(self.request, username):
-            raise ValidationError(BLOCKED_MESSAGE, code="throttled")
         try:
-            cleaned = super().clean()
+            return super().clean()
         except ValidationError:
-            login_failed(self.request, username)
+            if locked_out(self.request):
+                raise ValidationError(BLOCKED_MESSAGE, code="throttled") from None
             raise
-        login_succeeded(self.request, username)
-        return cleaned
 
     @property
     def throttled(self) -> bool:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from governance.accounts import selectors, services
@@ -10,12 +13,22 @@ from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmFo
 from governance.form_errors import call_service
 from governance.permissions import role_required
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
+from governance.throttling import LoginRateThrottle
 
 
 class LoginView(auth_views.LoginView):
-    """Django's log-in view with failed-login throttling; a throttled attempt answers 429."""
+    """Django's log-in view; a log-in django-axes locked out answers 429 (the page, with the message)."""
 
     authentication_form = ThrottledAuthenticationForm
+
+    def post(self, request, *args, **kwargs):
+        throttle = LoginRateThrottle()
+        if not throttle.allow_request(request, self):
+            response = HttpResponse("Too many log-in attempts from your address. Wait a minute before trying again.",
+                                    status=429, content_type="text/plain; charset=utf-8")
+            response["Retry-After"] = str(math.ceil(throttle.wait()))
+            return response
+        return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

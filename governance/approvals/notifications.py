@@ -9,7 +9,9 @@ Receivers recompute the HMAC over the timestamp and the raw body, compare in con
 timestamps. Each delivery is a row that owns its state, and is delivered by a job of kind "webhook" (its
 subject; registered in approvals/apps.py) through the one dispatch (governance.jobs.dispatch):
 `governance.deliver_webhook` (default queue) tries it, and the job is queued again after a backoff that
-doubles (2, 4, 8, … s, at most 10 minutes), up to WEBHOOK_MAX_ATTEMPTS.
+doubles (2, 4, 8, … s, at most 10 minutes), up to WEBHOOK_MAX_ATTEMPTS. The POST goes through
+webhook_http: public addresses only (or WEBHOOK_ALLOWED_NETWORKS), vetted at registration and at each
+delivery, connected to the vetted address, no redirect followed; a refused address gives the delivery up.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ import json
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.roles import ADMIN, REVIEWER
+from governance.approvals import webhook_http
 from governance.approvals.models import DeliveryStatus, DeploymentRequest, Webhook, WebhookDelivery, WebhookEvent
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import NotAllowed, ValidationFailed
@@ -142,22 +143,25 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
         delivery.save(update_fields=["attempts"])
     body = json.dumps(delivery.payload, sort_keys=True, ensure_ascii=False).encode()
     timestamp = str(int(time.time()))
-    http = urllib.request.Request(delivery.webhook.url, data=body, method="POST", headers={
+    headers = {
         "Content-Type": "application/json", "User-Agent": "governance-webhooks/1",
         "X-Governance-Event": delivery.event, "X-Governance-Delivery": str(delivery.pk),
         "X-Governance-Timestamp": timestamp,
-        "X-Governance-Signature": signature(delivery.webhook.secret, timestamp, body)})
-    code, error = None, ""
+        "X-Governance-Signature": signature(delivery.webhook.secret, timestamp, body)}
+    code, error, refused = None, "", False
     try:
-        # webhook_create admits only http(s) URLs: no file:// or custom scheme reaches urlopen.
-        with urllib.request.urlopen(http, timeout=settings.WEBHOOK_TIMEOUT_S) as response:  # nosec B310
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        code, error = exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        code = webhook_http.post(delivery.webhook.url, body=body, headers=headers,
+                                 timeout=settings.WEBHOOK_TIMEOUT_S)
+        if 300 <= code < 400:
+            error = f"HTTP {code} (redirects are not followed)"
+        elif not 200 <= code < 300:
+            error = f"HTTP {code}"
+    except webhook_http.AddressRefused as exc:
+        error, refused = f"refused: {exc}"[:500], True
+    except (OSError, ValueError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     delivered = code is not None and 200 <= code < 300
-    gave_up = not delivered and delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    gave_up = not delivered and (refused or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         last_status_code=code, last_error=error,
         status=DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED if gave_up else DeliveryStatus.PENDING,
@@ -177,6 +181,9 @@ def webhook_create(*, actor, url: str, events: list[str], secret: str = "") -> W
     parsed = urlparse(url or "")
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValidationFailed("The URL must be http(s)://host/…", field="url")
+    refusal = webhook_http.url_refusal(url)
+    if refusal:
+        raise ValidationFailed(refusal, field="url")
     unknown = set(events or []) - set(WebhookEvent.values)
     if not events or unknown:
         raise ValidationFailed(f"Events must be among {', '.join(WebhookEvent.values)}.", field="events")

@@ -6,10 +6,10 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.permissions import role_permission
+from governance.permissions import READ_ROLES, role_permission
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
-from governance.api_lists import (CreatedRangeInput, ListPagination, id_filter, list_filters, ordering_field,
-                                  search_filter)
+from governance.api_lists import (CreatedRangeInput, ListPagination, body_filters, id_filter, list_filters,
+                                  ordering_field, refuse_in_query, search_filter)
 from governance.audits import selectors, services
 from governance.audits.models import Audit, AuditStatus, Prediction
 from governance.datasets.models import DatasetVersion
@@ -109,8 +109,13 @@ class AuditFilterInput(CreatedRangeInput):
 
 class PredictionFilterInput(serializers.Serializer):
     predicted_label = serializers.CharField(max_length=100, required=False)
-    subject_id = serializers.CharField(max_length=200, required=False)
     ordering = ordering_field(*selectors.PREDICTION_ORDERING, default="id")
+
+
+class PredictionSearchInput(PredictionFilterInput):
+    subject_id = serializers.CharField(max_length=200, required=False,
+                                       help_text="Only the decisions about this data subject (sent in the body, "
+                                                 "never a URL).")
 
 
 class AuditRowsPaginator(ListPagination.django_paginator_class):
@@ -158,6 +163,9 @@ class AuditDetailApi(generics.RetrieveAPIView):
 
 
 class AuditPredictionListApi(generics.ListAPIView):
+    """An audit's predictions. The decisions about one data subject: POST `{"subject_id": ...}` to `search/` (a
+    subject id in this URL's query string is refused: access logs keep URLs)."""
+
     permission_classes = [EngineerWrites]
     serializer_class = PredictionOutput
 
@@ -165,9 +173,27 @@ class AuditPredictionListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    def filters(self) -> dict:
+        refuse_in_query(self.request, "subject_id", search_url=f"/api/audits/{self.kwargs['pk']}/predictions/search/")
+        return list_filters(PredictionFilterInput, self.request)
+
     def get_queryset(self):
-        return selectors.prediction_list(audit_id=self.kwargs["pk"],
-                                         filters=list_filters(PredictionFilterInput, self.request))
+        return selectors.prediction_list(audit_id=self.kwargs["pk"], filters=self.filters())
+
+
+class AuditPredictionSearchApi(AuditPredictionListApi):
+    """The predictions list with its filters in the POST body, `subject_id` among them; a read (every reader's
+    role), pages still `?page=` / `?page_size=`."""
+
+    permission_classes = [role_permission(*READ_ROLES)]
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=PredictionSearchInput, responses={200: PredictionOutput(many=True)})
+    def post(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
+
+    def filters(self) -> dict:
+        return body_filters(PredictionSearchInput, self.request)
 
 
 class AuditCompareApi(APIView):

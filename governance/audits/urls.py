@@ -7,6 +7,8 @@ api_urls = [
     path("api/audits/compare/", api.AuditCompareApi.as_view(), name="api-audit-compare"),
     path("api/audits/<int:pk>/", api.AuditDetailApi.as_view(), name="api-audit"),
     path("api/audits/<int:pk>/predictions/", api.AuditPredictionListApi.as_view(), name="api-audit-predictions"),
+    path("api/audits/<int:pk>/predictions/search/", api.AuditPredictionSearchApi.as_view(),
+         name="api-audit-predictions-search"),
     path("api/audits/<int:pk>/reveal/", api.AuditTextRevealApi.as_view(), name="api-audit-text-reveal"),
 ]
 

@@ -1,7 +1,7 @@
 """Data subjects: the salted hash that stands for them in logs and certificates, and reads of their data.
 
 A subject id never reaches the audit log or an erasure certificate. They carry `subject_hash(id)`:
-HMAC-SHA256 keyed with a server-side salt (COMPLIANCE_SUBJECT_SALT, else derived from SECRET_KEY), so the
+HMAC-SHA256 keyed with a server-side salt (COMPLIANCE_SUBJECT_SALT, governance/keys.py; never SECRET_KEY), so the
 hash cannot be recomputed from a guessed id by anyone without the key, yet the same id always maps to the
 same hash (a later access request finds the erasure certificate by it).
 """

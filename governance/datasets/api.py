@@ -8,14 +8,16 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.errors import NotAllowed
-from governance.permissions import role_permission, user_has_role
+from governance.errors import NotAllowed, ValidationFailed
+from governance.permissions import READ_ROLES, role_permission, user_has_role
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
-from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
+from governance.api_lists import (CreatedRangeInput, body_filters, bool_filter, id_filter, list_filters, ordering_field,
+                                  refuse_in_query, search_filter)
 from governance.datasets import selectors, services
 from governance.datasets.choices import FileFormat, LawfulBasis
 from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
 from governance.jobs.api import JobOutput
+from governance.uploads import UploadPolicy, upload_refusals
 
 EngineerWrites = role_permission(ML_ENGINEER)
 
@@ -127,14 +129,25 @@ class DatasetVersionFilterInput(CreatedRangeInput):
 class RecordFilterInput(serializers.Serializer):
     q = search_filter("The text contains.")
     label = serializers.CharField(max_length=100, required=False)
-    subject_id = serializers.CharField(max_length=200, required=False)
     ordering = ordering_field(*selectors.RECORD_ORDERING, default="row_index")
+
+
+class RecordSearchInput(RecordFilterInput):
+    subject_id = serializers.CharField(max_length=200, required=False,
+                                       help_text="Only this data subject's records (sent in the body, never a URL).")
+
+
+def refuse_stopped_uploads(request) -> None:
+    """400 at the field when UploadGuard stopped reading a file (over the limit, or not expected)."""
+    for field, message in upload_refusals(request).items():
+        raise ValidationFailed(message, field=field)
 
 
 class DatasetListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = DatasetOutput
     parser_classes = [MultiPartParser, FormParser]
+    upload_policy = UploadPolicy(roles=(ML_ENGINEER,), max_bytes_setting="DATASET_UPLOAD_MAX_BYTES", field="file")
 
     @extend_schema(parameters=[DatasetFilterInput])
     def get(self, request, *args, **kwargs):
@@ -145,6 +158,7 @@ class DatasetListApi(generics.ListAPIView):
 
     @extend_schema(request=DatasetUploadInput, responses={201: DatasetVersionOutput})
     def post(self, request):
+        refuse_stopped_uploads(request)
         data = DatasetUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -183,6 +197,9 @@ class DatasetVersionDetailApi(generics.RetrieveAPIView):
 
 
 class DatasetRecordListApi(generics.ListAPIView):
+    """A version's records. A data subject's records: POST `{"subject_id": ...}` to `search/` (a subject id in
+    this URL's query string is refused: access logs keep URLs)."""
+
     permission_classes = [EngineerWrites]
     serializer_class = RecordOutput
 
@@ -190,13 +207,33 @@ class DatasetRecordListApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    def filters(self) -> dict:
+        refuse_in_query(self.request, "subject_id",
+                        search_url=f"/api/dataset-versions/{self.kwargs['pk']}/records/search/")
+        return list_filters(RecordFilterInput, self.request)
+
     def get_queryset(self):
-        filters = list_filters(RecordFilterInput, self.request)
+        filters = self.filters()
         if filters.get("q") and not reads_raw_texts(self.request.user):
             # A search in texts a reader sees masked would tell them whether a name is in the data.
             raise NotAllowed("Searching the texts needs the ML engineer or compliance officer role; other "
                              "readers see them masked.", field="q")
         return selectors.dataset_record_list(version_id=self.kwargs["pk"], filters=filters)
+
+
+class DatasetRecordSearchApi(DatasetRecordListApi):
+    """The records list with its filters in the POST body, `subject_id` among them; a read (every reader's
+    role), pages still `?page=` / `?page_size=`."""
+
+    permission_classes = [role_permission(*READ_ROLES)]
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=RecordSearchInput, responses={200: RecordOutput(many=True)})
+    def post(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
+
+    def filters(self) -> dict:
+        return body_filters(RecordSearchInput, self.request)
 
 
 # ------------------------------------------------------------------------------------------- datasheets

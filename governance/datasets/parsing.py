@@ -6,7 +6,10 @@ import csv
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from governance.errors import ValidationFailed
 
@@ -49,9 +52,12 @@ def parse_file(raw: bytes, *, file_name: str, file_format: str | None = None) ->
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationFailed(f"The file is not UTF-8 text (byte {exc.start}).", field="file") from exc
+        line_no = raw.count(b"\n", 0, exc.start) + 1
+        raise ValidationFailed(f"Line {line_no} is not UTF-8 text (byte {exc.start} of the file).",
+                               field="file") from exc
     if "\x00" in text:
         raise ValidationFailed("The file contains NUL bytes; is it a binary file?", field="file")
+    _check_line_lengths(text)
     columns, rows = _parse_jsonl(text) if fmt == "jsonl" else _parse_csv(text)
     if not rows:
         raise ValidationFailed("The file has a header but no rows.", field="file")
@@ -80,15 +86,47 @@ def _parse_csv(text: str) -> tuple[list[str], list[dict]]:
     return header, rows
 
 
+def _check_line_lengths(text: str) -> None:
+    """Every line at most DATASET_MAX_LINE_CHARS characters: a row is a text a model reads, not a megabyte."""
+    limit = settings.DATASET_MAX_LINE_CHARS
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        if len(line) > limit:
+            raise ValidationFailed(f"Line {line_no} is {len(line)} characters long; at most {limit} are accepted "
+                                   "(DATASET_MAX_LINE_CHARS).", field="file")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {literal[:40]} is too large")
+    return value
+
+
+def _parse_json_line(line: str, line_no: int):
+    """One JSON value; every way it can fail (syntax, NaN/Infinity, an integer past Python's digit limit, a
+    float that overflows, nesting too deep for the parser) is a 400 that names the line."""
+    try:
+        return json.loads(line, parse_constant=_no_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"Line {line_no} is not valid JSON: {exc.msg} (column {exc.colno}).",
+                               field="file") from exc
+    except RecursionError as exc:
+        raise ValidationFailed(f"Line {line_no} nests arrays or objects too deeply.", field="file") from exc
+    except ValueError as exc:  # NaN/Infinity, huge floats, integers over sys.get_int_max_str_digits()
+        reason = str(exc).split(";")[0]
+        raise ValidationFailed(f"Line {line_no} holds a number that is not accepted: {reason}.", field="file") from exc
+
+
 def _parse_jsonl(text: str) -> tuple[list[str], list[dict]]:
     rows, columns = [], {}
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationFailed(f"Line {line_no} is not valid JSON: {exc.msg}.", field="file") from exc
+        obj = _parse_json_line(line, line_no)
         if not isinstance(obj, dict):
             raise ValidationFailed(f"Line {line_no} is not a JSON object.", field="file")
         row = {str(k): "" if v is None else str(v) for k, v in obj.items()}

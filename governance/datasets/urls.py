@@ -11,6 +11,8 @@ api_urls = [
     path("api/dataset-versions/<int:pk>/", api.DatasetVersionDetailApi.as_view(), name="api-dataset-version"),
     path("api/dataset-versions/<int:pk>/records/", api.DatasetRecordListApi.as_view(),
          name="api-dataset-records"),
+    path("api/dataset-versions/<int:pk>/records/search/", api.DatasetRecordSearchApi.as_view(),
+         name="api-dataset-records-search"),
     path("api/dataset-versions/<int:pk>/datasheet/", api.DatasheetApi.as_view(),
          name="api-dataset-datasheet"),
     path("api/dataset-versions/<int:pk>/drift/", api.DatasetDriftApi.as_view(), name="api-dataset-drift"),

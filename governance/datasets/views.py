@@ -17,6 +17,7 @@ from governance.datasets.forms import (DatasetCompareForm, DatasetResampleForm, 
 from governance.datasets.models import Dataset, DatasetVersion
 from governance.form_errors import call_service
 from governance.list_filters import ListFilters
+from governance.uploads import accepts_uploads, upload_refusals
 
 
 @login_required
@@ -30,10 +31,17 @@ def dataset_list(request):
 
 @login_required
 @role_required(ML_ENGINEER)
+@accepts_uploads(roles=(ML_ENGINEER,), max_bytes_setting="DATASET_UPLOAD_MAX_BYTES", field="file")
 def dataset_upload(request):
-    form = DatasetUploadForm(request.POST or None, request.FILES or None,
+    refused = upload_refusals(request)  # UploadGuard stopped reading the file at the limit
+    posted = request.method == "POST"  # bound even when the guard left the body unread (empty)
+    form = DatasetUploadForm(request.POST if posted else None, request.FILES if posted else None,
                              initial={"dataset": request.GET.get("dataset")})
-    if request.method == "POST" and form.is_valid():
+    if refused:
+        form.is_valid()
+        for field, message in refused.items():
+            form.add_error(field if field in form.fields else None, message)
+    if request.method == "POST" and not refused and form.is_valid():
         fields = dict(form.cleaned_data)
         upload = fields.pop("file")
         raw = upload.read(settings.DATASET_UPLOAD_MAX_BYTES + 1)  # one byte past the limit is enough to refuse

@@ -6,6 +6,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.errors import ValidationFailed
 from governance.permissions import role_permission
 from governance.roles import ML_ENGINEER, REVIEWER
 from governance.api_lists import (CreatedRangeInput, bool_filter, id_filter, instant_filter, list_filters,
@@ -14,6 +15,7 @@ from governance.datasets.models import DatasetVersion
 from governance.registry import mitigation, selectors, services
 from governance.registry.choices import EncoderChoice, Environment, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
+from governance.uploads import UploadPolicy, upload_refusals
 
 EngineerWrites = role_permission(ML_ENGINEER)
 
@@ -264,6 +266,7 @@ class PretrainedEncoderListApi(generics.ListAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = PretrainedEncoderOutput
     parser_classes = [MultiPartParser, FormParser]
+    upload_policy = UploadPolicy(roles=(ML_ENGINEER,), max_bytes_setting="PRETRAINED_UPLOAD_MAX_BYTES", field="archive")
 
     @extend_schema(parameters=[PretrainedEncoderFilterInput])
     def get(self, request, *args, **kwargs):
@@ -274,6 +277,8 @@ class PretrainedEncoderListApi(generics.ListAPIView):
 
     @extend_schema(request={"multipart/form-data": PretrainedEncoderInput}, responses={201: PretrainedEncoderOutput})
     def post(self, request):
+        for field, message in upload_refusals(request).items():
+            raise ValidationFailed(message, field=field)
         data = PretrainedEncoderInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)

@@ -15,6 +15,7 @@ from governance.registry import mitigation, selectors, services
 from governance.registry.forms import DeploymentChangeForm, TrainForm
 from governance.registry.forms import MitigationForm, PretrainedEncoderForm
 from governance.registry.models import Model, ModelVersion
+from governance.uploads import accepts_uploads, upload_refusals
 
 
 @login_required
@@ -111,14 +112,21 @@ def model_version_mitigate(request, pk: int):
 
 @login_required
 @role_required(*READ_ROLES)
+@accepts_uploads(roles=(ML_ENGINEER,), max_bytes_setting="PRETRAINED_UPLOAD_MAX_BYTES", field="archive")
 def pretrained_encoder_list(request):
     """Registered external encoders, and (ML engineers) the form that registers one from a zip."""
     form = None
     if selectors.pretrained_encoder_can_register(user=request.user):
-        form = PretrainedEncoderForm(request.POST or None, request.FILES or None)
+        refused = upload_refusals(request)  # UploadGuard stopped reading the zip at the limit
+        posted = request.method == "POST"  # bound even when the guard left the body unread (empty)
+        form = PretrainedEncoderForm(request.POST if posted else None, request.FILES if posted else None)
+        if refused:
+            form.is_valid()
+            for field, message in refused.items():
+                form.add_error(field if field in form.fields else None, message)
     elif request.method == "POST":
         raise PermissionDenied("Registering an encoder needs the ML engineer role.")
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.errors and form.is_valid():
         fields = dict(form.cleaned_data)
         upload = fields.pop("archive")
         encoder = call_service(form, services.pretrained_encoder_register, actor=request.user, archive=upload,

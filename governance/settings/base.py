@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "governance.dashboard",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a log-in axes locked out into its 429
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -124,16 +127,38 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
         "file_overwrite": True, "default_acl": None, "querystring_auth": True}}
 
 LOGIN_URL = "login"
-# Failed-login throttling (governance/accounts/login_throttle.py), per username and address.
-LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
-LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", 15 * 60))
+# The client's address: REMOTE_ADDR, or behind this many reverse proxies of ours the entry that the
+# outermost one appended to X-Forwarded-For (governance/client_address.py). Never more than the
+# proxies really in front: each extra count lets a client choose its address with a forged header.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
+# Failed-login lockout: django-axes, counting failures per username *and* client address (one address cannot
+# lock a user out everywhere), in the default cache (Redis in production); LOGIN_FAILURE_LIMIT failures lock
+# the pair out for LOGIN_FAILURE_WINDOW_S. The log-in page and POST /api/auth/token/ answer 429.
+AUTHENTICATION_BACKENDS = ["governance.accounts.backends.LockoutBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("LOGIN_FAILURE_WINDOW_S", 15 * 60)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "governance.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "governance.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Log-in attempts per client address across usernames (governance.throttling.LoginRateThrottle): 429 above it.
+LOGIN_RATE_PER_ADDRESS = os.environ.get("LOGIN_RATE_PER_ADDRESS", "30/min")
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Uploads: datasets up to 50 MB, streamed to disk above 2.5 MB.
+# Uploads: datasets up to 50 MB, streamed to disk above 2.5 MB. governance.uploads.UploadGuard judges each
+# multipart body first: who may upload to that view (else 403 before the body is read) and how much is read.
+FILE_UPLOAD_HANDLERS = ["governance.uploads.UploadGuard",
+                        "django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
+# The longest line a dataset file (CSV or JSON Lines) may have, in characters: longer is a 400 naming the line.
+DATASET_MAX_LINE_CHARS = int(os.environ.get("DATASET_MAX_LINE_CHARS", 100_000))
 # A zipped Hugging Face encoder folder (registry.services.pretrained_encoder_register); streamed to disk.
 PRETRAINED_UPLOAD_MAX_BYTES = int(os.environ.get("PRETRAINED_UPLOAD_MAX_BYTES", 500 * 1024 * 1024))
 
@@ -143,11 +168,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's parsers, the JSON one turning a too deeply nested body into a 400 (governance/api_parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["governance.api_parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "governance.api_lists.ListPagination",  # ?page= and ?page_size=
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["governance.throttling.UserRateThrottle"],
+    # The throttles' client address: REMOTE_ADDR, or behind our proxies the one the outermost appended to
+    # X-Forwarded-For; left unset, DRF would take a client's own X-Forwarded-For as its address.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min")},
 }
 SPECTACULAR_SETTINGS = {
@@ -245,9 +276,17 @@ if os.environ.get("AUDIT_CHECKPOINT_S3_BUCKET"):
         "secret_key": os.environ.get("AUDIT_CHECKPOINT_S3_SECRET_ACCESS_KEY") or None,
         "retention_days": int(os.environ.get("AUDIT_CHECKPOINT_RETENTION_DAYS", 3650)),
         "lock_mode": os.environ.get("AUDIT_CHECKPOINT_LOCK_MODE", "COMPLIANCE")}}
+# The compliance salt keying subject hashes, pseudonymisation tokens and the log's free-text digests
+# (governance/keys.py): COMPLIANCE_SUBJECT_SALT, else this file, generated on first use. Never SECRET_KEY.
+COMPLIANCE_SUBJECT_SALT = os.environ.get("COMPLIANCE_SUBJECT_SALT", "")
+COMPLIANCE_SUBJECT_SALT_FILE = Path(os.environ.get("COMPLIANCE_SUBJECT_SALT_FILE",
+                                                   VAR_DIR / "keys" / "compliance-subject-salt"))
 # Deployment-approval webhooks: attempts (exponential backoff between them) and the per-call timeout.
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", 5))
 WEBHOOK_TIMEOUT_S = float(os.environ.get("WEBHOOK_TIMEOUT_S", 10))
+# Webhooks reach public addresses only (governance/approvals/webhook_http.py); an internal receiver's network
+# must be listed here (CIDRs, comma-separated: "10.20.0.0/16,fd00:1::/64").
+WEBHOOK_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()]
 
 LOGGING = {
     "version": 1,

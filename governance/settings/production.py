@@ -19,6 +19,15 @@ if not re.fullmatch(r"[0-9a-fA-F]{64}", os.environ.get("AUDIT_SIGNING_KEY", "").
                                "characters, the same on every machine (python -c 'import secrets; "
                                "print(secrets.token_hex(32))').")
 AUDIT_SIGNING_KEY_FILE = None
+# The compliance salt (governance/keys.py) likewise: from the secret store, never generated, never SECRET_KEY
+# (rotating SECRET_KEY must leave subject hashes, and so erasure certificates' subjects, unchanged).
+COMPLIANCE_SUBJECT_SALT = os.environ.get("COMPLIANCE_SUBJECT_SALT", "").strip()
+if len(COMPLIANCE_SUBJECT_SALT) < 32 or COMPLIANCE_SUBJECT_SALT == SECRET_KEY:
+    raise ImproperlyConfigured("COMPLIANCE_SUBJECT_SALT must be set in production: at least 32 random characters, "
+                               "the same on every machine and not the SECRET_KEY (python -c 'import secrets; "
+                               "print(secrets.token_hex(32))'). A deployment that relied on the old fallback "
+                               "keeps its subject hashes by setting it to the former SECRET_KEY once.")
+COMPLIANCE_SUBJECT_SALT_FILE = None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True

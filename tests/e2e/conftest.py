@@ -25,7 +25,9 @@ def _worker_env(queues: str, artifact_root: Path) -> dict:
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "ARTIFACT_ROOT": str(artifact_root),
             "JOB_DISPATCH": "celery", "PYTHONUNBUFFERED": "1",
             # The test's own checkpoint folder: a worker reading another run's checkpoints would refuse to sign.
-            "AUDIT_CHECKPOINT_DIR": str(settings.AUDIT_CHECKPOINT_DIR)}
+            "AUDIT_CHECKPOINT_DIR": str(settings.AUDIT_CHECKPOINT_DIR),
+            # The tests' webhook receivers listen on loopback, which webhooks reach only when allow-listed.
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}
 
 
 @pytest.fixture

@@ -128,9 +128,10 @@ def test_the_refusal_shows_on_the_page_and_in_the_api(client, api_client):
 
 @pytest.mark.e2e
 def test_the_beat_task_refuses_logs_and_tells_the_witnesses_who_got_every_signed_head(celery_worker_process,
-                                                                                      api_client):
+                                                                                      api_client, settings):
     from workers.celery import app
 
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # as the worker's (tests/e2e/conftest.py)
     receiver = Receiver()
     try:
         api_client.force_authenticate(make_user(roles.ADMIN))

@@ -92,6 +92,9 @@ WRITES = {
     "totp-device": ("post", {REV, CO, ADM}),
     "api-audit-text-reveal": ("post", {REV, CO, ADM}),
     "audit-text-reveal": ("post", {REV, CO, ADM}),
+    # Searches whose filters are personal data (a subject id) travel in the POST body: reads for every role.
+    "api-dataset-records-search": ("post", EVERYONE),
+    "api-audit-predictions-search": ("post", EVERYONE),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {

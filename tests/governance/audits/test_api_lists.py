@@ -90,9 +90,19 @@ def test_the_predictions_list_pages_filters_and_orders(api_client, audits):
     url = f"{AUDITS}{audit.pk}/predictions/"
     assert_paginates(api_client, url)
     assert listed(api_client, url)["count"] == 12
-    assert ids(api_client, url, "subject_id", subject_id="S01") == ["S01"] * 3
+    # A subject's decisions: the id in the POST body of search/, never in the URL (a GET with it is a 400).
+    search = f"{url}search/"
+    found = api_client.post(search, {"subject_id": "S01"}, format="json")
+    assert found.status_code == 200 and [r["subject_id"] for r in found.json()["results"]] == ["S01"] * 3
     assert ids(api_client, url, "predicted_label", predicted_label="no") == ["no"] * 4
-    assert len(ids(api_client, url, subject_id="S00", predicted_label="no")) == 1  # of i = 0, 4, 8 only 0 is "no"
+    both = api_client.post(search, {"subject_id": "S00", "predicted_label": "no"}, format="json").json()
+    assert both["count"] == 1  # of i = 0, 4, 8 only 0 is "no"
+    paged = api_client.post(f"{search}?page_size=2", {"subject_id": "S01"}, format="json").json()
+    assert paged["count"] == 3 and len(paged["results"]) == 2 and paged["next"]
+    refused = api_client.get(url, {"subject_id": "S01"})
+    assert refused.status_code == 400 and "search/" in refused.json()["subject_id"][0]
+    bad = api_client.post(search, {"subject_id": "s" * 201}, format="json")
+    assert bad.status_code == 400 and "subject_id" in bad.json()
     assert_orders(api_client, url, "id")
     assert_orders(api_client, url, "subject_id")
     assert_orders(api_client, url, "predicted_label")

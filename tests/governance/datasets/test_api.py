@@ -92,3 +92,57 @@ def test_auditor_cannot_upload_but_can_list(api_client, db):
 
 def test_anonymous_is_refused(api_client, db):
     assert api_client.get(URL).status_code in (401, 403)
+
+
+def _good_line(i: int) -> str:
+    return json.dumps({"subject_id": f"u{i}", "text": f"text {i}", "hired": "yes" if i % 2 else "no",
+                       "gender": "female", "age_band": "30-44"})
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ("[" * 100_000 + "]" * 100_000, "Line 3 is 200000 characters long"),  # over the line cap
+    ("[" * 40_000 + "]" * 40_000, "Line 3 nests arrays or objects too deeply"),  # RecursionError
+    ('{"subject_id": "u9", "text": "t", "hired": ' + "9" * 5000 + "}", "Line 3 holds a number"),  # int digits
+    ('{"subject_id": "u9", "text": "t", "hired": NaN}', "Line 3 holds a number that is not accepted: NaN"),
+    ('{"subject_id": "u9", "text": "t", "hired": -Infinity}', "Line 3 holds a number"),
+    ('{"subject_id": "u9", "text": "t", "hired": 1e999}', "Line 3 holds a number"),
+    ('{"subject_id": "u9", "text": "t", "hired": "yes"', "Line 3 is not valid JSON"),
+    ("[1, 2]", "Line 3 is not a JSON object"),
+])
+def test_every_json_lines_parse_error_is_a_400_naming_the_line(api_client, engineer, bad, fragment):
+    api_client.force_authenticate(engineer)
+    raw = "\n".join([_good_line(0), _good_line(1), bad, _good_line(3)]).encode()
+    response = _post(api_client, raw, file_name="data.jsonl")
+    assert response.status_code == 400, response.content
+    assert fragment in " ".join(response.json()["file"])
+    assert not Dataset.objects.exists() and not DatasetRecord.objects.exists()
+
+
+def test_invalid_utf8_names_its_line(api_client, engineer):
+    api_client.force_authenticate(engineer)
+    raw = "\n".join([_good_line(0), _good_line(1)]).encode() + b'\n{"text": "caf\xe9"}\n'
+    response = _post(api_client, raw, file_name="data.jsonl")
+    assert response.status_code == 400 and "Line 3 is not UTF-8" in " ".join(response.json()["file"])
+
+
+def test_the_line_cap_is_a_setting_and_applies_to_csv_too(api_client, engineer, settings):
+    settings.DATASET_MAX_LINE_CHARS = 50
+    api_client.force_authenticate(engineer)
+    raw = b"subject_id,text,hired,gender,age_band\nS1,short,yes,female,18-29\nS2," + b"x" * 60 + b",no,male,18-29\n"
+    response = _post(api_client, raw)
+    assert response.status_code == 400
+    assert "Line 3 is 77 characters long; at most 50" in " ".join(response.json()["file"])
+
+
+def test_the_upload_page_shows_a_json_lines_error_at_the_file_field(engineer):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(engineer)
+    raw = "\n".join([_good_line(0), '{"subject_id": "u1", "hired": ' + "9" * 5000 + "}"]).encode()
+    response = client.post("/datasets/upload/", {
+        "name": "deep", "file": SimpleUploadedFile("d.jsonl", raw), "text_column": "text", "label_column": "hired",
+        "subject_column": "subject_id", "lawful_basis": "none"})
+    assert response.status_code == 400
+    assert "Line 2 holds a number" in " ".join(response.context["form"].errors.get("file", [])), response.context["form"].errors
+    assert not Dataset.objects.exists()

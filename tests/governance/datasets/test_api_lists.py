@@ -100,7 +100,12 @@ def test_the_records_list_pages_filters_and_orders(api_client, data):
     assert_paginates(api_client, url)
     assert listed(api_client, url)["count"] == 30
     first = DatasetRecord.objects.get(version=version, row_index=0)
-    assert ids(api_client, url, "row_index", subject_id=first.subject_id) == [0]
+    # A subject's records: the id in the POST body of search/, never in the URL (a GET with it is a 400).
+    found = api_client.post(f"{url}search/", {"subject_id": first.subject_id}, format="json")
+    assert found.status_code == 200 and [r["row_index"] for r in found.json()["results"]] == [0]
+    refused = api_client.get(url, {"subject_id": first.subject_id})
+    assert refused.status_code == 400 and "search/" in refused.json()["subject_id"][0]
+    assert api_client.post(f"{url}search/", {"subject_id": "s" * 201}, format="json").status_code == 400
     labels = ids(api_client, url, "label", label="yes", page_size=100)
     assert labels and set(labels) == {"yes"}
     assert len(labels) == DatasetRecord.objects.filter(version=version, label="yes").count()

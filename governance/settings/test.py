@@ -23,6 +23,10 @@ LOGIN_RATE_PER_ADDRESS = "10000/min"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Artifacts of a test run go to a fresh temporary folder (the e2e worker is handed the same path).
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT") or tempfile.mkdtemp(prefix="governance-test-artifacts-"))
+# So do signed checkpoints (tests/conftest.py gives each test its own; a process started without one, such as
+# a worker or a management command, never writes into var/, where the demo's log would meet them).
+AUDIT_CHECKPOINT_DIR = Path(os.environ.get("AUDIT_CHECKPOINT_DIR")
+                            or tempfile.mkdtemp(prefix="governance-test-checkpoints-"))
 # django-axes counts failed log-ins in the default cache, here per-process local memory: right for one test
 # process (production shares Redis, where the check is silent).
 SILENCED_SYSTEM_CHECKS = ["axes.W001"]

@@ -6,8 +6,13 @@ Safe to run again: an already loaded demo is left as it is.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from django.test.utils import override_settings
 
 from governance import roles
@@ -16,6 +21,7 @@ from governance.approvals.models import DeploymentPolicy
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
                                            deployment_request_create)
 from governance.audits.services import audit_request
+from governance.auditlog.models import AuditLogEntry
 from governance.auditlog.services import audit_log_checkpoint_write
 from governance.compliance.services import organisation_profile_update
 from governance.datasets.models import Dataset
@@ -55,6 +61,7 @@ class Command(BaseCommand):
         parser.add_argument("--explain-rows", type=int, default=12)
 
     def handle(self, *args, rows: int, explain_rows: int, **options):
+        self._set_aside_checkpoints_of_another_database()
         self._users()
         self._policies()
         if Dataset.objects.filter(name=DATASET).exists():
@@ -161,6 +168,20 @@ class Command(BaseCommand):
                                  min_accuracy=0.7, max_audit_age_days=30, fairness_rules=[
                                      {"metric": "demographic_parity_difference", "grouping": "*", "max": 0.1},
                                      {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.15}])
+
+    def _set_aside_checkpoints_of_another_database(self) -> None:
+        """A fresh demo database (an empty log) next to signed checkpoints left by an earlier one (the SQLite
+        file deleted): the checkpoint writer would rightly refuse to sign a log those checkpoints do not match.
+        They belong to that earlier database, so the demo moves them aside, says where, and starts afresh."""
+        folder = Path(settings.AUDIT_CHECKPOINT_DIR)
+        old = sorted(folder.glob("checkpoint-*.json")) if folder.is_dir() else []
+        if not old or AuditLogEntry.objects.exists():
+            return
+        aside = folder.with_name(f"{folder.name}.previous-{timezone.now():%Y%m%dT%H%M%S}")
+        aside.mkdir(parents=True)
+        for path in old:
+            shutil.move(str(path), aside / path.name)
+        self.stdout.write(f"The demo database is new: {len(old)} checkpoints of an earlier one moved to {aside}.")
 
     def _users(self) -> None:
         for username, password, user_roles in USERS:

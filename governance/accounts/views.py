@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from governance.accounts import selectors, services
+from governance.accounts.oidc import oidc_enabled
 from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmForm, TotpEnrolForm
 from governance.form_errors import call_service
 from governance.permissions import role_required
@@ -16,6 +18,12 @@ class LoginView(auth_views.LoginView):
     """Django's log-in view with failed-login throttling; a throttled attempt answers 429."""
 
     authentication_form = ThrottledAuthenticationForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sso_provider"] = settings.OIDC_PROVIDER_NAME if oidc_enabled() else ""
+        context["sso_failed"] = self.request.GET.get("sso") == "failed"
+        return context
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -122,6 +123,31 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
         "access_key": os.environ.get("ARTIFACT_S3_ACCESS_KEY_ID") or None,  # else the default AWS chain
         "secret_key": os.environ.get("ARTIFACT_S3_SECRET_ACCESS_KEY") or None,
         "file_overwrite": True, "default_acl": None, "querystring_auth": True}}
+
+# Local accounts (break-glass administrators) always sign in with a password; single sign-on (OpenID Connect,
+# mozilla-django-oidc: governance/accounts/oidc.py) is on when OIDC_RP_CLIENT_ID and the provider's endpoints are
+# set, and the log-in page then offers "Sign in with OIDC_PROVIDER_NAME".
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "governance.accounts.oidc.GovernanceOIDCBackend"]
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")  # when set, an ID token from another issuer is refused
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile groups")
+OIDC_USE_PKCE = True
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")  # falls back to "sub"
+# The claim listing the user's groups at the provider, and how its values become roles: "<prefix><role>" is an
+# org-wide role (roles.py), "<prefix>project:<slug>:<role>" a project membership (accounts.signals). OIDC_ROLE_MAP
+# (JSON, claim value -> role) replaces the "<prefix><role>" names, e.g. {"ad-model-risk": "reviewer"}.
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_PREFIX = os.environ.get("OIDC_GROUP_PREFIX", "governance:")
+OIDC_ROLE_MAP = json.loads(os.environ.get("OIDC_ROLE_MAP") or "{}")
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT_S", 10))
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
 
 LOGIN_URL = "login"
 # Failed-login throttling (governance/accounts/login_throttle.py), per username and address.

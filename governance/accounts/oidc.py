@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import re
 
+import requests
+
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
@@ -100,7 +102,13 @@ class GovernanceOIDCBackend(OIDCAuthenticationBackend):
     def authenticate(self, request, **kwargs):
         if not self.enabled:
             return None
-        return super().authenticate(request, **kwargs)
+        try:
+            return super().authenticate(request, **kwargs)
+        except (requests.RequestException, SuspiciousOperation, ValueError) as exc:
+            # The provider refused the code or the client, did not answer, or sent a token that does not verify:
+            # no sign-in (the callback sends the browser back to the log-in page), never a server error.
+            logger.warning("OIDC sign-in refused: %s", exc)
+            return None
 
     def verify_token(self, token, **kwargs):
         """mozilla-django-oidc checks the signature, expiry and nonce; the audience and the issuer too here."""

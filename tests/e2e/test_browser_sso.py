@@ -1,0 +1,82 @@
+"""Single sign-on through a real OpenID Connect provider (django-oauth-toolkit in a second process,
+tests/e2e/oidc_provider/), in headless Chromium: our log-in page → "Sign in with Test IdP" → the provider's log-in
+form → its consent page → back on our dashboard, signed in with the role the groups claim maps to. Signing in
+again after the provider changed the user's groups re-syncs the roles: the removed one is gone here too."""
+
+from __future__ import annotations
+
+import pytest
+
+from governance.auditlog.models import AuditLogEntry
+from governance.roles import AUDITOR, REVIEWER
+from tests.e2e.browser import browser_page
+from tests.e2e.oidc_provider import oidc_provider
+
+pytestmark = [pytest.mark.browser]
+
+IDP_PASSWORD = "idp-password-for-grace"
+
+
+@pytest.fixture
+def provider(live_server, transactional_db, settings, tmp_path):
+    users = [{"username": "grace", "password": IDP_PASSWORD, "email": "grace@example.com", "first_name": "Grace",
+              "last_name": "Hopper", "groups": ["governance:reviewer", "governance:project:credit-scoring:reviewer",
+                                                "engineering"]}]
+    with oidc_provider(tmp_path, redirect_uri=f"{live_server.url}/oidc/callback/", users=users) as idp:
+        for name, value in idp.settings_for_relying_party().items():
+            setattr(settings, name, value)
+        yield idp
+
+
+def sso_sign_in(page, base_url: str, *, password: str | None) -> None:
+    page.goto(f"{base_url}/login/")
+    assert page.is_visible("#id_password")  # the break-glass form stays
+    page.click("text=Sign in with Test IdP")
+    if password is not None:  # the provider's own log-in form (its session remembers it afterwards)
+        page.fill("#id_username", "grace")
+        page.fill("#id_password", password)
+        page.click("#idp-sign-in")
+    page.wait_for_load_state()
+    if page.url.startswith("http://127.0.0.1") and page.is_visible("#idp-allow"):  # consent, when asked
+        assert "Your groups" in page.inner_text("body")
+        page.click("#idp-allow")
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_sso_signs_in_with_the_mapped_role_and_resyncs_it_at_the_next_sign_in(live_server, provider):
+    from django.contrib.auth.models import User
+
+    with browser_page() as page:
+        sso_sign_in(page, live_server.url, password=IDP_PASSWORD)
+        header = page.inner_text("header")
+        assert "grace" in header and REVIEWER in header
+        assert page.goto(f"{live_server.url}/account/totp/").status == 200  # reviewers and officers only
+        page.click("button[type=submit] >> text=Log out")
+
+        user = User.objects.get(username="grace")
+        assert set(user.groups.values_list("name", flat=True)) == {REVIEWER}
+        assert user.email == "grace@example.com" and not user.has_usable_password()
+
+        provider.groups_set("grace", ["governance:auditor"])  # the provider takes the reviewer role away
+        sso_sign_in(page, live_server.url, password=None)
+        header = page.inner_text("header")
+        assert AUDITOR in header and REVIEWER not in header
+        assert page.goto(f"{live_server.url}/account/totp/").status == 403
+    assert set(user.groups.values_list("name", flat=True)) == {AUDITOR}
+    changes = [e.payload for e in AuditLogEntry.objects.filter(action="user.roles_changed", object_id=str(user.pk))
+               .order_by("seq")]
+    assert [(c["added"], c["removed"]) for c in changes] == [([REVIEWER], []), ([AUDITOR], [REVIEWER])]
+
+
+def test_a_failed_provider_sign_in_leaves_the_user_signed_out(live_server, provider, settings):
+    settings.OIDC_RP_CLIENT_SECRET = "not-the-secret"  # the token request fails at the provider
+    with browser_page() as page:
+        page.goto(f"{live_server.url}/login/")
+        page.click("text=Sign in with Test IdP")
+        page.fill("#id_username", "grace")
+        page.fill("#id_password", IDP_PASSWORD)
+        page.click("#idp-sign-in")
+        if page.is_visible("#idp-allow"):
+            page.click("#idp-allow")
+        page.wait_for_url(f"{live_server.url}/login/?sso=failed")
+        assert "did not sign you in" in page.inner_text("main")

@@ -63,6 +63,8 @@ class PolicyInput(serializers.Serializer):
     require_explanations = serializers.BooleanField(default=True)
     require_dpia_for_personal_data = serializers.BooleanField(default=True)
     require_lawful_basis = serializers.BooleanField(default=True)
+    require_totp = serializers.BooleanField(default=False, help_text="Approvals and waivers here are signed with a "
+                                            "TOTP code (otp_token) only; users without a confirmed device get a 403.")
 
 
 class WebhookInput(serializers.Serializer):
@@ -121,7 +123,7 @@ class PolicyOutput(serializers.ModelSerializer):
         model = DeploymentPolicy
         fields = ["environment", "required_approvals", "approvers", "min_accuracy", "fairness_rules",
                   "max_audit_age_days", "require_explanations", "require_dpia_for_personal_data",
-                  "require_lawful_basis", "updated_at", "stored"]
+                  "require_lawful_basis", "require_totp", "updated_at", "stored"]
 
     def get_approvers(self, policy) -> list[str]:
         return sorted(u.username for u in policy.approvers.all()) if policy.pk else []

@@ -151,7 +151,7 @@ class Command(BaseCommand):
                           f"{gap['estimate']:+.3f} [{gap['ci'][0]:+.3f}, {gap['ci'][1]:+.3f}]")
 
     def _policies(self) -> None:
-        """Staging: one approval; production: two reviewers, and the fairness gap must be closed."""
+        """Staging: one approval; production: two reviewers signing with TOTP, and the fairness gap must be closed."""
         if DeploymentPolicy.objects.exists():
             return
         compliance = User.objects.get(username="compliance")
@@ -160,7 +160,8 @@ class Command(BaseCommand):
         deployment_policy_update(actor=compliance, environment="production", required_approvals=2,
                                  min_accuracy=0.7, max_audit_age_days=30, fairness_rules=[
                                      {"metric": "demographic_parity_difference", "grouping": "*", "max": 0.1},
-                                     {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.15}])
+                                     {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.15}],
+                                 require_totp=True)
 
     def _users(self) -> None:
         for username, password, user_roles in USERS:

@@ -20,7 +20,6 @@ import logging
 import re
 
 import requests
-
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404

@@ -70,7 +70,11 @@ class PolicyInput(serializers.Serializer):
 class WebhookInput(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1)
-    secret = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+    secret = serializers.RegexField(r"^(|[^\x00]{16,128})$", required=False, allow_blank=True, default="",
+                                    trim_whitespace=False,
+                                    error_messages={"invalid": "A secret of at least 16 characters (or none: one "
+                                                               "is generated)."},
+                                    help_text="16 to 128 characters; empty or absent: one is generated.")
 
 
 class ApprovalOutput(serializers.ModelSerializer):

@@ -164,9 +164,11 @@ DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_BYTES", 50 * 1
 PRETRAINED_UPLOAD_MAX_BYTES = int(os.environ.get("PRETRAINED_UPLOAD_MAX_BYTES", 500 * 1024 * 1024))
 
 REST_FRAMEWORK = {
+    # Token first: its `WWW-Authenticate: Token` header makes an unauthenticated request a 401 (DRF answers 403 when
+    # the first class has no such header); the browser's session still authenticates, CSRF-checked.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "governance.api_lists.ListPagination",  # ?page= and ?page_size=
@@ -182,6 +184,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Each operation's error responses (400, 401, 403, 404, 409, 415, 429 as they apply) with the error body.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "governance.api_schema.error_responses"],
     # Several models have a `status` field with their own choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "governance.registry.choices.VersionStatus",

@@ -65,7 +65,13 @@ def _constrain_strings(schema) -> None:
 
 
 def _empty_means_absent(schema: dict) -> None:
-    """A query parameter given empty (`?status=`, as a form leaves it) is no filter (governance.api_lists): say so."""
+    """An optional query parameter given empty (`?status=`, as a form leaves it) is absent (no filter,
+    governance.api_lists; the first page; the default format): say so."""
+    if schema.get("type") in ("integer", "number", "boolean") or "format" in schema:
+        original = dict(schema)
+        schema.clear()
+        schema["anyOf"] = [original, {"type": "string", "enum": [""]}]
+        return
     if schema.get("type") != "string":
         return
     schema.pop("minLength", None)
@@ -129,7 +135,7 @@ def error_responses(result: dict, generator, request, public) -> dict:
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 _constrain_strings(parameter.get("schema"))
-                if parameter.get("in") == "query":
+                if parameter.get("in") == "query" and not parameter.get("required"):
                     _empty_means_absent(parameter["schema"])
             _forms_without_null(result, operation)
             for media in operation.get("requestBody", {}).get("content", {}).values():

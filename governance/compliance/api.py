@@ -47,7 +47,7 @@ def _file_schema(*formats: str):
 
 
 def _export_format(request, allowed=("json", "pdf")) -> str:
-    fmt = request.query_params.get("as", "json")
+    fmt = request.query_params.get("as") or "json"  # empty is absent, as every query parameter
     if fmt not in allowed:
         raise serializers.ValidationError({"as": [f"Choose one of: {', '.join(allowed)}."]})
     return fmt

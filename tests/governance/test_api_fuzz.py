@@ -31,7 +31,7 @@ SEMANTIC_400 = {
     "POST /api/audits/": {"model_version", "dataset_version", "word_pairs", "counterfactual_groups"},
     "GET /api/audits/compare/": {"a", "b"},
     "POST /api/auth/token/": {"non_field_errors"},
-    "POST /api/datasets/": {"name", "dataset", "file"},
+    "POST /api/datasets/": {"name", "dataset", "file", "purposes", "lawful_basis"},
     "POST /api/deployment-requests/": {"model_version", "audit"},
     "POST /api/deployment-requests/{id}/waivers/": {"expires_at"},
     "POST /api/deployments/retire/": {"model"},

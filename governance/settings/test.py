@@ -15,7 +15,8 @@ if os.environ.get("DATABASE_URL") is None:
 
     DATABASES["default"] = dj_database_url.parse("postgres://postgres@127.0.0.1:5432/governance")
 JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "celery")
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+# APIClient sends JSON unless told otherwise (the API's bodies are JSON; uploads say format="multipart").
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": [], "TEST_REQUEST_DEFAULT_FORMAT": "json"}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Artifacts of a test run go to a fresh temporary folder (the e2e worker is handed the same path).
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT") or tempfile.mkdtemp(prefix="governance-test-artifacts-"))

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.accounts import selectors, services
+from governance.accounts.oidc import sso_fresh
 from governance.permissions import role_permission
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 
@@ -45,7 +46,9 @@ class TokenObtainApi(APIView):
 
 
 class TotpEnrolInput(serializers.Serializer):
-    password = serializers.CharField()
+    password = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                     help_text="Your password; single sign-on accounts, which have none, enrol "
+                                               "within minutes of signing in at the provider instead.")
 
 
 class TotpConfirmInput(serializers.Serializer):
@@ -77,7 +80,8 @@ class TotpDeviceApi(APIView):
     def post(self, request):
         data = TotpEnrolInput(data=request.data)
         data.is_valid(raise_exception=True)
-        device = services.totp_device_enrol(actor=request.user, **data.validated_data)
+        device = services.totp_device_enrol(actor=request.user, fresh_sso=sso_fresh(request),
+                                            **data.validated_data)
         return Response(TotpProvisioningOutput(selectors.totp_provisioning(device=device)).data,
                         status=status.HTTP_201_CREATED)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import requests
 from django.conf import settings
@@ -102,7 +103,10 @@ class GovernanceOIDCBackend(OIDCAuthenticationBackend):
         if not self.enabled:
             return None
         try:
-            return super().authenticate(request, **kwargs)
+            user = super().authenticate(request, **kwargs)
+            if user is not None:
+                request.session[SSO_SIGNED_IN_AT] = time.time()  # kept by login(), which cycles the key
+            return user
         except (requests.RequestException, SuspiciousOperation, ValueError) as exc:
             # The provider refused the code or the client, did not answer, or sent a token that does not verify:
             # no sign-in (the callback sends the browser back to the log-in page), never a server error.
@@ -159,6 +163,16 @@ class GovernanceOIDCBackend(OIDCAuthenticationBackend):
         user_roles_sync(user=user, roles=oidc_claimed_roles(groups), source="oidc")
         oidc_memberships_announce(user=user, groups=groups)
         return user
+
+
+SSO_SIGNED_IN_AT = "sso_signed_in_at"
+
+
+def sso_fresh(request) -> bool:
+    """The session signed in through the provider within OIDC_FRESH_SIGN_IN_S (what stands for a re-entered
+    password where an account has none: enrolling a TOTP device)."""
+    signed_in_at = request.session.get(SSO_SIGNED_IN_AT) if hasattr(request, "session") else None
+    return signed_in_at is not None and 0 <= time.time() - signed_in_at <= settings.OIDC_FRESH_SIGN_IN_S
 
 
 def _require_sso(view):

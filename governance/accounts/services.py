@@ -81,12 +81,19 @@ def user_roles_sync(*, user: User, roles: set[str] | list[str], source: str) -> 
 
 
 @transaction.atomic
-def totp_device_enrol(*, actor, password: str) -> "TOTPDevice":
+def totp_device_enrol(*, actor, password: str, fresh_sso: bool = False) -> "TOTPDevice":
     """Start enrolling a TOTP device for `actor` (their password re-entered): an unconfirmed device whose key
-    is shown once; it counts for step-up only once confirmed with a code. Replaces an unconfirmed one."""
+    is shown once; it counts for step-up only once confirmed with a code. Replaces an unconfirmed one.
+
+    An SSO account has no password: it enrols within minutes of signing in at the provider (`fresh_sso`,
+    accounts.oidc.sso_fresh), which stands for the re-entered password."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    if not password or not actor.check_password(password):
+    if not actor.has_usable_password():
+        if not fresh_sso:
+            raise NotAllowed("Your account signs in through single sign-on: sign out and in again through it, "
+                             "then add the device within a few minutes.")
+    elif not password or not actor.check_password(password):
         raise NotAllowed("The password is not correct.")
     if TOTPDevice.objects.filter(user=actor, confirmed=True).exists():
         raise InvalidState("You already have a confirmed TOTP device.")

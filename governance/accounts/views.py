@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from governance.accounts import selectors, services
-from governance.accounts.oidc import oidc_enabled
+from governance.accounts.oidc import oidc_enabled, sso_fresh
 from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmForm, TotpEnrolForm
 from governance.form_errors import call_service
 from governance.permissions import role_required
@@ -42,7 +42,7 @@ def totp_device(request):
         enrol_form = TotpEnrolForm(request.POST)
         if enrol_form.is_valid():
             device = call_service(enrol_form, services.totp_device_enrol, actor=request.user,
-                                  password=enrol_form.cleaned_data["password"])
+                                  password=enrol_form.cleaned_data["password"], fresh_sso=sso_fresh(request))
             if device is not None:
                 provisioning = selectors.totp_provisioning(device=device)
         status = 400 if enrol_form.errors else 200

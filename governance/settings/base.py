@@ -147,6 +147,8 @@ OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
 OIDC_GROUP_PREFIX = os.environ.get("OIDC_GROUP_PREFIX", "governance:")
 OIDC_ROLE_MAP = json.loads(os.environ.get("OIDC_ROLE_MAP") or "{}")
 OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT_S", 10))
+# An SSO account (no password) may enrol a TOTP device this long after signing in at the provider.
+OIDC_FRESH_SIGN_IN_S = int(os.environ.get("OIDC_FRESH_SIGN_IN_S", 300))
 LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
 
 LOGIN_URL = "login"

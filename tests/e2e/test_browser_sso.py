@@ -1,7 +1,8 @@
 """Single sign-on through a real OpenID Connect provider (django-oauth-toolkit in a second process,
 tests/e2e/oidc_provider/), in headless Chromium: our log-in page → "Sign in with Test IdP" → the provider's log-in
 form → its consent page → back on our dashboard, signed in with the role the groups claim maps to. Signing in
-again after the provider changed the user's groups re-syncs the roles: the removed one is gone here too."""
+again after the provider changed the user's groups re-syncs the roles: the removed one is gone here too. The SSO
+account, which has no password, enrols a TOTP device just after signing in."""
 
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ def test_sso_signs_in_with_the_mapped_role_and_resyncs_it_at_the_next_sign_in(li
         header = page.inner_text("header")
         assert "grace" in header and REVIEWER in header
         assert page.goto(f"{live_server.url}/account/totp/").status == 200  # reviewers and officers only
+        page.click("text=Create a key")  # no password to re-enter: the fresh sign-in at the provider stands for it
+        assert page.is_visible("#totp-key")
         page.click("button[type=submit] >> text=Log out")
 
         user = User.objects.get(username="grace")

@@ -133,3 +133,22 @@ def test_configured_the_login_page_offers_the_provider_beside_the_password_form(
     start = client.get("/oidc/authenticate/")
     assert start.status_code == 302 and start["Location"].startswith("https://idp.example/authorize?")
     assert "code_challenge=" in start["Location"] and "scope=openid+email+profile+groups" in start["Location"]
+
+
+def test_an_sso_account_enrols_totp_within_minutes_of_signing_in_at_the_provider(client, sso):
+    import time
+
+    from governance.accounts.oidc import SSO_SIGNED_IN_AT
+
+    user = GovernanceOIDCBackend().create_user(claims(["governance:reviewer"]))
+    client.force_login(user)
+    refused = client.post("/api/account/totp/", {}, content_type="application/json")
+    assert refused.status_code == 403 and "single sign-on" in refused.json()["non_field_errors"][0]
+    session = client.session
+    session[SSO_SIGNED_IN_AT] = time.time() - sso.OIDC_FRESH_SIGN_IN_S - 5  # signed in too long ago
+    session.save()
+    assert client.post("/api/account/totp/", {}, content_type="application/json").status_code == 403
+    session[SSO_SIGNED_IN_AT] = time.time()
+    session.save()
+    started = client.post("/api/account/totp/", {}, content_type="application/json")
+    assert started.status_code == 201 and started.json()["otpauth_url"].startswith("otpauth://totp/")

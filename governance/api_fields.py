@@ -5,7 +5,7 @@ DRF's own "Not a valid string." (400). Form bodies carry strings only, so they a
 
 from __future__ import annotations
 
-from rest_framework import fields
+from rest_framework import fields, serializers
 
 
 def char_fields_refuse_numbers() -> None:
@@ -20,3 +20,13 @@ def char_fields_refuse_numbers() -> None:
 
     to_internal_value.refuses_numbers = True
     fields.CharField.to_internal_value = to_internal_value
+
+
+WHITE = r"\s\x1c-\x1f"  # what str.strip() removes: regex white space and U+001C to U+001F
+
+
+def text_at_least(min_chars: int, *, message: str, **kwargs) -> serializers.RegexField:
+    """A free text of at least `min_chars` characters once trimmed, the rule a service checks, said in the schema
+    (a pattern) and checked here with the service's message."""
+    pattern = (f"^[{WHITE}]*[^{WHITE}\\x00][^\\x00]{{{max(min_chars - 2, 0)},}}[^{WHITE}\\x00][{WHITE}]*$")
+    return serializers.RegexField(pattern, trim_whitespace=False, error_messages={"invalid": message}, **kwargs)

@@ -37,6 +37,8 @@ SEMANTIC_400 = {
     "POST /api/deployment-requests/{id}/waivers/": {"expires_at"},
     "POST /api/deployments/retire/": {"model"},
     "POST /api/compliance/requests/": {"received_on"},
+    "POST /api/compliance/requests/{id}/fulfil/": {"exception_reason"},  # needed when an exception is claimed
+    "POST /api/compliance/erasure-impacts/{id}/decide/": {"justification"},  # needed to keep a version
     "PUT /api/deployment-policies/{environment}/": {"approvers", "required_approvals", "fairness_rules"},
     "POST /api/deployments/rollback/": {"model"},
     "POST /api/model-versions/": {"dataset_version", "pretrained_encoder"},

@@ -6,7 +6,7 @@ The provider's groups claim (`OIDC_GROUPS_CLAIM`, "groups" by default) carries t
 - "<OIDC_GROUP_PREFIX>project:<slug>:<role>" ("governance:project:credit-scoring:reviewer") is a project
   membership: `oidc_project_claims` parses them and every sign-in sends `signals.oidc_memberships_claimed` with
   the complete list, for the projects code to bring the user's memberships in line.
-Roles are re-synced at every sign-in (roles.services.user_roles_sync): one removed at the provider is removed
+Roles are re-synced at every sign-in (accounts.services.user_roles_sync): one removed at the provider is removed
 here, and each change is logged. Groups that are not roles are left alone.
 
 SSO is off unless `OIDC_RP_CLIENT_ID` is set (`oidc_enabled`): the backend then authenticates nobody and the
@@ -23,6 +23,7 @@ import time
 import requests
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
+from django.db import transaction
 from django.http import Http404
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
@@ -160,8 +161,9 @@ class GovernanceOIDCBackend(OIDCAuthenticationBackend):
     @staticmethod
     def _sync(user, claims: dict):
         groups = oidc_claimed_groups(claims)
-        user_roles_sync(user=user, roles=oidc_claimed_roles(groups), source="oidc")
-        oidc_memberships_announce(user=user, groups=groups)
+        with transaction.atomic():  # the roles and the project memberships change together, or neither
+            user_roles_sync(user=user, roles=oidc_claimed_roles(groups), source="oidc")
+            oidc_memberships_announce(user=user, groups=groups)
         return user
 
 

@@ -16,16 +16,20 @@ gets an unusable password, and a sign-in never takes over a local account whose 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.http import Http404
+from django.shortcuts import redirect
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from governance.accounts.services import user_roles_sync, user_sso_create, user_sso_update
@@ -38,11 +42,35 @@ USERNAME_MAX = 150
 PROJECT_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
+# The provider's settings that its discovery document (OIDC_OP_DISCOVERY_URL) can give, and its names for them.
+DISCOVERED = {"OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint", "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
+              "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint", "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
+              "OIDC_OP_ISSUER": "issuer"}
+
+
 def oidc_enabled() -> bool:
-    """SSO is configured: a client id and the provider's endpoints."""
-    return bool(getattr(settings, "OIDC_RP_CLIENT_ID", "")) and all(
-        getattr(settings, name, "") for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT",
-                                                   "OIDC_OP_USER_ENDPOINT"))
+    """SSO is configured: a client id, and the provider's discovery URL or its endpoints."""
+    return bool(getattr(settings, "OIDC_RP_CLIENT_ID", "")) and (
+        bool(getattr(settings, "OIDC_OP_DISCOVERY_URL", "")) or all(
+            getattr(settings, name, "") for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT",
+                                                     "OIDC_OP_USER_ENDPOINT")))
+
+
+@functools.lru_cache(maxsize=4)
+def _discovery(url: str) -> dict:
+    response = requests.get(url, timeout=settings.OIDC_TIMEOUT)
+    response.raise_for_status()
+    return response.json()
+
+
+def oidc_setting(name: str, *default):
+    """mozilla-django-oidc's settings, an unset provider endpoint (or issuer) read from the provider's discovery
+    document when OIDC_OP_DISCOVERY_URL is set (fetched once per process)."""
+    value = getattr(settings, name, "")
+    url = getattr(settings, "OIDC_OP_DISCOVERY_URL", "")
+    if not value and name in DISCOVERED and url:
+        return _discovery(url).get(DISCOVERED[name], "")
+    return import_from_settings(name, *default)
 
 
 def oidc_role_map() -> dict[str, str]:
@@ -95,15 +123,20 @@ class GovernanceOIDCBackend(OIDCAuthenticationBackend):
     """mozilla-django-oidc's backend: users found by their username claim, created or updated from the claims,
     roles synced from the groups claim at every sign-in. Inactive while SSO is not configured."""
 
+    get_settings = staticmethod(oidc_setting)
+
     def __init__(self, *args, **kwargs):
+        # Django builds every backend for every authenticate() (a password log-in too) and get_user(): the
+        # provider's settings (perhaps its discovery document) are read only for an SSO callback, in authenticate.
         self.enabled = oidc_enabled()
-        if self.enabled:
-            super().__init__(*args, **kwargs)
+        self.UserModel = get_user_model()
 
     def authenticate(self, request, **kwargs):
-        if not self.enabled:
+        if (not self.enabled or request is None or "password" in kwargs
+                or not (request.GET.get("code") and request.GET.get("state"))):
             return None
         try:
+            super().__init__()
             user = super().authenticate(request, **kwargs)
             if user is not None:
                 request.session[SSO_SIGNED_IN_AT] = time.time()  # kept by login(), which cycles the key
@@ -119,9 +152,9 @@ class GovernanceOIDCBackend(OIDCAuthenticationBackend):
         payload = super().verify_token(token, **kwargs)
         audience = payload.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
-        if self.OIDC_RP_CLIENT_ID not in audiences:
+        if settings.OIDC_RP_CLIENT_ID not in audiences:
             raise SuspiciousOperation("The ID token was not issued to this client.")
-        issuer = getattr(settings, "OIDC_OP_ISSUER", "")
+        issuer = oidc_setting("OIDC_OP_ISSUER")
         if issuer and payload.get("iss") != issuer:
             raise SuspiciousOperation("The ID token comes from another issuer.")
         return payload
@@ -177,16 +210,24 @@ def sso_fresh(request) -> bool:
     return signed_in_at is not None and 0 <= time.time() - signed_in_at <= settings.OIDC_FRESH_SIGN_IN_S
 
 
+class AuthenticationRequestView(OIDCAuthenticationRequestView):
+    get_settings = staticmethod(oidc_setting)
+
+
 def _require_sso(view):
     def wrapped(request, *args, **kwargs):
         if not oidc_enabled():
             raise Http404("Single sign-on is not configured.")
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except requests.RequestException as exc:  # the discovery document did not come
+            logger.warning("OIDC provider unreachable: %s", exc)
+            return redirect(settings.LOGIN_REDIRECT_URL_FAILURE)
 
     return wrapped
 
 
 # The views read their settings when a request comes (as_view builds one per request), so a test may configure
 # SSO at run time; unconfigured, both are 404.
-oidc_authenticate = _require_sso(OIDCAuthenticationRequestView.as_view())
+oidc_authenticate = _require_sso(AuthenticationRequestView.as_view())
 oidc_callback = _require_sso(OIDCAuthenticationCallbackView.as_view())

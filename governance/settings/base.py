@@ -130,6 +130,9 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "governance.accounts.oidc.GovernanceOIDCBackend"]
 OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
 OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+# Either the provider's discovery document (".../.well-known/openid-configuration"), or its endpoints one by one
+# (an endpoint set here wins over the discovered one).
+OIDC_OP_DISCOVERY_URL = os.environ.get("OIDC_OP_DISCOVERY_URL", "")
 OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
 OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
 OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from governance.accounts.oidc import DISCOVERED, oidc_setting
 from governance.auditlog.models import AuditLogEntry
 from governance.roles import AUDITOR, REVIEWER
 from tests.e2e.browser import browser_page
@@ -72,6 +73,10 @@ def test_sso_signs_in_with_the_mapped_role_and_resyncs_it_at_the_next_sign_in(li
 
 
 def test_a_failed_provider_sign_in_leaves_the_user_signed_out(live_server, provider, settings):
+    # Configured by the discovery document alone this time (the endpoints come from it).
+    settings.OIDC_OP_DISCOVERY_URL = f"{provider.base_url}/o/.well-known/openid-configuration"
+    for name in DISCOVERED:
+        setattr(settings, name, "")
     settings.OIDC_RP_CLIENT_SECRET = "not-the-secret"  # the token request fails at the provider
     with browser_page() as page:
         page.goto(f"{live_server.url}/login/")
@@ -83,3 +88,14 @@ def test_a_failed_provider_sign_in_leaves_the_user_signed_out(live_server, provi
             page.click("#idp-allow")
         page.wait_for_url(f"{live_server.url}/login/?sso=failed")
         assert "did not sign you in" in page.inner_text("main")
+    assert "invalid_client" in provider.log_path.read_text() or "/o/token/" in provider.log_path.read_text()
+
+
+def test_the_discovery_document_alone_gives_the_endpoints(provider, settings, client):
+    settings.OIDC_OP_DISCOVERY_URL = f"{provider.base_url}/o/.well-known/openid-configuration"
+    for name in DISCOVERED:
+        setattr(settings, name, "")
+    assert oidc_setting("OIDC_OP_TOKEN_ENDPOINT") == f"{provider.base_url}/o/token/"
+    assert oidc_setting("OIDC_OP_JWKS_ENDPOINT") == f"{provider.base_url}/o/.well-known/jwks.json"
+    start = client.get("/oidc/authenticate/")
+    assert start.status_code == 302 and start["Location"].startswith(f"{provider.base_url}/o/authorize/?")

@@ -43,9 +43,13 @@ PROJECT_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 # The provider's settings that its discovery document (OIDC_OP_DISCOVERY_URL) can give, and its names for them.
-DISCOVERED = {"OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint", "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
-              "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint", "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
-              "OIDC_OP_ISSUER": "issuer"}
+DISCOVERED = {
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
+    "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",  # nosec B105: names of settings, no secret
+    "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
+    "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
+    "OIDC_OP_ISSUER": "issuer",
+}
 
 
 def oidc_enabled() -> bool:

@@ -127,7 +127,8 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
 # Local accounts (break-glass administrators) always sign in with a password; single sign-on (OpenID Connect,
 # mozilla-django-oidc: governance/accounts/oidc.py) is on when OIDC_RP_CLIENT_ID and the provider's endpoints are
 # set, and the log-in page then offers "Sign in with OIDC_PROVIDER_NAME".
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "governance.accounts.oidc.GovernanceOIDCBackend"]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
+                           "governance.accounts.oidc.GovernanceOIDCBackend"]
 OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
 OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
 # Either the provider's discovery document (".../.well-known/openid-configuration"), or its endpoints one by one

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from governance import api_errors
 from governance.accounts import urls as accounts_urls
 from governance.approvals import urls as approvals_urls
 from governance.auditlog import urls as auditlog_urls
@@ -31,3 +32,5 @@ urlpatterns = [
     *apps,
     path("admin/", admin.site.urls),
 ]
+
+handler404 = api_errors.not_found

@@ -4,11 +4,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.accounts import selectors, services
+from governance.accounts.oidc import sso_fresh
+from governance.api_parsers import JSONParser
 from governance.permissions import role_permission
 from governance.throttling import LoginRateThrottle
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
@@ -30,6 +33,7 @@ class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [LoginRateThrottle]  # per address, in every environment (the lockout is per username too)
+    parser_classes = [JSONParser, FormParser, MultiPartParser]  # `curl -d username=… -d password=…` works too
 
     @extend_schema(request=AuthTokenSerializer, responses={200: TokenOutput}, auth=[])
     def post(self, request):
@@ -43,7 +47,9 @@ class TokenObtainApi(APIView):
 
 
 class TotpEnrolInput(serializers.Serializer):
-    password = serializers.CharField()
+    password = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                     help_text="Your password; single sign-on accounts, which have none, enrol "
+                                               "within minutes of signing in at the provider instead.")
 
 
 class TotpConfirmInput(serializers.Serializer):
@@ -75,7 +81,8 @@ class TotpDeviceApi(APIView):
     def post(self, request):
         data = TotpEnrolInput(data=request.data)
         data.is_valid(raise_exception=True)
-        device = services.totp_device_enrol(actor=request.user, **data.validated_data)
+        device = services.totp_device_enrol(actor=request.user, fresh_sso=sso_fresh(request),
+                                            **data.validated_data)
         return Response(TotpProvisioningOutput(selectors.totp_provisioning(device=device)).data,
                         status=status.HTTP_201_CREATED)
 

@@ -26,7 +26,9 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
 
 class TotpEnrolForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput, help_text="Re-enter your password to add a device.")
+    password = forms.CharField(widget=forms.PasswordInput, required=False,
+                               help_text="Re-enter your password to add a device (single sign-on accounts: "
+                                         "leave it empty within a few minutes of signing in).")
 
 
 class TotpConfirmForm(forms.Form):

@@ -31,12 +31,69 @@ def user_create(*, actor=None, username: str, password: str, roles: list[str], e
 
 
 @transaction.atomic
-def totp_device_enrol(*, actor, password: str) -> "TOTPDevice":
+def user_sso_create(*, username: str, email: str = "", first_name: str = "", last_name: str = "") -> User:
+    """A user who signs in through single sign-on: no usable password (the provider authenticates them)."""
+    if User.objects.filter(username=username).exists():
+        raise ValidationFailed("A user with that username exists.", field="username")
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    user.set_unusable_password()
+    user.save()
+    audit_log_append(actor=None, action="user.created", obj=user, payload={"username": username, "source": "oidc"})
+    return user
+
+
+@transaction.atomic
+def user_sso_update(*, user: User, email: str, first_name: str, last_name: str) -> User:
+    """Bring the profile in line with the provider's claims (saved only when something changed)."""
+    changed = {name: value for name, value in (("email", email), ("first_name", first_name),
+                                               ("last_name", last_name)) if getattr(user, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(user, name, value)
+        user.save(update_fields=list(changed))
+        audit_log_append(actor=user, action="user.profile_synced", obj=user,
+                         payload={"fields": sorted(changed), "source": "oidc"})
+    return user
+
+
+@transaction.atomic
+def user_roles_sync(*, user: User, roles: set[str] | list[str], source: str) -> tuple[list[str], list[str]]:
+    """Make the user's roles exactly `roles` (an identity provider's say, at each sign-in): roles granted and
+    removed are logged as `user.roles_changed`; groups that are not roles are left alone. Returns (added,
+    removed)."""
+    wanted = set(roles)
+    unknown = wanted - set(ALL_ROLES)
+    if unknown:
+        raise ValidationFailed(f"Unknown role(s): {', '.join(sorted(unknown))}.", field="roles")
+    roles_ensure()
+    current = set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+    added, removed = sorted(wanted - current), sorted(current - wanted)
+    if added:
+        user.groups.add(*Group.objects.filter(name__in=added))
+    if removed:
+        user.groups.remove(*Group.objects.filter(name__in=removed))
+    if added or removed:
+        for cached in ("_role_names", "_group_names"):  # permissions.user_roles caches them on the instance
+            user.__dict__.pop(cached, None)
+        audit_log_append(actor=user, action="user.roles_changed", obj=user,
+                         payload={"added": added, "removed": removed, "roles": sorted(wanted), "source": source})
+    return added, removed
+
+
+@transaction.atomic
+def totp_device_enrol(*, actor, password: str, fresh_sso: bool = False) -> "TOTPDevice":
     """Start enrolling a TOTP device for `actor` (their password re-entered): an unconfirmed device whose key
-    is shown once; it counts for step-up only once confirmed with a code. Replaces an unconfirmed one."""
+    is shown once; it counts for step-up only once confirmed with a code. Replaces an unconfirmed one.
+
+    An SSO account has no password: it enrols within minutes of signing in at the provider (`fresh_sso`,
+    accounts.oidc.sso_fresh), which stands for the re-entered password."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    if not password or not actor.check_password(password):
+    if not actor.has_usable_password():
+        if not fresh_sso:
+            raise NotAllowed("Your account signs in through single sign-on: sign out and in again through it, "
+                             "then add the device within a few minutes.")
+    elif not password or not actor.check_password(password):
         raise NotAllowed("The password is not correct.")
     if TOTPDevice.objects.filter(user=actor, confirmed=True).exists():
         raise InvalidState("You already have a confirmed TOTP device.")

@@ -1,6 +1,9 @@
 """Step-up authentication for the decisions that sign something (approving a deployment, waiving a gate):
 the session or API token alone is not enough. A user with a confirmed TOTP device (django-otp) gives a
-current code; any other user re-enters the password. The page and the API ask the same."""
+current code; any other user re-enters the password. The page and the API ask the same.
+
+Where the environment's deployment policy sets `require_totp`, only a TOTP code signs: a user without a confirmed
+device is refused (403) and told to enrol on the account page; a password is never enough."""
 
 from __future__ import annotations
 
@@ -13,17 +16,29 @@ def step_up_totp_devices(*, user):
     return TOTPDevice.objects.filter(user=user, confirmed=True)
 
 
-def step_up_method(*, user) -> str:
-    """What this user must give to sign a decision: "otp_token" (a confirmed TOTP device) or "password"."""
-    return "otp_token" if step_up_totp_devices(user=user).exists() else "password"
+ENROL_FIRST = ("Two-factor authentication is required to sign approvals and waivers in this environment: enrol a "
+               "TOTP device on your account page (/account/totp/, or POST /api/account/totp/ then .../confirm/), "
+               "then sign with its code (otp_token).")
 
 
-def step_up_verify(*, user, password: str = "", otp_token: str = "") -> str:
+def step_up_method(*, user, require_totp: bool = False) -> str:
+    """What this user must give to sign a decision: "otp_token" (a confirmed TOTP device), "password", or
+    "enrol_totp" (the policy requires TOTP and the user has no confirmed device: they cannot sign yet)."""
+    if step_up_totp_devices(user=user).exists():
+        return "otp_token"
+    return "enrol_totp" if require_totp else "password"
+
+
+def step_up_verify(*, user, password: str = "", otp_token: str = "", require_totp: bool = False) -> str:
     """Check the step-up proof; returns the method used, raises NotAllowed (403) with a clear message.
 
     A TOTP code is checked against the user's confirmed devices (django-otp refuses a replayed code and
-    throttles failures); with a device, the password alone is not enough."""
-    if step_up_method(user=user) == "otp_token":
+    throttles failures); with a device, the password alone is not enough. `require_totp` (the deployment
+    policy's): without a confirmed device nothing signs."""
+    method = step_up_method(user=user, require_totp=require_totp)
+    if method == "enrol_totp":
+        raise NotAllowed(ENROL_FIRST)
+    if method == "otp_token":
         token = (otp_token or "").strip()
         if not token:
             raise NotAllowed("Step-up required: this account has a TOTP device; give its current code "

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from governance.accounts import api, views
+from governance.accounts import api, oidc, views
 
 urlpatterns = [
     path("api/auth/token/", api.TokenObtainApi.as_view(), name="api-token"),
@@ -9,5 +9,7 @@ urlpatterns = [
     path("api/account/totp/confirm/", api.TotpConfirmApi.as_view(), name="api-totp-confirm"),
     path("account/totp/", views.totp_device, name="totp-device"),
     path("login/", views.LoginView.as_view(), name="login"),
+    path("oidc/authenticate/", oidc.oidc_authenticate, name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.oidc_callback, name="oidc_authentication_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -9,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from governance.accounts import selectors, services
+from governance.accounts.oidc import oidc_enabled, sso_fresh
 from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmForm, TotpEnrolForm
 from governance.form_errors import call_service
 from governance.permissions import role_required
@@ -30,6 +32,12 @@ class LoginView(auth_views.LoginView):
             return response
         return super().post(request, *args, **kwargs)
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sso_provider"] = settings.OIDC_PROVIDER_NAME if oidc_enabled() else ""
+        context["sso_failed"] = self.request.GET.get("sso") == "failed"
+        return context
+
     def form_invalid(self, form):
         response = super().form_invalid(form)
         if form.throttled:
@@ -47,7 +55,7 @@ def totp_device(request):
         enrol_form = TotpEnrolForm(request.POST)
         if enrol_form.is_valid():
             device = call_service(enrol_form, services.totp_device_enrol, actor=request.user,
-                                  password=enrol_form.cleaned_data["password"])
+                                  password=enrol_form.cleaned_data["password"], fresh_sso=sso_fresh(request))
             if device is not None:
                 provisioning = selectors.totp_provisioning(device=device)
         status = 400 if enrol_form.errors else 200

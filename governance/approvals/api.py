@@ -63,12 +63,18 @@ class PolicyInput(serializers.Serializer):
     require_explanations = serializers.BooleanField(default=True)
     require_dpia_for_personal_data = serializers.BooleanField(default=True)
     require_lawful_basis = serializers.BooleanField(default=True)
+    require_totp = serializers.BooleanField(default=False, help_text="Approvals and waivers here are signed with a "
+                                            "TOTP code (otp_token) only; users without a confirmed device get a 403.")
 
 
 class WebhookInput(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1)
-    secret = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+    secret = serializers.RegexField(r"^(|[^\x00]{16,128})$", required=False, allow_blank=True, default="",
+                                    trim_whitespace=False,
+                                    error_messages={"invalid": "A secret of at least 16 characters (or none: one "
+                                                               "is generated)."},
+                                    help_text="16 to 128 characters; empty or absent: one is generated.")
 
 
 class ApprovalOutput(serializers.ModelSerializer):
@@ -121,7 +127,7 @@ class PolicyOutput(serializers.ModelSerializer):
         model = DeploymentPolicy
         fields = ["environment", "required_approvals", "approvers", "min_accuracy", "fairness_rules",
                   "max_audit_age_days", "require_explanations", "require_dpia_for_personal_data",
-                  "require_lawful_basis", "updated_at", "stored"]
+                  "require_lawful_basis", "require_totp", "updated_at", "stored"]
 
     def get_approvers(self, policy) -> list[str]:
         return sorted(u.username for u in policy.approvers.all()) if policy.pk else []

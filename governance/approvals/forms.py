@@ -59,3 +59,7 @@ class PolicyForm(forms.Form):
     require_explanations = forms.BooleanField(required=False)
     require_dpia_for_personal_data = forms.BooleanField(required=False, label="Require a DPIA for personal data")
     require_lawful_basis = forms.BooleanField(required=False)
+    require_totp = forms.BooleanField(required=False, label="Require two-factor (TOTP) to approve and waive",
+                                      help_text="Reviewers and compliance officers sign with a code from an enrolled "
+                                                "TOTP device; a password is not enough, and without a device they "
+                                                "cannot sign here.")

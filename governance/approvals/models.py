@@ -30,6 +30,8 @@ class DeploymentPolicy(models.Model):
     require_explanations = models.BooleanField(default=True)
     require_dpia_for_personal_data = models.BooleanField(default=True)
     require_lawful_basis = models.BooleanField(default=True)
+    # Approvals and waivers here are signed with a TOTP code only: no password step-up, no device no signature.
+    require_totp = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")

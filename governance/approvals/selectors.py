@@ -161,7 +161,7 @@ def request_page(*, request_id: int, user: AbstractBaseUser) -> dict:
             "live_approvals": len(approvals_counted(request=deployment_request, policy=policy)),
             "uncounted_approvals": [a for a in approvals_live(request=deployment_request)
                                     if a not in approvals_counted(request=deployment_request, policy=policy)],
-            "step_up": step_up_method(user=user),
+            "step_up": step_up_method(user=user, require_totp=policy.require_totp),
             "can_comment": request_can_comment(user=user, request=deployment_request)}
 
 
@@ -171,7 +171,7 @@ def policy_initial(*, policy: DeploymentPolicy) -> dict:
             "fairness_rules": policy.fairness_rules, "max_audit_age_days": policy.max_audit_age_days,
             "require_explanations": policy.require_explanations,
             "require_dpia_for_personal_data": policy.require_dpia_for_personal_data,
-            "require_lawful_basis": policy.require_lawful_basis,
+            "require_lawful_basis": policy.require_lawful_basis, "require_totp": policy.require_totp,
             "approvers": list(policy.approvers.all()) if policy.pk else []}
 
 

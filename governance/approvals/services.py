@@ -287,7 +287,7 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
                              min_accuracy: float | None = None, fairness_rules: list | None = None,
                              max_audit_age_days: int | None = None, require_explanations: bool = True,
                              require_dpia_for_personal_data: bool = True,
-                             require_lawful_basis: bool = True) -> DeploymentPolicy:
+                             require_lawful_basis: bool = True, require_totp: bool = False) -> DeploymentPolicy:
     audit_log_lock()
     if not user_has_role(actor, COMPLIANCE_OFFICER, ADMIN):
         raise NotAllowed("Only a compliance officer or an administrator can change a deployment policy.")
@@ -318,7 +318,7 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
               "fairness_rules": fairness_rules or [], "max_audit_age_days": max_audit_age_days,
               "require_explanations": bool(require_explanations),
               "require_dpia_for_personal_data": bool(require_dpia_for_personal_data),
-              "require_lawful_basis": bool(require_lawful_basis)}
+              "require_lawful_basis": bool(require_lawful_basis), "require_totp": bool(require_totp)}
     for name, value in fields.items():
         setattr(policy, name, value)
     policy.updated_by = actor

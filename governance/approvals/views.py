@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from governance.accounts.step_up import ENROL_FIRST
 from governance.permissions import READ_ROLES, role_required
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.approvals import selectors, services
@@ -63,6 +64,12 @@ def request_detail(request, pk: int):
     return _detail(request, pk)
 
 
+def _refusal_status(form) -> int:
+    """A signing form's errors are a 400, but a 403 where the policy lets this user sign nothing yet (it requires
+    TOTP and they have no device), as in the API."""
+    return 403 if ENROL_FIRST in form.non_field_errors() else 400
+
+
 @login_required
 @role_required(REVIEWER)
 @require_POST
@@ -71,7 +78,7 @@ def request_approve(request, pk: int):
     if form.is_valid() and call_service(form, services.deployment_request_approve, actor=request.user,
                                         request_id=pk, **form.cleaned_data) is not None:
         return redirect("deployment-request", pk=pk)
-    return _detail(request, pk, approve_form=form, status=400)
+    return _detail(request, pk, approve_form=form, status=_refusal_status(form))
 
 
 @login_required
@@ -104,7 +111,7 @@ def request_waiver(request, pk: int):
     if form.is_valid() and call_service(form, services.gate_waiver_create, actor=request.user, request_id=pk,
                                         **form.cleaned_data) is not None:
         return redirect("deployment-request", pk=pk)
-    return _detail(request, pk, waiver_form=form, status=400)
+    return _detail(request, pk, waiver_form=form, status=_refusal_status(form))
 
 
 @login_required

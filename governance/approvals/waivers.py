@@ -35,7 +35,8 @@ def refusal_log(*, actor, action: str, obj, payload: dict, error: DomainError) -
 def step_up_or_refuse(*, actor, request: DeploymentRequest, decision: str, password: str, otp_token: str) -> str:
     """The step-up of a decision on `request` (accounts.step_up); a failure is logged and raised (403)."""
     try:
-        return step_up_verify(user=actor, password=password, otp_token=otp_token)
+        return step_up_verify(user=actor, password=password, otp_token=otp_token,
+                              require_totp=policy_for(request.environment).require_totp)
     except NotAllowed as exc:
         raise refusal_log(actor=actor, action="deployment_request.step_up_failed", obj=request,
                           payload={"decision": decision, "gave": sorted(k for k, v in (("password", password),

@@ -14,9 +14,11 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api_fields import text_at_least
 from governance.api_lists import instant_filter, list_filters, ordering_field, search_filter
 from governance.auditlog.exports import FORMATS, ExportFile
 from governance.compliance import documentation, exports, retention, selectors, services, subject_requests
+from governance.compliance.subject_requests import MIN_JUSTIFICATION
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
                                           ModelDocumentation, OrganisationProfile, RequestKind,
                                           RetentionRun, SubjectRequest, SubjectRequestStatus)
@@ -47,7 +49,7 @@ def _file_schema(*formats: str):
 
 
 def _export_format(request, allowed=("json", "pdf")) -> str:
-    fmt = request.query_params.get("as", "json")
+    fmt = request.query_params.get("as") or "json"  # empty is absent, as every query parameter
     if fmt not in allowed:
         raise serializers.ValidationError({"as": [f"Choose one of: {', '.join(allowed)}."]})
     return fmt
@@ -186,7 +188,8 @@ class SubjectMentionsApi(APIView):
 
 class ExtendInput(serializers.Serializer):
     months = serializers.IntegerField(min_value=1, max_value=2)
-    reason = serializers.CharField()
+    reason = text_at_least(MIN_JUSTIFICATION, message=f"State the reasons for the extension (at least "
+                                                      f"{MIN_JUSTIFICATION} characters); the subject must be told them.")
 
 
 class SubjectRequestExtendApi(APIView):

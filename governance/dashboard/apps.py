@@ -7,3 +7,8 @@ class DashboardConfig(AppConfig):
     name = "governance.dashboard"
     label = "dashboard"
     verbose_name = "Dashboard"
+
+    def ready(self) -> None:
+        from governance.api_fields import char_fields_refuse_numbers
+
+        char_fields_refuse_numbers()  # the API's strings are JSON strings, as its schema says

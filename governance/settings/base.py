@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -126,6 +127,37 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
         "secret_key": os.environ.get("ARTIFACT_S3_SECRET_ACCESS_KEY") or None,
         "file_overwrite": True, "default_acl": None, "querystring_auth": True}}
 
+# Local accounts (break-glass administrators) always sign in with a password; single sign-on (OpenID Connect,
+# mozilla-django-oidc: governance/accounts/oidc.py) is on when OIDC_RP_CLIENT_ID and the provider's endpoints are
+# set, and the log-in page then offers "Sign in with OIDC_PROVIDER_NAME".
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
+                           "governance.accounts.oidc.GovernanceOIDCBackend"]
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+# Either the provider's discovery document (".../.well-known/openid-configuration"), or its endpoints one by one
+# (an endpoint set here wins over the discovered one).
+OIDC_OP_DISCOVERY_URL = os.environ.get("OIDC_OP_DISCOVERY_URL", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")  # when set, an ID token from another issuer is refused
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile groups")
+OIDC_USE_PKCE = True
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")  # falls back to "sub"
+# The claim listing the user's groups at the provider, and how its values become roles: "<prefix><role>" is an
+# org-wide role (roles.py), "<prefix>project:<slug>:<role>" a project membership (accounts.signals). OIDC_ROLE_MAP
+# (JSON, claim value -> role) replaces the "<prefix><role>" names, e.g. {"ad-model-risk": "reviewer"}.
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_PREFIX = os.environ.get("OIDC_GROUP_PREFIX", "governance:")
+OIDC_ROLE_MAP = json.loads(os.environ.get("OIDC_ROLE_MAP") or "{}")
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT_S", 10))
+# An SSO account (no password) may enrol a TOTP device this long after signing in at the provider.
+OIDC_FRESH_SIGN_IN_S = int(os.environ.get("OIDC_FRESH_SIGN_IN_S", 300))
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+
 LOGIN_URL = "login"
 # The client's address: REMOTE_ADDR, or behind this many reverse proxies of ours the entry that the
 # outermost one appended to X-Forwarded-For (governance/client_address.py). Never more than the
@@ -163,14 +195,16 @@ DATASET_MAX_LINE_CHARS = int(os.environ.get("DATASET_MAX_LINE_CHARS", 100_000))
 PRETRAINED_UPLOAD_MAX_BYTES = int(os.environ.get("PRETRAINED_UPLOAD_MAX_BYTES", 500 * 1024 * 1024))
 
 REST_FRAMEWORK = {
+    # Token first: its `WWW-Authenticate: Token` header makes an unauthenticated request a 401 (DRF answers 403 when
+    # the first class has no such header); the browser's session still authenticates, CSRF-checked.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # DRF's parsers, the JSON one turning a too deeply nested body into a 400 (governance/api_parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["governance.api_parsers.JSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # JSON bodies (the JSON parser turns a too deeply nested body into a 400: governance/api_parsers.py); the
+    # uploads (datasets, pretrained encoders) and the token log-in also take forms (their views).
+    "DEFAULT_PARSER_CLASSES": ["governance.api_parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "governance.api_lists.ListPagination",  # ?page= and ?page_size=
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -187,6 +221,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Each operation's error responses (400, 401, 403, 404, 409, 415, 429 as they apply) with the error body.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "governance.api_schema.error_responses"],
     # Several models have a `status` field with their own choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "ModelVersionStatusEnum": "governance.registry.choices.VersionStatus",

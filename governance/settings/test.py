@@ -17,7 +17,8 @@ if os.environ.get("DATABASE_URL") is None:
 
     DATABASES["default"] = dj_database_url.parse("postgres://postgres@127.0.0.1:5432/governance")
 JOB_DISPATCH = os.environ.get("JOB_DISPATCH", "celery")
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+# APIClient sends JSON unless told otherwise (the API's bodies are JSON; uploads say format="multipart").
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": [], "TEST_REQUEST_DEFAULT_FORMAT": "json"}
 # Every test logs in from 127.0.0.1 into one process's cache: the per-address log-in rate is tested on its own.
 LOGIN_RATE_PER_ADDRESS = "10000/min"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -158,7 +158,7 @@ class Command(BaseCommand):
                           f"{gap['estimate']:+.3f} [{gap['ci'][0]:+.3f}, {gap['ci'][1]:+.3f}]")
 
     def _policies(self) -> None:
-        """Staging: one approval; production: two reviewers, and the fairness gap must be closed."""
+        """Staging: one approval; production: two reviewers signing with TOTP, and the fairness gap must be closed."""
         if DeploymentPolicy.objects.exists():
             return
         compliance = User.objects.get(username="compliance")
@@ -167,7 +167,8 @@ class Command(BaseCommand):
         deployment_policy_update(actor=compliance, environment="production", required_approvals=2,
                                  min_accuracy=0.7, max_audit_age_days=30, fairness_rules=[
                                      {"metric": "demographic_parity_difference", "grouping": "*", "max": 0.1},
-                                     {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.15}])
+                                     {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.15}],
+                                 require_totp=True)
 
     def _set_aside_checkpoints_of_another_database(self) -> None:
         """A fresh demo database (an empty log) next to signed checkpoints left by an earlier one (the SQLite

@@ -32,7 +32,7 @@ import numpy as np
 
 from models_core.errors import InputError
 from models_core.fairness.bootstrap import percentile_interval
-from models_core.fairness.group_metrics import MISSING, factorize, with_missing
+from models_core.fairness.group_metrics import MISSING, factorize_groups
 
 SCHEMA = "models_core.calibration/1"
 GROUP_SEPARATOR = " × "
@@ -138,7 +138,7 @@ def calibration_report(y_true: Sequence[int] | np.ndarray, scores: Sequence[floa
     for name, values in sensitive.items():
         if len(values) != n:
             raise InputError(f"sensitive attribute {name!r} has {len(values)} rows, expected {n}")
-        c, lv = factorize(with_missing(values)[0], f"sensitive[{name!r}]")
+        c, lv, _ = factorize_groups(values, f"sensitive[{name!r}]")
         codes.append(c)
         levels.append(lv)
     combos = [axes for r in range(1, len(names) + 1) for axes in itertools.combinations(range(len(names)), r)]

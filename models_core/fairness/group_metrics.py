@@ -61,6 +61,25 @@ def with_missing(values: Sequence[Any] | np.ndarray) -> tuple[Sequence[Any] | np
     return [MISSING if m else (str(native(v)) if as_str else v) for v, m in zip(seq, missing)], n_missing
 
 
+def factorize_groups(values: Sequence[Any] | np.ndarray, name: str) -> tuple[np.ndarray, list[Any], int]:
+    """`factorize` of a sensitive attribute with its missing values as the level `MISSING`: (codes, sorted
+    levels, number of missing rows). String arrays are factorised first and only their few levels checked."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "US":
+        codes, levels = factorize(values, name)
+        blank = [i for i, level in enumerate(levels) if not str(level).strip()]
+        if not blank:
+            return codes, levels, 0
+        kept = [level for i, level in enumerate(levels) if i not in blank]
+        merged = sorted([*kept, MISSING])
+        remap = np.array([merged.index(MISSING) if i in blank else merged.index(level)
+                          for i, level in enumerate(levels)], dtype=np.intp)
+        n_missing = int(np.bincount(codes, minlength=len(levels))[blank].sum())
+        return remap[codes], merged, n_missing
+    cleaned, n_missing = with_missing(values)
+    codes, levels = factorize(cleaned, name)
+    return codes, levels, n_missing
+
+
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True

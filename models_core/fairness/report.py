@@ -97,8 +97,8 @@ from models_core.fairness.bootstrap import (Progress, bootstrap, bootstrap_weigh
                                             report_progress)
 from models_core.fairness.group_metrics import (DISPARITY_NAMES, DISPARITY_RATES, METRIC_NAMES, MISSING,
                                                 UNDEFINED_REASONS, cell_index, confusion_tensor, encode_labels,
-                                                factorize, grouping_counts, native, one_vs_rest, statistics,
-                                                undefined_rates, with_missing)
+                                                factorize_groups, grouping_counts, native, one_vs_rest, statistics,
+                                                undefined_rates)
 
 SCHEMA_VERSION = 2
 GROUP_SEPARATOR = " × "
@@ -248,8 +248,7 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
     for name, values in sensitive.items():
         if len(values) != n:
             raise InputError(f"sensitive attribute {name!r} has {len(values)} rows, expected {n}")
-        values, missing[str(name)] = with_missing(values)
-        codes, uniques = factorize(values, f"sensitive[{name!r}]")
+        codes, uniques, missing[str(name)] = factorize_groups(values, f"sensitive[{name!r}]")
         group_codes.append(codes)
         levels.append(uniques)
     yt, yp, classes = encode_labels(y_true, y_pred, labels, n)

@@ -115,3 +115,18 @@ def test_old_results_without_the_new_keys_still_render(client, engineer):
     page = response.content.decode()
     assert response.status_code == 200 and 'id="fairness"' in page
     assert 'id="calibration"' not in page and "Weighted audit." not in page and "counted as 0" not in page
+
+
+def test_the_calibration_section_renders_a_multiclass_result_per_class():
+    from django.template.loader import render_to_string
+
+    from models_core.fairness.calibration import calibration_report
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 90)
+    groups = {"gender": rng.choice(["f", "m"], 90).tolist()}
+    classes = {name: calibration_report((y == k).astype(int), rng.random(90), groups, n_boot=20)
+               for k, name in enumerate(["low", "mid", "high"])}
+    html = render_to_string("audits/_calibration.html", {"cal": {"task": "multiclass_ovr", "scores": "p",
+                                                                  "classes": classes, "weighting": {"weighted": False}}})
+    assert 'id="calibration"' in html and html.count("against the rest") == 3 and "ROC AUC by gender" in html

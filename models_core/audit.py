@@ -12,7 +12,10 @@ Steps, with the progress stages reported (``{"stage": ..., "percent": ...}``):
      per-group randomised thresholds on the positive-class probability.
   3. counterfactual (56 %): token-swap flip rates, judged on the argmax before any thresholds.
   4. fairness (62 %): per-group metrics with bootstrap intervals, judged against the audit's rules;
-     performance: accuracy, macro-F1, per-class figures (models_core.metrics).
+     performance: accuracy, macro-F1, per-class figures (models_core.metrics); calibration (66 %): ECE,
+     reliability curve and ROC AUC per group of the model's probabilities (models_core.fairness.calibration).
+     With `sample_weight` (a weighted dataset version, e.g. reweighed) both are weighted, and their
+     "weighting" says so and names the weights' column and source (`weighting`).
   5. explanations (70-95 %, when ``config["explain_rows"] > 0``): SHAP/LIME/IG on a sample stratified by
      group and correctness.
 
@@ -34,6 +37,7 @@ from models_core.encoder.inference import Prediction, predict_dataset
 from models_core.errors import InputError
 from models_core.explain.global_view import select_sample
 from models_core.explain.sample import explain_sample
+from models_core.fairness.calibration import calibration_report
 from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
 from models_core.fairness.mitigation import apply_thresholds
 from models_core.fairness.report import fairness_report
@@ -58,11 +62,15 @@ class ComputedAudit:
 def compute_audit(bundle: ClassifierBundle, texts: Sequence[str], labels: Sequence[str],
                   groups: Mapping[str, Sequence[Any]], config: Mapping[str, Any], *,
                   label_names: Sequence[str], positive_label: str | None = None,
-                  mitigation: Mapping[str, Any] | None = None, progress: Progress | None = None) -> ComputedAudit:
+                  mitigation: Mapping[str, Any] | None = None, progress: Progress | None = None,
+                  sample_weight: Sequence[float] | None = None,
+                  weighting: Mapping[str, Any] | None = None) -> ComputedAudit:
     """Compute every result of an audit of `bundle` on the rows; see the module docstring.
 
     `labels` are label names, indexed by `label_names` (the model version's classes); `positive_label`
-    is the dataset's positive class (binary models; default the second class).
+    is the dataset's positive class (binary models; default the second class). `sample_weight`: one weight
+    per row for the fairness and calibration results (None: unweighted); `weighting`: where the weights
+    come from ({"column": ..., "source": ...}), recorded beside them.
     """
     texts = list(texts)
     settings = {**DEFAULTS, **config}
@@ -84,16 +92,39 @@ def compute_audit(bundle: ClassifierBundle, texts: Sequence[str], labels: Sequen
     report("fairness", 62)
     fairness = fairness_report(y_true, y_pred, groups, labels=list(range(len(label_names))),
                                positive_label=positive if positive is not None else 1,
-                               n_boot=settings["n_boot"], seed=settings["seed"])
+                               n_boot=settings["n_boot"], seed=settings["seed"], sample_weight=sample_weight)
+    stated = {"weighted": sample_weight is not None, **(dict(weighting or {}) if sample_weight is not None else {})}
+    fairness["weighting"] = stated
+    report("calibration", 66)
+    calibration = _calibration(inference.probabilities, y_true, groups, label_names, positive, settings, sample_weight)
+    calibration["weighting"] = stated
     results = {"metrics": {**classification_summary(y_true, y_pred, label_names), "decision": decision},
                "fairness": fairness, "compute": inference.compute, "counterfactual": counterfactual,
-               "fairness_verdict": evaluate_thresholds(fairness, settings["fairness_rules"])}
+               "fairness_verdict": evaluate_thresholds(fairness, settings["fairness_rules"]),
+               "calibration": calibration}
     if settings["explain_rows"]:
         report("explanations", 70)
         results["explanations"] = _explanations(
             bundle, texts, y_true, y_pred, groups, settings,
             progress=lambda p: report("explanations", 70 + 0.25 * p.get("percent", 0)))
     return ComputedAudit(results=results, predictions=y_pred, probabilities=inference.probabilities)
+
+
+def _calibration(probabilities: np.ndarray, y_true: list[int], groups: Mapping[str, Sequence[Any]],
+                 label_names: Sequence[str], positive: int | None, settings: Mapping[str, Any],
+                 sample_weight: Sequence[float] | None) -> dict:
+    """Calibration and ROC AUC by group of the model's probabilities (before any group thresholds): of the
+    positive class for a binary model, of each class against the rest otherwise."""
+    truth = np.asarray(y_true)
+    classes = [positive] if positive is not None else list(range(len(label_names)))
+    reports = {label_names[k]: calibration_report(
+        (truth == k).astype(int), np.clip(probabilities[:, k], 0.0, 1.0), groups, sample_weight=sample_weight,
+        n_boot=settings["n_boot"], seed=settings["seed"]) for k in classes}
+    scores = "the model's probability of the class (before any group thresholds)"
+    if positive is not None:
+        return {"task": "binary", "positive_label": label_names[positive], "scores": scores,
+                **reports[label_names[positive]]}
+    return {"task": "multiclass_ovr", "scores": scores, "classes": reports}
 
 
 def _progress_reporter(progress: Progress | None) -> Callable[[str, float], None]:

@@ -5,8 +5,8 @@ Every number is a closed-form function of integer counts, so it is exact and equ
 libraries the tests compare with: `classification_summary`, `accuracy` and `macro_f1` equal scikit-learn's
 `precision_recall_fscore_support`, `f1_score(average="macro")`, `accuracy_score` and `confusion_matrix`
 with ``zero_division=0``; `rates_from_counts`, `spread` and `demographic_parity_difference` equal
-fairlearn's `MetricFrame` rates and disparity functions, except that a rate with a zero denominator is
-undefined (NaN) there instead of 0.
+fairlearn's `MetricFrame` rates and disparity functions (`rates_from_counts(..., undefined=0.0)` is
+fairlearn's convention that a rate with a zero denominator counts as 0; the default leaves it NaN).
 
 Takes numpy arrays or sequences of labels; returns numpy arrays, floats or plain dicts.
 """
@@ -93,17 +93,18 @@ def classification_summary(y_true: Sequence[int], y_pred: Sequence[int], label_n
     }
 
 
-def rates_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """(..., 4) counts [TP, FP, TN, FN] -> each of RATE_NAMES with shape (...); NaN where undefined."""
+def rates_from_counts(counts: np.ndarray, undefined: float = np.nan) -> dict[str, np.ndarray]:
+    """(..., 4) counts [TP, FP, TN, FN] (integer or weighted) -> each of RATE_NAMES with shape (...);
+    `undefined` where a denominator is zero."""
     tp, fp, tn, fn = (counts[..., i] for i in range(4))
     count = tp + fp + tn + fn
     return {
-        "selection_rate": safe_divide(tp + fp, count),
-        "accuracy": safe_divide(tp + tn, count),
-        "precision": safe_divide(tp, tp + fp),
-        "true_positive_rate": safe_divide(tp, tp + fn),
-        "false_positive_rate": safe_divide(fp, fp + tn),
-        "false_negative_rate": safe_divide(fn, tp + fn),
+        "selection_rate": safe_divide(tp + fp, count, undefined),
+        "accuracy": safe_divide(tp + tn, count, undefined),
+        "precision": safe_divide(tp, tp + fp, undefined),
+        "true_positive_rate": safe_divide(tp, tp + fn, undefined),
+        "false_positive_rate": safe_divide(fp, fp + tn, undefined),
+        "false_negative_rate": safe_divide(fn, tp + fn, undefined),
     }
 
 

@@ -54,7 +54,10 @@ class PolicyForm(forms.Form):
     min_accuracy = forms.FloatField(min_value=0, max_value=1, required=False)
     fairness_rules = forms.JSONField(required=False, initial=list, widget=forms.Textarea(attrs={"rows": 4}),
                                      help_text='e.g. [{"metric": "demographic_parity_difference", "grouping": "*", '
-                                               '"max": 0.1}] — "max" is judged on the upper confidence bound.')
+                                               '"max": 0.1, "undefined": "fail"}] — "max" is judged on the upper '
+                                               'confidence bound; "undefined": "fail" fails the gate when a group '
+                                               'has no positives/negatives to measure (default "zero": counted as 0, '
+                                               'as fairlearn does).')
     max_audit_age_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
     require_explanations = forms.BooleanField(required=False)
     require_dpia_for_personal_data = forms.BooleanField(required=False, label="Require a DPIA for personal data")

@@ -16,7 +16,7 @@ from governance.audits.models import Audit
 from governance.datasets.selectors import dataset_get, dataset_metadata_confirmation
 from models_core.errors import InputError
 from models_core.fairness.group_metrics import DISPARITY_NAMES
-from models_core.fairness.rules import evaluate_thresholds
+from models_core.fairness.rules import UNDEFINED_CHOICES, evaluate_thresholds
 
 GATES = {
     "min_accuracy": "Minimum accuracy",
@@ -32,7 +32,9 @@ AUDIT_GATES = ("min_accuracy", "fairness", "explanations")
 
 def fairness_rules_normalise(rules) -> list[dict]:
     """Validated copies of policy fairness rules, judged cautiously: "max" on the upper CI bound, "min" on
-    the lower. Raises ValueError with a message naming the rule at fault."""
+    the lower. A rule may say "undefined": "fail" (fail when a group it compares has a rate with nothing to
+    measure, e.g. no positive labels) or "zero" (the default: such a rate counts as 0, fairlearn's
+    convention, and the check names the group). Raises ValueError with a message naming the rule at fault."""
     if not isinstance(rules, list):
         raise ValueError("Fairness rules must be a list of rules.")
     clean = []
@@ -51,9 +53,13 @@ def fairness_rules_normalise(rules) -> list[dict]:
         for key, value in bounds.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"Rule {n}: '{key}' must be a number.")
+        undefined = rule.get("undefined", "zero")
+        if undefined not in UNDEFINED_CHOICES:
+            raise ValueError(f"Rule {n}: 'undefined' must be one of {', '.join(UNDEFINED_CHOICES)}.")
         for key, value in bounds.items():
             clean.append({"metric": metric, "grouping": grouping, key: float(value),
-                          "judge_on": "upper" if key == "max" else "lower"})
+                          "judge_on": "upper" if key == "max" else "lower",
+                          **({"undefined": undefined} if "undefined" in rule else {})})
     return clean
 
 
@@ -112,7 +118,8 @@ def _fairness(policy, audit: Audit, report: dict | None) -> dict:
                        measured={"error": str(exc)})
     checks = [{"metric": r["metric"], "grouping": r["grouping"], "class": r["class"], "value": r["value"],
                "ci": r["ci"], "bound": r["bound"], "compared": r["compared"], "max": r["max"], "min": r["min"],
-               "passed": r["passed"], "note": r["note"]} for r in judged]
+               "passed": r["passed"], "note": r["note"], "undefined": r.get("undefined", "zero"),
+               "left_out": r.get("left_out", []), "undefined_groups": r.get("undefined_groups", [])} for r in judged]
     failing = [c for c in checks if not c["passed"]]
     if failing:
         first = failing[0]
@@ -120,10 +127,25 @@ def _fairness(policy, audit: Audit, report: dict | None) -> dict:
         compared = "undefined" if first["compared"] is None else f"{first['compared']:.3f}"
         detail = (f"{len(failing)} of {len(checks)} checks fail, e.g. {first['metric']} by {first['grouping']}: "
                   f"{first['bound']} bound {compared}, the policy needs {limit}")
+        if first["note"]:
+            detail += f" ({first['note']})"
     else:
         detail = f"all {len(checks)} checks pass on the cautious bound of the 95% interval"
+    detail += _exclusions(checks)
     measured = {f"{c['metric']}|{c['grouping']}|{c['class']}|{c['bound']}": c["compared"] for c in checks}
     return _result("fairness", not failing, detail, evidence, checks, measured=measured)
+
+
+def _exclusions(checks: list[dict]) -> str:
+    """The groups the judged disparities left out or counted as 0, named once each, for the gate's detail."""
+    counted = sorted({f"{u['group']} ({u['reason']})" for c in checks for u in c["undefined_groups"]})
+    left = sorted({f"{g['group']} ({g['reason']})" for c in checks for g in c["left_out"]})
+    parts = []
+    if counted:
+        parts.append(f"groups with an undefined rate, counted as 0 unless a rule fails on them: {', '.join(counted)}")
+    if left:
+        parts.append(f"left out: {', '.join(left)}")
+    return "".join(f"; {p}" for p in parts)
 
 
 def personal_data_indicated(dataset, dataset_version) -> list[str]:

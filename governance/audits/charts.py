@@ -96,3 +96,43 @@ def heatmap(*, title: str, description: str, row_name: str, column_name: str, ro
             parts.append(f'<text x="{x + cell_w / 2:.1f}" y="{y + 36}" text-anchor="middle" fill="{ink}" '
                          f'font-family="system-ui, sans-serif" font-size="11">n={cell.count}</text>')
     return svg_close(parts)
+
+
+# One colour per curve, dark enough on white; curves beyond the palette reuse it with a dashed line.
+CURVE_COLOURS = ("#1f5fbf", "#c2410c", "#15803d", "#7e22ce", "#0f766e", "#b91c1c")
+
+
+def reliability_chart(*, title: str, description: str,
+                      curves: Sequence[tuple[str, Sequence[tuple[float, float]]]]) -> SafeString:
+    """Observed positive rate (y) against mean predicted probability (x) per bin, one line per group, over the
+    diagonal of perfect calibration; both axes span [0, 1]."""
+    size, left, top = 300, 48, TOP
+    width = left + size + 200
+    height = top + size + 30
+    x = axis_scale((0.0, 1.0), left, left + size)
+
+    def y(value: float) -> float:
+        return top + size - min(max(value, 0.0), 1.0) * size
+
+    parts = svg_open(title=title, description=description, height=height, width=width)
+    parts += [f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="{GRID}"/>',
+              f'<path d="M{x(0):.1f},{y(0):.1f}L{x(1):.1f},{y(1):.1f}" stroke="{GRID}" stroke-dasharray="4 3"/>']
+    for tick in (0.0, 0.5, 1.0):
+        parts.append(f'<text x="{x(tick):.1f}" y="{top + size + 16}" text-anchor="middle" fill="{INK}" {FONT}>'
+                     f'{tick:.1f}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{INK}" {FONT}>'
+                     f'{tick:.1f}</text>')
+    for i, (label, points) in enumerate(curves):
+        colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
+        dash = ' stroke-dasharray="6 3"' if i >= len(CURVE_COLOURS) else ""
+        shown = [(px, py) for px, py in points if finite(px) and finite(py)]
+        if len(shown) > 1:
+            path = "M" + "L".join(f"{x(px):.1f},{y(py):.1f}" for px, py in shown)
+            parts.append(f'<path d="{path}" stroke="{colour}" stroke-width="2" fill="none"{dash}/>')
+        for px, py in shown:
+            parts.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="3" fill="{colour}">'
+                         f'<title>{escape(f"{label}: predicted {px:.3f}, observed {py:.3f}")}</title></circle>')
+        ly = top + 14 + 20 * i
+        parts.append(f'<rect x="{left + size + 16}" y="{ly - 9}" width="12" height="12" fill="{colour}"/>')
+        parts.append(f'<text x="{left + size + 34}" y="{ly + 1}" fill="{INK}" {FONT}>{escape(str(label)[:22])}</text>')
+    return svg_close(parts)

@@ -103,16 +103,23 @@ def _audit_compute(audit: Audit, job: Job) -> None:
     bundle, metadata = load_artifact(artifact_local_dir(artifact_path=version.artifact_path),
                                      expected_digest=version.artifact_digest)
     records = list(DatasetRecord.objects.filter(version=data).order_by("row_index")
-                   .values_list("pk", "subject_id", "text", "label", "attributes"))
+                   .values_list("pk", "subject_id", "text", "label", "attributes", "weight"))
     config = {**audit.config,
               "fairness_rules": audit.config.get("fairness_rules", settings.FAIRNESS_DEFAULT_RULES),
               "counterfactual": audit.config.get("counterfactual") or counterfactual_config(word_pairs=None,
                                                                                             groups=None)}
+    weights = [r[5] for r in records]
+    weighted = any(w != 1.0 for w in weights)  # a reweighed version (datasets.services.dataset_version_reweigh)
+    # A missing attribute value stays "" here (the mitigation's thresholds know groups by their stored value);
+    # the fairness engine reports it as the explicit group "(missing)".
     computed = compute_audit(
         bundle, [r[2] for r in records], [r[3] for r in records],
         {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}, config,
         label_names=version.label_names, positive_label=data.positive_label, mitigation=metadata.get("mitigation"),
-        progress=lambda p: jobs.job_progress(job=job, stage=p["stage"], percent=p["percent"]))
+        progress=lambda p: jobs.job_progress(job=job, stage=p["stage"], percent=p["percent"]),
+        sample_weight=weights if weighted else None,
+        weighting={"column": "DatasetRecord.weight", "dataset_version": data.pk,
+                   "source": data.note or f"row weights of {data}"} if weighted else None)
     jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
     _audit_store(audit=audit, job=job, records=records, predictions=computed.predictions,
                  probabilities=computed.probabilities, label_names=version.label_names, results=computed.results)

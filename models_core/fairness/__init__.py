@@ -1,5 +1,6 @@
 """Fairness of decisions: group metrics and disparities with bootstrap intervals (`report.fairness_report`),
-policy rules judged against them (`rules.evaluate_thresholds`), post-processing mitigation by group
+calibration and ROC AUC by group (`calibration.calibration_report`), policy rules judged against them
+(`rules.evaluate_thresholds`), post-processing mitigation by group
 thresholds (`mitigation`) and counterfactual token swaps (`counterfactual`).
 
 Takes labels, predictions, scores and group values as sequences or numpy arrays (and, for counterfactuals,

@@ -5,7 +5,18 @@ Resampling n rows with replacement is the same as one multinomial draw of n over
 replicate costs nothing per row: ``rng.multinomial(n, p, size=n_boot)``. Intervals are percentile
 intervals (numpy's ``linear`` method) over the replicates where the statistic is defined.
 
-Takes the count tensor of `group_metrics.confusion_tensor`; returns replicate arrays and intervals.
+With sample weights (`bootstrap_weighted`) the bootstrap still resamples ROWS uniformly with replacement,
+n of them, and then weights each drawn row by its own weight (the replicate's weighted counts are the sums of
+the drawn rows' weights per cell): the sampling design is the rows the audit saw, the weights are part of
+each row's contribution. In count space this is one multinomial draw of n over the distinct (cell, weight)
+pairs with their row shares as probabilities, followed by a sum of draws x weight per cell; exact, and as
+cheap as the unweighted draw when weights take few values per cell (reweighing gives one weight per group x
+label). With continuous weights every row is its own pair and a replicate costs O(n), like a row bootstrap.
+Multinomial draws proportional to the weights were not used: they reflect n rows of equal weight and so
+understate the variance that unequal weights add.
+
+Takes the count tensor of `group_metrics.confusion_tensor` (or the rows' cell indices and weights); returns
+replicate arrays and intervals.
 """
 
 from __future__ import annotations
@@ -54,13 +65,52 @@ def bootstrap(tensor: np.ndarray, class_indices: list[int], groupings: list[tupl
     n = int(tensor.sum())
     shape = tensor.shape
     p = tensor.ravel() / n
-    rng = np.random.default_rng(seed)
+
+    def draw(rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.multinomial(n, p, size=size).reshape(size, *shape)
+
     chunk = max(1, min(n_boot, _MAX_CELLS_PER_CHUNK // max(p.size, 1)))
+    return _replicates(draw, chunk, class_indices, groupings, n_attrs, n_boot, seed, progress)
+
+
+def bootstrap_weighted(flat: np.ndarray, weights: np.ndarray, shape: tuple[int, ...], class_indices: list[int],
+                       groupings: list[tuple[int, ...]], n_attrs: int, n_boot: int, seed: int,
+                       progress: Progress) -> list[dict]:
+    """As `bootstrap`, for weighted rows: `flat` is each row's cell index (group_metrics.cell_index), `weights`
+    its weight; rows are resampled uniformly, then weighted (module docstring)."""
+    n = flat.shape[0]
+    order = np.lexsort((weights, flat))
+    cells, w = flat[order], weights[order]
+    new_pair = np.ones(n, dtype=bool)
+    new_pair[1:] = (cells[1:] != cells[:-1]) | (w[1:] != w[:-1])
+    starts = np.flatnonzero(new_pair)
+    pair_cell, pair_weight = cells[starts], w[starts]
+    p = np.diff(np.append(starts, n)) / n
+    new_cell = np.ones(starts.size, dtype=bool)
+    new_cell[1:] = pair_cell[1:] != pair_cell[:-1]
+    cell_starts = np.flatnonzero(new_cell)
+    present = pair_cell[cell_starts]
+    n_cells = int(np.prod(shape))
+
+    def draw(rng: np.random.Generator, size: int) -> np.ndarray:
+        drawn = rng.multinomial(n, p, size=size) * pair_weight  # (size, pairs): drawn rows' weight
+        out = np.zeros((size, n_cells))
+        out[:, present] = np.add.reduceat(drawn, cell_starts, axis=1)
+        return out.reshape(size, *shape)
+
+    chunk = max(1, min(n_boot, _MAX_CELLS_PER_CHUNK // (p.size + n_cells)))
+    return _replicates(draw, chunk, class_indices, groupings, n_attrs, n_boot, seed, progress)
+
+
+def _replicates(draw: Callable[[np.random.Generator, int], np.ndarray], chunk: int, class_indices: list[int],
+                groupings: list[tuple[int, ...]], n_attrs: int, n_boot: int, seed: int,
+                progress: Progress) -> list[dict]:
+    rng = np.random.default_rng(seed)
     parts: list[list[dict]] = []
     done = 0
     while done < n_boot:
         size = min(chunk, n_boot - done)
-        draws = rng.multinomial(n, p, size=size).reshape(size, *shape)
+        draws = draw(rng, size)
         parts.append([statistics(one_vs_rest(draws, k), groupings, n_attrs) for k in class_indices])
         done += size
         report_progress(progress, 10.0 + 85.0 * done / n_boot, replicates=done)

@@ -1,9 +1,16 @@
 """Per-group confusion counts, rates and disparities: the arithmetic under `fairness_report`.
 
-Rows are factorised into integer codes and counted, in one vectorised pass (`np.bincount`), into a tensor
-of shape ``(L_1, ..., L_k, C, C)``: one axis per sensitive attribute (its sorted levels), then true class x
-predicted class. Every grouping is a sum of that tensor over the other attribute axes, and every rate and
-disparity is a closed-form function of the per-group counts [TP, FP, TN, FN] (`models_core.metrics`).
+Rows are factorised into integer codes and counted, in one vectorised pass (`np.bincount`, with the sample
+weights as `weights` when given), into a tensor of shape ``(L_1, ..., L_k, C, C)``: one axis per sensitive
+attribute (its sorted levels), then true class x predicted class. Every grouping is a sum of that tensor over
+the other attribute axes, and every rate and disparity is a closed-form function of the per-group counts
+[TP, FP, TN, FN] (`models_core.metrics`).
+
+Convention (fairlearn's: MetricFrame's scikit-learn metrics give 0 for an empty denominator): a rate whose
+denominator is empty in a group that has rows counts as 0, and `undefined_rates` says which ones were; only
+a group with no rows (an empty intersection) or no weight has undefined (NaN) rates, and disparities leave
+such groups out, as fairlearn does. A missing attribute value (None, NaN, an empty or blank string) is the
+explicit group `MISSING`, never "".
 
 Takes numpy arrays or sequences; returns numpy arrays. Imports only numpy and models_core.metrics/errors.
 """
@@ -23,8 +30,62 @@ METRIC_NAMES = RATE_NAMES
 DISPARITY_NAMES = ("demographic_parity_difference", "demographic_parity_ratio",
                    "equalized_odds_difference", "equalized_odds_ratio",
                    "equal_opportunity_difference", "equal_opportunity_ratio")
+MISSING = "(missing)"
+# The rates each disparity compares across groups.
+DISPARITY_RATES = {"demographic_parity": ("selection_rate",),
+                   "equalized_odds": ("true_positive_rate", "false_positive_rate"),
+                   "equal_opportunity": ("true_positive_rate",)}
+# Why a rate of a non-empty group has an empty denominator.
+UNDEFINED_REASONS = {"precision": "no predicted positives", "true_positive_rate": "no positive labels",
+                     "false_negative_rate": "no positive labels", "false_positive_rate": "no negative labels"}
 
 # ----------------------------------------------------------------------------- encoding
+
+
+def with_missing(values: Sequence[Any] | np.ndarray) -> tuple[Sequence[Any] | np.ndarray, int]:
+    """`values` with every missing value (None, NaN, "" or blank) replaced by `MISSING`, and how many were.
+    When some are missing and the others are not strings, every value becomes its str (so they sort)."""
+    arr = values if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.dtype.kind in "iub":
+        return arr, 0
+    if arr is not None and arr.dtype.kind in "US":
+        blank = np.char.strip(arr.astype(str)) == ""
+        n_missing = int(blank.sum())
+        return (np.where(blank, MISSING, arr.astype(str)) if n_missing else arr), n_missing
+    seq = arr.tolist() if arr is not None else list(values)
+    missing = [_is_missing(v) for v in seq]
+    n_missing = sum(missing)
+    if not n_missing:
+        return values, 0
+    as_str = any(not isinstance(v, str) for v, m in zip(seq, missing) if not m)
+    return [MISSING if m else (str(native(v)) if as_str else v) for v, m in zip(seq, missing)], n_missing
+
+
+def factorize_groups(values: Sequence[Any] | np.ndarray, name: str) -> tuple[np.ndarray, list[Any], int]:
+    """`factorize` of a sensitive attribute with its missing values as the level `MISSING`: (codes, sorted
+    levels, number of missing rows). String arrays are factorised first and only their few levels checked."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "US":
+        codes, levels = factorize(values, name)
+        blank = [i for i, level in enumerate(levels) if not str(level).strip()]
+        if not blank:
+            return codes, levels, 0
+        kept = [level for i, level in enumerate(levels) if i not in blank]
+        merged = sorted([*kept, MISSING])
+        remap = np.array([merged.index(MISSING) if i in blank else merged.index(level)
+                          for i, level in enumerate(levels)], dtype=np.intp)
+        n_missing = int(np.bincount(codes, minlength=len(levels))[blank].sum())
+        return remap[codes], merged, n_missing
+    cleaned, n_missing = with_missing(values)
+    codes, levels = factorize(cleaned, name)
+    return codes, levels, n_missing
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
 def factorize(values: Sequence[Any] | np.ndarray, name: str) -> tuple[np.ndarray, list[Any]]:
@@ -117,9 +178,9 @@ def encode_labels(y_true, y_pred, labels, n) -> tuple[np.ndarray, np.ndarray, li
 # ----------------------------------------------------------------------------- counting
 
 
-def confusion_tensor(group_codes: list[np.ndarray], level_sizes: list[int], yt: np.ndarray,
-                     yp: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts of shape (*level_sizes, C, C): [levels..., true class, predicted class]."""
+def cell_index(group_codes: list[np.ndarray], level_sizes: list[int], yt: np.ndarray, yp: np.ndarray,
+               n_classes: int) -> np.ndarray:
+    """Each row's flat index into the (*level_sizes, C, C) tensor."""
     flat = np.zeros(yt.shape[0], dtype=np.int64)
     for codes, size in zip(group_codes, level_sizes, strict=True):
         flat *= size
@@ -128,8 +189,12 @@ def confusion_tensor(group_codes: list[np.ndarray], level_sizes: list[int], yt: 
     flat += yt
     flat *= n_classes
     flat += yp
-    n_cells = math.prod(level_sizes) * n_classes * n_classes
-    return np.bincount(flat, minlength=n_cells).reshape(*level_sizes, n_classes, n_classes)
+    return flat
+
+
+def confusion_tensor(flat: np.ndarray, shape: tuple[int, ...], weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts (int64; float64 sums of `weights` when given) of shape (*level_sizes, C, C) from `cell_index`."""
+    return np.bincount(flat, weights=weights, minlength=math.prod(shape)).reshape(shape)
 
 
 def one_vs_rest(tensor: np.ndarray, k: int) -> np.ndarray:
@@ -139,6 +204,24 @@ def one_vs_rest(tensor: np.ndarray, k: int) -> np.ndarray:
     predicted = tensor[..., :, k].sum(axis=-1)
     total = tensor.sum(axis=(-2, -1))
     return np.stack([tp, predicted - tp, total - actual - predicted + tp, actual - tp], axis=-1)
+
+
+def group_rates(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Rates with fairlearn's convention: an empty denominator counts as 0, except in a group with no rows
+    (or no weight), whose rates are all NaN (fairlearn's MetricFrame has NaN for an empty intersection)."""
+    rates = rates_from_counts(counts, undefined=0.0)
+    empty = counts.sum(axis=-1) == 0
+    return {name: np.where(empty, np.nan, value) for name, value in rates.items()}
+
+
+def undefined_rates(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """(..., 4) counts -> for each rate of UNDEFINED_REASONS, where a non-empty group's denominator is empty
+    (the rate `group_rates` counted as 0)."""
+    tp, fp, tn, fn = (counts[..., i] for i in range(4))
+    present = counts.sum(axis=-1) > 0
+    positives, negatives = tp + fn == 0, fp + tn == 0
+    return {"precision": present & (tp + fp == 0), "true_positive_rate": present & positives,
+            "false_negative_rate": present & positives, "false_positive_rate": present & negatives}
 
 
 def disparities_from_metrics(metrics: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -170,8 +253,8 @@ def statistics(cells: np.ndarray, groupings: list[tuple[int, ...]], n_attrs: int
     """All metrics and disparities for cells of shape (*lead, L_1..L_k, 4)."""
     lead = cells.ndim - n_attrs - 1
     overall = cells.reshape(*cells.shape[:lead], -1, 4).sum(axis=-2)
-    out = {"overall": rates_from_counts(overall), "groupings": []}
+    out = {"overall": group_rates(overall), "groupings": []}
     for axes in groupings:
-        per_group = rates_from_counts(grouping_counts(cells, axes, n_attrs))
+        per_group = group_rates(grouping_counts(cells, axes, n_attrs))
         out["groupings"].append((per_group, disparities_from_metrics(per_group)))
     return out

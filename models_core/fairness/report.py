@@ -5,9 +5,21 @@ One vectorised pass (`np.bincount` over integer codes) counts every row into a t
 class x predicted class. Every grouping (each attribute alone and every intersection of two or more)
 is a sum of that tensor over the other attribute axes, and every metric and disparity is a
 closed-form function of the per-group counts TP, FP, TN, FN. Multiclass labels are reported one
-class against the rest. The numbers equal fairlearn's `MetricFrame` and disparity functions, except
-that a rate whose denominator is zero is undefined (null) instead of scikit-learn's 0, and undefined
-groups are skipped by the disparities (fairlearn skips empty intersections the same way).
+class against the rest. The numbers equal fairlearn's `MetricFrame` and disparity functions, with
+fairlearn's convention: a rate whose denominator is empty (a group with no positive labels has no TPR)
+counts as 0, as MetricFrame's scikit-learn metrics do; the group's metric carries ``"undefined": reason``
+and every disparity that compares that rate lists the group under ``"undefined_groups"``, so a reader and
+a policy rule (``"undefined": "fail"``, `rules.evaluate_thresholds`) can see it. A group with no rows (an
+empty intersection; with weights, no weight) has null metrics and is left out of the disparities, as
+fairlearn leaves it out; each disparity lists it under ``"left_out"`` with the reason. A missing attribute
+value (None, NaN, empty or blank) is the group "(missing)", counted in ``"missing_values"`` and flagged
+``"missing": true`` on its groups.
+
+Sample weights (``sample_weight``, one per row, >= 0) weight every count: the metrics and disparities
+equal fairlearn's MetricFrame with ``sample_params={metric: {"sample_weight": w}}``; ``count`` and
+``confusion`` stay row counts, and each group adds ``"weight"`` (its sum of weights) and
+``"weighted_confusion"``. The bootstrap then resamples rows and weights each drawn row
+(`bootstrap.bootstrap_weighted`).
 
 Confidence intervals come from a nonparametric bootstrap that resamples the COUNTS: resampling n rows
 with replacement is the same as one multinomial draw of n over the finest cells (intersection group x
@@ -18,9 +30,11 @@ nothing per row: ``rng.multinomial(n, p, size=n_boot)``. Intervals are percentil
 Report schema (all plain JSON: str keys, float/int/bool/None values; NaN is written as null)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "task": "binary" | "multiclass_ovr",
       "n": 3000,                                  # rows
+      "weighted": false,                          # true: "weight_sum" too, and weighted counts below
+      "missing_values": {"gender": 0, "age_band": 12},   # rows whose value is missing, per attribute
       "labels": [0, 1],                           # all classes, sorted unless `labels` was given
       "positive_label": 1,                        # binary only (None for multiclass)
       "sensitive_attributes": ["gender", "age_band"],
@@ -43,21 +57,27 @@ Report schema (all plain JSON: str keys, float/int/bool/None values; NaN is writ
                        "confusion": {"tp": ..., "fp": ..., "tn": ..., "fn": ...},
                        "metrics": {"selection_rate": {"value": 0.25, "ci": [0.23, 0.27]}, ...}},
             "male": {...}},
-          "disparities": {"demographic_parity_difference": {"value": 0.19, "ci": [0.16, 0.22]},
-                          ...}},
+          "disparities": {"demographic_parity_difference": {"value": 0.19, "ci": [0.16, 0.22],
+                                                            "left_out": [], "undefined_groups": []},
+                          "equal_opportunity_difference": {..., "left_out": [{"group": "a0 × b1",
+                                                                               "reason": "no rows"}],
+                                                           "undefined_groups": [{"group": "b1",
+                              "rates": ["true_positive_rate"], "reason": "no positive labels",
+                              "counted_as": 0.0}]}, ...}},
         "gender × age_band": {"attributes": ["gender", "age_band"],
                               "groups": {"female × 18-29": {"values": {"gender": "female",
                                                                        "age_band": "18-29"}, ...}}}
       }
     }
 
-Every metric is ``{"value": float | None, "ci": [low, high] | None}``; ``ci`` is None when
+Every metric is ``{"value": float | None, "ci": [low, high] | None}`` (plus ``"undefined": reason`` where
+the value is an empty denominator counted as 0); ``ci`` is None when
 ``n_boot == 0`` and its ends are None when no replicate defines the statistic. Intersection groups
 include every combination of the declared levels, also empty ones (count 0, metrics null, as in
 fairlearn's `MetricFrame.by_group`); ``too_small`` is ``count < min_group_size``. Disparities use
-every group with a defined value (small groups included, as fairlearn does): difference = max - min,
+every group with rows (small groups included, as fairlearn does): difference = max - min,
 ratio = min / max (null for 0/0, as fairlearn); equalized odds takes the larger TPR/FPR difference
-(the smaller ratio) and, like fairlearn, is null when the TPR part is null and skips a null FPR part;
+(the smaller ratio) and, like fairlearn, is null when the TPR ratio is 0/0 and skips a null FPR part;
 equal opportunity is the TPR difference (ratio).
 
 `models_core.fairness.rules.evaluate_thresholds(report, rules)` judges policy rules against such a report.
@@ -73,11 +93,14 @@ from typing import Any
 import numpy as np
 
 from models_core.errors import InputError
-from models_core.fairness.bootstrap import Progress, bootstrap, percentile_interval, report_progress
-from models_core.fairness.group_metrics import (DISPARITY_NAMES, METRIC_NAMES, confusion_tensor, encode_labels,
-                                                factorize, grouping_counts, native, one_vs_rest, statistics)
+from models_core.fairness.bootstrap import (Progress, bootstrap, bootstrap_weighted, percentile_interval,
+                                            report_progress)
+from models_core.fairness.group_metrics import (DISPARITY_NAMES, DISPARITY_RATES, METRIC_NAMES, MISSING,
+                                                UNDEFINED_REASONS, cell_index, confusion_tensor, encode_labels,
+                                                factorize_groups, grouping_counts, native, one_vs_rest, statistics,
+                                                undefined_rates)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 GROUP_SEPARATOR = " × "
 
 
@@ -93,55 +116,100 @@ def _stat(point: Any, low: Any = None, high: Any = None, with_ci: bool = False) 
     return {"value": _num(point), "ci": [_num(low), _num(high)] if with_ci else None}
 
 
-def _confusion_dict(counts: np.ndarray) -> dict[str, int]:
-    return {"tp": int(counts[0]), "fp": int(counts[1]), "tn": int(counts[2]), "fn": int(counts[3])}
+def _confusion_dict(counts: np.ndarray) -> dict[str, int | float]:
+    kind = int if counts.dtype.kind in "iu" else float
+    return {"tp": kind(counts[0]), "fp": kind(counts[1]), "tn": kind(counts[2]), "fn": kind(counts[3])}
 
 
-def _class_report(cells: np.ndarray, point: dict, boot: dict | None, confidence: float,
-                  groupings: list[tuple[int, ...]], attr_names: list[str],
-                  levels: list[list[Any]], min_group_size: int) -> dict:
+def _disparity_groups(name: str, keys: list[str], counts: np.ndarray, rows: np.ndarray,
+                      undefined: dict[str, np.ndarray]) -> tuple[list[dict], list[dict]]:
+    """The groups a disparity leaves out (no rows, or no weight) and those whose compared rate had an empty
+    denominator and counted as 0, each with the reason."""
+    rates = DISPARITY_RATES[name.rsplit("_", 1)[0]]
+    left_out, counted_as_zero = [], []
+    for g, key in enumerate(keys):
+        if counts[g].sum() == 0:
+            left_out.append({"group": key, "reason": "no rows" if rows[g].sum() == 0 else "no weight"})
+            continue
+        which = [r for r in rates if r in undefined and undefined[r][g]]
+        if which:
+            reasons = sorted({UNDEFINED_REASONS[r] for r in which})
+            counted_as_zero.append({"group": key, "rates": which, "reason": " and ".join(reasons),
+                                    "counted_as": 0.0})
+    return left_out, counted_as_zero
+
+
+def _class_report(cells: np.ndarray, rows: np.ndarray, point: dict, boot: dict | None, confidence: float,
+                  groupings: list[tuple[int, ...]], attr_names: list[str], levels: list[list[Any]],
+                  min_group_size: int, weighted: bool) -> dict:
+    """`cells`: the (weighted) counts the numbers come from; `rows`: the row counts (the same unweighted)."""
     n_attrs = len(attr_names)
     with_ci = boot is not None
 
     def interval(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return percentile_interval(samples, confidence)
 
+    def metric_stats(values: Mapping, counts: np.ndarray, index: Any, ci: Mapping | None) -> dict:
+        undefined = undefined_rates(counts)
+        out = {}
+        for m in METRIC_NAMES:
+            pick = (lambda a: a) if index is None else (lambda a: a[index])  # noqa: E731
+            lo, hi = (pick(ci[m][0]), pick(ci[m][1])) if ci else (None, None)
+            out[m] = _stat(pick(values[m]), lo, hi, with_ci)
+            if m in undefined and bool(undefined[m]):
+                out[m]["undefined"] = UNDEFINED_REASONS[m]
+        return out
+
     overall_counts = cells.reshape(-1, 4).sum(axis=0)
-    overall_metrics = {}
-    for m in METRIC_NAMES:
-        lo, hi = interval(boot["overall"][m]) if with_ci else (None, None)
-        overall_metrics[m] = _stat(point["overall"][m], lo, hi, with_ci)
-    report = {"overall": {"count": int(overall_counts.sum()),
-                          "confusion": _confusion_dict(overall_counts),
-                          "metrics": overall_metrics},
-              "groupings": {}}
+    overall_rows = rows.reshape(-1, 4).sum(axis=0)
+    overall_ci = {m: interval(boot["overall"][m]) for m in METRIC_NAMES} if with_ci else None
+    overall = {"count": int(overall_rows.sum()), "confusion": _confusion_dict(overall_rows),
+               "metrics": metric_stats(point["overall"], overall_counts, None, overall_ci)}
+    if weighted:
+        overall.update(weight=float(overall_counts.sum()), weighted_confusion=_confusion_dict(overall_counts))
+    report = {"overall": overall, "groupings": {}}
 
     for index, axes in enumerate(groupings):
         per_group, disparities = point["groupings"][index]
         counts = grouping_counts(cells, axes, n_attrs)
+        row_counts = grouping_counts(rows, axes, n_attrs)
         names = [attr_names[a] for a in axes]
-        metric_ci = {m: interval(boot["groupings"][index][0][m]) for m in METRIC_NAMES} if with_ci else {}
-        groups = {}
+        metric_ci = {m: interval(boot["groupings"][index][0][m]) for m in METRIC_NAMES} if with_ci else None
+        groups, keys = {}, []
         for g, combo in enumerate(itertools.product(*(levels[a] for a in axes))):
-            count = int(counts[g].sum())
-            metrics = {}
-            for m in METRIC_NAMES:
-                lo, hi = (metric_ci[m][0][g], metric_ci[m][1][g]) if with_ci else (None, None)
-                metrics[m] = _stat(per_group[m][g], lo, hi, with_ci)
-            groups[GROUP_SEPARATOR.join(str(v) for v in combo)] = {
-                "values": dict(zip(names, combo, strict=True)),
-                "count": count,
-                "too_small": count < min_group_size,
-                "confusion": _confusion_dict(counts[g]),
-                "metrics": metrics,
-            }
+            count = int(row_counts[g].sum())
+            key = GROUP_SEPARATOR.join(str(v) for v in combo)
+            keys.append(key)
+            group = {"values": dict(zip(names, combo, strict=True)), "count": count,
+                     "too_small": count < min_group_size, "confusion": _confusion_dict(row_counts[g]),
+                     "metrics": metric_stats(per_group, counts[g], g, metric_ci)}
+            if weighted:
+                group.update(weight=float(counts[g].sum()), weighted_confusion=_confusion_dict(counts[g]))
+            if MISSING in combo:
+                group["missing"] = True
+            groups[key] = group
+        undefined = undefined_rates(counts)
         disp = {}
         for d in DISPARITY_NAMES:
             lo, hi = interval(boot["groupings"][index][1][d]) if with_ci else (None, None)
-            disp[d] = _stat(disparities[d], lo, hi, with_ci)
+            left_out, counted_as_zero = _disparity_groups(d, keys, counts, row_counts, undefined)
+            disp[d] = {**_stat(disparities[d], lo, hi, with_ci), "left_out": left_out,
+                       "undefined_groups": counted_as_zero}
         report["groupings"][GROUP_SEPARATOR.join(names)] = {
             "attributes": names, "groups": groups, "disparities": disp}
     return report
+
+
+def check_weights(sample_weight: Sequence[float] | np.ndarray | None, n: int) -> np.ndarray | None:
+    """The weights as float64, checked: one per row, finite, >= 0, not all 0 (InputError otherwise)."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n,):
+        raise InputError(f"sample_weight needs one weight per row ({n}), got shape {weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise InputError("sample weights must be finite, >= 0 and not all 0")
+    return weights
 
 
 # ----------------------------------------------------------------------------- public API
@@ -150,13 +218,14 @@ def _class_report(cells: np.ndarray, point: dict, boot: dict | None, confidence:
 def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Mapping[str, Sequence[Any]],
                     labels: list | None = None, positive_label: Any = 1, n_boot: int = 1000,
                     seed: int = 0, min_group_size: int = 30, confidence: float = 0.95,
-                    progress: Progress = None) -> dict:
+                    progress: Progress = None, sample_weight: Sequence[float] | None = None) -> dict:
     """Per-group metrics and disparities with bootstrap CIs; see the module docstring for the schema.
 
     `sensitive` maps each attribute name to one value per row. Groupings are every attribute alone
     and every intersection of two or more attributes. With two classes (or `labels` of length 2 or
     less) the task is binary and `positive_label` is the positive class; with more classes each
     class is reported against the rest. `n_boot=0` skips the bootstrap (all "ci" are None).
+    `sample_weight` (one per row, >= 0) weights every count (module docstring).
     """
     n = len(y_true)
     if n == 0:
@@ -172,13 +241,14 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
         raise InputError("confidence must lie strictly between 0 and 1")
     if n_boot < 0:
         raise InputError("n_boot must be >= 0")
+    weights = check_weights(sample_weight, n)
     report_progress(progress, 0.0)
 
-    group_codes, levels = [], []
+    group_codes, levels, missing = [], [], {}
     for name, values in sensitive.items():
         if len(values) != n:
             raise InputError(f"sensitive attribute {name!r} has {len(values)} rows, expected {n}")
-        codes, uniques = factorize(values, f"sensitive[{name!r}]")
+        codes, uniques, missing[str(name)] = factorize_groups(values, f"sensitive[{name!r}]")
         group_codes.append(codes)
         levels.append(uniques)
     yt, yp, classes = encode_labels(y_true, y_pred, labels, n)
@@ -198,32 +268,46 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
         class_indices = list(range(len(classes)))
 
     level_sizes = [len(lv) for lv in levels]
-    tensor = confusion_tensor(group_codes, level_sizes, yt, yp, len(classes))
+    shape = (*level_sizes, len(classes), len(classes))
+    flat = cell_index(group_codes, level_sizes, yt, yp, len(classes))
+    rows = confusion_tensor(flat, shape)
+    tensor = rows if weights is None else confusion_tensor(flat, shape, weights)
     n_attrs = len(attr_names)
     groupings = [axes for r in range(1, n_attrs + 1) for axes in itertools.combinations(range(n_attrs), r)]
     report_progress(progress, 10.0)
 
     cells_per_class = [one_vs_rest(tensor, k) for k in class_indices]
     points = [statistics(cells, groupings, n_attrs) for cells in cells_per_class]
-    boots = bootstrap(tensor, class_indices, groupings, n_attrs, n_boot, seed, progress) if n_boot \
-        else [None] * len(class_indices)
+    if not n_boot:
+        boots = [None] * len(class_indices)
+    elif weights is None:
+        boots = bootstrap(tensor, class_indices, groupings, n_attrs, n_boot, seed, progress)
+    else:
+        boots = bootstrap_weighted(flat, weights, shape, class_indices, groupings, n_attrs, n_boot, seed, progress)
 
     class_reports = [
-        _class_report(cells, point, boot, confidence, groupings, attr_names, levels, min_group_size)
-        for cells, point, boot in zip(cells_per_class, points, boots, strict=True)]
+        _class_report(cells, one_vs_rest(rows, k), point, boot, confidence, groupings, attr_names, levels,
+                      min_group_size, weights is not None)
+        for k, cells, point, boot in zip(class_indices, cells_per_class, points, boots, strict=True)]
+    ci_method = ("percentile bootstrap over multinomial-resampled cell counts" if weights is None else
+                 "percentile bootstrap: rows resampled uniformly (multinomial over cell x weight), then weighted")
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "task": task,
         "n": n,
+        "weighted": weights is not None,
+        "missing_values": missing,
         "labels": classes,
         "positive_label": classes[class_indices[0]] if task == "binary" else None,
         "sensitive_attributes": attr_names,
         "settings": {"n_boot": int(n_boot), "seed": int(seed), "confidence": float(confidence),
-                     "min_group_size": int(min_group_size),
-                     "ci_method": "percentile bootstrap over multinomial-resampled cell counts"},
+                     "min_group_size": int(min_group_size), "ci_method": ci_method,
+                     "empty_denominator": "counts as 0 (fairlearn's MetricFrame convention)"},
         "metric_names": list(METRIC_NAMES),
         "disparity_names": list(DISPARITY_NAMES),
     }
+    if weights is not None:
+        report["weight_sum"] = float(weights.sum())
     if task == "binary":
         report.update(class_reports[0])
     else:

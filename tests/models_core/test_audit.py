@@ -12,6 +12,7 @@ from models_core.encoder.inference import predict_dataset
 from models_core.errors import InputError
 from models_core.explain.global_view import select_sample
 from models_core.explain.sample import explain_sample
+from models_core.fairness.calibration import calibration_report
 from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
 from models_core.fairness.mitigation import apply_thresholds, fit_thresholds
 from models_core.fairness.report import fairness_report
@@ -49,7 +50,8 @@ def test_results_equal_what_the_pieces_compute(tiny_classifier, rows):
     audit = compute_audit(tiny_classifier, texts, labels, groups, CONFIG, label_names=LABELS, positive_label="yes")
 
     assert isinstance(audit, ComputedAudit)
-    assert list(audit.results) == ["metrics", "fairness", "compute", "counterfactual", "fairness_verdict"]
+    assert list(audit.results) == ["metrics", "fairness", "compute", "counterfactual", "fairness_verdict",
+                                   "calibration"]
     inference = predict_dataset(tiny_classifier, texts)
     y_true = [LABELS.index(label) for label in labels]
     y_pred = inference.predictions.tolist()
@@ -58,7 +60,11 @@ def test_results_equal_what_the_pieces_compute(tiny_classifier, rows):
     assert audit.results["metrics"] == {**classification_summary(y_true, y_pred, LABELS),
                                         "decision": {"rule": "argmax"}}
     fairness = fairness_report(y_true, y_pred, groups, labels=[0, 1], positive_label=1, n_boot=50, seed=3)
-    assert audit.results["fairness"] == fairness
+    assert audit.results["fairness"] == {**fairness, "weighting": {"weighted": False}}
+    calibration = calibration_report(np.asarray(y_true), inference.probabilities[:, 1], groups, n_boot=50, seed=3)
+    assert audit.results["calibration"] == {
+        "task": "binary", "positive_label": "yes", "weighting": {"weighted": False},
+        "scores": "the model's probability of the class (before any group thresholds)", **calibration}
     assert audit.results["fairness_verdict"] == evaluate_thresholds(fairness, RULES)
     counterfactual = counterfactual_report(texts, tiny_classifier.predict_proba, word_pairs=DEFAULT_WORD_PAIRS,
                                            groups=DEFAULT_GROUPS, positive_class=1, n_worst=3)
@@ -83,7 +89,7 @@ def test_explanations_cover_the_stratified_sample_and_progress_runs_through_ever
     assert explanations["row_indices"] == sample
     assert explanations["texts"] == expected["texts"]
     stages = list(dict.fromkeys(p["stage"] for p in seen))
-    assert stages == ["inference", "counterfactual", "fairness", "explanations"]
+    assert stages == ["inference", "counterfactual", "fairness", "calibration", "explanations"]
     percents = [p["percent"] for p in seen]
     assert percents == sorted(percents) and 5 <= percents[0] and percents[-1] <= 95
 
@@ -124,3 +130,20 @@ def test_threshold_mitigation_equals_fitting_and_applying_the_thresholds(tiny_cl
     assert computed.metrics["val_accuracy_before"] == float(np.mean(inference.predictions == np.asarray(y)))
     assert computed.metrics["n_validation"] == len(texts)
     assert 0.0 <= computed.metrics["val_dp_difference"] <= 1.0
+
+
+def test_weighted_rows_weight_fairness_and_calibration_and_say_where_the_weights_come_from(tiny_classifier, rows):
+    texts, labels, groups = _columns(rows)
+    weights = [1.5 if label == "yes" else 0.75 for label in labels]
+    weighting = {"column": "weight", "source": "Reweighed v1"}
+    audit = compute_audit(tiny_classifier, texts, labels, groups, CONFIG, label_names=LABELS, positive_label="yes",
+                          sample_weight=weights, weighting=weighting)
+    y_true = [LABELS.index(label) for label in labels]
+    fairness = fairness_report(y_true, audit.predictions, groups, labels=[0, 1], positive_label=1, n_boot=50, seed=3,
+                               sample_weight=weights)
+    assert audit.results["fairness"] == {**fairness, "weighting": {"weighted": True, **weighting}}
+    assert audit.results["fairness"]["weighted"] is True
+    calibration = audit.results["calibration"]
+    assert calibration["weighted"] is True and calibration["weighting"]["source"] == "Reweighed v1"
+    assert calibration["groupings"]["gender"]["groups"]["female"]["weight"] == pytest.approx(
+        sum(w for w, g in zip(weights, groups["gender"]) if g == "female"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from governance.audits.charts import Bar, Cell, heatmap, interval_bars
+from governance.audits.charts import Bar, Cell, heatmap, interval_bars, reliability_chart
 
 register = template.Library()
 
@@ -69,3 +69,39 @@ def verdict_summary(results) -> dict:
     results = results if isinstance(results, list) else []
     passed = sum(1 for r in results if r.get("passed"))
     return {"passed": passed, "failed": len(results) - passed, "total": len(results)}
+
+
+@register.simple_tag
+def calibration_charts(name: str, grouping: dict, confidence: float | None = None) -> dict:
+    """ROC AUC (bars with interval whiskers) and ECE of each group of one grouping, and its reliability curves."""
+    auc, ece, curves = [], [], []
+    for group, data in grouping.get("groups", {}).items():
+        if not data.get("count"):
+            continue
+        flagged = bool(data.get("too_small"))
+        value, low, high = _ci(data.get("roc_auc"))
+        auc.append(Bar(label=str(group), value=value, low=low, high=high, flagged=flagged))
+        value, low, high = _ci(data.get("ece"))
+        ece.append(Bar(label=str(group), value=value, low=low, high=high, flagged=flagged))
+        curves.append((str(group), [(b.get("mean_predicted"), (b.get("observed_rate") or {}).get("value"))
+                                    for b in data.get("reliability") or [] if b.get("count")]))
+    level = f"{100 * confidence:.0f}% " if confidence else ""
+
+    def said(bars):
+        return "; ".join(f"{b.label}: {b.value:.3f}" if b.value is not None else f"{b.label}: undefined"
+                         for b in bars)
+
+    top = max([b.high or b.value or 0.0 for b in ece] + [0.1])
+    return {
+        "auc": interval_bars(title=f"ROC AUC by {name}", bars=auc,
+                             description=f"Area under the ROC curve per group with {level}bootstrap intervals; "
+                                         f"undefined where a group has one class. {said(auc)}."),
+        "ece": interval_bars(title=f"Expected calibration error by {name}", bars=ece,
+                             domain=(0.0, min(1.0, round(top * 1.2 + 0.005, 2))),
+                             description=f"ECE per group (lower is better) with {level}bootstrap intervals. "
+                                         f"{said(ece)}."),
+        "reliability": reliability_chart(title=f"Reliability by {name}", curves=curves,
+                                         description="Observed positive rate against mean predicted probability "
+                                                     "per score bin, one line per group; the dashed diagonal is "
+                                                     "perfect calibration."),
+    }

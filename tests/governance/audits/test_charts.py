@@ -44,3 +44,16 @@ def test_heatmap_prints_each_value_and_marks_empty_cells():
     assert "n=40" in texts and "n=0" in texts
     fills = [r.get("fill") for r in root.iter(f"{SVG}rect")]
     assert len(fills) == 4 and len(set(fills)) == 3  # light, dark, and the empty colour twice
+
+
+def test_reliability_chart_draws_one_escaped_line_per_group_over_the_diagonal():
+    from governance.audits.charts import reliability_chart
+
+    svg = reliability_chart(title="Reliability by <gender>", description="d",
+                            curves=[("<b>female</b>", [(0.1, 0.2), (0.5, 0.4), (0.9, None)]), ("male", [(0.3, 0.3)])])
+    root = ET.fromstring(svg)
+    assert root.get("role") == "img" and "<b>" not in svg
+    circles = root.findall(f"{SVG}circle")
+    assert len(circles) == 3  # the bin with no observed rate draws no point
+    paths = root.findall(f"{SVG}path")
+    assert len(paths) == 2  # the diagonal and female's line (male has one point: no line)

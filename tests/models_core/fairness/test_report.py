@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -36,22 +38,15 @@ from models_core.fairness.rules import evaluate_thresholds
 TOL = 1e-9
 
 
-def _nan_unless(fn, needs):
-    """fairlearn/sklearn metric, NaN where its denominator is empty (sklearn would say 0)."""
-    def metric(y_true, y_pred):
-        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-        return fn(y_true, y_pred) if needs(y_true, y_pred).any() else np.nan
-    return metric
-
-
+# fairlearn's own metrics as its documentation uses them: an empty denominator gives 0, no rewriting.
 REFERENCE_METRICS = {
     "count": count,
     "selection_rate": selection_rate,
     "accuracy": accuracy_score,
-    "precision": _nan_unless(lambda t, p: precision_score(t, p, zero_division=0), lambda t, p: p == 1),
-    "true_positive_rate": _nan_unless(lambda t, p: true_positive_rate(t, p, pos_label=1), lambda t, p: t == 1),
-    "false_positive_rate": _nan_unless(lambda t, p: false_positive_rate(t, p, pos_label=1), lambda t, p: t == 0),
-    "false_negative_rate": _nan_unless(lambda t, p: false_negative_rate(t, p, pos_label=1), lambda t, p: t == 1),
+    "precision": functools.partial(precision_score, zero_division=0),
+    "true_positive_rate": true_positive_rate,
+    "false_positive_rate": false_positive_rate,
+    "false_negative_rate": false_negative_rate,
 }
 
 
@@ -62,67 +57,69 @@ def _close(ours, reference) -> bool:
     return ours is not None and abs(ours - float(reference)) <= TOL
 
 
-def _assert_matches_fairlearn(report, y_true, y_pred, sensitive, disparity_functions_on=None):
-    """Every number of `report` equals fairlearn's. fairlearn's disparity functions (one MetricFrame
-    each, slow) are called on the groupings named in `disparity_functions_on` (default: all); the
-    others are checked through the grouping's MetricFrame difference()/ratio(), which is what those
-    functions return."""
-    frame = pd.DataFrame(sensitive)
+def _assert_matches_fairlearn(report, y_true, y_pred, sensitive, disparity_functions_on=None, sample_weight=None):
+    """Every number of `report` equals fairlearn's, compared directly. fairlearn's disparity functions (one
+    MetricFrame each, slow) are called on the groupings named in `disparity_functions_on` (default: all);
+    the others are checked through the grouping's MetricFrame difference()/ratio(), which is what those
+    functions return. With `sample_weight`, every metric but count gets it through `sample_params`."""
+    frame = pd.DataFrame({k: list(v) for k, v in sensitive.items()})
+    weighted = sample_weight is not None
+    params = {m: {"sample_weight": np.asarray(sample_weight)} for m in REFERENCE_METRICS if m != "count"} \
+        if weighted else None
     overall = None
-    for name, grouping in report["groupings"].items():
-        columns = grouping["attributes"]
-        assert name == GROUP_SEPARATOR.join(columns)
-        features = frame[columns[0]] if len(columns) == 1 else frame[columns]
-        mf = MetricFrame(metrics=REFERENCE_METRICS, y_true=y_true, y_pred=y_pred, sensitive_features=features)
-        overall = mf.overall
-        by_group = mf.by_group
-        assert len(grouping["groups"]) == len(by_group)
-        for key, group in grouping["groups"].items():
-            values = tuple(group["values"][c] for c in columns)
-            assert key == GROUP_SEPARATOR.join(values)
-            ref = by_group.loc[values[0] if len(values) == 1 else values]
-            if math.isnan(ref["count"]):  # an empty intersection: fairlearn has NaN everywhere
-                assert group["count"] == 0 and all(v["value"] is None for v in group["metrics"].values())
-                continue
-            assert group["count"] == ref["count"]
-            for m in METRIC_NAMES:
-                assert _close(group["metrics"][m]["value"], ref[m]), (name, key, m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns about the empty denominators it counts as 0
+        for name, grouping in report["groupings"].items():
+            columns = grouping["attributes"]
+            assert name == GROUP_SEPARATOR.join(columns)
+            features = frame[columns[0]] if len(columns) == 1 else frame[columns]
+            mf = MetricFrame(metrics=REFERENCE_METRICS, y_true=y_true, y_pred=y_pred, sensitive_features=features,
+                             sample_params=params)
+            overall = mf.overall
+            by_group = mf.by_group
+            assert len(grouping["groups"]) == len(by_group)
+            for key, group in grouping["groups"].items():
+                values = tuple(group["values"][c] for c in columns)
+                assert key == GROUP_SEPARATOR.join(values)
+                ref = by_group.loc[values[0] if len(values) == 1 else values]
+                if math.isnan(ref["count"]):  # an empty intersection: fairlearn has NaN everywhere
+                    assert group["count"] == 0 and all(v["value"] is None for v in group["metrics"].values())
+                    continue
+                assert group["count"] == ref["count"]
+                for m in METRIC_NAMES:
+                    assert _close(group["metrics"][m]["value"], ref[m]), (name, key, m)
 
-        disparities = {d: v["value"] for d, v in grouping["disparities"].items()}
-        assert set(disparities) == set(DISPARITY_NAMES)
-        # Undefined rates are NaN in the frame, so min/max skip them as they skip empty intersections.
-        diff, ratio = mf.difference(), mf.ratio()
-        assert _close(disparities["demographic_parity_difference"], diff["selection_rate"])
-        assert _close(disparities["demographic_parity_ratio"], ratio["selection_rate"])
-        assert _close(disparities["equal_opportunity_difference"], diff["true_positive_rate"])
-        assert _close(disparities["equal_opportunity_ratio"], ratio["true_positive_rate"])
-        # fairlearn's equalized_odds_* take Python max()/min() over the Series [tpr, fpr].
-        assert _close(disparities["equalized_odds_difference"],
-                      max(diff[["true_positive_rate", "false_positive_rate"]]))
-        assert _close(disparities["equalized_odds_ratio"],
-                      min(ratio[["true_positive_rate", "false_positive_rate"]]))
-        if disparity_functions_on is not None and name not in disparity_functions_on:
-            continue
-        kwargs = {"sensitive_features": features}
-        assert _close(disparities["demographic_parity_difference"],
-                      demographic_parity_difference(y_true, y_pred, **kwargs))
-        assert _close(disparities["demographic_parity_ratio"],
-                      demographic_parity_ratio(y_true, y_pred, **kwargs))
-        present = frame.assign(y=y_true).groupby(columns)["y"]
-        if present.min().eq(0).all() and present.max().eq(1).all():
-            # Every group has both labels, so no rate is undefined: fairlearn's functions apply as is.
+            disparities = {d: v["value"] for d, v in grouping["disparities"].items()}
+            assert set(disparities) == set(DISPARITY_NAMES)
+            diff, ratio = mf.difference(), mf.ratio()
+            assert _close(disparities["demographic_parity_difference"], diff["selection_rate"])
+            assert _close(disparities["demographic_parity_ratio"], ratio["selection_rate"])
+            assert _close(disparities["equal_opportunity_difference"], diff["true_positive_rate"])
+            assert _close(disparities["equal_opportunity_ratio"], ratio["true_positive_rate"])
+            # fairlearn's equalized_odds_* take Python max()/min() over the Series [tpr, fpr].
             assert _close(disparities["equalized_odds_difference"],
-                          equalized_odds_difference(y_true, y_pred, **kwargs))
+                          max(diff[["true_positive_rate", "false_positive_rate"]]))
             assert _close(disparities["equalized_odds_ratio"],
-                          equalized_odds_ratio(y_true, y_pred, **kwargs))
-            assert _close(disparities["equal_opportunity_difference"],
-                          equal_opportunity_difference(y_true, y_pred, **kwargs))
-            assert _close(disparities["equal_opportunity_ratio"],
-                          equal_opportunity_ratio(y_true, y_pred, **kwargs))
+                          min(ratio[["true_positive_rate", "false_positive_rate"]]))
+            if disparity_functions_on is not None and name not in disparity_functions_on:
+                continue
+            kwargs = {"sensitive_features": features, "sample_weight": sample_weight}
+            for d, function in DISPARITY_FUNCTIONS.items():
+                assert _close(disparities[d], function(y_true, y_pred, **kwargs)), (name, d)
 
     assert report["overall"]["count"] == overall["count"]
     for m in METRIC_NAMES:
         assert _close(report["overall"]["metrics"][m]["value"], overall[m]), m
+
+
+DISPARITY_FUNCTIONS = {
+    "demographic_parity_difference": demographic_parity_difference,
+    "demographic_parity_ratio": demographic_parity_ratio,
+    "equalized_odds_difference": equalized_odds_difference,
+    "equalized_odds_ratio": equalized_odds_ratio,
+    "equal_opportunity_difference": equal_opportunity_difference,
+    "equal_opportunity_ratio": equal_opportunity_ratio,
+}
 
 
 @st.composite
@@ -135,24 +132,55 @@ def labelled_rows(draw):
         levels = [f"{'abc'[a]}{i}" for i in range(draw(st.integers(min_value=1, max_value=max_levels)))]
         sensitive[f"attr{a}"] = draw(st.lists(st.sampled_from(levels), min_size=n, max_size=n))
     bit = st.integers(min_value=0, max_value=1)
-    y_true = np.array(draw(st.lists(bit, min_size=n, max_size=n)))
+    # Skewed label rates, so that groups with no positives or no negatives are common.
+    rate = draw(st.sampled_from([0.05, 0.5, 0.95]))
+    y_true = np.array(draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))) < rate
+    y_true = y_true.astype(int)
     y_pred = np.array(draw(st.lists(bit, min_size=n, max_size=n)))
     return y_true, y_pred, sensitive
 
 
+def _has_one_class_group(y_true, sensitive) -> bool:
+    frame = pd.DataFrame(sensitive).assign(y=y_true)
+    spans = frame.groupby(list(sensitive))["y"].agg(["min", "max"])
+    return bool((spans["min"] == spans["max"]).any())
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(labelled_rows())
+@given(labelled_rows(), st.booleans())
 # TPR ratio 0/0 makes fairlearn's equalized odds ratio NaN; FPR ratio 0/0 (a perfect predictor) does not.
-@example((np.array([0, 1]), np.array([1, 0]), {"attr0": ["a0", "a0"]}))
-@example((np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), {"attr0": ["a0", "a0", "a1", "a1"]}))
-def test_every_number_equals_fairlearn_including_intersections(data):
+@example((np.array([0, 1]), np.array([1, 0]), {"attr0": ["a0", "a0"]}), False)
+@example((np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), {"attr0": ["a0", "a0", "a1", "a1"]}), True)
+# a group with no positives (b1) and a group with no negatives (b2)
+@example((np.array([1, 0, 0, 0, 1, 1]), np.array([1, 1, 0, 1, 0, 1]), {"attr0": ["b0", "b0", "b1", "b1", "b2", "b2"]}),
+         True)
+def test_every_number_equals_fairlearn_including_intersections_and_one_class_groups(data, weighted):
     y_true, y_pred, sensitive = data
-    report = fairness_report(y_true, y_pred, sensitive, n_boot=0)
+    weights = np.random.default_rng(len(y_true)).choice([0.25, 1.0, 1.5, 3.0], len(y_true)) if weighted else None
+    report = fairness_report(y_true, y_pred, sensitive, n_boot=0, sample_weight=weights)
     n_attrs = len(sensitive)
     assert len(report["groupings"]) == 2 ** n_attrs - 1  # each attribute and every intersection
+    assert report["weighted"] is weighted
     names = list(report["groupings"])
-    _assert_matches_fairlearn(report, y_true, y_pred, sensitive, disparity_functions_on={names[0], names[-1]})
+    _assert_matches_fairlearn(report, y_true, y_pred, sensitive, disparity_functions_on={names[0], names[-1]},
+                              sample_weight=weights)
     json.dumps(report, allow_nan=False)
+
+
+def test_random_data_with_one_class_groups_equals_fairlearn_weighted_and_not():
+    rng = np.random.default_rng(18)
+    seen_one_class = 0
+    for trial in range(6):
+        n = 60
+        sensitive = {"g": rng.choice(["p", "q", "r", "s"], n).tolist(), "h": rng.choice(["u", "v"], n).tolist()}
+        y_true = (rng.random(n) < [0.03, 0.97, 0.5][trial % 3]).astype(int)
+        y_pred = rng.integers(0, 2, n)
+        seen_one_class += _has_one_class_group(y_true, sensitive)
+        weights = rng.uniform(0.1, 4.0, n)
+        for w in (None, weights):
+            report = fairness_report(y_true, y_pred, sensitive, n_boot=0, sample_weight=w)
+            _assert_matches_fairlearn(report, y_true, y_pred, sensitive, sample_weight=w)
+    assert seen_one_class >= 3
 
 
 def test_fixed_case_with_empty_cells_matches_fairlearn_and_is_json_safe():
@@ -164,8 +192,7 @@ def test_fixed_case_with_empty_cells_matches_fairlearn_and_is_json_safe():
     report = fairness_report(y_true, y_pred, sensitive, n_boot=200, seed=3)
     _assert_matches_fairlearn(report, y_true, y_pred, sensitive)
     b1 = report["groupings"]["b"]["groups"]["b1"]
-    assert b1["metrics"]["true_positive_rate"]["value"] is None
-    assert b1["metrics"]["true_positive_rate"]["ci"] == [None, None]
+    assert b1["metrics"]["true_positive_rate"] == {"value": 0.0, "ci": [0.0, 0.0], "undefined": "no positive labels"}
     assert report["groupings"]["a × b"]["groups"]["a0 × b1"]["count"] == 0
     assert report["groupings"]["a × b"]["groups"]["a0 × b1"]["too_small"] is True
     json.dumps(report, allow_nan=False)
@@ -261,7 +288,8 @@ def test_ci_excludes_zero_for_injected_hiring_gap_with_perfect_predictor():
     dp = gender["disparities"]["demographic_parity_difference"]
     assert dp["ci"][0] > 0.1 and dp["ci"][0] <= dp["value"] <= dp["ci"][1]
     # A perfect predictor has no error-rate gap, so equalized odds is exactly 0 in every replicate.
-    assert gender["disparities"]["equalized_odds_difference"] == {"value": 0.0, "ci": [0.0, 0.0]}
+    assert gender["disparities"]["equalized_odds_difference"] == {"value": 0.0, "ci": [0.0, 0.0], "left_out": [],
+                                                                  "undefined_groups": []}
     assert report["groupings"]["age_band"]["disparities"]["demographic_parity_difference"]["value"] < 0.1
 
 
@@ -325,7 +353,7 @@ def test_threshold_rules_judge_point_or_interval_ends(hiring_report):
     json.dumps(results, allow_nan=False)
 
 
-def test_threshold_rule_on_every_group_and_fail_closed_when_undefined(hiring_report):
+def test_threshold_rule_on_every_group_counts_undefined_as_zero_or_fails_when_asked(hiring_report):
     per_group = evaluate_thresholds(hiring_report, [
         {"metric": "selection_rate", "grouping": "gender", "min": 0.4}])
     assert {r["group"]: r["passed"] for r in per_group} == {"female": False, "male": True}
@@ -334,10 +362,24 @@ def test_threshold_rule_on_every_group_and_fail_closed_when_undefined(hiring_rep
     results = evaluate_thresholds(report, [
         {"metric": "equal_opportunity_difference", "grouping": "g", "max": 0.1},
         {"metric": "demographic_parity_difference", "grouping": "g", "max": 1.0, "judge_on": "upper"}])
-    assert results[0]["value"] == 0.0 and results[0]["passed"] is True  # only group b has positives
+    # Group a has no positives: its TPR counts as 0 (fairlearn), and the result names it.
+    assert results[0]["value"] == 1.0 and results[0]["passed"] is False
+    assert results[0]["undefined_groups"][0]["group"] == "a" and "counted as 0" in results[0]["note"]
     assert results[1]["passed"] is False and "n_boot=0" in results[1]["note"]
     undefined = evaluate_thresholds(report, [{"metric": "true_positive_rate", "grouping": "g", "min": 0.5}])
     assert {r["group"]: r["passed"] for r in undefined} == {"a": False, "b": True}
+
+    # Both TPRs 0 (a: no positives, counted as 0): passes by default, fails with "undefined": "fail".
+    silent = fairness_report([0, 0, 1, 1], [0, 0, 0, 0], {"g": ["a", "a", "b", "b"]}, n_boot=0)
+    rule = {"metric": "equal_opportunity_difference", "grouping": "g", "max": 0.1}
+    default, strict = evaluate_thresholds(silent, [rule, {**rule, "undefined": "fail"}])
+    assert default["value"] == 0.0 and default["passed"] is True and default["undefined"] == "zero"
+    assert strict["passed"] is False and "a (no positive labels)" in strict["note"]
+    per_group = evaluate_thresholds(silent, [{"metric": "false_negative_rate", "grouping": "g", "max": 1.0,
+                                              "undefined": "fail"}])
+    assert {r["group"]: r["passed"] for r in per_group} == {"a": False, "b": True}
+    with pytest.raises(InputError):
+        evaluate_thresholds(silent, [{**rule, "undefined": "ignore"}])
     with pytest.raises(InputError):
         evaluate_thresholds(report, [{"metric": "nonsense", "max": 1}])
     with pytest.raises(InputError):

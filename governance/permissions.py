@@ -1,6 +1,9 @@
 """Server-side role checks for the API (DRF permissions) and the HTML views (decorators).
 
-Roles are Django groups (governance/roles.py); every app, the audit log included, checks them here.
+A user's roles are their Django groups (organisation-wide: the role in every project) and their roles within
+projects (accounts.Membership, given here by the `project_roles` hook, which the accounts app fills: this
+module sits below every app). The checks here are the coarse ones, "holds the role somewhere", made before
+any object is looked up; whether the role holds in an object's project is governance.accounts.predicates'.
 """
 
 from __future__ import annotations
@@ -12,22 +15,77 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from governance.hooks import Hook
 from governance.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 
 READ_ROLES = (ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER, AUDITOR)
 
+# Called with `user`; each provider returns {project id: set of role names} (accounts: the memberships).
+project_roles: Hook[dict[int, set[str]]] = Hook("project_roles")
 
-def user_roles(user: AbstractBaseUser) -> set[str]:
+
+def user_org_roles(user: AbstractBaseUser) -> set[str]:
+    """The user's organisation-wide roles: their groups (and ADMIN for a superuser); read once a request."""
     if not user or not user.is_authenticated:
         return set()
-    cached = getattr(user, "_role_names", None)
+    _forget_if_reset(user)
+    cached = getattr(user, "_org_role_names", None)
     if cached is None:
         user._group_names = list(user.groups.values_list("name", flat=True))
         cached = set(user._group_names)
         if user.is_superuser:
             cached.add(ADMIN)
+        user._org_role_names = cached
+    return cached
+
+
+def user_project_roles(user: AbstractBaseUser) -> dict[int, set[str]]:
+    """{project id: the roles the user holds within it}, organisation-wide roles not included."""
+    if not user or not user.is_authenticated:
+        return {}
+    _forget_if_reset(user)
+    cached = getattr(user, "_project_role_names", None)
+    if cached is None:
+        cached = {}
+        for part in project_roles.collect(user=user):
+            for project_id, names in part.items():
+                cached.setdefault(project_id, set()).update(names)
+        user._project_role_names = cached
+    return cached
+
+
+def user_roles(user: AbstractBaseUser) -> set[str]:
+    """Every role the user holds anywhere: organisation-wide or in at least one project."""
+    if not user or not user.is_authenticated:
+        return set()
+    _forget_if_reset(user)
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = set(user_org_roles(user))
+        for names in user_project_roles(user).values():
+            cached |= names
         user._role_names = cached
     return cached
+
+
+def user_projects_visible(user: AbstractBaseUser) -> set[int] | None:
+    """The ids of the projects `user` sees: None for every project (any organisation-wide role), else those
+    they hold a role in (governance.accounts.predicates scopes objects by it)."""
+    if user_org_roles(user):
+        return None
+    return set(user_project_roles(user))
+
+
+def _forget_if_reset(user: AbstractBaseUser) -> None:
+    if "_role_names" in user.__dict__ and user._role_names is None:  # a caller reset the roles read
+        user_roles_forget(user)
+
+
+def user_roles_forget(user: AbstractBaseUser) -> None:
+    """Drop the roles read for this user object (after its groups or memberships change)."""
+    for name in ("_org_role_names", "_project_role_names", "_role_names", "_group_names"):
+        if hasattr(user, name):
+            delattr(user, name)
 
 
 def user_has_role(user: AbstractBaseUser, *roles: str) -> bool:

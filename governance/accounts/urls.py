@@ -8,6 +8,10 @@ urlpatterns = [
     path("api/account/totp/", api.TotpDeviceApi.as_view(), name="api-totp-device"),
     path("api/account/totp/confirm/", api.TotpConfirmApi.as_view(), name="api-totp-confirm"),
     path("account/totp/", views.totp_device, name="totp-device"),
+    path("api/projects/", api.ProjectListApi.as_view(), name="api-projects"),
+    path("api/projects/<int:pk>/members/", api.ProjectMemberListApi.as_view(), name="api-project-members"),
+    path("projects/", views.project_list, name="projects"),
+    path("projects/<int:pk>/", views.project_detail, name="project"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -22,6 +22,7 @@ from governance.compliance.models import (ErasureException, ErasureGround, Erasu
                                           RetentionRun, SubjectRequest, SubjectRequestStatus)
 from governance.datasets.models import Dataset, DatasetVersion, PiiScan
 from governance.datasets.services import dataset_metadata_update, dataset_version_pseudonymise
+from governance.datasets.selectors import dataset_list, dataset_version_list
 from governance.permissions import role_permission
 from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 
@@ -308,7 +309,8 @@ class PiiScanApi(APIView):
 
     @extend_schema(responses={200: PiiScanOutput})
     def get(self, request, pk: int):
-        return Response(PiiScanOutput(get_object_or_404(PiiScan, version_id=pk)).data)
+        version = get_object_or_404(dataset_version_list(user=request.user), pk=pk)
+        return Response(PiiScanOutput(get_object_or_404(PiiScan, version=version)).data)
 
 
 class PseudonymiseApi(APIView):
@@ -316,7 +318,7 @@ class PseudonymiseApi(APIView):
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request, pk: int):
-        new = dataset_version_pseudonymise(actor=request.user, version=get_object_or_404(DatasetVersion, pk=pk))
+        new = dataset_version_pseudonymise(actor=request.user, version=get_object_or_404(dataset_version_list(user=request.user), pk=pk))
         return Response({"id": new.pk, "dataset": new.dataset_id, "version": new.version, "parent": new.parent_id,
                          "note": new.note, "sha256": new.sha256}, status=201)
 
@@ -339,12 +341,12 @@ class AnnexIvApi(APIView):
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
-        version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+        version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
         return file_response(documentation.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
     @extend_schema(request=ModelDocumentationIO, responses={200: ModelDocumentationIO})
     def put(self, request, pk: int):
-        version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+        version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
         data = ModelDocumentationIO(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         doc = documentation.model_documentation_update(actor=request.user, model=version.model,
@@ -368,11 +370,11 @@ class DatasetMetadataApi(APIView):
 
     @extend_schema(responses={200: DatasetMetadataIO})
     def get(self, request, pk: int):
-        return Response(DatasetMetadataIO(get_object_or_404(Dataset, pk=pk)).data)
+        return Response(DatasetMetadataIO(get_object_or_404(dataset_list(user=request.user), pk=pk)).data)
 
     @extend_schema(request=DatasetMetadataIO, responses={200: DatasetMetadataIO})
     def patch(self, request, pk: int):
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = get_object_or_404(dataset_list(user=request.user), pk=pk)
         data = DatasetMetadataIO(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         return Response(DatasetMetadataIO(dataset_metadata_update(actor=request.user, dataset=dataset,

@@ -19,6 +19,7 @@ from governance.compliance.models import ErasureImpact, RequestKind, SubjectRequ
 from governance.datasets import pii_scans
 from governance.datasets.models import Dataset, DatasetVersion
 from governance.datasets import services as datasets_services
+from governance.datasets.selectors import dataset_list, dataset_version_list
 from governance.errors import DomainError
 from governance.form_errors import call_service
 from governance.permissions import role_required, writes_require
@@ -198,7 +199,7 @@ def retention_runs(request):
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
 def annex_iv_list(request):
-    page = Paginator(selectors.annex_iv_versions(), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.annex_iv_versions(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "compliance/annex_iv_list.html", {"page": page})
 
 
@@ -206,7 +207,7 @@ def annex_iv_list(request):
 @role_required(*OFFICER_OR_AUDITOR)
 @writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer edits the documentation.")
 def annex_iv_page(request, pk: int):
-    version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+    version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
     form = ModelDocumentationForm(request.POST or None, instance=selectors.model_documentation_get(model=version.model),
                                   initial={"intended_purpose": version.model.intended_purpose})
     if request.method == "POST" and form.is_valid():
@@ -226,7 +227,7 @@ def annex_iv_file(request, pk: int):
     fmt = _fmt(request)
     if fmt is None:
         return _bad_format()
-    version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+    version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
     return _file(documentation.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
 
@@ -234,7 +235,7 @@ def annex_iv_file(request, pk: int):
 @login_required
 @role_required(ML_ENGINEER, COMPLIANCE_OFFICER)
 def dataset_version_pseudonymise(request, pk: int):
-    version = get_object_or_404(DatasetVersion, pk=pk)
+    version = get_object_or_404(dataset_version_list(user=request.user), pk=pk)
     try:
         new = datasets_services.dataset_version_pseudonymise(actor=request.user, version=version)
     except DomainError as exc:
@@ -247,14 +248,14 @@ def dataset_version_pseudonymise(request, pk: int):
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
 def dataset_metadata_list(request):
-    page = Paginator(selectors.dataset_metadata_list(), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.dataset_metadata_list(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "compliance/datasets.html", {"page": page})
 
 
 @login_required
 @role_required(COMPLIANCE_OFFICER)
 def dataset_metadata_edit(request, pk: int):
-    dataset = get_object_or_404(Dataset, pk=pk)
+    dataset = get_object_or_404(dataset_list(user=request.user), pk=pk)
     form = DatasetMetadataForm(request.POST or None, instance=dataset)
     if request.method == "POST" and form.is_valid():
         dataset.refresh_from_db()  # the form wrote its values onto the instance; the service compares and logs
@@ -270,7 +271,7 @@ def dataset_metadata_edit(request, pk: int):
 @login_required
 @role_required(ML_ENGINEER, COMPLIANCE_OFFICER)
 def pii_scan_start(request, pk: int):
-    version = get_object_or_404(DatasetVersion, pk=pk)
+    version = get_object_or_404(dataset_version_list(user=request.user), pk=pk)
     try:
         pii_scans.pii_scan_start(actor=request.user, version=version)
     except DomainError as exc:

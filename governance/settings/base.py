@@ -45,6 +45,13 @@ INSTALLED_APPS = [
     "governance.dashboard",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "rules",  # object permissions: governance/accounts/predicates.py
+]
+
+# Object permissions (a project's objects) come from django-rules' predicates; the model backend stays first.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "rules.permissions.ObjectPermissionBackend",
 ]
 
 MIDDLEWARE = [

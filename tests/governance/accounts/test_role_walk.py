@@ -92,6 +92,10 @@ WRITES = {
     "totp-device": ("post", {REV, CO, ADM}),
     "api-audit-text-reveal": ("post", {REV, CO, ADM}),
     "audit-text-reveal": ("post", {REV, CO, ADM}),
+    "api-projects": ("post", {CO, ADM}),
+    "api-project-members": ("post", {CO, ADM}),
+    "projects": ("post", {CO, ADM}),
+    "project": ("post", {CO, ADM}),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {
@@ -129,6 +133,7 @@ READS = {
     "api-totp-device": EVERYONE, "totp-device": {REV, CO, ADM},
     "api-subject-mentions": OFFICER_OR_AUDITOR,
     "audit-text-reveal": {REV, CO, ADM},
+    "api-projects": EVERYONE, "api-project-members": EVERYONE, "projects": EVERYONE, "project": EVERYONE,
 }
 PUBLIC = {"api-schema", "api-token", "login", "logout"}
 
@@ -170,6 +175,7 @@ def world(engineer):
     request = deployment_request_create(actor=engineer, model_version=audit.model_version, environment="staging",
                                         audit=audit, justification="walk")
     return {"users": users, "engineer": engineer, "audit": audit, "request": request,
+            "project": audit.model_version.model.project,
             "version": audit.model_version, "model": audit.model_version.model,
             "dataset_version": audit.model_version.dataset_version}
 
@@ -189,6 +195,8 @@ def _url(name: str, world: dict) -> str:
 
 
 def _pk_for(route: str, world: dict) -> int:
+    if route.startswith(("projects/", "api/projects/")):
+        return world["project"].pk
     if "deployment-requests/" in route or route.startswith("approvals/"):
         return world["request"].pk
     if route.startswith(("models/versions", "api/model-versions")) or "annex-iv/" in route:

@@ -174,6 +174,11 @@ class WebhookFilterInput(CreatedRangeInput):
     ordering = ordering_field(*selectors.WEBHOOK_ORDERING, default="url")
 
 
+def _visible_or_404(request, pk: int) -> None:
+    """Another project's request is missing (404) before its input is judged (the services check it too)."""
+    generics.get_object_or_404(selectors.request_list(user=request.user), pk=pk)
+
+
 def _request_queryset(user, filters=None):
     return selectors.request_list(user=user, filters=filters).prefetch_related("approvals__reviewer", "comments__author",
                                                                     "waivers__granted_by")
@@ -217,6 +222,7 @@ class RequestApproveApi(APIView):
 
     @extend_schema(request=DecisionInput, responses={200: RequestOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.deployment_request_approve(actor=request.user, request_id=pk, **data.validated_data)
@@ -228,6 +234,7 @@ class RequestRejectApi(APIView):
 
     @extend_schema(request=RejectInput, responses={200: RequestOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.deployment_request_reject(actor=request.user, request_id=pk, **data.validated_data)
@@ -267,6 +274,7 @@ class RequestCommentApi(generics.ListAPIView):
 
     @extend_schema(request=CommentInput, responses={201: CommentOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = CommentInput(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.deployment_request_comment(actor=request.user, request_id=pk, **data.validated_data)
@@ -281,6 +289,7 @@ class RequestWaiverApi(APIView):
 
     @extend_schema(request=WaiverInput, responses={201: WaiverOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = WaiverInput(data=request.data)
         data.is_valid(raise_exception=True)
         waiver = services.gate_waiver_create(actor=request.user, request_id=pk, **data.validated_data)

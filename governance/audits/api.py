@@ -215,8 +215,8 @@ class AuditTextRevealApi(APIView):
 
     @extend_schema(request=AuditTextRevealInput, responses={200: AuditTextRevealOutput})
     def post(self, request, pk: int):
+        audit = generics.get_object_or_404(selectors.audit_list(user=request.user), pk=pk)
         data = AuditTextRevealInput(data=request.data)
         data.is_valid(raise_exception=True)
-        audit = generics.get_object_or_404(selectors.audit_list(user=request.user), pk=pk)
         text = services.audit_text_reveal(actor=request.user, audit=audit, **data.validated_data)
         return Response(AuditTextRevealOutput({"ref": data.validated_data["ref"], "text": text}).data)

@@ -55,12 +55,14 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
                                    epochs: int = 8, seed: int = 0, dp: bool = False, dp_epsilon: float | None = None,
                                    description: str = "", intended_purpose: str = "",
                                    pretrained_encoder: PretrainedEncoder | None = None,
-                                   project: Project | int | None = None) -> ModelVersion:
+                                   project: Project | int | None = None,
+                                   acting_as: str = ML_ENGINEER) -> ModelVersion:
     """Queue training of a new version of the model `model_name` of `project` (created when the project has
     none of that name; default project: the actor's only one where they are an ML engineer) on
     `dataset_version`, which must be of the same project. Names are unique within a project, so another
-    project's model is never reached by naming it."""
-    project = project_for_create(actor=actor, project=project, role=ML_ENGINEER)
+    project's model is never reached by naming it. `acting_as`: the role the actor must hold in the project
+    (a compliance officer retrains a model after an erasure: compliance.subject_requests)."""
+    project = project_for_create(actor=actor, project=project, role=acting_as)
     model_name = (model_name or "").strip()
     if not model_name:
         raise ValidationFailed("A model needs a name.", field="model_name")

@@ -88,13 +88,18 @@ def user_roles_forget(user: AbstractBaseUser) -> None:
             delattr(user, name)
 
 
-def user_has_role(user: AbstractBaseUser, *roles: str) -> bool:
-    names = user_roles(user)
+def user_has_role(user: AbstractBaseUser, *roles: str, org_wide: bool = False) -> bool:
+    """Whether `user` holds one of `roles` (admins hold all): anywhere, or with `org_wide` across the
+    organisation (a group), as the records that belong to no project (GDPR requests, the record of
+    processing, retention) ask."""
+    names = user_org_roles(user) if org_wide else user_roles(user)
     return ADMIN in names or bool(names.intersection(roles))
 
 
-def role_permission(*write_roles: str, read_roles: tuple[str, ...] = READ_ROLES) -> type[BasePermission]:
-    """A permission class: reads need one of `read_roles`, writes one of `write_roles`."""
+def role_permission(*write_roles: str, read_roles: tuple[str, ...] = READ_ROLES,
+                    org_wide: bool = False) -> type[BasePermission]:
+    """A permission class: reads need one of `read_roles`, writes one of `write_roles` (`org_wide`: held
+    across the organisation, not within a project)."""
 
     class _RolePermission(BasePermission):
         message = f"This action needs one of the roles: {', '.join(write_roles)}."
@@ -103,20 +108,21 @@ def role_permission(*write_roles: str, read_roles: tuple[str, ...] = READ_ROLES)
             if not request.user or not request.user.is_authenticated:
                 return False
             if request.method in SAFE_METHODS:
-                return user_has_role(request.user, *read_roles)
-            return user_has_role(request.user, *write_roles)
+                return user_has_role(request.user, *read_roles, org_wide=org_wide)
+            return user_has_role(request.user, *write_roles, org_wide=org_wide)
 
     _RolePermission.__name__ = f"Role_{'_'.join(write_roles) or 'none'}"
     return _RolePermission
 
 
-def role_required(*roles: str):
-    """View decorator: 403 unless the user holds one of `roles` (admins hold all)."""
+def role_required(*roles: str, org_wide: bool = False):
+    """View decorator: 403 unless the user holds one of `roles` (admins hold all); with `org_wide`, across
+    the organisation."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            if not user_has_role(request.user, *roles):
+            if not user_has_role(request.user, *roles, org_wide=org_wide):
                 raise PermissionDenied(f"This page needs one of the roles: {', '.join(roles)}.")
             return view(request, *args, **kwargs)
 

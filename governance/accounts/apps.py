@@ -7,8 +7,14 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts, roles and projects"
 
     def ready(self) -> None:
+        from django.contrib.auth.models import User
+        from django.db.models.signals import m2m_changed
+
         from governance import permissions
         from governance.accounts import predicates  # noqa: F401  (registers the object permissions)
         from governance.accounts.projects import membership_roles
+        from governance.accounts.receivers import user_groups_changed
 
         permissions.project_roles.register(membership_roles)
+        m2m_changed.connect(user_groups_changed, sender=User.groups.through,
+                            dispatch_uid="accounts.user_groups_changed")

@@ -27,6 +27,8 @@ from governance.permissions import role_permission
 from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 
 OfficerReads = role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR))
+# The records of no project (the organisation, GDPR requests, retention): organisation-wide roles only.
+OrgOfficerReads = role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR), org_wide=True)
 
 
 def file_response(export: ExportFile) -> HttpResponse:
@@ -66,7 +68,7 @@ class OrganisationProfileIO(serializers.ModelSerializer):
 
 
 class OrganisationProfileApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(responses={200: OrganisationProfileIO})
     def get(self, request):
@@ -83,7 +85,7 @@ class OrganisationProfileApi(APIView):
 class ProcessingRecordFileApi(APIView):
     """The record of processing as ?as=json|csv|pdf."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @_file_schema("json", "csv", "pdf")
     def get(self, request):
@@ -95,7 +97,7 @@ class ProcessingRecordApi(APIView):
     """GDPR Art. 30 record of processing as a JSON export (logged; stamped with the audit-log head): the same
     export as ProcessingRecordFileApi's ?as=json."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(responses={200: dict})
     def get(self, request):
@@ -144,7 +146,7 @@ class SubjectRequestFilterInput(serializers.Serializer):
 
 
 class SubjectRequestListApi(generics.ListAPIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
     serializer_class = SubjectRequestOutput
 
     @extend_schema(parameters=[SubjectRequestFilterInput])
@@ -163,7 +165,7 @@ class SubjectRequestListApi(generics.ListAPIView):
 
 
 class SubjectRequestDetailApi(generics.RetrieveAPIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
     serializer_class = SubjectRequestOutput
 
     def get_queryset(self):
@@ -175,7 +177,7 @@ class SubjectMentionsApi(APIView):
     them (record, dataset version, column, masked snippet): what an access answer lists and an erasure offers
     to redact. Empty once the subject was erased."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int):
@@ -191,7 +193,7 @@ class ExtendInput(serializers.Serializer):
 
 
 class SubjectRequestExtendApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(request=ExtendInput, responses={200: SubjectRequestOutput})
     def post(self, request, pk: int):
@@ -205,7 +207,7 @@ class SubjectRequestExtendApi(APIView):
 class AccessAnswerApi(APIView):
     """The answer to an access request, ?as=json|pdf; exporting it marks the request answered."""
 
-    permission_classes = [role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER,))]
+    permission_classes = [role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER,), org_wide=True)]
 
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
@@ -215,7 +217,7 @@ class AccessAnswerApi(APIView):
 
 
 class ErasureCertificateApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
@@ -235,7 +237,7 @@ class FulfilInput(serializers.Serializer):
 
 
 class ErasureFulfilApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(request=FulfilInput, responses={200: SubjectRequestOutput})
     def post(self, request, pk: int):
@@ -252,7 +254,7 @@ class DecideInput(serializers.Serializer):
 
 
 class ErasureImpactDecideApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(request=DecideInput, responses={200: ErasureImpactOutput})
     def post(self, request, pk: int):
@@ -281,7 +283,7 @@ class RetentionRunFilterInput(serializers.Serializer):
 class RetentionRunListApi(generics.ListAPIView):
     """Past purges; POST runs one now (the schedule runs it daily)."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
     serializer_class = RetentionRunOutput
 
     @extend_schema(parameters=[RetentionRunFilterInput])

@@ -45,21 +45,21 @@ def _bad_format(allowed=("json", "pdf")) -> HttpResponse:
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def compliance_home(request):
     return render(request, "compliance/home.html", {
         "profile": selectors.organisation_profile(), "record": exports.processing_record()})
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def processing_record_export(request):
     """The record of processing as JSON (the same logged export as processing_record_file's ?as=json)."""
     return _file(exports.processing_record_file(actor=request.user, fmt="json"))
 
 
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def profile_edit(request):
     form = OrganisationProfileForm(request.POST or None, instance=selectors.organisation_profile())
     if request.method == "POST" and form.is_valid():
@@ -71,7 +71,7 @@ def profile_edit(request):
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def processing_record_file(request):
     allowed = ("json", "csv", "pdf")
     fmt = _fmt(request, allowed)
@@ -81,7 +81,7 @@ def processing_record_file(request):
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 @writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer registers requests.")
 def subject_request_list(request):
     form = SubjectRequestForm(request.POST or None, initial={"kind": request.GET.get("kind", RequestKind.ACCESS)})
@@ -111,7 +111,7 @@ def _detail_context(subject_request: SubjectRequest, **forms) -> dict:
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def subject_request_detail(request, pk: int):
     subject_request = get_object_or_404(SubjectRequest.objects.select_related("created_by"), pk=pk)
     return render(request, "compliance/request.html", _detail_context(subject_request))
@@ -132,14 +132,14 @@ def _post_action(request, pk: int, form_class, service, success: str, **kwargs):
 
 @require_POST
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def subject_request_extend(request, pk: int):
     return _post_action(request, pk, ExtendForm, subject_requests.subject_request_extend, "Deadline extended.")
 
 
 @require_POST
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def erasure_fulfil(request, pk: int):
     return _post_action(request, pk, FulfilForm, subject_requests.erasure_request_fulfil,
                         "Erasure recorded. Decide for each flagged model version below.")
@@ -147,7 +147,7 @@ def erasure_fulfil(request, pk: int):
 
 @require_POST
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def erasure_impact_decide(request, pk: int):
     impact = get_object_or_404(ErasureImpact.objects.select_related("request"), pk=pk)
     form = DecisionForm(request.POST, prefix=f"i{impact.pk}")
@@ -172,19 +172,19 @@ def _export_or_400(request, pk: int, service) -> HttpResponse:
 
 
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def access_answer_file(request, pk: int):
     return _export_or_400(request, pk, subject_requests.access_answer_export)
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def erasure_certificate_file(request, pk: int):
     return _export_or_400(request, pk, subject_requests.erasure_certificate_export)
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 @writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer runs the purge.")
 def retention_runs(request):
     if request.method == "POST":

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from governance.jobs.kinds import job_kinds_unlisted
 from governance.jobs.models import Job, JobStatus
@@ -17,11 +17,12 @@ JOB_ORDERING = {"id": "pk", "created_at": "created_at", "started_at": "started_a
 
 
 def _scoped(jobs: QuerySet[Job], user) -> QuerySet[Job]:
-    """The jobs of the projects `user` sees (None: the system, all); those of no project are organisation-wide."""
+    """The jobs of the projects `user` sees (None: the system, all), and those of no project (their subject
+    belongs to none: as listed before projects; webhook deliveries stay unlisted but for admins)."""
     if user is None:
         return jobs
     visible = user_projects_visible(user)
-    return jobs if visible is None else jobs.filter(project_id__in=visible)
+    return jobs if visible is None else jobs.filter(Q(project_id__in=visible) | Q(project_id__isnull=True))
 
 
 def job_get(*, job_id: int, user) -> Job:

@@ -283,3 +283,18 @@ def test_officers_manage_projects_and_members_and_every_change_is_logged():
     actions = list(AuditLogEntry.objects.filter(object_type="accounts.project", object_id=str(pk))
                    .order_by("seq").values_list("action", flat=True))
     assert actions == ["project.created", "project.member_added", "project.member_removed"]
+
+
+def test_the_records_of_no_project_need_an_organisation_wide_role(two_projects):
+    """GDPR requests, the record of processing and retention concern every project: a project's own
+    compliance officer or auditor reaches none of them, an organisation-wide one does."""
+    world = two_projects
+    urls = [reverse(name) for name in ("api-subject-requests", "api-processing-record", "api-organisation",
+                                       "api-retention-runs", "compliance", "subject-requests", "retention-runs")]
+    for role in (CO, AUD):
+        client = _client(world["a_users"][role])
+        for url in urls:
+            assert client.get(url).status_code == 403, (role, url)
+    org_officer = _client(make_user(CO))
+    for url in urls:
+        assert org_officer.get(url).status_code == 200, url

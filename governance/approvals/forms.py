@@ -3,9 +3,8 @@ from django.contrib.auth.models import User
 
 from governance.roles import REVIEWER
 from governance.approvals.gates import GATES
-from governance.audits.models import Audit, AuditStatus
+from governance.audits.models import AuditStatus
 from governance.registry.choices import Environment, VersionStatus
-from governance.registry.models import ModelVersion
 
 
 class DeploymentRequestForm(forms.Form):

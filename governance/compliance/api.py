@@ -20,7 +20,7 @@ from governance.compliance import documentation, exports, retention, selectors, 
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
                                           ModelDocumentation, OrganisationProfile, RequestKind,
                                           RetentionRun, SubjectRequest, SubjectRequestStatus)
-from governance.datasets.models import Dataset, DatasetVersion, PiiScan
+from governance.datasets.models import Dataset, PiiScan
 from governance.datasets.services import dataset_metadata_update, dataset_version_pseudonymise
 from governance.datasets.selectors import dataset_list, dataset_version_list
 from governance.permissions import role_permission

@@ -17,7 +17,6 @@ from governance.compliance.forms import (DatasetMetadataForm, DecisionForm, Exte
                                          ModelDocumentationForm, OrganisationProfileForm, SubjectRequestForm)
 from governance.compliance.models import ErasureImpact, RequestKind, SubjectRequest, SubjectRequestStatus
 from governance.datasets import pii_scans
-from governance.datasets.models import Dataset, DatasetVersion
 from governance.datasets import services as datasets_services
 from governance.datasets.selectors import dataset_list, dataset_version_list
 from governance.errors import DomainError

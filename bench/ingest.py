@@ -57,13 +57,14 @@ def _run(n: int) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from governance.accounts.projects import project_default
     from governance.accounts.services import user_create
     from governance.datasets.bulk_load import records_insert
     from governance.datasets.models import Dataset, DatasetRecord, DatasetVersion
 
     call_command("migrate", verbosity=0)
     user = user_create(username="bench", password="bench-password-1", roles=[])
-    dataset = Dataset.objects.create(name="bench", owner=user)
+    dataset = Dataset.objects.create(project=project_default(), name="bench", owner=user)
 
     def version(v: int) -> DatasetVersion:
         return DatasetVersion.objects.create(

@@ -59,6 +59,8 @@ def body_filters(input_class: type[serializers.Serializer], request) -> dict[str
     """The filters of a POST body, validated by `input_class`: a search whose filters are personal data (a
     data subject's identifier) sends them there, never in a URL, which access logs and proxies keep."""
     body = request.data
+    if not hasattr(body, "items"):  # `true`, `[]`, `"x"`: JSON, but not the object of filters the schema asks
+        raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object of filters."]})
     given = {name: (body.get(name) if hasattr(body, "getlist") else value)
              for name, value in body.items() if value not in ("", None)}
     data = input_class(data=given)

@@ -24,6 +24,7 @@ class ListFilters:
     status: str = ""
     model: int | None = None
     dataset: int | None = None
+    project: int | None = None
 
     @classmethod
     def from_query(cls, params, *, statuses=()) -> "ListFilters":
@@ -31,11 +32,12 @@ class ListFilters:
         # NUL cannot travel to PostgreSQL in a string literal: drop it rather than fail with a 500
         return cls(q=params.get("q", "").replace("\x00", "").strip()[:MAX_QUERY],
                    status=status if status in set(statuses) else "",
-                   model=_id(params.get("model")), dataset=_id(params.get("dataset")))
+                   model=_id(params.get("model")), dataset=_id(params.get("dataset")),
+                   project=_id(params.get("project")))
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.status or self.model or self.dataset)
+        return bool(self.q or self.status or self.model or self.dataset or self.project)
 
     @property
     def number(self) -> int | None:
@@ -45,12 +47,12 @@ class ListFilters:
     def as_dict(self) -> dict[str, Any]:
         """The filters that are set, by name: what a selector's `filters` takes."""
         return {k: v for k, v in (("q", self.q), ("status", self.status), ("model", self.model),
-                                  ("dataset", self.dataset)) if v}
+                                  ("dataset", self.dataset), ("project", self.project)) if v}
 
     def querystring(self) -> str:
         """The filters as a query string, for the pagination links."""
         pairs = [(k, v) for k, v in (("q", self.q), ("status", self.status), ("model", self.model),
-                                     ("dataset", self.dataset)) if v]
+                                     ("dataset", self.dataset), ("project", self.project)) if v]
         return urlencode(pairs)
 
 

@@ -1,4 +1,5 @@
-"""Roles are Django groups; these are their names, the only place they are spelled."""
+"""Roles: Django groups (organisation-wide) and project memberships; these are their names, the only place
+they are spelled."""
 
 ML_ENGINEER = "ml_engineer"
 REVIEWER = "reviewer"
@@ -7,6 +8,10 @@ AUDITOR = "auditor"
 ADMIN = "admin"
 
 ALL_ROLES = [ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER, AUDITOR, ADMIN]
+# Roles a user may hold within one project (accounts.Membership). A global group holds its role in every
+# project (organisation-wide); the projects migration leaves only officers, auditors and admins global.
+PROJECT_ROLES = [ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER, AUDITOR]
+ORG_WIDE_ROLES = [COMPLIANCE_OFFICER, AUDITOR, ADMIN]
 LABELS = {
     ML_ENGINEER: "ML engineer",
     REVIEWER: "Reviewer",

@@ -7,16 +7,33 @@ import itertools
 from django.contrib.auth.models import User
 
 from governance import roles
+from governance.accounts.models import Project
+from governance.accounts.projects import project_default
 from governance.accounts.services import user_create
 from governance.datasets.services import dataset_upload
 from models_core.data.synthetic import SyntheticSpec, hiring_csv
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery"
+# Roles a factory user holds in a project (the default one unless a test names another); the others
+# (compliance officer, auditor, admin) are organisation-wide, as the projects migration leaves them.
+MEMBER_ROLES = (roles.ML_ENGINEER, roles.REVIEWER)
 
 
-def make_user(role: str = roles.ML_ENGINEER, username: str | None = None) -> User:
-    return user_create(username=username or f"{role}-{next(_counter)}", password=PASSWORD, roles=[role])
+def make_user(role: str = roles.ML_ENGINEER, username: str | None = None, *, project: Project | None = None) -> User:
+    """A user holding `role`: within `project` (default: the default project) for an engineer or a reviewer,
+    or when a project is named; organisation-wide otherwise."""
+    username = username or f"{role}-{next(_counter)}"
+    if role in MEMBER_ROLES or (project is not None and role in roles.PROJECT_ROLES):
+        return user_create(username=username, password=PASSWORD, roles=[],
+                           memberships=[(project or project_default(), role)])
+    return user_create(username=username, password=PASSWORD, roles=[role])
+
+
+def make_project(name: str) -> Project:
+    from governance.accounts.projects import project_create
+
+    return project_create(actor=None, name=name)
 
 
 def hiring_bytes(n_rows: int = 240, seed: int = 7) -> bytes:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -9,12 +9,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.accounts import selectors, services
+from governance.accounts import projects, selectors, services
+from governance.accounts.models import Membership, Project
 from governance.accounts.oidc import sso_fresh
 from governance.api_parsers import JSONParser
 from governance.permissions import role_permission
+from governance.roles import COMPLIANCE_OFFICER, PROJECT_ROLES, REVIEWER
 from governance.throttling import LoginRateThrottle
-from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 
 SIGNING_ROLES = (REVIEWER, COMPLIANCE_OFFICER)  # who signs decisions (approve, waive) with a step-up
 from governance.accounts.lockout import BLOCKED_MESSAGE, locked_out
@@ -96,3 +97,82 @@ class TotpConfirmApi(APIView):
         data.is_valid(raise_exception=True)
         services.totp_device_confirm(actor=request.user, **data.validated_data)
         return Response(TotpStatusOutput(selectors.totp_status(user=request.user)).data)
+
+
+# ------------------------------------------------------------------------------------------------ projects
+class ProjectInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ProjectOutput(serializers.ModelSerializer):
+    member_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Project
+        fields = ["id", "slug", "name", "description", "created_at", "member_count"]
+
+
+class MembershipInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=PROJECT_ROLES)
+
+
+class MembershipOutput(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "project", "username", "role", "created_at"]
+
+
+ProjectManagerWrites = role_permission(COMPLIANCE_OFFICER)  # organisation-wide: projects.projects_manage_require
+
+
+class ProjectListApi(generics.ListAPIView):
+    """The projects the caller sees (every one for an organisation-wide role); POST creates one
+    (administrators and organisation-wide compliance officers; logged)."""
+
+    permission_classes = [ProjectManagerWrites]
+    serializer_class = ProjectOutput
+
+    def get_queryset(self):
+        return projects.project_list(user=self.request.user)
+
+    @extend_schema(request=ProjectInput, responses={201: ProjectOutput})
+    def post(self, request):
+        data = ProjectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = projects.project_create(actor=request.user, **data.validated_data)
+        return Response(ProjectOutput(projects.project_get(project_id=project.pk, user=request.user)).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class ProjectMemberListApi(generics.ListAPIView):
+    """A project's members and their roles (404 for a project the caller does not see); POST gives a user a
+    role in it, DELETE (same body) takes it away (administrators and organisation-wide compliance officers;
+    logged)."""
+
+    permission_classes = [ProjectManagerWrites]
+    serializer_class = MembershipOutput
+
+    def get_queryset(self):
+        return projects.membership_list(project=projects.project_get(project_id=self.kwargs["pk"],
+                                                                     user=self.request.user))
+
+    @extend_schema(request=MembershipInput, responses={201: MembershipOutput})
+    def post(self, request, pk: int):
+        project = projects.project_get(project_id=pk, user=request.user)
+        data = MembershipInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = projects.membership_add(actor=request.user, project=project, **data.validated_data)
+        return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MembershipInput, responses={204: None})
+    def delete(self, request, pk: int):
+        project = projects.project_get(project_id=pk, user=request.user)
+        data = MembershipInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        projects.membership_remove(actor=request.user, project=project, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from governance.accounts.lockout import BLOCKED_MESSAGE, locked_out
+from governance.roles import LABELS, PROJECT_ROLES
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -34,3 +35,15 @@ class TotpEnrolForm(forms.Form):
 class TotpConfirmForm(forms.Form):
     token = forms.CharField(label="Code from the app", max_length=10,
                             widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=60, required=False, help_text="Made from the name if blank.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class MembershipForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=[(r, LABELS[r]) for r in PROJECT_ROLES])
+    remove = forms.BooleanField(required=False, help_text="Take the role away instead of giving it.")

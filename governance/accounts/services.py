@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from governance.roles import ALL_ROLES
+from governance.accounts.models import Membership, Project
+from governance.roles import ALL_ROLES, PROJECT_ROLES
 from governance.auditlog.services import audit_log_append
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
 
@@ -15,8 +16,9 @@ def roles_ensure() -> None:
 
 @transaction.atomic
 def user_create(*, actor=None, username: str, password: str, roles: list[str], email: str = "",
-                first_name: str = "", last_name: str = "") -> User:
-    unknown = set(roles) - set(ALL_ROLES)
+                first_name: str = "", last_name: str = "", memberships: list[tuple[Project, str]] = ()) -> User:
+    """A user with organisation-wide `roles` (groups) and `memberships`, (project, role) pairs."""
+    unknown = set(roles) - set(ALL_ROLES) | {role for _, role in memberships} - set(PROJECT_ROLES)
     if unknown:
         raise ValidationFailed(f"Unknown role(s): {', '.join(sorted(unknown))}.", field="roles")
     if User.objects.filter(username=username).exists():
@@ -25,8 +27,11 @@ def user_create(*, actor=None, username: str, password: str, roles: list[str], e
     user = User.objects.create_user(username=username, password=password, email=email,
                                     first_name=first_name, last_name=last_name)
     user.groups.set(Group.objects.filter(name__in=roles))
-    audit_log_append(actor=actor, action="user.created", obj=user, payload={"username": username,
-                                                                            "roles": sorted(roles)})
+    for project, role in memberships:
+        Membership.objects.get_or_create(user=user, project=project, role=role)
+    audit_log_append(actor=actor, action="user.created", obj=user, payload={
+        "username": username, "roles": sorted(roles),
+        "memberships": sorted([project.slug, role] for project, role in memberships)})
     return user
 
 

@@ -6,14 +6,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
-from governance.accounts import selectors, services
+from governance.accounts import projects, selectors, services
+from governance.accounts.forms import (MembershipForm, ProjectForm, ThrottledAuthenticationForm, TotpConfirmForm,
+                                       TotpEnrolForm)
 from governance.accounts.oidc import oidc_enabled, sso_fresh
-from governance.accounts.forms import ThrottledAuthenticationForm, TotpConfirmForm, TotpEnrolForm
+from governance.errors import NotFound
 from governance.form_errors import call_service
-from governance.permissions import role_required
+from governance.permissions import READ_ROLES, role_required
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
 from governance.throttling import LoginRateThrottle
 
@@ -69,3 +72,47 @@ def totp_device(request):
     return render(request, "accounts/totp.html", {
         "totp": selectors.totp_status(user=request.user), "provisioning": provisioning,
         "enrol_form": enrol_form, "confirm_form": confirm_form}, status=status)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def project_list(request):
+    """The projects the user sees; administrators and organisation-wide compliance officers create them."""
+    can_manage = projects.projects_can_manage(user=request.user)
+    form = ProjectForm(request.POST or None) if can_manage else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied("Projects are managed by administrators and organisation-wide compliance officers.")
+        if form.is_valid():
+            project = call_service(form, projects.project_create, actor=request.user, **form.cleaned_data)
+            if project is not None:
+                messages.success(request, f"Project {project} created.")
+                return redirect("project", pk=project.pk)
+    return render(request, "accounts/projects.html", {
+        "projects": projects.project_list(user=request.user), "form": form},
+        status=400 if form is not None and form.errors else 200)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def project_detail(request, pk: int):
+    """A project's members and their roles; its managers add and remove them here."""
+    try:
+        project = projects.project_get(project_id=pk, user=request.user)
+    except NotFound:
+        raise Http404("No such project.") from None
+    can_manage = projects.projects_can_manage(user=request.user)
+    form = MembershipForm(request.POST or None) if can_manage else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied("Projects are managed by administrators and organisation-wide compliance officers.")
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            service = projects.membership_remove if data.pop("remove") else projects.membership_add
+            call_service(form, service, actor=request.user, project=project, **data)
+            if not form.errors:  # removing returns nothing: the form's errors tell
+                messages.success(request, "Membership saved.")
+                return redirect("project", pk=project.pk)
+    return render(request, "accounts/project.html", {
+        "project": project, "members": projects.membership_list(project=project), "form": form},
+        status=400 if form is not None and form.errors else 200)

@@ -6,7 +6,12 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django.http import Http404
+
+from governance.accounts.scoped_inputs import ScopedInput
+from governance.audits.selectors import audit_list
 from governance.permissions import role_permission
+from governance.registry.selectors import model_version_list
 from governance.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.api_lists import CreatedRangeInput, bool_filter, id_filter, list_filters, ordering_field, search_filter
 from governance.approvals import gates, selectors, services
@@ -18,10 +23,12 @@ from governance.registry.choices import Environment
 from governance.registry.models import ModelVersion
 
 
-class RequestInput(serializers.Serializer):
-    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
+class RequestInput(ScopedInput):
+    scoped_fields = {"model_version": model_version_list, "audit": audit_list}
+
+    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
     environment = serializers.ChoiceField(choices=Environment.choices)
-    audit = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.all())
+    audit = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.none())
     justification = serializers.CharField()
 
 
@@ -173,8 +180,13 @@ class WebhookFilterInput(CreatedRangeInput):
     ordering = ordering_field(*selectors.WEBHOOK_ORDERING, default="url")
 
 
-def _request_queryset(filters=None):
-    return selectors.request_list(filters=filters).prefetch_related("approvals__reviewer", "comments__author",
+def _visible_or_404(request, pk: int) -> None:
+    """Another project's request is missing (404) before its input is judged (the services check it too)."""
+    generics.get_object_or_404(selectors.request_list(user=request.user), pk=pk)
+
+
+def _request_queryset(user, filters=None):
+    return selectors.request_list(user=user, filters=filters).prefetch_related("approvals__reviewer", "comments__author",
                                                                     "waivers__granted_by")
 
 
@@ -187,14 +199,14 @@ class RequestListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return _request_queryset(list_filters(RequestFilterInput, self.request))
+        return _request_queryset(self.request.user, list_filters(RequestFilterInput, self.request))
 
     @extend_schema(request=RequestInput, responses={201: RequestOutput})
     def post(self, request):
-        data = RequestInput(data=request.data)
+        data = RequestInput(data=request.data, user=request.user)
         data.is_valid(raise_exception=True)
         created = services.deployment_request_create(actor=request.user, **data.validated_data)
-        return Response(RequestOutput(selectors.request_get(request_id=created.pk)).data,
+        return Response(RequestOutput(selectors.request_get(request_id=created.pk, user=request.user)).data,
                         status=status.HTTP_201_CREATED)
 
 
@@ -203,7 +215,7 @@ class RequestDetailApi(generics.RetrieveAPIView):
     serializer_class = RequestOutput
 
     def get_queryset(self):
-        return _request_queryset()
+        return _request_queryset(self.request.user)
 
 
 class RequestApproveApi(APIView):
@@ -216,10 +228,11 @@ class RequestApproveApi(APIView):
 
     @extend_schema(request=DecisionInput, responses={200: RequestOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.deployment_request_approve(actor=request.user, request_id=pk, **data.validated_data)
-        return Response(RequestOutput(selectors.request_get(request_id=pk)).data)
+        return Response(RequestOutput(selectors.request_get(request_id=pk, user=request.user)).data)
 
 
 class RequestRejectApi(APIView):
@@ -227,10 +240,11 @@ class RequestRejectApi(APIView):
 
     @extend_schema(request=RejectInput, responses={200: RequestOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.deployment_request_reject(actor=request.user, request_id=pk, **data.validated_data)
-        return Response(RequestOutput(selectors.request_get(request_id=pk)).data)
+        return Response(RequestOutput(selectors.request_get(request_id=pk, user=request.user)).data)
 
 
 class RequestRecheckApi(APIView):
@@ -240,8 +254,8 @@ class RequestRecheckApi(APIView):
 
     @extend_schema(request=None, responses={200: RequestOutput})
     def post(self, request, pk: int):
-        services.deployment_request_recheck(actor=request.user, request_id=pk)
-        return Response(RequestOutput(selectors.request_get(request_id=pk)).data)
+        services.deployment_request_recheck_asked(actor=request.user, request_id=pk)
+        return Response(RequestOutput(selectors.request_get(request_id=pk, user=request.user)).data)
 
 
 class CommentFilterInput(CreatedRangeInput):
@@ -258,11 +272,15 @@ class RequestCommentApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.request_comment_list(request_id=self.kwargs["pk"],
-                                              filters=list_filters(CommentFilterInput, self.request))
+        try:
+            return selectors.request_comment_list(request_id=self.kwargs["pk"], user=self.request.user,
+                                                  filters=list_filters(CommentFilterInput, self.request))
+        except DeploymentRequest.DoesNotExist:
+            raise Http404("No such deployment request.") from None
 
     @extend_schema(request=CommentInput, responses={201: CommentOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = CommentInput(data=request.data)
         data.is_valid(raise_exception=True)
         comment = services.deployment_request_comment(actor=request.user, request_id=pk, **data.validated_data)
@@ -277,6 +295,7 @@ class RequestWaiverApi(APIView):
 
     @extend_schema(request=WaiverInput, responses={201: WaiverOutput})
     def post(self, request, pk: int):
+        _visible_or_404(request, pk)
         data = WaiverInput(data=request.data)
         data.is_valid(raise_exception=True)
         waiver = services.gate_waiver_create(actor=request.user, request_id=pk, **data.validated_data)

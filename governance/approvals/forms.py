@@ -3,18 +3,23 @@ from django.contrib.auth.models import User
 
 from governance.roles import REVIEWER
 from governance.approvals.gates import GATES
-from governance.audits.models import Audit, AuditStatus
+from governance.audits.models import AuditStatus
 from governance.registry.choices import Environment, VersionStatus
-from governance.registry.models import ModelVersion
 
 
 class DeploymentRequestForm(forms.Form):
-    model_version = forms.ModelChoiceField(
-        queryset=ModelVersion.objects.filter(status=VersionStatus.READY).select_related("model"))
+    model_version = forms.ModelChoiceField(queryset=None)
     environment = forms.ChoiceField(choices=Environment.choices)
-    audit = forms.ModelChoiceField(queryset=Audit.objects.filter(status=AuditStatus.COMPLETE)
-                                   .select_related("model_version__model"))
+    audit = forms.ModelChoiceField(queryset=None)
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, user, **kwargs):
+        from governance.audits.selectors import audit_list
+        from governance.registry.selectors import model_version_list
+
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].queryset = model_version_list(user=user).filter(status=VersionStatus.READY)
+        self.fields["audit"].queryset = audit_list(user=user).filter(status=AuditStatus.COMPLETE)
 
 
 class StepUpFields(forms.Form):

@@ -174,7 +174,7 @@ def _dataset_gates(policy, model_version, wanted: list[str]) -> list[dict]:
                     gate == "lawful_basis" and policy.require_lawful_basis):
                 out.append(_result(gate, False, "the model version records no training dataset"))
         return out
-    dataset = dataset_get(dataset_id=data_version.dataset_id)  # as stored now, not a copy held in memory
+    dataset = dataset_get(dataset_id=data_version.dataset_id, user=None)  # as stored now, not a copy held in memory
     evidence = [{"label": f"Training data {data_version}", "url": reverse("dataset-version", args=[data_version.pk])},
                 {"label": f"Dataset {dataset.name}", "url": reverse("dataset", args=[dataset.pk])}]
     reasons = personal_data_indicated(dataset, data_version)

@@ -69,6 +69,10 @@ class DeploymentRequest(models.Model):
     def __str__(self) -> str:
         return f"Request #{self.pk}: {self.model_version} → {self.environment}"
 
+    @property
+    def project_id(self) -> int:  # the model's project (the predicates scope by it)
+        return self.model_version.model.project_id
+
 
 class Decision(models.TextChoices):
     APPROVE = "approve", "Approve"

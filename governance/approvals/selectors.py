@@ -8,9 +8,9 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from governance.accounts.predicates import object_has_role, project_scoped, projects_with_role
 from governance.accounts.step_up import step_up_method
 from governance.roles import COMPLIANCE_OFFICER, REVIEWER
-from governance.permissions import user_has_role
 from governance.approvals import gates
 from governance.approvals.models import (Approval, Decision, DeploymentPolicy, DeploymentRequest, GateWaiver,
                                          RequestComment, RequestStatus, Webhook)
@@ -20,7 +20,7 @@ from governance.registry.choices import Environment
 
 # Without a stored policy an environment gets these (the model's field defaults otherwise).
 DEFAULT_REQUIRED_APPROVALS = {Environment.STAGING: 1, Environment.PRODUCTION: 2}
-REQUEST_FILTERS = {"status": "status", "environment": "environment", "model": "model_version__model_id",
+REQUEST_FILTERS = {"project": "model_version__model__project_id", "status": "status", "environment": "environment", "model": "model_version__model_id",
                    "model_version": "model_version_id", "audit": "audit_id", "requested_by": "requested_by__username",
                    "created_after": "created_at__gte", "created_before": "created_at__lt"}
 REQUEST_SEARCH = ("model_version__model__name__icontains", "requested_by__username__icontains",
@@ -57,37 +57,45 @@ def policy_list(*, filters: Mapping[str, Any] | None = None) -> list[DeploymentP
                                            promotion[p.environment]), reverse=key.startswith("-"))
 
 
-def request_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[DeploymentRequest]:
-    """Deployment requests, newest first. `filters`: q (the request number, or the model's name or the
-    requester contains, or the environment), status, environment, model, model_version, audit, requested_by
-    (username), created_after/before, ordering (a key of REQUEST_ORDERING)."""
+def request_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[DeploymentRequest]:
+    """The deployment requests of the projects `user` sees (None: all), newest first. `filters`: q (the
+    request number, or the model's name or the requester contains, or the environment), project, status,
+    environment, model, model_version, audit, requested_by (username), created_after/before, ordering (a key
+    of REQUEST_ORDERING)."""
     filters = filters or {}
-    qs = DeploymentRequest.objects.select_related("model_version__model", "audit", "requested_by")
+    qs = project_scoped(DeploymentRequest.objects.select_related("model_version__model", "audit", "requested_by"),
+                        user=user, via="model_version__model__project")
     qs = narrowed(searched(qs, filters.get("q", ""), fields=REQUEST_SEARCH, by_number=True), filters,
                   REQUEST_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=REQUEST_ORDERING, default="-created_at")
 
 
 def request_inbox(*, reviewer) -> QuerySet[DeploymentRequest]:
-    """Pending requests this reviewer may decide: not their own, not already decided by them, and in an
-    environment whose policy names them when it names approvers at all."""
+    """Pending requests this reviewer may decide: of a project where they are a reviewer, not their own, not
+    already decided by them, and in an environment whose policy names them when it names approvers at all."""
+    projects = projects_with_role(reviewer, REVIEWER)
     pools = DeploymentPolicy.objects.filter(approvers__isnull=False).values_list("environment", flat=True)
     named = DeploymentPolicy.objects.filter(approvers=reviewer).values_list("environment", flat=True)
-    return (request_list().filter(status=RequestStatus.PENDING).exclude(requested_by=reviewer)
+    mine = request_list(user=None) if projects is None else request_list(user=None).filter(
+        model_version__model__project__in=projects)
+    return (mine.filter(status=RequestStatus.PENDING).exclude(requested_by=reviewer)
             .exclude(approvals__reviewer=reviewer, approvals__voided=False)
             .filter(Q(environment__in=named) | ~Q(environment__in=pools)).distinct())
 
 
-def request_get(*, request_id: int) -> DeploymentRequest:
-    return request_list().prefetch_related("approvals__reviewer", "comments__author",
+def request_get(*, request_id: int, user) -> DeploymentRequest:
+    """The request, if `user` sees its project (None: the system); DeploymentRequest.DoesNotExist otherwise."""
+    return request_list(user=user).prefetch_related("approvals__reviewer", "comments__author",
                                            "waivers__granted_by").get(pk=request_id)
 
 
-def request_comment_list(*, request_id: int, filters: Mapping[str, Any] | None = None) -> QuerySet[RequestComment]:
-    """A request's comments, oldest first. `filters`: author (username), created_after/before, ordering
-    ("created_at" or "id", "-" for descending)."""
+def request_comment_list(*, request_id: int, user,
+                         filters: Mapping[str, Any] | None = None) -> QuerySet[RequestComment]:
+    """A request's comments, oldest first (DeploymentRequest.DoesNotExist when `user` does not see it).
+    `filters`: author (username), created_after/before, ordering ("created_at" or "id", "-" descending)."""
     filters = filters or {}
-    qs = narrowed(RequestComment.objects.filter(request_id=request_id).select_related("author"), filters,
+    request = request_list(user=user).get(pk=request_id)
+    qs = narrowed(RequestComment.objects.filter(request=request).select_related("author"), filters,
                   COMMENT_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=COMMENT_ORDERING, default="created_at")
 
@@ -112,15 +120,15 @@ def webhook_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Webhoo
     return ordered(qs, filters.get("ordering", ""), fields=WEBHOOK_ORDERING, default="url")
 
 
-def request_search(*, filters: ListFilters) -> QuerySet[DeploymentRequest]:
+def request_search(*, user, filters: ListFilters) -> QuerySet[DeploymentRequest]:
     """Requests matching a list page's filters: `q` is the request number, the model's name, the requester
     or the environment; status and model are exact."""
-    return request_list(filters=filters.as_dict())
+    return request_list(user=user, filters=filters.as_dict())
 
 
 def request_pending_of(*, requester) -> QuerySet[DeploymentRequest]:
     """This user's own requests still awaiting a decision, newest first."""
-    return request_list().filter(requested_by=requester, status=RequestStatus.PENDING)
+    return request_list(user=requester).filter(requested_by=requester, status=RequestStatus.PENDING)
 
 
 def approvals_live(*, request: DeploymentRequest) -> list[Approval]:
@@ -139,22 +147,23 @@ def approvals_counted(*, request: DeploymentRequest, policy: DeploymentPolicy) -
         reviewer = approval.reviewer
         if reviewer.pk == request.requested_by_id or not reviewer.is_active:
             continue
-        if (pool and reviewer.pk in pool) or (not pool and user_has_role(reviewer, REVIEWER)):
+        if (pool and reviewer.pk in pool) or (not pool and object_has_role(reviewer, request, REVIEWER)):
             counted.append(approval)
     return counted
 
 
 def request_can_comment(*, user: AbstractBaseUser, request: DeploymentRequest) -> bool:
-    """Who may comment on a request: its requester, reviewers and compliance officers (admins hold all roles).
-    The page shows the form by it and approvals.services.deployment_request_comment refuses by it."""
-    return user.pk == request.requested_by_id or user_has_role(user, REVIEWER, COMPLIANCE_OFFICER)
+    """Who may comment on a request: its requester, and the reviewers and compliance officers of its project
+    (or of the organisation; admins hold all roles). The page shows the form by it and
+    approvals.services.deployment_request_comment refuses by it."""
+    return user.pk == request.requested_by_id or object_has_role(user, request, REVIEWER, COMPLIANCE_OFFICER)
 
 
 def request_page(*, request_id: int, user: AbstractBaseUser) -> dict:
     """A request's detail page context for `user` (raises DeploymentRequest.DoesNotExist): the request with its
     approvals, comments and waivers, its environment's policy and named approvers, the live approvals and
     whether the user may comment."""
-    deployment_request = request_get(request_id=request_id)
+    deployment_request = request_get(request_id=request_id, user=user)
     policy = policy_for(deployment_request.environment)
     return {"req": deployment_request, "policy": policy,
             "approvers": list(policy.approvers.all()) if policy.pk else [],

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.roles import ADMIN, COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
+from governance.accounts.predicates import object_has_role, object_require_role, object_require_visible
 from governance.permissions import user_has_role
 from governance.approvals import gates
 from governance.approvals.judging import (approval_problem, evaluate, evidence_problem, lock, store_gates,
@@ -39,8 +40,8 @@ def deployment_request_create(*, actor, model_version: ModelVersion, environment
                               justification: str) -> DeploymentRequest:
     with transaction.atomic():
         audit_log_lock()
-        if not user_has_role(actor, ML_ENGINEER):
-            raise NotAllowed("Only an ML engineer can request a deployment.")
+        object_require_role(actor, model_version, ML_ENGINEER, what="model version")
+        object_require_visible(actor, audit, what="audit")
         if environment not in Environment.values:
             raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
         if not (justification or "").strip():
@@ -156,6 +157,17 @@ def deployment_request_recheck(*, actor, request_id: int) -> tuple[DeploymentReq
                                  now=timezone.now())
 
 
+def deployment_request_recheck_asked(*, actor, request_id: int) -> tuple[DeploymentRequest, str]:
+    """A user's "re-check now": of a request of a project where they are an ML engineer, a reviewer or a
+    compliance officer (404 for a project they do not see). The rechecks the apps trigger themselves (an
+    audit completed, a policy or metadata changed) call deployment_request_recheck."""
+    request = DeploymentRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        raise NotFound(f"There is no deployment request #{request_id}.")
+    object_require_role(actor, request, ML_ENGINEER, REVIEWER, COMPLIANCE_OFFICER, what="deployment request")
+    return deployment_request_recheck(actor=actor, request_id=request_id)
+
+
 def deployment_requests_recheck(*, actor, request_ids) -> list[int]:
     """Re-judge these requests (those still open); returns the ids of those voided."""
     return [pk for pk in request_ids if deployment_request_recheck(actor=actor, request_id=pk)[1]]
@@ -170,11 +182,12 @@ def deployment_requests_recheck_for_version(*, actor, model_version_id: int) -> 
 
 
 def _decision_precheck(*, actor, request: DeploymentRequest, decision: str) -> None:
+    object_require_visible(actor, request, what="deployment request")
     if actor.pk == request.requested_by_id:
         raise NotAllowed("You cannot approve your own deployment request." if decision == "approve" else
                          "You cannot decide on your own deployment request.")
-    if not user_has_role(actor, REVIEWER):
-        raise NotAllowed(f"Only a reviewer can {decision} a deployment request.")
+    if not object_has_role(actor, request, REVIEWER):
+        raise NotAllowed(f"Only a reviewer of the model's project can {decision} a deployment request.")
 
 
 def deployment_request_approve(*, actor, request_id: int, reason: str = "", password: str = "",
@@ -274,6 +287,7 @@ def deployment_request_comment(*, actor, request_id: int, body: str) -> RequestC
         raise ValidationFailed("A comment is at most 10,000 characters.", field="body")
     audit_log_lock()
     request = lock(request_id)
+    object_require_visible(actor, request, what="deployment request")
     if not request_can_comment(user=actor, request=request):
         raise NotAllowed("Only the requester, reviewers and compliance officers can comment on a request.")
     comment = RequestComment.objects.create(request=request, author=actor, body=body.strip())

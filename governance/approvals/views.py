@@ -24,7 +24,7 @@ from governance.registry.choices import Environment
 @role_required(*READ_ROLES)
 def request_list(request):
     filters = ListFilters.from_query(request.GET, statuses=RequestStatus.values)
-    page = Paginator(selectors.request_search(filters=filters), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.request_search(user=request.user, filters=filters), 25).get_page(request.GET.get("page"))
     inbox = selectors.request_inbox(reviewer=request.user)
     return render(request, "approvals/list.html", {"page": page, "inbox": inbox, "filters": filters,
                                                    "statuses": RequestStatus.choices,
@@ -35,7 +35,7 @@ def request_list(request):
 @role_required(ML_ENGINEER)
 def request_new(request):
     form = DeploymentRequestForm(request.POST or None, initial={
-        "model_version": request.GET.get("model_version"), "audit": request.GET.get("audit")})
+        "model_version": request.GET.get("model_version"), "audit": request.GET.get("audit")}, user=request.user)
     if request.method == "POST" and form.is_valid():
         created = call_service(form, services.deployment_request_create, actor=request.user, **form.cleaned_data)
         if created is not None:
@@ -120,7 +120,7 @@ def request_waiver(request, pk: int):
 def request_recheck(request, pk: int):
     errors = forms.Form(data={})
     errors.is_valid()  # bound and cleaned (empty), so a service's error can be added to it
-    result = call_service(errors, services.deployment_request_recheck, actor=request.user, request_id=pk)
+    result = call_service(errors, services.deployment_request_recheck_asked, actor=request.user, request_id=pk)
     if result is None:
         for error in errors.non_field_errors():
             messages.error(request, error)

@@ -17,6 +17,7 @@ from governance.approvals.selectors import policy_for
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import DomainError, InvalidState, NotAllowed, NotFound, ValidationFailed
 from governance.keys import text_digest
+from governance.accounts.predicates import object_require_role
 from governance.permissions import user_has_role
 from governance.roles import COMPLIANCE_OFFICER
 
@@ -46,8 +47,12 @@ def step_up_or_refuse(*, actor, request: DeploymentRequest, decision: str, passw
 
 def gate_waiver_create(*, actor, request_id: int, gate: str, reason: str, expires_at: datetime,
                        password: str = "", otp_token: str = "") -> GateWaiver:
-    if not user_has_role(actor, COMPLIANCE_OFFICER):
+    if not user_has_role(actor, COMPLIANCE_OFFICER):  # the request's project is checked once it is read
         raise NotAllowed("Only a compliance officer can waive a gate.")
+    request = DeploymentRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        raise NotFound(f"There is no deployment request #{request_id}.")
+    object_require_role(actor, request, COMPLIANCE_OFFICER, what="deployment request")
     if gate not in gates.GATES:
         raise ValidationFailed(f"'{gate}' is not a gate.", field="gate")
     if not (reason or "").strip():
@@ -57,9 +62,6 @@ def gate_waiver_create(*, actor, request_id: int, gate: str, reason: str, expire
         raise ValidationFailed("The expiry must be in the future.", field="expires_at")
     if expires_at > now + timedelta(days=MAX_WAIVER_DAYS):
         raise ValidationFailed(f"A waiver lasts at most {MAX_WAIVER_DAYS} days.", field="expires_at")
-    request = DeploymentRequest.objects.filter(pk=request_id).first()
-    if request is None:
-        raise NotFound(f"There is no deployment request #{request_id}.")
     if request.requested_by_id == actor.pk:  # the maker never waives the checker's gates, whatever their roles
         raise refusal_log(actor=actor, action="gate_waiver.refused", obj=request,
                           payload={"gate": gate, "why": "requester"},

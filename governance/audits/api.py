@@ -6,7 +6,12 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django.http import Http404
+
+from governance.accounts.scoped_inputs import ScopedInput
+from governance.datasets.selectors import dataset_version_list
 from governance.permissions import READ_ROLES, role_permission
+from governance.registry.selectors import model_version_list
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 from governance.api_lists import (CreatedRangeInput, ListPagination, body_filters, id_filter, list_filters,
                                   ordering_field, refuse_in_query, search_filter)
@@ -19,9 +24,11 @@ EngineerWrites = role_permission(ML_ENGINEER)
 RevealWrites = role_permission(REVIEWER, COMPLIANCE_OFFICER)
 
 
-class AuditInput(serializers.Serializer):
-    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
-    dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all())
+class AuditInput(ScopedInput):
+    scoped_fields = {"model_version": model_version_list, "dataset_version": dataset_version_list}
+
+    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
+    dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.none())
     explain_rows = serializers.IntegerField(min_value=0, max_value=500, required=False, allow_null=True,
                                             default=None)
     word_pairs = serializers.ListField(
@@ -74,9 +81,11 @@ class AuditDetailOutput(AuditOutput):
         return selectors.audit_results_shown(audit=audit)
 
 
-class AuditCompareInput(serializers.Serializer):
-    a = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.all())
-    b = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.all())
+class AuditCompareInput(ScopedInput):
+    scoped_fields = {"a": selectors.audit_list, "b": selectors.audit_list}
+
+    a = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.none())
+    b = serializers.PrimaryKeyRelatedField(queryset=Audit.objects.none())
 
 
 class AuditCompareOutput(serializers.Serializer):
@@ -139,7 +148,7 @@ class AuditListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.audit_list(filters=list_filters(AuditFilterInput, self.request))
+        return selectors.audit_list(user=self.request.user, filters=list_filters(AuditFilterInput, self.request))
 
     def list(self, request, *args, **kwargs):
         # The hot path (issue 9): a page of plain rows (AuditRowsPagination) rendered as AuditOutput renders
@@ -148,7 +157,7 @@ class AuditListApi(generics.ListAPIView):
 
     @extend_schema(request=AuditInput, responses={202: AuditOutput})
     def post(self, request):
-        data = AuditInput(data=request.data)
+        data = AuditInput(data=request.data, user=request.user)
         data.is_valid(raise_exception=True)
         audit = services.audit_request(actor=request.user, **data.validated_data)
         return Response(AuditOutput(audit).data, status=status.HTTP_202_ACCEPTED)
@@ -159,7 +168,7 @@ class AuditDetailApi(generics.RetrieveAPIView):
     serializer_class = AuditDetailOutput
 
     def get_queryset(self):
-        return selectors.audit_list().prefetch_related("results")
+        return selectors.audit_list(user=self.request.user).prefetch_related("results")
 
 
 class AuditPredictionListApi(generics.ListAPIView):
@@ -178,7 +187,11 @@ class AuditPredictionListApi(generics.ListAPIView):
         return list_filters(PredictionFilterInput, self.request)
 
     def get_queryset(self):
-        return selectors.prediction_list(audit_id=self.kwargs["pk"], filters=self.filters())
+        try:
+            return selectors.prediction_list(audit_id=self.kwargs["pk"], user=self.request.user,
+                                             filters=self.filters())
+        except Audit.DoesNotExist:
+            raise Http404("No such audit.") from None
 
 
 class AuditPredictionSearchApi(AuditPredictionListApi):
@@ -203,11 +216,11 @@ class AuditCompareApi(APIView):
 
     @extend_schema(parameters=[AuditCompareInput], responses={200: AuditCompareOutput})
     def get(self, request):
-        data = AuditCompareInput(data=request.query_params)
+        data = AuditCompareInput(data=request.query_params, user=request.user)
         data.is_valid(raise_exception=True)
         params = data.validated_data
-        comparison = selectors.audit_comparison(a=selectors.audit_get(audit_id=params["a"].pk),
-                                                b=selectors.audit_get(audit_id=params["b"].pk))
+        comparison = selectors.audit_comparison(a=selectors.audit_get(audit_id=params["a"].pk, user=request.user),
+                                                b=selectors.audit_get(audit_id=params["b"].pk, user=request.user))
         return Response(AuditCompareOutput(comparison).data)
 
 
@@ -229,8 +242,8 @@ class AuditTextRevealApi(APIView):
 
     @extend_schema(request=AuditTextRevealInput, responses={200: AuditTextRevealOutput})
     def post(self, request, pk: int):
+        audit = generics.get_object_or_404(selectors.audit_list(user=request.user), pk=pk)
         data = AuditTextRevealInput(data=request.data)
         data.is_valid(raise_exception=True)
-        audit = generics.get_object_or_404(Audit.objects.all(), pk=pk)
         text = services.audit_text_reveal(actor=request.user, audit=audit, **data.validated_data)
         return Response(AuditTextRevealOutput({"ref": data.validated_data["ref"], "text": text}).data)

@@ -1,15 +1,11 @@
 from django import forms
 
-from governance.datasets.models import DatasetVersion
 from governance.registry.choices import VersionStatus
-from governance.registry.models import ModelVersion
 
 
 class AuditForm(forms.Form):
-    model_version = forms.ModelChoiceField(
-        queryset=ModelVersion.objects.filter(status=VersionStatus.READY).select_related("model"))
-    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.select_related("dataset"),
-                                             help_text="A held-out dataset version to audit on.")
+    model_version = forms.ModelChoiceField(queryset=None)
+    dataset_version = forms.ModelChoiceField(queryset=None, help_text="A held-out dataset version to audit on.")
     explain_rows = forms.IntegerField(min_value=0, max_value=500, initial=50,
                                       help_text="Rows explained with SHAP, LIME and Integrated Gradients.")
     word_pairs = forms.CharField(
@@ -25,17 +21,25 @@ class AuditForm(forms.Form):
             raise forms.ValidationError(f"Write two words separated by a comma on each line: {bad[0]!r}.")
         return pairs or None
 
+    def __init__(self, *args, user, **kwargs):
+        from governance.datasets.selectors import dataset_version_list
+        from governance.registry.selectors import model_version_list
+
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].queryset = model_version_list(user=user).filter(status=VersionStatus.READY)
+        self.fields["dataset_version"].queryset = dataset_version_list(user=user)
+
 
 class AuditCompareForm(forms.Form):
     a = forms.ModelChoiceField(label="Audit A", queryset=None)
     b = forms.ModelChoiceField(label="Audit B", queryset=None)
 
-    def __init__(self, *args, **kwargs):
-        from governance.audits.models import Audit, AuditStatus
+    def __init__(self, *args, user, **kwargs):
+        from governance.audits.models import AuditStatus
+        from governance.audits.selectors import audit_list
 
         super().__init__(*args, **kwargs)
-        complete = Audit.objects.filter(status=AuditStatus.COMPLETE).select_related(
-            "model_version__model", "dataset_version__dataset")
+        complete = audit_list(user=user).filter(status=AuditStatus.COMPLETE)
         for name in ("a", "b"):
             self.fields[name].queryset = complete
             self.fields[name].label_from_instance = lambda audit: (

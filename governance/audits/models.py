@@ -33,6 +33,10 @@ class Audit(models.Model):
     def __str__(self) -> str:
         return f"Audit #{self.pk} of {self.model_version}"
 
+    @property
+    def project_id(self) -> int:  # the audited model's project (the predicates scope by it)
+        return self.model_version.model.project_id
+
 
 class AuditResult(models.Model):
     """One kind of result of an audit (metrics, fairness, explanations, compute), stored as JSON."""

@@ -60,24 +60,24 @@ LIVE_SECTIONS = {"heading": "audits/_heading.html", "policy_verdict": "audits/_p
 STORED_SECTIONS = {"stored_results": "audits/_stored_results.html"}
 
 
-def audit_report(*, audit_id: int) -> dict:
-    """The report page's context (raises Audit.DoesNotExist). A complete audit: the audit's own row and its
+def audit_report(*, audit_id: int, user) -> dict:
+    """The report page's context (raises Audit.DoesNotExist, also when `user` does not see its project). A complete audit: the audit's own row and its
     rendered sections, from the cache where kept. Queued, running (the live bar) or failed: the full context,
     nothing kept."""
-    audit = selectors.audit_bare_get(audit_id=audit_id)
+    audit = selectors.audit_bare_get(audit_id=audit_id, user=user)
     if audit.status != AuditStatus.COMPLETE:
-        return report_context(audit_id=audit_id)
+        return report_context(audit_id=audit_id, user=user)
     # A complete audit's job completed in the same transaction (audits.services._audit_store): no bar to show.
     sections = report_sections(audit=audit, log_head=audit.log_head, result_digests=audit.result_digests,
-                               context=lambda now: report_context(audit_id=audit_id, now=now))
+                               context=lambda now: report_context(audit_id=audit_id, user=user, now=now))
     return {"audit": audit, "sections": sections}
 
 
-def report_context(*, audit_id: int, now: datetime | None = None) -> dict:
+def report_context(*, audit_id: int, user, now: datetime | None = None) -> dict:
     """What the report shows: stored results only, what upper apps add through hooks.audit_report_sections
     (approvals: the policies judged on them at `now`, `verdicts`), lineage and hashes. Raises
-    Audit.DoesNotExist."""
-    audit = selectors.audit_report_get(audit_id=audit_id)
+    Audit.DoesNotExist (also when `user` does not see its project; None: the system)."""
+    audit = selectors.audit_report_get(audit_id=audit_id, user=user)
     results = selectors.audit_results(audit=audit)
     # What the page and the exports show: free texts with their personal data masked (audits.minimisation).
     shown = results_masked(results)

@@ -8,10 +8,11 @@ from django.db.models import Case, F, JSONField, OuterRef, QuerySet, Subquery, T
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Concat
 
+from governance.accounts.predicates import project_scoped
 from governance.audits.models import Audit, AuditResult, Prediction
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 
-AUDIT_FILTERS = {"status": "status", "model": "model_version__model_id", "dataset": "dataset_version__dataset_id",
+AUDIT_FILTERS = {"project": "model_version__model__project_id", "status": "status", "model": "model_version__model_id", "dataset": "dataset_version__dataset_id",
                  "model_version": "model_version_id", "dataset_version": "dataset_version_id",
                  "requested_by": "requested_by__username", "created_after": "created_at__gte",
                  "created_before": "created_at__lt"}
@@ -22,12 +23,18 @@ PREDICTION_FILTERS = {"predicted_label": "predicted_label", "subject_id": "subje
 PREDICTION_ORDERING = {"id": "pk", "subject_id": "subject_id", "predicted_label": "predicted_label"}
 
 
-def audit_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Audit]:
-    """Audits, newest first. `filters`: q (the audit number, or the model's or dataset's name or the
-    requester contains), status, model, dataset, model_version, dataset_version, requested_by (username),
-    created_after/before, ordering (a key of AUDIT_ORDERING)."""
+def _scoped(qs: QuerySet[Audit], user) -> QuerySet[Audit]:
+    """An audit belongs to the project of the model it audits."""
+    return project_scoped(qs, user=user, via="model_version__model__project")
+
+
+def audit_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[Audit]:
+    """The audits of the projects `user` sees (None: all), newest first. `filters`: q (the audit number, or
+    the model's or dataset's name or the requester contains), project, status, model, dataset, model_version,
+    dataset_version, requested_by (username), created_after/before, ordering (a key of AUDIT_ORDERING)."""
     filters = filters or {}
-    qs = Audit.objects.select_related("model_version__model", "dataset_version__dataset", "requested_by")
+    qs = _scoped(Audit.objects.select_related("model_version__model", "dataset_version__dataset", "requested_by"),
+                 user)
     qs = narrowed(searched(qs, filters.get("q", ""), fields=AUDIT_SEARCH, by_number=True), filters, AUDIT_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=AUDIT_ORDERING, default="-created_at")
 
@@ -43,19 +50,21 @@ def audit_rows(audits: QuerySet[Audit]) -> QuerySet[dict]:
         dataset_name=F("dataset_version__dataset__name"), requester=F("requested_by__username"))
 
 
-def prediction_list(*, audit_id: int, filters: Mapping[str, Any] | None = None) -> QuerySet[Prediction]:
-    """An audit's predictions in stored order. `filters`: predicted_label, subject_id, ordering (a key of
-    PREDICTION_ORDERING)."""
+def prediction_list(*, audit_id: int, user, filters: Mapping[str, Any] | None = None) -> QuerySet[Prediction]:
+    """An audit's predictions in stored order (Audit.DoesNotExist when `user` does not see the audit).
+    `filters`: predicted_label, subject_id, ordering (a key of PREDICTION_ORDERING)."""
     filters = filters or {}
-    qs = narrowed(Prediction.objects.filter(audit_id=audit_id), filters, PREDICTION_FILTERS)
+    audit = audit_get(audit_id=audit_id, user=user)
+    qs = narrowed(Prediction.objects.filter(audit=audit), filters, PREDICTION_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=PREDICTION_ORDERING, default="id")
 
 
-def audit_get(*, audit_id: int) -> Audit:
-    return audit_list().get(pk=audit_id)
+def audit_get(*, audit_id: int, user) -> Audit:
+    """The audit, if `user` sees its project (None: the system); Audit.DoesNotExist otherwise."""
+    return audit_list(user=user).get(pk=audit_id)
 
 
-def audit_bare_get(*, audit_id: int) -> Audit:
+def audit_bare_get(*, audit_id: int, user) -> Audit:
     """An audit's own row, none of the rows it points to, the audit-log head (`log_head`, its sequence number)
     and the digests of its stored results as they are now (`result_digests`: "kind:sha256" of each
     AuditResult, by kind, comma-separated; "" when it has none), read in the same statement: all the report
@@ -64,7 +73,7 @@ def audit_bare_get(*, audit_id: int) -> Audit:
     from governance.auditlog.models import ChainHead
 
     head = ChainHead.objects.filter(pk=1).values("seq")
-    audits = Audit.objects.annotate(log_head=Coalesce(Subquery(head), 0))
+    audits = _scoped(Audit.objects.all(), user).annotate(log_head=Coalesce(Subquery(head), 0))
     if connection.vendor != "postgresql":  # no ordered string aggregate in Django 5.2 (SQLite: the demo)
         audit = audits.get(pk=audit_id)
         audit.result_digests = ",".join(f"{kind}:{sha}" for kind, sha in AuditResult.objects.filter(
@@ -144,9 +153,10 @@ def _verdict_counts(verdict) -> dict | None:
     return {"passed": passed, "failed": len(verdict) - passed, "total": len(verdict)}
 
 
-def audit_report_get(*, audit_id: int) -> Audit:
-    """An audit with what its report shows besides the results: lineage (training data, parent version)."""
-    return (audit_list().select_related("model_version__dataset_version__dataset", "model_version__parent__model",
+def audit_report_get(*, audit_id: int, user) -> Audit:
+    """An audit with what its report shows besides the results: lineage (training data, parent version);
+    Audit.DoesNotExist when `user` does not see its project."""
+    return (audit_list(user=user).select_related("model_version__dataset_version__dataset", "model_version__parent__model",
                                         "dataset_version__dataset__owner")
             .prefetch_related("results").get(pk=audit_id))
 
@@ -188,15 +198,15 @@ def audit_lineage(*, audit: Audit) -> dict:
             "deployments": list(version.deployments.order_by("-started_at"))}
 
 
-def audit_search(*, filters: ListFilters) -> QuerySet[Audit]:
+def audit_search(*, user, filters: ListFilters) -> QuerySet[Audit]:
     """Audits matching a list page's filters (governance.list_filters.ListFilters): `q` matches the audit
     number, the model's or dataset's name or the requester; status, model and dataset are exact."""
-    return audit_list(filters=filters.as_dict())
+    return audit_list(user=user, filters=filters.as_dict())
 
 
 def model_version_audits_section(*, model_version) -> dict:
     """The model version page's audits (governance.hooks.model_version_page_sections, registered in apps.py)."""
-    return {"audits": audit_list().filter(model_version=model_version)}
+    return {"audits": audit_list(user=None).filter(model_version=model_version)}  # the page checked the version
 
 
 def audit_compute_records(*, versions: QuerySet) -> dict[str, list[dict]]:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.accounts.predicates import object_require_role, object_require_visible
 from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
 from governance.audits.signals import audit_completed
 from governance.auditlog.chain import canonical_json
@@ -21,6 +22,7 @@ from governance.registry.artifact_store import artifact_local_dir
 from governance.registry.choices import VersionStatus
 from governance.registry.models import ModelVersion
 from governance.keys import text_digest
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
 
 AUDIT_TASK = "governance.run_audit"
 DEFAULT_CONFIG = {"n_boot": 1000, "seed": 0, "explain_rows": 50, "explain_methods": ["shap", "lime", "ig"]}
@@ -31,6 +33,11 @@ COUNTERFACTUAL_WORST = 5
 def audit_request(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
                   explain_rows: int | None = None, word_pairs: list[list[str]] | None = None,
                   counterfactual_groups: list[str] | None = None) -> Audit:
+    """Queue an audit of `model_version` (of a project where the actor is an ML engineer) on
+    `dataset_version` (one they see)."""
+    if actor is not None:
+        object_require_role(actor, model_version, ML_ENGINEER, what="model version")
+        object_require_visible(actor, dataset_version, what="dataset version")
     if model_version.status != VersionStatus.READY:
         raise InvalidState(f"{model_version} is {model_version.status}; only a ready version can be audited.")
     unknown = set(dataset_version.label_names) - set(model_version.label_names)
@@ -215,6 +222,7 @@ def audit_text_reveal(*, actor, audit: Audit, ref: str, reason: str) -> str:
     from governance.audits.minimisation import text_at
     from models_core.pii import mask_text
 
+    object_require_role(actor, audit, REVIEWER, COMPLIANCE_OFFICER, what="audit")
     reason = (reason or "").strip()
     if len(reason) < REVEAL_REASON_MIN:
         raise ValidationFailed(f"Say why you need to see this text (at least {REVEAL_REASON_MIN} characters); "

@@ -26,7 +26,7 @@ from governance.list_filters import ListFilters
 @role_required(*READ_ROLES)
 def audit_list(request):
     filters = ListFilters.from_query(request.GET, statuses=AuditStatus.values)
-    page = Paginator(selectors.audit_search(filters=filters), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.audit_search(user=request.user, filters=filters), 25).get_page(request.GET.get("page"))
     return render(request, "audits/list.html", {"page": page, "filters": filters, "statuses": AuditStatus.choices,
                                                 "extra_query": filters.querystring()})
 
@@ -35,7 +35,8 @@ def audit_list(request):
 @role_required(ML_ENGINEER)
 def audit_new(request):
     form = AuditForm(request.POST or None, initial={"model_version": request.GET.get("model_version"),
-                                                    "dataset_version": request.GET.get("dataset_version")})
+                                                    "dataset_version": request.GET.get("dataset_version")},
+                     user=request.user)
     if request.method == "POST" and form.is_valid():
         audit = call_service(form, services.audit_request, actor=request.user, **form.cleaned_data)
         if audit is not None:
@@ -48,7 +49,7 @@ def audit_new(request):
 def audit_compare(request):
     """Two audits side by side (journey 1 step 5); the choice travels in the query string."""
     form = AuditCompareForm(request.GET if request.GET.get("a") and request.GET.get("b") else None,
-                            initial={"a": request.GET.get("a"), "b": request.GET.get("b")})
+                            initial={"a": request.GET.get("a"), "b": request.GET.get("b")}, user=request.user)
     comparison = None
     if form.is_bound and form.is_valid():
         comparison = call_service(form, selectors.audit_comparison, **form.cleaned_data)
@@ -60,7 +61,7 @@ def audit_compare(request):
 @role_required(*READ_ROLES)
 def audit_detail(request, pk: int):
     try:
-        context = report.audit_report(audit_id=pk)
+        context = report.audit_report(audit_id=pk, user=request.user)
     except Audit.DoesNotExist:
         raise Http404("No such audit.") from None
     return render(request, "audits/report.html", context)
@@ -71,7 +72,7 @@ def audit_detail(request, pk: int):
 def audit_export(request, pk: int, fmt: str):
     """The report as one self-contained HTML file (styles and charts inline, no script) or as a PDF."""
     try:
-        context = report.report_context(audit_id=pk)
+        context = report.report_context(audit_id=pk, user=request.user)
     except Audit.DoesNotExist:
         raise Http404("No such audit.") from None
     audit = context["audit"]
@@ -101,7 +102,7 @@ def audit_export(request, pk: int, fmt: str):
 def audit_text_reveal(request, pk: int):
     """Choose one masked text of the report and say why; the answer shows it unmasked (logged)."""
     try:
-        audit = selectors.audit_get(audit_id=pk)
+        audit = selectors.audit_get(audit_id=pk, user=request.user)
     except Audit.DoesNotExist:
         raise Http404("No such audit.") from None
     texts = masked_texts(selectors.audit_results(audit=audit))

@@ -22,12 +22,15 @@ from governance.compliance.subject_requests import MIN_JUSTIFICATION
 from governance.compliance.models import (ErasureException, ErasureGround, ErasureImpact, ModelDecision,
                                           ModelDocumentation, OrganisationProfile, RequestKind,
                                           RetentionRun, SubjectRequest, SubjectRequestStatus)
-from governance.datasets.models import Dataset, DatasetVersion, PiiScan
+from governance.datasets.models import Dataset, PiiScan
 from governance.datasets.services import dataset_metadata_update, dataset_version_pseudonymise
+from governance.datasets.selectors import dataset_list, dataset_version_list
 from governance.permissions import role_permission
 from governance.roles import AUDITOR, COMPLIANCE_OFFICER, ML_ENGINEER
 
 OfficerReads = role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR))
+# The records of no project (the organisation, GDPR requests, retention): organisation-wide roles only.
+OrgOfficerReads = role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER, AUDITOR), org_wide=True)
 
 
 def file_response(export: ExportFile) -> HttpResponse:
@@ -67,7 +70,7 @@ class OrganisationProfileIO(serializers.ModelSerializer):
 
 
 class OrganisationProfileApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(responses={200: OrganisationProfileIO})
     def get(self, request):
@@ -84,7 +87,7 @@ class OrganisationProfileApi(APIView):
 class ProcessingRecordFileApi(APIView):
     """The record of processing as ?as=json|csv|pdf."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @_file_schema("json", "csv", "pdf")
     def get(self, request):
@@ -96,7 +99,7 @@ class ProcessingRecordApi(APIView):
     """GDPR Art. 30 record of processing as a JSON export (logged; stamped with the audit-log head): the same
     export as ProcessingRecordFileApi's ?as=json."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(responses={200: dict})
     def get(self, request):
@@ -145,7 +148,7 @@ class SubjectRequestFilterInput(serializers.Serializer):
 
 
 class SubjectRequestListApi(generics.ListAPIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
     serializer_class = SubjectRequestOutput
 
     @extend_schema(parameters=[SubjectRequestFilterInput])
@@ -164,7 +167,7 @@ class SubjectRequestListApi(generics.ListAPIView):
 
 
 class SubjectRequestDetailApi(generics.RetrieveAPIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
     serializer_class = SubjectRequestOutput
 
     def get_queryset(self):
@@ -176,7 +179,7 @@ class SubjectMentionsApi(APIView):
     them (record, dataset version, column, masked snippet): what an access answer lists and an erasure offers
     to redact. Empty once the subject was erased."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int):
@@ -193,7 +196,7 @@ class ExtendInput(serializers.Serializer):
 
 
 class SubjectRequestExtendApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(request=ExtendInput, responses={200: SubjectRequestOutput})
     def post(self, request, pk: int):
@@ -207,7 +210,7 @@ class SubjectRequestExtendApi(APIView):
 class AccessAnswerApi(APIView):
     """The answer to an access request, ?as=json|pdf; exporting it marks the request answered."""
 
-    permission_classes = [role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER,))]
+    permission_classes = [role_permission(COMPLIANCE_OFFICER, read_roles=(COMPLIANCE_OFFICER,), org_wide=True)]
 
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
@@ -217,7 +220,7 @@ class AccessAnswerApi(APIView):
 
 
 class ErasureCertificateApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
@@ -237,7 +240,7 @@ class FulfilInput(serializers.Serializer):
 
 
 class ErasureFulfilApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(request=FulfilInput, responses={200: SubjectRequestOutput})
     def post(self, request, pk: int):
@@ -254,7 +257,7 @@ class DecideInput(serializers.Serializer):
 
 
 class ErasureImpactDecideApi(APIView):
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
 
     @extend_schema(request=DecideInput, responses={200: ErasureImpactOutput})
     def post(self, request, pk: int):
@@ -283,7 +286,7 @@ class RetentionRunFilterInput(serializers.Serializer):
 class RetentionRunListApi(generics.ListAPIView):
     """Past purges; POST runs one now (the schedule runs it daily)."""
 
-    permission_classes = [OfficerReads]
+    permission_classes = [OrgOfficerReads]
     serializer_class = RetentionRunOutput
 
     @extend_schema(parameters=[RetentionRunFilterInput])
@@ -311,7 +314,8 @@ class PiiScanApi(APIView):
 
     @extend_schema(responses={200: PiiScanOutput})
     def get(self, request, pk: int):
-        return Response(PiiScanOutput(get_object_or_404(PiiScan, version_id=pk)).data)
+        version = get_object_or_404(dataset_version_list(user=request.user), pk=pk)
+        return Response(PiiScanOutput(get_object_or_404(PiiScan, version=version)).data)
 
 
 class PseudonymiseApi(APIView):
@@ -319,7 +323,7 @@ class PseudonymiseApi(APIView):
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request, pk: int):
-        new = dataset_version_pseudonymise(actor=request.user, version=get_object_or_404(DatasetVersion, pk=pk))
+        new = dataset_version_pseudonymise(actor=request.user, version=get_object_or_404(dataset_version_list(user=request.user), pk=pk))
         return Response({"id": new.pk, "dataset": new.dataset_id, "version": new.version, "parent": new.parent_id,
                          "note": new.note, "sha256": new.sha256}, status=201)
 
@@ -342,12 +346,12 @@ class AnnexIvApi(APIView):
     @_file_schema("json", "pdf")
     def get(self, request, pk: int):
         fmt = _export_format(request)
-        version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+        version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
         return file_response(documentation.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
     @extend_schema(request=ModelDocumentationIO, responses={200: ModelDocumentationIO})
     def put(self, request, pk: int):
-        version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+        version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
         data = ModelDocumentationIO(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         doc = documentation.model_documentation_update(actor=request.user, model=version.model,
@@ -371,11 +375,11 @@ class DatasetMetadataApi(APIView):
 
     @extend_schema(responses={200: DatasetMetadataIO})
     def get(self, request, pk: int):
-        return Response(DatasetMetadataIO(get_object_or_404(Dataset, pk=pk)).data)
+        return Response(DatasetMetadataIO(get_object_or_404(dataset_list(user=request.user), pk=pk)).data)
 
     @extend_schema(request=DatasetMetadataIO, responses={200: DatasetMetadataIO})
     def patch(self, request, pk: int):
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = get_object_or_404(dataset_list(user=request.user), pk=pk)
         data = DatasetMetadataIO(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         return Response(DatasetMetadataIO(dataset_metadata_update(actor=request.user, dataset=dataset,

@@ -7,6 +7,7 @@ import json
 
 from django.db import transaction
 
+from governance.accounts.predicates import object_require_role
 from governance.approvals.models import DeploymentRequest
 from governance.auditlog.exports import ExportFile, export_render
 from governance.auditlog.services import audit_log_append
@@ -15,6 +16,7 @@ from governance.compliance.models import ErasureImpact, ModelDocumentation
 from governance.datasets.models import Datasheet
 from governance.errors import ValidationFailed
 from governance.registry.models import Model
+from governance.roles import COMPLIANCE_OFFICER
 
 EDITABLE = tuple(f.name for f in ModelDocumentation._meta.fields if f.name not in ("id", "model", "updated_at"))
 MAX_LENGTH = 20_000
@@ -24,6 +26,9 @@ ANNEX_IV_SCHEMA = ("eu-ai-act-annex-iv-technical-documentation", "1.0")
 @transaction.atomic
 def model_documentation_update(*, actor, model: Model, intended_purpose: str | None = None,
                                **fields) -> ModelDocumentation:
+    """Edit the model's Annex IV documentation: a compliance officer of its project (or organisation-wide)."""
+    if actor is not None:
+        object_require_role(actor, model, COMPLIANCE_OFFICER, what="model")
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}.")

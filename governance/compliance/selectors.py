@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from django.db.models import QuerySet
 from django_celery_beat.models import PeriodicTask
 
+from governance.accounts.predicates import project_scoped
 from governance.compliance.models import (ErasureImpact, ModelDecision, ModelDocumentation, OrganisationProfile,
                                           RetentionRun, SubjectRequest, SubjectRequestStatus)
 from governance.compliance.subjects import subject_hash
@@ -72,14 +73,18 @@ def organisation_profile() -> OrganisationProfile:
     return OrganisationProfile.objects.filter(id=1).first() or OrganisationProfile(id=1)
 
 
-def annex_iv_versions() -> QuerySet[ModelVersion]:
-    """Every model version, by model, newest first: each has Annex IV documentation to export."""
-    return ModelVersion.objects.select_related("model").order_by("model__name", "-version")
+def annex_iv_versions(*, user) -> QuerySet[ModelVersion]:
+    """The model versions of the projects `user` sees, by model, newest first: each has Annex IV
+    documentation to export."""
+    return project_scoped(ModelVersion.objects.select_related("model"), user=user,
+                          via="model__project").order_by("model__name", "-version")
 
 
-def annex_iv_version() -> QuerySet[ModelVersion]:
-    """Model versions with what their Annex IV documentation reads (get one by pk)."""
-    return ModelVersion.objects.select_related("model", "dataset_version__dataset", "parent")
+def annex_iv_version(*, user) -> QuerySet[ModelVersion]:
+    """The model versions of the projects `user` sees, with what their Annex IV documentation reads (get one
+    by pk)."""
+    return project_scoped(ModelVersion.objects.select_related("model", "dataset_version__dataset", "parent"),
+                          user=user, via="model__project")
 
 
 def model_documentation_get(*, model: Model) -> ModelDocumentation:
@@ -87,9 +92,9 @@ def model_documentation_get(*, model: Model) -> ModelDocumentation:
     return ModelDocumentation.objects.filter(model=model).first() or ModelDocumentation(model=model)
 
 
-def dataset_metadata_list() -> QuerySet[Dataset]:
-    """Every dataset with its personal-data metadata, by name."""
-    return Dataset.objects.select_related("owner").order_by("name")
+def dataset_metadata_list(*, user) -> QuerySet[Dataset]:
+    """The datasets of the projects `user` sees, with their personal-data metadata, by name."""
+    return project_scoped(Dataset.objects.select_related("owner", "project"), user=user).order_by("name")
 
 
 def subject_mentions(*, subject_id: str) -> dict:

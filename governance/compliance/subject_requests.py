@@ -30,6 +30,7 @@ from governance.datasets.pii_scans import pii_scan_request
 from governance.errors import InvalidState, ValidationFailed
 from governance.registry.models import ModelVersion
 from governance.keys import text_digest
+from governance.roles import COMPLIANCE_OFFICER
 
 ANSWER_MONTHS = 1          # Art. 12(3): within one month of receipt
 MAX_EXTENSION_MONTHS = 2   # ... extendable by two further months
@@ -286,7 +287,8 @@ def erasure_impact_decide(*, actor, impact: ErasureImpact, decision: str, justif
         dataset_version = _derived_without_erased(actor=actor, impact=locked)
         cfg = old.training_config
         new = model_version_request_training(
-            actor=actor, model_name=old.model.name, dataset_version=dataset_version,
+            actor=actor, model_name=old.model.name, dataset_version=dataset_version, project=old.model.project_id,
+            acting_as=COMPLIANCE_OFFICER,
             encoder=cfg.get("encoder", "pretrained"), freeze_encoder=cfg.get("freeze_encoder", True),
             epochs=cfg.get("epochs", 8), seed=cfg.get("seed", 0), dp=cfg.get("dp", False),
             dp_epsilon=cfg.get("dp_epsilon"), pretrained_encoder=old.pretrained_encoder)

@@ -17,8 +17,8 @@ from governance.compliance.forms import (DatasetMetadataForm, DecisionForm, Exte
                                          ModelDocumentationForm, OrganisationProfileForm, SubjectRequestForm)
 from governance.compliance.models import ErasureImpact, RequestKind, SubjectRequest, SubjectRequestStatus
 from governance.datasets import pii_scans
-from governance.datasets.models import Dataset, DatasetVersion
 from governance.datasets import services as datasets_services
+from governance.datasets.selectors import dataset_list, dataset_version_list
 from governance.errors import DomainError
 from governance.form_errors import call_service
 from governance.permissions import role_required, writes_require
@@ -44,21 +44,21 @@ def _bad_format(allowed=("json", "pdf")) -> HttpResponse:
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def compliance_home(request):
     return render(request, "compliance/home.html", {
         "profile": selectors.organisation_profile(), "record": exports.processing_record()})
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def processing_record_export(request):
     """The record of processing as JSON (the same logged export as processing_record_file's ?as=json)."""
     return _file(exports.processing_record_file(actor=request.user, fmt="json"))
 
 
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def profile_edit(request):
     form = OrganisationProfileForm(request.POST or None, instance=selectors.organisation_profile())
     if request.method == "POST" and form.is_valid():
@@ -70,7 +70,7 @@ def profile_edit(request):
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def processing_record_file(request):
     allowed = ("json", "csv", "pdf")
     fmt = _fmt(request, allowed)
@@ -80,7 +80,7 @@ def processing_record_file(request):
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 @writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer registers requests.")
 def subject_request_list(request):
     form = SubjectRequestForm(request.POST or None, initial={"kind": request.GET.get("kind", RequestKind.ACCESS)})
@@ -110,7 +110,7 @@ def _detail_context(subject_request: SubjectRequest, **forms) -> dict:
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def subject_request_detail(request, pk: int):
     subject_request = get_object_or_404(SubjectRequest.objects.select_related("created_by"), pk=pk)
     return render(request, "compliance/request.html", _detail_context(subject_request))
@@ -131,14 +131,14 @@ def _post_action(request, pk: int, form_class, service, success: str, **kwargs):
 
 @require_POST
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def subject_request_extend(request, pk: int):
     return _post_action(request, pk, ExtendForm, subject_requests.subject_request_extend, "Deadline extended.")
 
 
 @require_POST
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def erasure_fulfil(request, pk: int):
     return _post_action(request, pk, FulfilForm, subject_requests.erasure_request_fulfil,
                         "Erasure recorded. Decide for each flagged model version below.")
@@ -146,7 +146,7 @@ def erasure_fulfil(request, pk: int):
 
 @require_POST
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def erasure_impact_decide(request, pk: int):
     impact = get_object_or_404(ErasureImpact.objects.select_related("request"), pk=pk)
     form = DecisionForm(request.POST, prefix=f"i{impact.pk}")
@@ -171,19 +171,19 @@ def _export_or_400(request, pk: int, service) -> HttpResponse:
 
 
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 def access_answer_file(request, pk: int):
     return _export_or_400(request, pk, subject_requests.access_answer_export)
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 def erasure_certificate_file(request, pk: int):
     return _export_or_400(request, pk, subject_requests.erasure_certificate_export)
 
 
 @login_required
-@role_required(*OFFICER_OR_AUDITOR)
+@role_required(*OFFICER_OR_AUDITOR, org_wide=True)
 @writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer runs the purge.")
 def retention_runs(request):
     if request.method == "POST":
@@ -198,7 +198,7 @@ def retention_runs(request):
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
 def annex_iv_list(request):
-    page = Paginator(selectors.annex_iv_versions(), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.annex_iv_versions(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "compliance/annex_iv_list.html", {"page": page})
 
 
@@ -206,7 +206,7 @@ def annex_iv_list(request):
 @role_required(*OFFICER_OR_AUDITOR)
 @writes_require(COMPLIANCE_OFFICER, message="Only a compliance officer edits the documentation.")
 def annex_iv_page(request, pk: int):
-    version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+    version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
     form = ModelDocumentationForm(request.POST or None, instance=selectors.model_documentation_get(model=version.model),
                                   initial={"intended_purpose": version.model.intended_purpose})
     if request.method == "POST" and form.is_valid():
@@ -226,7 +226,7 @@ def annex_iv_file(request, pk: int):
     fmt = _fmt(request)
     if fmt is None:
         return _bad_format()
-    version = get_object_or_404(selectors.annex_iv_version(), pk=pk)
+    version = get_object_or_404(selectors.annex_iv_version(user=request.user), pk=pk)
     return _file(documentation.annex_iv_file(actor=request.user, model_version=version, fmt=fmt))
 
 
@@ -234,7 +234,7 @@ def annex_iv_file(request, pk: int):
 @login_required
 @role_required(ML_ENGINEER, COMPLIANCE_OFFICER)
 def dataset_version_pseudonymise(request, pk: int):
-    version = get_object_or_404(DatasetVersion, pk=pk)
+    version = get_object_or_404(dataset_version_list(user=request.user), pk=pk)
     try:
         new = datasets_services.dataset_version_pseudonymise(actor=request.user, version=version)
     except DomainError as exc:
@@ -247,14 +247,14 @@ def dataset_version_pseudonymise(request, pk: int):
 @login_required
 @role_required(*OFFICER_OR_AUDITOR)
 def dataset_metadata_list(request):
-    page = Paginator(selectors.dataset_metadata_list(), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.dataset_metadata_list(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "compliance/datasets.html", {"page": page})
 
 
 @login_required
 @role_required(COMPLIANCE_OFFICER)
 def dataset_metadata_edit(request, pk: int):
-    dataset = get_object_or_404(Dataset, pk=pk)
+    dataset = get_object_or_404(dataset_list(user=request.user), pk=pk)
     form = DatasetMetadataForm(request.POST or None, instance=dataset)
     if request.method == "POST" and form.is_valid():
         dataset.refresh_from_db()  # the form wrote its values onto the instance; the service compares and logs
@@ -270,7 +270,7 @@ def dataset_metadata_edit(request, pk: int):
 @login_required
 @role_required(ML_ENGINEER, COMPLIANCE_OFFICER)
 def pii_scan_start(request, pk: int):
-    version = get_object_or_404(DatasetVersion, pk=pk)
+    version = get_object_or_404(dataset_version_list(user=request.user), pk=pk)
     try:
         pii_scans.pii_scan_start(actor=request.user, version=version)
     except DomainError as exc:

@@ -13,8 +13,8 @@ from governance.jobs.selectors import job_list_active, job_list_recent_failed
 def home(request):
     """What needs the user's attention: running jobs, recent failures, requests awaiting them."""
     return render(request, "home.html", {
-        "active_jobs": job_list_active(),
-        "failed_jobs": job_list_recent_failed(),
+        "active_jobs": job_list_active(user=request.user),
+        "failed_jobs": job_list_recent_failed(user=request.user),
         "inbox": request_inbox(reviewer=request.user)[:10],
         "my_requests": request_pending_of(requester=request.user)[:10],
     })

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -34,7 +35,11 @@ class CommaListField(serializers.ListField):
 
 
 class DatasetUploadInput(serializers.Serializer):
+    project = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                       help_text="The project (id) of a new dataset; default: your only project "
+                                                 "where you are an ML engineer.")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    # Not scoped: the service answers another project's dataset as missing (404), as its page does.
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all(), required=False,
                                                  help_text="Upload a new version of this dataset instead.")
     file = serializers.FileField()
@@ -59,6 +64,7 @@ class DatasetUploadInput(serializers.Serializer):
     dpia_reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+
 class DatasetVersionOutput(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
 
@@ -77,7 +83,7 @@ class DatasetOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "name", "description", "owner", "created_at", "version_count", "latest_version",
+        fields = ["id", "project", "name", "description", "owner", "created_at", "version_count", "latest_version",
                   "lawful_basis", "purposes", "data_subject_categories", "personal_data_categories",
                   "special_categories", "recipients", "third_country_transfers", "transfer_safeguards",
                   "retention_days", "source", "dpia_reference", "metadata_confirmation"]
@@ -154,7 +160,8 @@ class DatasetListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.dataset_list(filters=list_filters(DatasetFilterInput, self.request))
+        return selectors.dataset_list(user=self.request.user,
+                                      filters=list_filters(DatasetFilterInput, self.request))
 
     @extend_schema(request=DatasetUploadInput, responses={201: DatasetVersionOutput})
     def post(self, request):
@@ -175,7 +182,7 @@ class DatasetDetailApi(generics.RetrieveAPIView):
     serializer_class = DatasetOutput
 
     def get_queryset(self):
-        return selectors.dataset_list()
+        return selectors.dataset_list(user=self.request.user)
 
 
 class DatasetVersionListApi(generics.ListAPIView):
@@ -187,13 +194,16 @@ class DatasetVersionListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.dataset_version_list(filters=list_filters(DatasetVersionFilterInput, self.request))
+        return selectors.dataset_version_list(user=self.request.user,
+                                              filters=list_filters(DatasetVersionFilterInput, self.request))
 
 
 class DatasetVersionDetailApi(generics.RetrieveAPIView):
     permission_classes = [EngineerWrites]
     serializer_class = DatasetVersionOutput
-    queryset = DatasetVersion.objects.select_related("dataset")
+
+    def get_queryset(self):
+        return selectors.dataset_version_list(user=self.request.user)
 
 
 class DatasetRecordListApi(generics.ListAPIView):
@@ -218,7 +228,11 @@ class DatasetRecordListApi(generics.ListAPIView):
             # A search in texts a reader sees masked would tell them whether a name is in the data.
             raise NotAllowed("Searching the texts needs the ML engineer or compliance officer role; other "
                              "readers see them masked.", field="q")
-        return selectors.dataset_record_list(version_id=self.kwargs["pk"], filters=filters)
+        try:
+            return selectors.dataset_record_list(version_id=self.kwargs["pk"], user=self.request.user,
+                                                 filters=filters)
+        except DatasetVersion.DoesNotExist:
+            raise Http404("No such dataset version.") from None
 
 
 class DatasetRecordSearchApi(DatasetRecordListApi):
@@ -244,8 +258,13 @@ class DatasheetOutput(serializers.ModelSerializer):
 
 
 class DriftInput(serializers.Serializer):
-    against = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.all(),
+    against = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.none(),
                                                  help_text="The reference version (A), e.g. the training data.")
+
+    def __init__(self, *args, user=None, **kwargs):  # user None: the schema generator's instance
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            self.fields["against"].queryset = selectors.dataset_version_list(user=user)
 
 
 class DriftOutput(serializers.Serializer):
@@ -272,8 +291,8 @@ class DerivedVersionOutput(DatasetVersionOutput):
         return job.pk if job else None
 
 
-def _version_or_404(pk: int) -> DatasetVersion:
-    return get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=pk)
+def _version_or_404(request, pk: int) -> DatasetVersion:
+    return get_object_or_404(selectors.dataset_version_list(user=request.user), pk=pk)
 
 
 class DatasheetApi(APIView):
@@ -283,7 +302,7 @@ class DatasheetApi(APIView):
 
     @extend_schema(responses={200: DatasheetOutput})
     def get(self, request, pk: int):
-        version = _version_or_404(pk)
+        version = _version_or_404(request, pk)
         sheet = selectors.datasheet_get(version)
         if sheet is None:
             job = selectors.datasheet_job(version=version)
@@ -309,8 +328,8 @@ class DatasetDriftApi(APIView):
 
     @extend_schema(parameters=[DriftInput], responses={200: DriftOutput, 202: DriftPendingOutput})
     def get(self, request, pk: int):
-        version = _version_or_404(pk)
-        data = DriftInput(data=request.query_params)
+        version = _version_or_404(request, pk)
+        data = DriftInput(data=request.query_params, user=request.user)
         data.is_valid(raise_exception=True)
         drift, job = services.dataset_drift_request(actor=request.user, version=version,
                                                     against=data.validated_data["against"])
@@ -325,7 +344,7 @@ class DatasetReweighApi(APIView):
 
     @extend_schema(request=None, responses={201: DerivedVersionOutput})
     def post(self, request, pk: int):
-        new = services.dataset_version_reweigh(actor=request.user, version=_version_or_404(pk))
+        new = services.dataset_version_reweigh(actor=request.user, version=_version_or_404(request, pk))
         return Response(DerivedVersionOutput(new).data, status=status.HTTP_201_CREATED)
 
 
@@ -334,7 +353,7 @@ class DatasetResampleApi(APIView):
 
     @extend_schema(request=ResampleInput, responses={201: DerivedVersionOutput})
     def post(self, request, pk: int):
-        version = _version_or_404(pk)
+        version = _version_or_404(request, pk)
         data = ResampleInput(data=request.data)
         data.is_valid(raise_exception=True)
         new = services.dataset_version_resample(actor=request.user, version=version, **data.validated_data)
@@ -349,6 +368,6 @@ class DatasetMetadataConfirmApi(APIView):
 
     @extend_schema(request=None, responses={200: DatasetOutput})
     def post(self, request, pk: int):
-        dataset = services.dataset_metadata_confirm(actor=request.user,
-                                                    dataset=get_object_or_404(Dataset, pk=pk))
-        return Response(DatasetOutput(selectors.dataset_get(dataset_id=dataset.pk)).data)
+        dataset = services.dataset_metadata_confirm(
+            actor=request.user, dataset=get_object_or_404(selectors.dataset_list(user=request.user), pk=pk))
+        return Response(DatasetOutput(selectors.dataset_get(dataset_id=dataset.pk, user=request.user)).data)

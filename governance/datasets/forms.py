@@ -1,12 +1,14 @@
 from django import forms
 
 from governance.datasets.choices import LawfulBasis
-from governance.datasets.models import Dataset
+from governance.roles import ML_ENGINEER
 
 
 class DatasetUploadForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=None, required=False,
+                                     help_text="The project a new dataset belongs to (your only one if blank).")
     name = forms.CharField(max_length=200, required=False, help_text="Name of a new dataset.")
-    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), required=False,
+    dataset = forms.ModelChoiceField(queryset=None, required=False,
                                      help_text="Or pick an existing dataset to add a version to it.")
     file = forms.FileField(help_text="CSV with a header row, or JSON Lines.")
     text_column = forms.CharField(max_length=100, initial="text")
@@ -28,6 +30,14 @@ class DatasetUploadForm(forms.Form):
     source = forms.CharField(max_length=300, required=False)
     dpia_reference = forms.CharField(max_length=200, required=False)
 
+    def __init__(self, *args, user, **kwargs):
+        from governance.accounts.projects import project_choices
+        from governance.datasets.selectors import dataset_list
+
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = project_choices(user=user, role=ML_ENGINEER)
+        self.fields["dataset"].queryset = dataset_list(user=user)
+
     def clean_sensitive_attributes(self) -> list[str]:
         return [p.strip() for p in self.cleaned_data["sensitive_attributes"].split(",") if p.strip()]
 
@@ -37,12 +47,12 @@ class DatasetCompareForm(forms.Form):
                                      help_text="E.g. the data a model was trained on.")
     version = forms.ModelChoiceField(queryset=None, label="Compared version (B)")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         from governance.datasets.selectors import dataset_version_list
 
         super().__init__(*args, **kwargs)
         for name in ("against", "version"):
-            self.fields[name].queryset = dataset_version_list().order_by("dataset__name", "-version")
+            self.fields[name].queryset = dataset_version_list(user=user).order_by("dataset__name", "-version")
 
 
 class DatasetResampleForm(forms.Form):

@@ -9,7 +9,8 @@ from governance.datasets.choices import FileFormat, LawfulBasis
 class Dataset(models.Model):
     """A named collection of versions, with the personal-data metadata GDPR Art. 30 asks for."""
 
-    name = models.CharField(max_length=200, unique=True)
+    project = models.ForeignKey("accounts.Project", on_delete=models.PROTECT, related_name="datasets")
+    name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="datasets")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -34,6 +35,7 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="uniq_dataset_name_in_project")]
 
     def __str__(self) -> str:
         return self.name
@@ -69,6 +71,10 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.name} v{self.version}"
+
+    @property
+    def project_id(self) -> int:
+        return self.dataset.project_id
 
 
 class DatasetRecord(models.Model):
@@ -119,6 +125,10 @@ class DatasetDrift(models.Model):
 
     def __str__(self) -> str:
         return f"Drift of {self.version} against {self.against}"
+
+    @property
+    def project_id(self) -> int:
+        return self.version.dataset.project_id
 
 
 class PiiScan(models.Model):

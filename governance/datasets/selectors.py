@@ -5,6 +5,7 @@ from typing import Any, Mapping
 
 from django.db.models import Count, Max, QuerySet
 
+from governance.accounts.predicates import project_scoped
 from governance.auditlog.chain import canonical_json
 from governance.datasets.choices import PERSONAL_DATA_FIELDS
 
@@ -20,12 +21,12 @@ DRIFT_JOB_KIND = "drift"
 ALL_ROWS = "(all rows)"
 
 
-DATASET_FILTERS = {"owner": "owner__username", "lawful_basis": "lawful_basis",
+DATASET_FILTERS = {"project": "project_id", "owner": "owner__username", "lawful_basis": "lawful_basis",
                    "special_categories": "special_categories", "created_after": "created_at__gte",
                    "created_before": "created_at__lt"}
 DATASET_SEARCH = ("name__icontains", "description__icontains", "owner__username__icontains")
 DATASET_ORDERING = {"id": "pk", "name": "name", "created_at": "created_at", "latest_version": "latest_version"}
-VERSION_FILTERS = {"dataset": "dataset_id", "file_format": "file_format", "sha256": "sha256",
+VERSION_FILTERS = {"project": "dataset__project_id", "dataset": "dataset_id", "file_format": "file_format", "sha256": "sha256",
                    "created_after": "created_at__gte", "created_before": "created_at__lt"}
 VERSION_SEARCH = ("dataset__name__icontains", "note__icontains", "file_name__icontains")
 VERSION_ORDERING = {"id": "pk", "created_at": "created_at", "version": "version", "row_count": "row_count",
@@ -34,42 +35,50 @@ RECORD_FILTERS = {"label": "label", "subject_id": "subject_id"}
 RECORD_ORDERING = {"id": "pk", "row_index": "row_index", "label": "label", "subject_id": "subject_id"}
 
 
-def dataset_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Dataset]:
-    """Datasets with their version count and latest version number. `filters`: q (name, description or
-    owner contains), owner (username), lawful_basis, special_categories, created_after/before, ordering
-    (a key of DATASET_ORDERING, default name)."""
+def dataset_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[Dataset]:
+    """The datasets of the projects `user` sees (None: all), with their version count and latest version
+    number. `filters`: q (name, description or owner contains), project (id), owner (username), lawful_basis,
+    special_categories, created_after/before, ordering (a key of DATASET_ORDERING, default name)."""
     filters = filters or {}
-    qs = (Dataset.objects.select_related("owner")
+    qs = (project_scoped(Dataset.objects.select_related("owner", "project"), user=user)
           .annotate(version_count=Count("versions"), latest_version=Max("versions__version")))
     qs = narrowed(searched(qs, filters.get("q", ""), fields=DATASET_SEARCH), filters, DATASET_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=DATASET_ORDERING, default="name")
 
 
-def dataset_version_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[DatasetVersion]:
-    """Dataset versions, newest first. `filters`: q (dataset name, note or file name contains), dataset,
-    file_format, sha256, created_after/before, ordering (a key of VERSION_ORDERING)."""
+def dataset_version_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[DatasetVersion]:
+    """The dataset versions of the projects `user` sees (None: all), newest first. `filters`: q (dataset name,
+    note or file name contains), project, dataset, file_format, sha256, created_after/before, ordering (a key
+    of VERSION_ORDERING)."""
     filters = filters or {}
-    qs = DatasetVersion.objects.select_related("dataset", "created_by")
+    qs = project_scoped(DatasetVersion.objects.select_related("dataset", "created_by"), user=user,
+                        via="dataset__project")
     qs = narrowed(searched(qs, filters.get("q", ""), fields=VERSION_SEARCH), filters, VERSION_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=VERSION_ORDERING, default="-created_at")
 
 
-def dataset_record_list(*, version_id: int, filters: Mapping[str, Any] | None = None) -> QuerySet[DatasetRecord]:
-    """The records of one version in row order. `filters`: q (text contains), label, subject_id, ordering
-    (a key of RECORD_ORDERING)."""
+def dataset_record_list(*, version_id: int, user,
+                        filters: Mapping[str, Any] | None = None) -> QuerySet[DatasetRecord]:
+    """The records of one version in row order (DatasetVersion.DoesNotExist when `user` does not see it).
+    `filters`: q (text contains), label, subject_id, ordering (a key of RECORD_ORDERING)."""
     filters = filters or {}
-    qs = searched(DatasetRecord.objects.filter(version_id=version_id), filters.get("q", ""),
+    version = dataset_version_get(version_id=version_id, user=user)
+    qs = searched(DatasetRecord.objects.filter(version=version), filters.get("q", ""),
                   fields=("text__icontains",))
     return ordered(narrowed(qs, filters, RECORD_FILTERS), filters.get("ordering", ""), fields=RECORD_ORDERING,
                    default="row_index")
 
 
-def dataset_version_get(*, version_id: int) -> DatasetVersion:
-    return DatasetVersion.objects.select_related("dataset", "created_by", "parent").get(pk=version_id)
+def dataset_version_get(*, version_id: int, user) -> DatasetVersion:
+    """The version, if `user` sees its project (None: the system); DatasetVersion.DoesNotExist otherwise."""
+    qs = DatasetVersion.objects.select_related("dataset", "dataset__project", "created_by", "parent")
+    return project_scoped(qs, user=user, via="dataset__project").get(pk=version_id)
 
 
-def dataset_get(*, dataset_id: int) -> Dataset:
-    return Dataset.objects.select_related("owner", "metadata_confirmed_by").get(pk=dataset_id)
+def dataset_get(*, dataset_id: int, user) -> Dataset:
+    """The dataset, if `user` sees its project (None: the system); Dataset.DoesNotExist otherwise."""
+    qs = Dataset.objects.select_related("owner", "project", "metadata_confirmed_by")
+    return project_scoped(qs, user=user).get(pk=dataset_id)
 
 
 def dataset_metadata_digest(*, dataset: Dataset) -> str:
@@ -261,6 +270,6 @@ def datasheet_summary(version: DatasetVersion) -> dict | None:
     }
 
 
-def dataset_search(*, filters: ListFilters) -> QuerySet[Dataset]:
-    """Datasets matching a list page's filters: `q` in the name, description or the owner's username."""
-    return dataset_list(filters=filters.as_dict())
+def dataset_search(*, user, filters: ListFilters) -> QuerySet[Dataset]:
+    """Datasets `user` sees matching a list page's filters: `q` in the name, description or owner's username."""
+    return dataset_list(user=user, filters=filters.as_dict())

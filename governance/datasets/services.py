@@ -19,8 +19,10 @@ from governance.datasets.parsing import ColumnMapping, parse_file, validate_rows
 from governance.datasets.pii_scans import pii_scan_request, pseudonymisation_key
 from governance.datasets.signals import dataset_metadata_changed
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
-from governance.permissions import user_has_role
-from governance.roles import COMPLIANCE_OFFICER
+from governance.accounts.models import Project
+from governance.accounts.predicates import object_require_role, object_require_visible
+from governance.accounts.projects import project_for_create
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job, JobStatus
@@ -43,16 +45,21 @@ def _check_metadata(metadata: dict) -> None:
 @transaction.atomic
 def dataset_upload(*, actor, name: str, raw: bytes, file_name: str, text_column: str, label_column: str,
                    subject_column: str, sensitive_attributes: list[str], file_format: str | None = None,
-                   dataset: Dataset | None = None, note: str = "", **metadata) -> DatasetVersion:
-    """Create a dataset (or a new version of `dataset`) from an uploaded file, all or nothing."""
+                   dataset: Dataset | None = None, note: str = "", project: Project | int | None = None,
+                   **metadata) -> DatasetVersion:
+    """Create a dataset in `project` (default: the actor's only project where they are an ML engineer), or a
+    new version of `dataset` (in its own project, where the actor must be an ML engineer), all or nothing."""
     if len(raw) > settings.DATASET_UPLOAD_MAX_BYTES:
         raise ValidationFailed(f"The file is larger than {settings.DATASET_UPLOAD_MAX_BYTES // (1024 * 1024)} MB.",
                                field="file")
-    if dataset is None:
+    if dataset is not None:
+        object_require_role(actor, dataset, ML_ENGINEER, what="dataset")
+    else:
+        project = project_for_create(actor=actor, project=project, role=ML_ENGINEER)
         name = (name or "").strip()
         if not name:
             raise ValidationFailed("A dataset needs a name.", field="name")
-        if Dataset.objects.filter(name=name).exists():
+        if Dataset.objects.filter(project=project, name=name).exists():
             raise ValidationFailed(f"A dataset named '{name}' exists; upload a new version of it instead.",
                                    field="name")
         _check_metadata(metadata)
@@ -61,9 +68,10 @@ def dataset_upload(*, actor, name: str, raw: bytes, file_name: str, text_column:
     parsed = parse_file(raw, file_name=file_name, file_format=file_format)
     label_names, positive = validate_rows(parsed, mapping)
     if dataset is None:
-        dataset = Dataset.objects.create(name=name, owner=actor, **metadata)
+        dataset = Dataset.objects.create(project=project, name=name, owner=actor, **metadata)
         audit_log_append(actor=actor, action="dataset.created", obj=dataset,
-                         payload={"name": name, **{k: metadata[k] for k in sorted(metadata)}})
+                         payload={"name": name, "project": project.slug,
+                                  **{k: metadata[k] for k in sorted(metadata)}})
     version = _version_create(actor=actor, dataset=dataset, mapping=mapping, sha256=parsed.sha256,
                               file_name=file_name, file_format=parsed.file_format, label_names=label_names,
                               positive=positive, note=note, parent=None,
@@ -98,6 +106,8 @@ def _version_create(*, actor, dataset: Dataset, mapping: ColumnMapping, sha256: 
 
 @transaction.atomic
 def dataset_metadata_update(*, actor, dataset: Dataset, **metadata) -> Dataset:
+    if actor is not None:
+        object_require_role(actor, dataset, COMPLIANCE_OFFICER, what="dataset")
     merged = {f: getattr(dataset, f) for f in METADATA_FIELDS} | metadata
     _check_metadata(merged)
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
@@ -120,8 +130,7 @@ def dataset_metadata_confirm(*, actor, dataset: Dataset) -> Dataset:
     """A compliance officer confirms the personal-data metadata as declared (the lawful basis and the DPIA
     reference the deployment gates read); bound to the values' digest. The dataset's owner, who declared it,
     cannot confirm it even holding the role."""
-    if not user_has_role(actor, COMPLIANCE_OFFICER):
-        raise NotAllowed("Only a compliance officer can confirm a dataset's personal-data metadata.")
+    object_require_role(actor, dataset, COMPLIANCE_OFFICER, what="dataset")
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if dataset.owner_id == actor.pk:
         raise NotAllowed("You declared this dataset's metadata; another compliance officer must confirm it.")
@@ -236,6 +245,8 @@ def dataset_version_pseudonymise(*, actor, version: DatasetVersion) -> DatasetVe
     """A new version (parent = `version`) whose texts have every finding replaced by its keyed token."""
     from models_core.pii import pseudonymise_texts
 
+    if actor is not None:
+        object_require_role(actor, version, ML_ENGINEER, COMPLIANCE_OFFICER, what="dataset version")
     scan = PiiScan.objects.filter(version=version).first()
     if scan is None:
         raise InvalidState(f"The PII scan of {version} has not finished yet; pseudonymise after it has.")
@@ -270,6 +281,7 @@ def dataset_version_reweigh(*, actor, version: DatasetVersion) -> DatasetVersion
     every sensitive group (Kamiran & Calders reweighing); training on it uses the weights."""
     from models_core.data.reweighing import reweighing_weights
 
+    object_require_role(actor, version, ML_ENGINEER, what="dataset version")
     _check_correctable(version)
     rows, _ = selectors.datasheet_rows(version=version)
     weights = reweighing_weights(rows, version.label_column, list(version.sensitive_attributes))
@@ -294,6 +306,7 @@ def dataset_version_resample(*, actor, version: DatasetVersion, seed: int = 0) -
 
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ValidationFailed(f"The seed must be a whole number from 0 to {MAX_SEED}.", field="seed")
+    object_require_role(actor, version, ML_ENGINEER, what="dataset version")
     _check_correctable(version)
     rows, _ = selectors.datasheet_rows(version=version)
     resampled = stratified_resample(rows, version.label_column, list(version.sensitive_attributes), seed=seed)
@@ -318,6 +331,9 @@ def dataset_drift_request(*, actor, version: DatasetVersion,
                           against: DatasetVersion) -> tuple[DatasetDrift, Job | None]:
     """The stored drift of `version` against `against`, queueing its computation the first time (or again
     after a failure). Returns the drift row and its job (None when the result is already stored)."""
+    if actor is not None:
+        object_require_visible(actor, version, what="dataset version")
+        object_require_visible(actor, against, what="dataset version")
     selectors.dataset_drift_check(version=version, against=against)
     drift, _ = DatasetDrift.objects.get_or_create(version=version, against=against)
     drift = DatasetDrift.objects.select_for_update(no_key=True).get(pk=drift.pk)

@@ -24,7 +24,7 @@ from governance.uploads import accepts_uploads, upload_refusals
 @role_required(*READ_ROLES)
 def dataset_list(request):
     filters = ListFilters.from_query(request.GET)
-    page = Paginator(selectors.dataset_search(filters=filters), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.dataset_search(user=request.user, filters=filters), 25).get_page(request.GET.get("page"))
     return render(request, "datasets/list.html", {"page": page, "filters": filters,
                                                   "extra_query": filters.querystring()})
 
@@ -36,6 +36,7 @@ def dataset_upload(request):
     refused = upload_refusals(request)  # UploadGuard stopped reading the file at the limit
     posted = request.method == "POST"  # bound even when the guard left the body unread (empty)
     form = DatasetUploadForm(request.POST if posted else None, request.FILES if posted else None,
+                             user=request.user,
                              initial={"dataset": request.GET.get("dataset")})
     if refused:
         form.is_valid()
@@ -56,7 +57,7 @@ def dataset_upload(request):
 @role_required(*READ_ROLES)
 def dataset_detail(request, pk: int):
     try:
-        dataset = selectors.dataset_get(dataset_id=pk)
+        dataset = selectors.dataset_get(dataset_id=pk, user=request.user)
     except Dataset.DoesNotExist:
         raise Http404("No such dataset.") from None
     versions = selectors.dataset_versions_of(dataset=dataset)
@@ -70,7 +71,7 @@ def dataset_detail(request, pk: int):
 @role_required(COMPLIANCE_OFFICER)
 def dataset_metadata_confirm(request, pk: int):
     try:
-        dataset = selectors.dataset_get(dataset_id=pk)
+        dataset = selectors.dataset_get(dataset_id=pk, user=request.user)
     except Dataset.DoesNotExist:
         raise Http404("No such dataset.") from None
     errors = forms.Form(data={})
@@ -86,16 +87,16 @@ def dataset_metadata_confirm(request, pk: int):
 @login_required
 @role_required(*READ_ROLES)
 def dataset_version_detail(request, pk: int):
-    version = _version(pk)
+    version = _version(request, pk)
     page = Paginator(selectors.records_of(version=version), 20).get_page(request.GET.get("page"))
     models = selectors.dataset_version_models(version=version)
     return render(request, "datasets/version.html", {"version": version, "page": page, "models": models,
                                                      **_datasheet_context(version)})
 
 
-def _version(pk: int) -> DatasetVersion:
+def _version(request, pk: int) -> DatasetVersion:
     try:
-        return selectors.dataset_version_get(version_id=pk)
+        return selectors.dataset_version_get(version_id=pk, user=request.user)
     except DatasetVersion.DoesNotExist:
         raise Http404("No such dataset version.") from None
 
@@ -109,7 +110,7 @@ def _datasheet_context(version: DatasetVersion) -> dict:
 @login_required
 @role_required(*READ_ROLES)
 def dataset_version_datasheet(request, pk: int):
-    version = _version(pk)
+    version = _version(request, pk)
     context = {"version": version, **_datasheet_context(version)}
     if context["datasheet"] is not None:
         sheet = context["datasheet"].data
@@ -124,7 +125,7 @@ def dataset_version_datasheet(request, pk: int):
 def dataset_compare(request):
     """Drift between two versions (B against the reference A), with their datasheets side by side."""
     bound = "against" in request.GET and "version" in request.GET
-    form = DatasetCompareForm(request.GET if bound else None, initial=request.GET.dict())
+    form = DatasetCompareForm(request.GET if bound else None, initial=request.GET.dict(), user=request.user)
     context = {"form": form}
     if bound and form.is_valid():
         a, b = form.cleaned_data["against"], form.cleaned_data["version"]
@@ -140,7 +141,7 @@ def dataset_compare(request):
 
 
 def _correction(request, pk: int, service, form_class, **extra):
-    version = _version(pk)
+    version = _version(request, pk)
     form = form_class(request.POST)
     new = None
     if form.is_valid():

@@ -38,11 +38,13 @@ class JobListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.job_list(filters=list_filters(JobFilterInput, self.request),
+        return selectors.job_list(user=self.request.user, filters=list_filters(JobFilterInput, self.request),
                                   include_unlisted=user_has_role(self.request.user, ADMIN))
 
 
 class JobDetailApi(generics.RetrieveAPIView):
     permission_classes = [role_permission()]
     serializer_class = JobOutput
-    queryset = Job.objects.all()
+
+    def get_queryset(self):
+        return selectors.job_list(user=self.request.user, include_unlisted=True)

@@ -26,6 +26,9 @@ class Job(models.Model):
     handed_back = models.PositiveIntegerField(default=0)
     subject_type = models.CharField(max_length=80)
     subject_id = models.BigIntegerField()
+    # The project of the subject (its `project_id`), copied when the job is made, so that job lists are scoped
+    # like the objects they work on; null for a subject of no project (a webhook delivery).
+    project_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -25,6 +25,7 @@ _PROGRESS_MIN_INTERVAL_S = 0.5
 
 def job_create(*, kind: str, subject, created_by=None) -> Job:
     return Job.objects.create(kind=kind, subject_type=subject._meta.label_lower, subject_id=subject.pk,
+                              project_id=getattr(subject, "project_id", None),
                               created_by=created_by if getattr(created_by, "pk", None) else None)
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from governance.auditlog.services import audit_log_append, audit_log_lock
 from governance.errors import InvalidState, NotAllowed, ValidationFailed
 from governance.keys import text_digest
-from governance.permissions import user_has_role
+from governance.accounts.predicates import object_has_role, object_require_role
 from governance.registry.choices import Environment, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion
 from governance.registry.signals import deployment_authorise
@@ -103,8 +103,7 @@ def deployment_rollback(*, actor, model: Model, environment: str, reason: str) -
     """End the serving version and serve again the version that served before it, only when the deployment
     request it was approved on is still approved on evidence that still holds (re-judged now: a request that
     no longer stands is voided, committed, and the rollback refused)."""
-    if not user_has_role(actor, ML_ENGINEER, REVIEWER):
-        raise NotAllowed("Only an ML engineer or a reviewer can roll a deployment back.")
+    object_require_role(actor, model, ML_ENGINEER, REVIEWER, what="model")
     if environment not in Environment.values:
         raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
     if not (reason or "").strip():
@@ -151,11 +150,10 @@ def deployment_retire(*, actor, model: Model, environment: str, reason: str) -> 
     """Stop serving the model in the environment (serving or suspended), with no successor. Production
     needs a reviewer: an ML engineer may retire from staging only."""
     audit_log_lock()
-    if not user_has_role(actor, ML_ENGINEER, REVIEWER):
-        raise NotAllowed("Only an ML engineer or a reviewer can retire a deployment.")
+    object_require_role(actor, model, ML_ENGINEER, REVIEWER, what="model")
     if environment not in Environment.values:
         raise ValidationFailed(f"'{environment}' is not an environment.", field="environment")
-    if environment == Environment.PRODUCTION and not user_has_role(actor, REVIEWER):
+    if environment == Environment.PRODUCTION and not object_has_role(actor, model, REVIEWER):
         raise NotAllowed("Retiring from production needs a reviewer.")
     if not (reason or "").strip():
         raise ValidationFailed("A retirement needs a reason.", field="reason")

@@ -1,13 +1,15 @@
 from django import forms
 
-from governance.datasets.models import DatasetVersion
 from governance.registry.choices import EncoderChoice, Environment
 from governance.registry.models import PretrainedEncoder
 
 
 class TrainForm(forms.Form):
-    model_name = forms.CharField(max_length=200, help_text="A new name creates a model; an existing one adds a version.")
-    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.select_related("dataset"))
+    project = forms.ModelChoiceField(queryset=None, required=False,
+                                     help_text="The model's project (your only one if blank).")
+    model_name = forms.CharField(max_length=200, help_text="A new name creates a model in the project; an existing "
+                                                           "one adds a version.")
+    dataset_version = forms.ModelChoiceField(queryset=None)
     encoder = forms.ChoiceField(choices=EncoderChoice.choices, initial=EncoderChoice.PRETRAINED)
     pretrained_encoder = forms.ModelChoiceField(
         queryset=PretrainedEncoder.objects.all(), required=False, label="Registered encoder",
@@ -23,6 +25,15 @@ class TrainForm(forms.Form):
     dp_epsilon = forms.FloatField(min_value=0.1, max_value=100, required=False, label="Target ε")
     intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
+    def __init__(self, *args, user, **kwargs):
+        from governance.accounts.projects import project_choices
+        from governance.datasets.selectors import dataset_version_list
+        from governance.roles import ML_ENGINEER
+
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = project_choices(user=user, role=ML_ENGINEER)
+        self.fields["dataset_version"].queryset = dataset_version_list(user=user)
+
 
 class DeploymentChangeForm(forms.Form):
     """Roll back or retire the version serving in an environment."""
@@ -35,13 +46,19 @@ class MitigationForm(forms.Form):
     """Fit group thresholds (fairlearn's ThresholdOptimizer) for a binary model version."""
 
     dataset_version = forms.ModelChoiceField(
-        queryset=DatasetVersion.objects.select_related("dataset"),
+        queryset=None,
         help_text="Data to fit the thresholds on. The training data's held-out validation split is used when it "
                   "is the training dataset; any other dataset is used whole. Audit the result on other data.")
     constraint = forms.ChoiceField(choices=[("demographic_parity", "Demographic parity (equal selection rates)"),
                                             ("equalized_odds", "Equalized odds (equal TPR and FPR)")])
     attribute = forms.CharField(max_length=100, initial="gender",
                                 help_text="The sensitive attribute whose groups get their own thresholds.")
+
+    def __init__(self, *args, user, **kwargs):
+        from governance.datasets.selectors import dataset_version_list
+
+        super().__init__(*args, **kwargs)
+        self.fields["dataset_version"].queryset = dataset_version_list(user=user)
 
 
 class PretrainedEncoderForm(forms.Form):

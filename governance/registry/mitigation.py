@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.accounts.predicates import object_require_role, object_require_visible
 from governance.auditlog.services import audit_log_append
 from governance.datasets.models import DatasetVersion
 from governance.errors import ValidationFailed
@@ -30,6 +31,7 @@ from governance.registry.artifact_store import artifact_local_dir, artifact_publ
 from governance.registry.choices import VersionStatus
 from governance.registry.models import Model, ModelVersion
 from governance.keys import text_digest
+from governance.roles import ML_ENGINEER
 
 MITIGATE_TASK = "governance.mitigate_model_version"
 MITIGATION_JOB_KIND = "mitigation"
@@ -47,7 +49,10 @@ def _next_version(model: Model) -> int:
 @transaction.atomic
 def model_version_mitigate(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
                            constraint: str, attribute: str) -> ModelVersion:
-    """Request a threshold-mitigated child of `model_version`, fitted on `dataset_version`."""
+    """Request a threshold-mitigated child of `model_version`, fitted on `dataset_version` (both of projects
+    where the actor is an ML engineer)."""
+    object_require_role(actor, model_version, ML_ENGINEER, what="model version")
+    object_require_visible(actor, dataset_version, what="dataset version")
     parent = ModelVersion.objects.select_for_update().select_related("model").get(pk=model_version.pk)
     if parent.status != VersionStatus.READY:
         raise ValidationFailed(f"{parent} is {parent.status}; only a ready version can be mitigated.",

@@ -7,7 +7,10 @@ from governance.registry.choices import Environment, VersionStatus
 
 
 class Model(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    """A named model of one project (names are unique within a project); its versions follow it."""
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.PROTECT, related_name="models")
+    name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     intended_purpose = models.TextField(blank=True, default="")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="models")
@@ -15,6 +18,7 @@ class Model(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="uniq_model_name_in_project")]
 
     def __str__(self) -> str:
         return self.name
@@ -78,6 +82,10 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.model.name} v{self.version}"
 
+    @property
+    def project_id(self) -> int:
+        return self.model.project_id
+
 
 class DeploymentKind(models.TextChoices):
     APPROVED = "approved", "Approved deployment"
@@ -120,3 +128,7 @@ class Deployment(models.Model):
     @property
     def status(self) -> str:
         return self.status_at(None)
+
+    @property
+    def project_id(self) -> int:
+        return self.model_version.model.project_id

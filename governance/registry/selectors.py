@@ -5,6 +5,7 @@ from typing import Any, Mapping
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from governance import hooks
+from governance.accounts.predicates import project_scoped
 from governance.roles import ML_ENGINEER
 from governance.permissions import user_has_role
 from governance.jobs.selectors import job_for
@@ -12,10 +13,10 @@ from governance.list_filters import ListFilters, narrowed, ordered, searched
 from governance.datasets.models import DatasetRecord, DatasetVersion
 from governance.registry.models import Deployment, Model, ModelVersion, PretrainedEncoder
 
-MODEL_FILTERS = {"owner": "owner__username", "created_after": "created_at__gte", "created_before": "created_at__lt"}
+MODEL_FILTERS = {"project": "project_id", "owner": "owner__username", "created_after": "created_at__gte", "created_before": "created_at__lt"}
 MODEL_SEARCH = ("name__icontains", "owner__username__icontains")
 MODEL_ORDERING = {"id": "pk", "name": "name", "created_at": "created_at", "latest_version": "latest_version"}
-VERSION_FILTERS = {"model": "model_id", "status": "status", "dataset_version": "dataset_version_id",
+VERSION_FILTERS = {"project": "model__project_id", "model": "model_id", "status": "status", "dataset_version": "dataset_version_id",
                    "dataset": "dataset_version__dataset_id", "pretrained_encoder": "pretrained_encoder_id",
                    "created_after": "created_at__gte", "created_before": "created_at__lt"}
 VERSION_ORDERING = {"id": "pk", "created_at": "created_at", "trained_at": "trained_at", "version": "version",
@@ -31,12 +32,12 @@ ENCODER_FILTERS = {"digest": "digest", "created_after": "created_at__gte", "crea
 ENCODER_ORDERING = {"id": "pk", "name": "name", "created_at": "created_at", "used_by": "used_by"}
 
 
-def model_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Model]:
-    """Models with their version count and latest version number. `filters`: q (name or owner contains),
-    dataset (a version of the model was trained on a version of that dataset), owner (username),
-    created_after/before, ordering (a key of MODEL_ORDERING, default name)."""
+def model_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[Model]:
+    """The models of the projects `user` sees (None: all), with their version count and latest version
+    number. `filters`: q (name or owner contains), project, dataset (a version of the model was trained on a
+    version of that dataset), owner (username), created_after/before, ordering (a key of MODEL_ORDERING)."""
     filters = filters or {}
-    qs = Model.objects.select_related("owner").annotate(version_count=Count("versions"),
+    qs = project_scoped(Model.objects.select_related("owner", "project"), user=user).annotate(version_count=Count("versions"),
                                                         latest_version=Max("versions__version"))
     qs = narrowed(searched(qs, filters.get("q", ""), fields=MODEL_SEARCH), filters, MODEL_FILTERS)
     if filters.get("dataset"):
@@ -45,20 +46,25 @@ def model_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Model]:
     return ordered(qs, filters.get("ordering", ""), fields=MODEL_ORDERING, default="name")
 
 
-def model_version_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[ModelVersion]:
-    """Model versions, newest first. `filters`: model, status, dataset_version, dataset (trained on a version
-    of it), pretrained_encoder, created_after/before, ordering (a key of VERSION_ORDERING)."""
+def model_version_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[ModelVersion]:
+    """The model versions of the projects `user` sees (None: all), newest first. `filters`: project, model,
+    status, dataset_version, dataset (trained on a version of it), pretrained_encoder, created_after/before,
+    ordering (a key of VERSION_ORDERING)."""
     filters = filters or {}
-    qs = narrowed(ModelVersion.objects.select_related("model", "dataset_version__dataset", "created_by"), filters,
-                  VERSION_FILTERS)
+    qs = project_scoped(ModelVersion.objects.select_related("model", "dataset_version__dataset", "created_by"),
+                        user=user, via="model__project")
+    qs = narrowed(qs, filters, VERSION_FILTERS)
     return ordered(qs, filters.get("ordering", ""), fields=VERSION_ORDERING, default="-created_at")
 
 
-def deployment_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Deployment]:
-    """Deployments, latest start first. `filters`: environment, kind, model, model_version, active (not
-    ended), status (serving, suspended, ended), started_after/before, ordering (a key of DEPLOYMENT_ORDERING)."""
+def deployment_list(*, user, filters: Mapping[str, Any] | None = None) -> QuerySet[Deployment]:
+    """The deployments of the projects `user` sees (None: all), latest start first. `filters`: environment,
+    kind, model, model_version, active (not ended), status (serving, suspended, ended), started_after/before,
+    ordering (a key of DEPLOYMENT_ORDERING)."""
     filters = filters or {}
-    qs = narrowed(Deployment.objects.select_related("model_version__model"), filters, DEPLOYMENT_FILTERS)
+    qs = project_scoped(Deployment.objects.select_related("model_version__model"), user=user,
+                        via="model_version__model__project")
+    qs = narrowed(qs, filters, DEPLOYMENT_FILTERS)
     status = filters.get("status")
     if status:  # now: serving (not ended, not suspended), suspended (its request lost its approval), ended
         qs = qs.filter(**DEPLOYMENT_STATUSES[status])
@@ -70,26 +76,29 @@ def dataset_version_weighted(*, dataset_version: DatasetVersion) -> bool:
     return DatasetRecord.objects.filter(version=dataset_version).exclude(weight=1.0).exists()
 
 
-def model_version_get(*, version_id: int) -> ModelVersion:
-    return model_version_list().select_related("parent").get(pk=version_id)
+def model_version_get(*, version_id: int, user) -> ModelVersion:
+    """The version, if `user` sees its project (None: the system); ModelVersion.DoesNotExist otherwise."""
+    return model_version_list(user=user).select_related("parent", "model__project").get(pk=version_id)
 
 
-def model_get(*, model_id: int) -> Model:
-    return Model.objects.select_related("owner").get(pk=model_id)
+def model_get(*, model_id: int, user) -> Model:
+    """The model, if `user` sees its project (None: the system); Model.DoesNotExist otherwise."""
+    return project_scoped(Model.objects.select_related("owner", "project"), user=user).get(pk=model_id)
 
 
-def model_page(*, model_id: int) -> dict:
-    """A model's page (raises Model.DoesNotExist): its versions newest first, deployments and compute used."""
-    model = model_get(model_id=model_id)
-    return {"model": model, "versions": model_version_list().filter(model=model).order_by("-version"),
+def model_page(*, model_id: int, user) -> dict:
+    """A model's page (raises Model.DoesNotExist, also when `user` does not see its project): its versions
+    newest first, deployments and compute used."""
+    model = model_get(model_id=model_id, user=user)
+    return {"model": model, "versions": model_version_list(user=None).filter(model=model).order_by("-version"),
             "deployments": deployments_of(model=model), "compute": compute_summary(model=model)}
 
 
-def model_version_page(*, version_id: int) -> dict:
-    """A model version's page (raises ModelVersion.DoesNotExist): the version, its deployments, its training
-    job, compute used, and what upper apps add through governance.hooks.model_version_page_sections (audits:
-    `audits`, the version's audits)."""
-    version = model_version_list().select_related("parent", "pretrained_encoder").get(pk=version_id)
+def model_version_page(*, version_id: int, user) -> dict:
+    """A model version's page (raises ModelVersion.DoesNotExist, also when `user` does not see its project):
+    the version, its deployments, its training job, compute used, and what upper apps add through
+    governance.hooks.model_version_page_sections (audits: `audits`, the version's audits)."""
+    version = model_version_list(user=user).select_related("parent", "pretrained_encoder").get(pk=version_id)
     return {"version": version, "audits": [], **hooks.model_version_page_sections.merged(model_version=version),
             "deployments": version.deployments.all(), "job": job_for(version),
             "compute": compute_summary(model_version=version)}
@@ -109,9 +118,11 @@ def current_deployments(*, model_version: ModelVersion) -> QuerySet[Deployment]:
     return Deployment.objects.filter(model_version=model_version, ended_at__isnull=True)
 
 
-def deployments_at(*, at, environment: str | None = None, model_id: int | None = None) -> QuerySet[Deployment]:
-    """What served at time `at`: started at or before it and not ended by then (ended_at is exclusive)."""
-    qs = (Deployment.objects.filter(started_at__lte=at).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+def deployments_at(*, at, user, environment: str | None = None,
+                   model_id: int | None = None) -> QuerySet[Deployment]:
+    """What served at time `at` in the projects `user` sees (None: all): started at or before it and not ended
+    by then (ended_at is exclusive)."""
+    qs = (project_scoped(Deployment.objects.all(), user=user, via="model_version__model__project").filter(started_at__lte=at).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
           .select_related("model_version__model", "request"))
     if environment:
         qs = qs.filter(environment=environment)
@@ -146,10 +157,10 @@ def deployment_timeline(*, model: Model) -> list[dict]:
     return lanes
 
 
-def model_search(*, filters: ListFilters) -> QuerySet[Model]:
-    """Models matching a list page's filters: `q` in the name or the owner's username; `dataset`: a version
-    of the model was trained on a version of that dataset."""
-    return model_list(filters=filters.as_dict())
+def model_search(*, user, filters: ListFilters) -> QuerySet[Model]:
+    """Models `user` sees matching a list page's filters: `q` in the name or the owner's username; `dataset`:
+    a version of the model was trained on a version of that dataset."""
+    return model_list(user=user, filters=filters.as_dict())
 
 
 def pretrained_encoder_can_register(*, user) -> bool:

@@ -15,6 +15,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.accounts.models import Project
+from governance.accounts.predicates import object_require_visible
+from governance.accounts.projects import project_for_create
 from governance.auditlog.services import audit_log_append
 from governance.datasets.models import DatasetVersion
 from governance.errors import ValidationFailed
@@ -23,6 +26,7 @@ from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
 from governance.registry.choices import EncoderChoice, VersionStatus
+from governance.roles import ML_ENGINEER
 from governance.registry.models import Model, ModelVersion, PretrainedEncoder
 from governance.registry.selectors import dataset_version_weighted
 # Deployments live in their own module; these names stay importable from here.
@@ -50,10 +54,21 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
                                    encoder: str = EncoderChoice.PRETRAINED, freeze_encoder: bool = True,
                                    epochs: int = 8, seed: int = 0, dp: bool = False, dp_epsilon: float | None = None,
                                    description: str = "", intended_purpose: str = "",
-                                   pretrained_encoder: PretrainedEncoder | None = None) -> ModelVersion:
+                                   pretrained_encoder: PretrainedEncoder | None = None,
+                                   project: Project | int | None = None,
+                                   acting_as: str = ML_ENGINEER) -> ModelVersion:
+    """Queue training of a new version of the model `model_name` of `project` (created when the project has
+    none of that name; default project: the actor's only one where they are an ML engineer) on
+    `dataset_version`, which must be of the same project. Names are unique within a project, so another
+    project's model is never reached by naming it. `acting_as`: the role the actor must hold in the project
+    (a compliance officer retrains a model after an erasure: compliance.subject_requests)."""
+    project = project_for_create(actor=actor, project=project, role=acting_as)
     model_name = (model_name or "").strip()
     if not model_name:
         raise ValidationFailed("A model needs a name.", field="model_name")
+    object_require_visible(actor, dataset_version, what="dataset version")
+    if dataset_version.dataset.project_id != project.pk:
+        raise ValidationFailed("Train on a dataset version of the model's own project.", field="dataset_version")
     if encoder not in EncoderChoice.values:
         raise ValidationFailed(f"'{encoder}' is not an encoder choice.", field="encoder")
     if encoder == EncoderChoice.REGISTERED and pretrained_encoder is None:
@@ -70,9 +85,11 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
                                "data-dependent weights, which fall outside its privacy accounting. Train without "
                                "DP, or with DP on the unweighted version.", field="dp")
     model, created = Model.objects.get_or_create(
-        name=model_name, defaults={"owner": actor, "description": description, "intended_purpose": intended_purpose})
+        project=project, name=model_name,
+        defaults={"owner": actor, "description": description, "intended_purpose": intended_purpose})
     if created:
-        audit_log_append(actor=actor, action="model.created", obj=model, payload={"name": model_name})
+        audit_log_append(actor=actor, action="model.created", obj=model,
+                         payload={"name": model_name, "project": project.slug})
     config = {**settings.TRAINING_DEFAULTS, "encoder": encoder, "freeze_encoder": bool(freeze_encoder),
               "epochs": int(epochs), "seed": int(seed), "dp": bool(dp),
               "dp_epsilon": float(dp_epsilon) if dp and dp_epsilon is not None else None}

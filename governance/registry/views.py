@@ -22,7 +22,7 @@ from governance.uploads import accepts_uploads, upload_refusals
 @role_required(*READ_ROLES)
 def model_list(request):
     filters = ListFilters.from_query(request.GET)
-    page = Paginator(selectors.model_search(filters=filters), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.model_search(user=request.user, filters=filters), 25).get_page(request.GET.get("page"))
     return render(request, "registry/list.html", {"page": page, "filters": filters,
                                                   "extra_query": filters.querystring()})
 
@@ -31,7 +31,7 @@ def model_list(request):
 @role_required(*READ_ROLES)
 def model_detail(request, pk: int):
     try:
-        context = selectors.model_page(model_id=pk)
+        context = selectors.model_page(model_id=pk, user=request.user)
     except Model.DoesNotExist:
         raise Http404("No such model.") from None
     return render(request, "registry/model.html", context)
@@ -41,7 +41,7 @@ def model_detail(request, pk: int):
 @role_required(*READ_ROLES)
 def model_version_detail(request, pk: int):
     try:
-        context = selectors.model_version_page(version_id=pk)
+        context = selectors.model_version_page(version_id=pk, user=request.user)
     except ModelVersion.DoesNotExist:
         raise Http404("No such model version.") from None
     return render(request, "registry/version.html", context)
@@ -50,7 +50,8 @@ def model_version_detail(request, pk: int):
 @login_required
 @role_required(ML_ENGINEER)
 def model_train(request):
-    form = TrainForm(request.POST or None, initial={"dataset_version": request.GET.get("dataset_version")})
+    form = TrainForm(request.POST or None, initial={"dataset_version": request.GET.get("dataset_version")},
+                     user=request.user)
     if request.method == "POST" and form.is_valid():
         version = call_service(form, services.model_version_request_training, actor=request.user,
                                **form.cleaned_data)
@@ -59,9 +60,9 @@ def model_train(request):
     return render(request, "registry/train.html", {"form": form}, status=400 if form.errors else 200)
 
 
-def _model(pk: int) -> Model:
+def _model(request, pk: int) -> Model:
     try:
-        return selectors.model_get(model_id=pk)
+        return selectors.model_get(model_id=pk, user=request.user)
     except Model.DoesNotExist:
         raise Http404("No such model.") from None
 
@@ -74,14 +75,14 @@ def _timeline(request, model: Model, form=None, status=200):
 @login_required
 @role_required(*READ_ROLES)
 def model_timeline(request, pk: int):
-    return _timeline(request, _model(pk))
+    return _timeline(request, _model(request, pk))
 
 
 @login_required
 @role_required(ML_ENGINEER, REVIEWER)
 @require_POST
 def deployment_change(request, pk: int, action: str):
-    model = _model(pk)
+    model = _model(request, pk)
     service = {"rollback": services.deployment_rollback, "retire": services.deployment_retire}.get(action)
     if service is None:
         raise Http404("No such action.")
@@ -96,11 +97,11 @@ def deployment_change(request, pk: int, action: str):
 @role_required(ML_ENGINEER)
 def model_version_mitigate(request, pk: int):
     try:
-        version = selectors.model_version_get(version_id=pk)
+        version = selectors.model_version_get(version_id=pk, user=request.user)
     except ModelVersion.DoesNotExist:
         raise Http404("No such model version.") from None
     form = MitigationForm(request.POST or None, initial={"dataset_version": request.GET.get("dataset_version")
-                                                         or version.dataset_version_id})
+                                                         or version.dataset_version_id}, user=request.user)
     if request.method == "POST" and form.is_valid():
         child = call_service(form, mitigation.model_version_mitigate, actor=request.user, model_version=version,
                              **form.cleaned_data)

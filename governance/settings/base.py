@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "rules",  # object permissions: governance/accounts/predicates.py
 ]
 
 MIDDLEWARE = [
@@ -130,8 +131,6 @@ if os.environ.get("ARTIFACT_S3_BUCKET"):
 # Local accounts (break-glass administrators) always sign in with a password; single sign-on (OpenID Connect,
 # mozilla-django-oidc: governance/accounts/oidc.py) is on when OIDC_RP_CLIENT_ID and the provider's endpoints are
 # set, and the log-in page then offers "Sign in with OIDC_PROVIDER_NAME".
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
-                           "governance.accounts.oidc.GovernanceOIDCBackend"]
 OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
 OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
 # Either the provider's discovery document (".../.well-known/openid-configuration"), or its endpoints one by one
@@ -166,8 +165,12 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", 0))
 # Failed-login lockout: django-axes, counting failures per username *and* client address (one address cannot
 # lock a user out everywhere), in the default cache (Redis in production); LOGIN_FAILURE_LIMIT failures lock
 # the pair out for LOGIN_FAILURE_WINDOW_S. The log-in page and POST /api/auth/token/ answer 429.
+# axes' lockout check first; passwords, then single sign-on (governance/accounts/oidc.py); object permissions
+# (a project's objects) from django-rules' predicates (governance/accounts/predicates.py).
 AUTHENTICATION_BACKENDS = ["governance.accounts.backends.LockoutBackend",
-                           "django.contrib.auth.backends.ModelBackend"]
+                           "django.contrib.auth.backends.ModelBackend",
+                           "governance.accounts.oidc.GovernanceOIDCBackend",
+                           "rules.permissions.ObjectPermissionBackend"]
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
 AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("LOGIN_FAILURE_WINDOW_S", 15 * 60)))

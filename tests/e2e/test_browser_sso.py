@@ -48,6 +48,9 @@ def sso_sign_in(page, base_url: str, *, password: str | None) -> None:
 def test_sso_signs_in_with_the_mapped_role_and_resyncs_it_at_the_next_sign_in(live_server, provider):
     from django.contrib.auth.models import User
 
+    from governance.accounts.models import Membership, Project
+
+    credit = Project.objects.create(name="Credit scoring", slug="credit-scoring")
     with browser_page() as page:
         sso_sign_in(page, live_server.url, password=IDP_PASSWORD)
         header = page.inner_text("header")
@@ -60,6 +63,8 @@ def test_sso_signs_in_with_the_mapped_role_and_resyncs_it_at_the_next_sign_in(li
         user = User.objects.get(username="grace")
         assert set(user.groups.values_list("name", flat=True)) == {REVIEWER}
         assert user.email == "grace@example.com" and not user.has_usable_password()
+        # "governance:project:credit-scoring:reviewer": a reviewer in that project (accounts.projects)
+        assert list(Membership.objects.filter(user=user).values_list("project", "role")) == [(credit.pk, REVIEWER)]
 
         provider.groups_set("grace", ["governance:auditor"])  # the provider takes the reviewer role away
         sso_sign_in(page, live_server.url, password=None)
@@ -70,6 +75,10 @@ def test_sso_signs_in_with_the_mapped_role_and_resyncs_it_at_the_next_sign_in(li
     changes = [e.payload for e in AuditLogEntry.objects.filter(action="user.roles_changed", object_id=str(user.pk))
                .order_by("seq")]
     assert [(c["added"], c["removed"]) for c in changes] == [([REVIEWER], []), ([AUDITOR], [REVIEWER])]
+    assert not Membership.objects.filter(user=user).exists()  # the project claim went with the next sign-in
+    members = AuditLogEntry.objects.filter(action__startswith="project.member_", object_id=str(credit.pk))
+    assert [(e.action, e.payload["role"], e.payload["source"]) for e in members.order_by("seq")] == [
+        ("project.member_added", REVIEWER, "sso"), ("project.member_removed", REVIEWER, "sso")]
 
 
 def test_a_failed_provider_sign_in_leaves_the_user_signed_out(live_server, provider, settings):

@@ -31,8 +31,8 @@ SEMANTIC_400 = {
     "POST /api/audits/": {"model_version", "dataset_version", "word_pairs", "counterfactual_groups"},
     "GET /api/audits/compare/": {"a", "b"},
     "POST /api/auth/token/": {"non_field_errors"},
-    "POST /api/datasets/": {"name", "dataset", "file", "purposes", "lawful_basis", "text_column", "label_column",
-                            "subject_column", "sensitive_attributes"},
+    "POST /api/datasets/": {"project", "name", "dataset", "file", "purposes", "lawful_basis", "text_column",
+                            "label_column", "subject_column", "sensitive_attributes"},
     "POST /api/deployment-requests/": {"model_version", "audit"},
     "POST /api/deployment-requests/{id}/waivers/": {"expires_at"},
     "POST /api/deployments/retire/": {"model"},
@@ -41,7 +41,11 @@ SEMANTIC_400 = {
     "POST /api/compliance/erasure-impacts/{id}/decide/": {"justification"},  # needed to keep a version
     "PUT /api/deployment-policies/{environment}/": {"approvers", "required_approvals", "fairness_rules"},
     "POST /api/deployments/rollback/": {"model"},
-    "POST /api/model-versions/": {"dataset_version", "pretrained_encoder"},
+    "POST /api/model-versions/": {"project", "dataset_version", "pretrained_encoder"},
+    # A project's slug is unique; a member is a user that exists, holding a role once.
+    "POST /api/projects/": {"name", "slug"},
+    "POST /api/projects/{id}/members/": {"username", "role"},
+    "DELETE /api/projects/{id}/members/": {"username", "role"},
     "POST /api/pretrained-encoders/": {"archive"},
 }
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", 8))

@@ -20,12 +20,17 @@ MAX_QUERIES = 8
 
 @pytest.fixture
 def many(engineer):
-    datasets = Dataset.objects.bulk_create(Dataset(name=f"applicants-{i:03d}", owner=engineer) for i in range(N))
+    from governance.accounts.projects import project_default
+
+    project = project_default()
+    datasets = Dataset.objects.bulk_create(Dataset(project=project, name=f"applicants-{i:03d}", owner=engineer)
+                                           for i in range(N))
     versions = DatasetVersion.objects.bulk_create(
         DatasetVersion(dataset=d, version=1, sha256=f"{i:064x}", row_count=10, file_name="a.csv", file_format="csv",
                        text_column="text", label_column="hired", subject_column="subject_id",
                        label_names=["no", "yes"], created_by=engineer) for i, d in enumerate(datasets))
-    models = Model.objects.bulk_create(Model(name=f"screening-{i:03d}", owner=engineer) for i in range(N))
+    models = Model.objects.bulk_create(Model(project=project, name=f"screening-{i:03d}", owner=engineer)
+                                       for i in range(N))
     model_versions = ModelVersion.objects.bulk_create(
         ModelVersion(model=m, version=1, status="ready", dataset_version=versions[i], training_config={},
                      label_names=["no", "yes"], artifact_digest=f"{i:064x}", created_by=engineer)

@@ -93,11 +93,31 @@ def test_each_sign_in_announces_the_project_memberships_even_none(sso):
     assert heard == [("ada", [("credit-scoring", REVIEWER)]), ("ada", [])]
 
 
+def test_project_claims_set_memberships_of_existing_projects_only_and_each_change_is_logged(sso):
+    """The receiver (accounts.projects) makes the memberships what the claim says: a project that does not exist
+    here, or a role that is no project role, grants nothing; a membership no longer claimed goes."""
+    from governance.accounts.models import Membership, Project
+    from governance.roles import ADMIN
+
+    hiring = Project.objects.create(name="Hiring", slug="hiring")
+    backend = GovernanceOIDCBackend()
+    user = backend.create_user(claims(["governance:project:hiring:ml_engineer", "governance:project:hiring:reviewer",
+                                       "governance:project:nowhere:reviewer", f"governance:project:hiring:{ADMIN}"]))
+    held = lambda: set(Membership.objects.filter(user=user).values_list("project__slug", "role"))  # noqa: E731
+    assert held() == {("hiring", ML_ENGINEER), ("hiring", REVIEWER)}
+    backend.update_user(user, claims(["governance:project:hiring:reviewer"]))
+    assert held() == {("hiring", REVIEWER)}
+    logged = AuditLogEntry.objects.filter(action__startswith="project.member_", object_id=str(hiring.pk))
+    assert [(e.action, e.payload["role"], e.payload["source"]) for e in logged.order_by("seq")] == [
+        ("project.member_added", ML_ENGINEER, "sso"), ("project.member_added", REVIEWER, "sso"),
+        ("project.member_removed", ML_ENGINEER, "sso")]
+
+
 def test_the_provider_cannot_sign_in_as_a_local_break_glass_account(sso):
-    local = make_user(REVIEWER, username="breakglass")
+    local = make_user(AUDITOR, username="breakglass")
     with pytest.raises(SuspiciousOperation):
         GovernanceOIDCBackend().filter_users_by_claims(claims(["governance:admin"], username="breakglass"))
-    assert roles_of(local) == {REVIEWER}
+    assert roles_of(local) == {AUDITOR}
 
 
 def test_an_id_token_for_another_client_or_issuer_is_refused(sso, monkeypatch):

@@ -95,6 +95,10 @@ WRITES = {
     # Searches whose filters are personal data (a subject id) travel in the POST body: reads for every role.
     "api-dataset-records-search": ("post", EVERYONE),
     "api-audit-predictions-search": ("post", EVERYONE),
+    "api-projects": ("post", {CO, ADM}),
+    "api-project-members": ("post", {CO, ADM}),
+    "projects": ("post", {CO, ADM}),
+    "project": ("post", {CO, ADM}),
 }
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {
@@ -132,6 +136,7 @@ READS = {
     "api-totp-device": EVERYONE, "totp-device": {REV, CO, ADM},
     "api-subject-mentions": OFFICER_OR_AUDITOR,
     "audit-text-reveal": {REV, CO, ADM},
+    "api-projects": EVERYONE, "api-project-members": EVERYONE, "projects": EVERYONE, "project": EVERYONE,
 }
 # The SSO routes answer anyone (404 while SSO is not configured): they start and finish the sign-in.
 PUBLIC = {"api-schema", "api-token", "login", "logout", "oidc_authentication_init", "oidc_authentication_callback"}
@@ -174,6 +179,7 @@ def world(engineer):
     request = deployment_request_create(actor=engineer, model_version=audit.model_version, environment="staging",
                                         audit=audit, justification="walk")
     return {"users": users, "engineer": engineer, "audit": audit, "request": request,
+            "project": audit.model_version.model.project,
             "version": audit.model_version, "model": audit.model_version.model,
             "dataset_version": audit.model_version.dataset_version}
 
@@ -193,6 +199,8 @@ def _url(name: str, world: dict) -> str:
 
 
 def _pk_for(route: str, world: dict) -> int:
+    if route.startswith(("projects/", "api/projects/")):
+        return world["project"].pk
     if "deployment-requests/" in route or route.startswith("approvals/"):
         return world["request"].pk
     if route.startswith(("models/versions", "api/model-versions")) or "annex-iv/" in route:

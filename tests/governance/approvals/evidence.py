@@ -34,7 +34,7 @@ def ready_version(engineer, *, personal: dict | None = None, confirmed: bool = T
     data = upload_hiring(engineer, n_rows=60, **(PERSONAL if personal is None else personal))
     if confirmed:
         confirm_metadata(data.dataset)
-    model = Model.objects.create(name=f"screener-{next(_counter)}", owner=engineer)
+    model = Model.objects.create(project=data.dataset.project, name=f"screener-{next(_counter)}", owner=engineer)
     digest = hashlib.sha256(f"artifact-{model.pk}".encode()).hexdigest()
     return ModelVersion.objects.create(model=model, version=1, status=VersionStatus.READY, dataset_version=data,
                                        label_names=["no", "yes"], artifact_digest=digest, created_by=engineer,

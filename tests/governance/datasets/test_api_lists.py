@@ -106,6 +106,9 @@ def test_the_records_list_pages_filters_and_orders(api_client, data):
     refused = api_client.get(url, {"subject_id": first.subject_id})
     assert refused.status_code == 400 and "search/" in refused.json()["subject_id"][0]
     assert api_client.post(f"{url}search/", {"subject_id": "s" * 201}, format="json").status_code == 400
+    for body in ("true", "[]", '"S1"'):  # JSON, but not an object of filters: a 400, never a 500
+        answer = api_client.generic("POST", f"{url}search/", body, content_type="application/json")
+        assert answer.status_code == 400 and "non_field_errors" in answer.json(), answer.content
     labels = ids(api_client, url, "label", label="yes", page_size=100)
     assert labels and set(labels) == {"yes"}
     assert len(labels) == DatasetRecord.objects.filter(version=version, label="yes").count()

@@ -94,9 +94,10 @@ def test_model_and_version_sums_match_the_stored_figures_in_selector_api_and_pag
 
 
 def test_a_model_with_nothing_run_sums_to_nothing(engineer):
+    from governance.accounts.projects import project_default
     from governance.registry.models import Model
 
-    model = Model.objects.create(name="empty", owner=engineer)
+    model = Model.objects.create(project=project_default(), name="empty", owner=engineer)
     summary = compute_summary(model=model)
     assert summary["total"] == {"records": 0, "energy_assumptions": [], "wall_s": None, "cpu_s": None,
                                 "flops": None, "tokens": None, "energy_wh": None, "model_evaluations": None}

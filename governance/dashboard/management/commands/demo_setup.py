@@ -1,4 +1,6 @@
-"""Loads the demo: users, organisation profile, a seeded hiring dataset, a trained and audited model.
+"""Loads the demo: two projects (teams) and their members, organisation-wide officers, the organisation
+profile, a seeded hiring dataset with a trained and audited model in "hiring", and a dataset in
+"credit-risk" that the hiring team never sees (projects scope every list, page and API call).
 
 Runs each job inline (with a terminal progress bar) so the dashboard is populated when it returns.
 Safe to run again: an already loaded demo is left as it is.
@@ -16,6 +18,8 @@ from django.utils import timezone
 from django.test.utils import override_settings
 
 from governance import roles
+from governance.accounts.models import Project
+from governance.accounts.projects import project_create
 from governance.accounts.services import user_create
 from governance.approvals.models import DeploymentPolicy
 from governance.approvals.services import (deployment_policy_update, deployment_request_approve,
@@ -30,14 +34,21 @@ from governance.registry.choices import VersionStatus
 from governance.registry.services import model_version_request_training
 from models_core.data.synthetic import SyntheticSpec, hiring_csv
 
+HIRING, CREDIT = "hiring", "credit-risk"
+PROJECTS = [(HIRING, "Hiring", "CV screening models for the recruiting team."),
+            (CREDIT, "Credit risk", "Credit application scoring for the lending team.")]
+# username, password, organisation-wide roles (groups), roles within projects
 USERS = [
-    ("engineer", "demo-engineer-pass", [roles.ML_ENGINEER]),
-    ("reviewer", "demo-reviewer-pass", [roles.REVIEWER]),
-    ("reviewer2", "demo-reviewer2-pass", [roles.REVIEWER]),
-    ("compliance", "demo-compliance-pass", [roles.COMPLIANCE_OFFICER]),
-    ("auditor", "demo-auditor-pass", [roles.AUDITOR]),
+    ("engineer", "demo-engineer-pass", [], [(HIRING, roles.ML_ENGINEER)]),
+    ("reviewer", "demo-reviewer-pass", [], [(HIRING, roles.REVIEWER)]),
+    ("reviewer2", "demo-reviewer2-pass", [], [(HIRING, roles.REVIEWER)]),
+    ("credit-engineer", "demo-credit-engineer-pass", [], [(CREDIT, roles.ML_ENGINEER)]),
+    ("credit-reviewer", "demo-credit-reviewer-pass", [], [(CREDIT, roles.REVIEWER), (HIRING, roles.AUDITOR)]),
+    ("compliance", "demo-compliance-pass", [roles.COMPLIANCE_OFFICER], []),
+    ("auditor", "demo-auditor-pass", [roles.AUDITOR], []),
 ]
 REVIEWER_PASSWORD = USERS[1][1]  # the approval is signed with the reviewer's password, as on the page
+CREDIT_DATASET = "credit-applications"
 DATASET = "hiring-applicants"
 HOLDOUT = "hiring-applicants-holdout"
 PERSONAL_DATA = {
@@ -62,6 +73,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, rows: int, explain_rows: int, **options):
         self._set_aside_checkpoints_of_another_database()
+        self._projects()
         self._users()
         self._policies()
         if Dataset.objects.filter(name=DATASET).exists():
@@ -120,6 +132,7 @@ class Command(BaseCommand):
         deployment_request_approve(actor=reviewer, request_id=request.pk, password=REVIEWER_PASSWORD,
                                    reason="Staging only; fairness gap must be mitigated before production.")
         self._mitigate(engineer, version, train, holdout)
+        self._credit_risk(rows=max(200, rows // 5))
         checkpoint = audit_log_checkpoint_write(None, reason="demo")  # so the log page has one to verify against
         self.stdout.write(f"  audit log signed at #{checkpoint['seq']} {checkpoint['head_hash'][:16]}…")
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
@@ -184,12 +197,33 @@ class Command(BaseCommand):
             shutil.move(str(path), aside / path.name)
         self.stdout.write(f"The demo database is new: {len(old)} checkpoints of an earlier one moved to {aside}.")
 
+    def _credit_risk(self, *, rows: int) -> None:
+        """The other team's data: the hiring engineer and reviewers never see it (nor it theirs)."""
+        engineer = User.objects.get(username="credit-engineer")
+        self.stdout.write(f"Uploading {rows} rows to the credit-risk project…")
+        with override_settings(JOB_DISPATCH="inline"):
+            dataset_upload(actor=engineer, name=CREDIT_DATASET,
+                           raw=hiring_csv(SyntheticSpec(n_rows=rows, seed=21)).encode(),
+                           file_name="credit.csv", text_column="text", label_column="hired",
+                           subject_column="subject_id", sensitive_attributes=["gender", "age_band"],
+                           description="Synthetic application summaries standing in for credit applications "
+                                       "(shows project scoping).", **PERSONAL_DATA)
+
+    def _projects(self) -> None:
+        for slug, name, description in PROJECTS:
+            if not Project.objects.filter(slug=slug).exists():
+                project_create(actor=None, name=name, slug=slug, description=description)
+
     def _users(self) -> None:
-        for username, password, user_roles in USERS:
+        projects = {p.slug: p for p in Project.objects.all()}
+        for username, password, org_roles, memberships in USERS:
             if not User.objects.filter(username=username).exists():
-                user_create(username=username, password=password, roles=user_roles)
+                user_create(username=username, password=password, roles=org_roles,
+                            memberships=[(projects[slug], role) for slug, role in memberships])
 
     def _print_logins(self) -> None:
-        self.stdout.write("Logins (user / password):")
-        for username, password, user_roles in USERS:
-            self.stdout.write(f"  {username:<11} {password:<22} {', '.join(user_roles)}")
+        self.stdout.write("Logins (user / password / roles):")
+        for username, password, org_roles, memberships in USERS:
+            held = [f"{role} (organisation-wide)" for role in org_roles]
+            held += [f"{role} in {slug}" for slug, role in memberships]
+            self.stdout.write(f"  {username:<15} {password:<26} {', '.join(held)}")

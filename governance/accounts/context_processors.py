@@ -1,6 +1,6 @@
 from governance import roles as role_names
 from governance.accounts.selectors import user_group_names
-from governance.permissions import user_has_role
+from governance.permissions import READ_ROLES, user_has_role
 
 
 def roles(request):
@@ -13,5 +13,7 @@ def roles(request):
             "engineer": user_has_role(user, role_names.ML_ENGINEER),
             "review": user_has_role(user, role_names.REVIEWER),
             "compliance": user_has_role(user, role_names.COMPLIANCE_OFFICER),
+            # the audit log spans every project: organisation-wide readers only (auditlog.selectors)
+            "audit_log": user_has_role(user, *READ_ROLES, org_wide=True),
         }
     }

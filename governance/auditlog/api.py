@@ -56,7 +56,7 @@ class AuditLogFilterInput(CreatedRangeInput):
 
 
 class AuditLogListApi(generics.ListAPIView):
-    permission_classes = [role_permission()]
+    permission_classes = [role_permission(org_wide=True)]
     serializer_class = AuditLogEntryOutput
 
     @extend_schema(parameters=[AuditLogFilterInput])
@@ -68,7 +68,7 @@ class AuditLogListApi(generics.ListAPIView):
 
 
 class AuditLogVerifyApi(APIView):
-    permission_classes = [role_permission()]
+    permission_classes = [role_permission(org_wide=True)]
 
     @extend_schema(responses={200: VerdictOutput})
     def get(self, request):
@@ -91,7 +91,7 @@ class CheckpointFilterInput(CreatedRangeInput):
 class AuditLogCheckpointApi(generics.ListAPIView):
     """GET: the signed checkpoints; POST: sign one of the current head now (compliance officer)."""
 
-    permission_classes = [role_permission(COMPLIANCE_OFFICER)]
+    permission_classes = [role_permission(COMPLIANCE_OFFICER, org_wide=True)]
     serializer_class = StoredCheckpointOutput
 
     @extend_schema(parameters=[CheckpointFilterInput])
@@ -109,7 +109,7 @@ class AuditLogCheckpointApi(generics.ListAPIView):
 class AuditLogExportApi(APIView):
     """The whole log as JSON Lines ending in a fresh signed checkpoint; verify with tools/verify_audit_log.py."""
 
-    permission_classes = [role_permission()]
+    permission_classes = [role_permission(org_wide=True)]
 
     @extend_schema(responses={(200, "application/jsonl"): str})
     def get(self, request):

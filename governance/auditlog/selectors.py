@@ -1,4 +1,8 @@
-"""Reads of the audit log: entries, head, checkpoints and the verification of the chain."""
+"""Reads of the audit log: entries, head, checkpoints and the verification of the chain.
+
+The log is one chain for the whole organisation (it verifies only whole): its pages, API and export are for
+organisation-wide roles (auditors, compliance officers, administrators), not for members of one project, whose
+entries it shares with every other project's."""
 
 from __future__ import annotations
 

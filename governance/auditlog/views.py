@@ -15,7 +15,7 @@ from governance.roles import COMPLIANCE_OFFICER
 
 
 @login_required
-@role_required(*READ_ROLES)
+@role_required(*READ_ROLES, org_wide=True)
 def audit_log(request):
     action = request.GET.get("action", "").strip()
     page = Paginator(selectors.audit_log_list(filters={"action_prefix": action}), 50).get_page(request.GET.get("page"))
@@ -26,13 +26,13 @@ def audit_log(request):
 
 
 @login_required
-@role_required(*READ_ROLES)
+@role_required(*READ_ROLES, org_wide=True)
 def audit_log_export(request):
     return audit_log_export_response(request.user)
 
 
 @login_required
-@role_required(COMPLIANCE_OFFICER)
+@role_required(COMPLIANCE_OFFICER, org_wide=True)
 @require_POST
 def audit_log_checkpoint(request):
     try:

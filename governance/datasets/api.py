@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.errors import NotAllowed, ValidationFailed
-from governance.permissions import READ_ROLES, role_permission, user_has_role
+from governance.permissions import READ_ROLES, role_permission
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.api_lists import (CreatedRangeInput, body_filters, bool_filter, id_filter, list_filters, ordering_field,
                                   refuse_in_query, search_filter)
@@ -94,12 +94,6 @@ class DatasetOutput(serializers.ModelSerializer):
         return selectors.dataset_metadata_confirmation(dataset=dataset)
 
 
-def reads_raw_texts(user) -> bool:
-    """ML engineers (who upload and train on the data) and compliance officers (who answer for it) read the
-    texts as stored; every other reader sees them with the personal data the PII scan finds masked."""
-    return user_has_role(user, ML_ENGINEER, COMPLIANCE_OFFICER)
-
-
 class RecordOutput(serializers.ModelSerializer):
     text = serializers.SerializerMethodField()
 
@@ -108,8 +102,7 @@ class RecordOutput(serializers.ModelSerializer):
         fields = ["id", "row_index", "subject_id", "text", "label", "attributes", "weight"]
 
     def get_text(self, record) -> str:
-        request = self.context.get("request")
-        if request is not None and reads_raw_texts(request.user):
+        if self.context.get("raw_texts"):
             return record.text
         from models_core.pii import mask_text
 
@@ -222,9 +215,17 @@ class DatasetRecordListApi(generics.ListAPIView):
                         search_url=f"/api/dataset-versions/{self.kwargs['pk']}/records/search/")
         return list_filters(RecordFilterInput, self.request)
 
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "raw_texts": getattr(self, "raw_texts", False)}
+
     def get_queryset(self):
         filters = self.filters()
-        if filters.get("q") and not reads_raw_texts(self.request.user):
+        try:
+            version = selectors.dataset_version_get(version_id=self.kwargs["pk"], user=self.request.user)
+        except DatasetVersion.DoesNotExist:
+            raise Http404("No such dataset version.") from None
+        self.raw_texts = selectors.dataset_texts_readable_raw(user=self.request.user, version=version)
+        if filters.get("q") and not self.raw_texts:
             # A search in texts a reader sees masked would tell them whether a name is in the data.
             raise NotAllowed("Searching the texts needs the ML engineer or compliance officer role; other "
                              "readers see them masked.", field="q")

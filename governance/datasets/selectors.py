@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from django.db.models import Count, Max, QuerySet
 
-from governance.accounts.predicates import project_scoped
+from governance.accounts.predicates import object_has_role, project_scoped
 from governance.auditlog.chain import canonical_json
 from governance.datasets.choices import PERSONAL_DATA_FIELDS
 
@@ -13,6 +13,7 @@ from governance.datasets.models import Dataset, DatasetDrift, DatasetRecord, Dat
 from governance.errors import ValidationFailed
 from governance.jobs.models import Job
 from governance.list_filters import ListFilters, narrowed, ordered, searched
+from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 
 DATASHEET_JOB_KIND = "datasheet"
 DRIFT_JOB_KIND = "drift"
@@ -73,6 +74,13 @@ def dataset_version_get(*, version_id: int, user) -> DatasetVersion:
     """The version, if `user` sees its project (None: the system); DatasetVersion.DoesNotExist otherwise."""
     qs = DatasetVersion.objects.select_related("dataset", "dataset__project", "created_by", "parent")
     return project_scoped(qs, user=user, via="dataset__project").get(pk=version_id)
+
+
+def dataset_texts_readable_raw(*, user, version: DatasetVersion) -> bool:
+    """ML engineers (who upload and train on the data) and compliance officers (who answer for it) of the
+    version's project, or across the organisation, read the texts as stored; every other reader sees them with
+    the personal data the PII scan finds masked."""
+    return object_has_role(user, version, ML_ENGINEER, COMPLIANCE_OFFICER)
 
 
 def dataset_get(*, dataset_id: int, user) -> Dataset:

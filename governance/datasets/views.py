@@ -91,6 +91,7 @@ def dataset_version_detail(request, pk: int):
     page = Paginator(selectors.records_of(version=version), 20).get_page(request.GET.get("page"))
     models = selectors.dataset_version_models(version=version)
     return render(request, "datasets/version.html", {"version": version, "page": page, "models": models,
+                                                     "raw_texts": selectors.dataset_texts_readable_raw(user=request.user, version=version),
                                                      **_datasheet_context(version)})
 
 

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_upload_train_audit_approve_through_a_real_worker(celery_worker_process, api_client):
-    from governance.roles import REVIEWER
+    from governance.roles import AUDITOR, REVIEWER
 
     engineer, reviewer = make_user(), make_user(REVIEWER)
     api_client.force_authenticate(engineer)
@@ -75,6 +75,7 @@ def test_upload_train_audit_approve_through_a_real_worker(celery_worker_process,
                                format="json")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert audit_log_verify().ok
+    api_client.force_authenticate(make_user(AUDITOR))  # the audit log: organisation-wide readers
     log = api_client.get("/api/audit-log/?page_size=200").json()["results"]
     actions = {entry["action"] for entry in log}
     assert {"dataset_version.created", "model_version.training_requested", "model_version.trained",

@@ -24,7 +24,8 @@ def test_objects_and_roles_written_before_projects_go_to_the_default_project(as_
         users = {name: User.objects.create(username=name) for name in ("eng", "rev", "officer", "auditor")}
         for name, group in (("eng", "ml_engineer"), ("rev", "reviewer"), ("officer", "compliance_officer"),
                             ("auditor", "auditor")):
-            Group.objects.get(name=group).user_set.add(users[name])
+            # the roles' groups come from a data migration; a transactional test run earlier may have flushed them
+            Group.objects.get_or_create(name=group)[0].user_set.add(users[name])
         dataset = old.get_model("datasets", "Dataset").objects.create(name="applicants", owner=users["eng"])
         model = old.get_model("registry", "Model").objects.create(name="screener", owner=users["eng"])
         job = old.get_model("jobs", "Job").objects.create(kind="training", subject_type="registry.modelversion",

@@ -79,9 +79,16 @@ def test_the_audit_log_page_shows_the_head_the_verdict_and_the_checkpoint(client
     from governance.auditlog.services import audit_log_checkpoint_write
     from tests.factories import PASSWORD
 
+    from governance.roles import AUDITOR
+    from tests.factories import make_user
+
     checkpoint = audit_log_checkpoint_write(engineer)
-    client.login(username=engineer.username, password=PASSWORD)
+    auditor = make_user(AUDITOR)
+    client.login(username=auditor.username, password=PASSWORD)
     page = client.get("/audit-log/?verify=1").content.decode()
     assert audit_log_head()["hash"] in page and "Chain intact" in page
     assert f"the newest: #{checkpoint['seq']}" in page and checkpoint["public_key"] in page
-    assert client.post("/audit-log/checkpoint/").status_code == 403  # an engineer may not sign
+    assert client.post("/audit-log/checkpoint/").status_code == 403  # an auditor may not sign
+    # A project's engineer reads neither: the log spans every project (auditlog.selectors).
+    client.login(username=engineer.username, password=PASSWORD)
+    assert client.get("/audit-log/").status_code == 403 and client.post("/audit-log/checkpoint/").status_code == 403

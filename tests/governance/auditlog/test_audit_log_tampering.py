@@ -233,7 +233,12 @@ def test_an_export_verifies_offline_and_carries_the_head(chain, tmp_path, api_cl
     assert "NOTHING PROVEN: --no-signatures was given" in chain_only.stdout
     unpinned = _tool(path, stdlib_only=False)
     assert unpinned.returncode == 1 and "no --public-key given" in unpinned.stdout
-    api_client.force_authenticate(engineer)
+    api_client.force_authenticate(engineer)  # a project's engineer: the log spans every project
+    assert api_client.get("/api/audit-log/export/").status_code == 403
+    from governance.roles import AUDITOR
+    from tests.factories import make_user
+
+    api_client.force_authenticate(make_user(AUDITOR))
     response = api_client.get("/api/audit-log/export/")
     assert response.status_code == 200
     head = AuditCheckpoint.objects.order_by("-seq").first()

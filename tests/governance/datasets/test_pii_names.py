@@ -145,3 +145,29 @@ def test_the_records_api_masks_texts_and_refuses_text_search_to_other_readers(ap
         body = api_client.get(url).content.decode()
         assert _leaks(body, planted)
         assert api_client.get(url, {"q": surname}).json()["count"] >= 1
+
+
+def test_the_engineer_role_of_another_project_does_not_unmask_this_ones_texts(api_client, client, engineer,
+                                                                               inline_jobs):
+    """An insider who is an ML engineer in one project and only a reviewer in this one reads this project's
+    texts masked, on the API and the page, and may not search them: the raw texts follow the role held in the
+    dataset's own project (datasets.selectors.dataset_texts_readable_raw)."""
+    from governance.roles import ML_ENGINEER, REVIEWER
+    from tests.factories import make_project
+
+    raw, planted, notes = _loan_csv(n=12, duplicate=0)
+    with inline_jobs():
+        version = _upload(engineer, raw, "loan-notes-projects")
+    from governance.accounts.models import Membership, Project
+
+    insider = make_user(REVIEWER, project=Project.objects.get(pk=version.project_id))  # a reviewer here ...
+
+    Membership.objects.create(user=insider, project=make_project("elsewhere"), role=ML_ENGINEER)  # ... engineer there
+    api_client.force_authenticate(insider)
+    url = f"/api/dataset-versions/{version.pk}/records/"
+    body = api_client.get(url).content.decode()
+    assert "[PERSON]" in body and not _leaks(body, planted)
+    assert api_client.get(url, {"q": "a"}).status_code == 403
+    client.login(username=insider.username, password=PASSWORD)
+    page = client.get(f"/datasets/versions/{version.pk}/").content.decode()
+    assert 'id="rows-masked"' in page and not _leaks(page, planted)

@@ -81,7 +81,7 @@ LIME_NUM_SAMPLES = 1000
 LIME_CHUNK = 8  # texts whose perturbations share one predict_proba call (bounded batch, live progress)
 IG_STEPS = 64
 # IG's completeness gap tolerated before flagging, in probability units.
-IG_DELTA_MAX = 0.01
+IG_DELTA_MAX = 1e-3
 
 Progress = Callable[[dict], None]
 

@@ -78,7 +78,9 @@ def _token_heatmap_spans_reproduce_the_text_with_values_on_hover(client, explain
 def _stability_flags_and_truncation_are_stated(client, explained_audit):
     ex_row = AuditResult.objects.get(audit=explained_audit, kind="explanations")
     data = ex_row.data
-    data["texts"][0]["flags"] = ["truncated", "low_method_agreement"]
+    data["texts"][0]["flags"] = ["truncated", "low_method_agreement", "ig_incomplete"]
+    data["texts"][0]["method_info"]["ig"]["delta"] = 0.01234
+    data["texts"][1]["method_info"].pop("ig")  # a result stored before IG's gap was kept still renders
     data["texts"][0]["truncated"] = True
     data["texts"][0]["original_length"] = 900
     # Rewritten in place as the services rewrite a result (a new digest, the audit's result hash unchanged): the
@@ -88,6 +90,9 @@ def _stability_flags_and_truncation_are_stated(client, explained_audit):
     body = client.get(reverse("audit", args=[explained_audit.pk])).content.decode()
     assert "methods disagree (low agreement)" in body
     assert f"the first {len(data['texts'][0]['text'])} of 900 characters" in body
+    assert "Integrated Gradients incomplete" in body
+    assert f"completeness gap (|sum of attributions − (P − P with all tokens masked)|): 0.01234, flagged above " \
+           f"{data['config']['ig']['delta_max']:.5f}" in body
     flagged = sum(1 for t in data["texts"] if t["flags"])
     assert f"{flagged} of {len(data['texts'])}</span> explanations carry a flag" in body
 

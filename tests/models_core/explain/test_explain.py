@@ -5,19 +5,22 @@ the synthetic hiring data once per module."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import re
 
 import numpy as np
 import pytest
 import shap
+import torch
 
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from models_core.errors import InputError
 from models_core.explain.global_view import global_view, select_sample
 from models_core.explain.methods import (ShapTrees, integrated_gradients, lime_many, lime_tokens, shap_library,
                                          shap_values)
-from models_core.explain.sample import explain_sample
+from models_core.explain.sample import IG_DELTA_MAX, explain_sample
 from models_core.explain.shapley import (all_coalitions, exact_shapley, exact_shapley_tokens, kernel_values,
                                          owen_values, shapley_from_table)
 from models_core.explain.stability import stability
@@ -143,6 +146,38 @@ def test_integrated_gradients_complete_to_fx_minus_masked_baseline(bundle, token
         # the baseline is the fully masked text SHAP starts from
         assert ig.base_value == pytest.approx(exact.base_value, abs=1e-4)
         assert ig.value == pytest.approx(exact.value, abs=1e-4)
+
+
+def test_integrated_gradients_at_the_default_steps_complete_within_1e_3(bundle, tokenized_short, adapter):
+    tokenizer = plain_tokenizer(bundle.tokenizer)
+    for tokenized in tokenized_short:
+        ig = integrated_gradients(bundle.model, tokenizer, tokenized, 1, adapter.mask_token)
+        assert ig.info["n_steps"] >= 64
+        gap = abs(ig.values.sum() - (ig.value - ig.base_value))
+        assert gap <= IG_DELTA_MAX == 1e-3
+        assert ig.info["delta"] == pytest.approx(gap, abs=1e-6)
+
+
+def test_saturated_head_is_complete_or_flagged_with_its_gap(bundle):
+    # logits x 60: softmax saturates, the path integral is steep where the class flips
+    model = copy.deepcopy(bundle.model)
+    with torch.no_grad():
+        model.head.linear.weight.mul_(60.0)
+        model.head.linear.bias.mul_(60.0)
+    saturated = dataclasses.replace(bundle, model=model)
+    texts = ["She led a team of engineers.", "Captain of the women's chess club"]
+    report = explain_sample(saturated, texts, [1, 1], {"gender": ["female", "female"]}, methods=("ig",), seed=0)
+    assert report["config"]["ig"]["n_steps"] >= 64 and report["config"]["ig"]["delta_max"] == 1e-3
+    for record in report["texts"]:
+        base = record["method_info"]["ig"]["base_value"]
+        gap = abs(sum(record["attributions"]["ig"]) - (record["value"] - base))
+        delta = record["method_info"]["ig"]["delta"]
+        assert delta == pytest.approx(gap, abs=1e-5)
+        assert ("ig_incomplete" in record["flags"]) == (delta > 1e-3)
+        if "ig_incomplete" not in record["flags"]:
+            assert gap <= 1e-3
+    # the first flips the class along the path (gap ~2.9 at 64 steps), the second stays saturated (gap ~0)
+    assert [("ig_incomplete" in record["flags"]) for record in report["texts"]] == [True, False]
 
 
 def test_lime_with_deduplicated_batches_equals_lime_library(bundle, tokenized_short):

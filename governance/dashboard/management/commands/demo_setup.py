@@ -195,7 +195,8 @@ class Command(BaseCommand):
         aside.mkdir(parents=True)
         for path in old:
             shutil.move(str(path), aside / path.name)
-        self.stdout.write(f"The demo database is new: {len(old)} checkpoints of an earlier one moved to {aside}.")
+        self.stdout.write(f"The demo database is new: the signed checkpoints of an earlier one ({len(old)}) "
+                          f"were moved to {aside}.")
 
     def _credit_risk(self, *, rows: int) -> None:
         """The other team's data: the hiring engineer and reviewers never see it (nor it theirs)."""

@@ -229,11 +229,7 @@ class DatasetRecordListApi(generics.ListAPIView):
             # A search in texts a reader sees masked would tell them whether a name is in the data.
             raise NotAllowed("Searching the texts needs the ML engineer or compliance officer role; other "
                              "readers see them masked.", field="q")
-        try:
-            return selectors.dataset_record_list(version_id=self.kwargs["pk"], user=self.request.user,
-                                                 filters=filters)
-        except DatasetVersion.DoesNotExist:
-            raise Http404("No such dataset version.") from None
+        return selectors.dataset_record_list(version=version, filters=filters)
 
 
 class DatasetRecordSearchApi(DatasetRecordListApi):

@@ -58,12 +58,12 @@ def dataset_version_list(*, user, filters: Mapping[str, Any] | None = None) -> Q
     return ordered(qs, filters.get("ordering", ""), fields=VERSION_ORDERING, default="-created_at")
 
 
-def dataset_record_list(*, version_id: int, user,
+def dataset_record_list(*, version: DatasetVersion,
                         filters: Mapping[str, Any] | None = None) -> QuerySet[DatasetRecord]:
-    """The records of one version in row order (DatasetVersion.DoesNotExist when `user` does not see it).
-    `filters`: q (text contains), label, subject_id, ordering (a key of RECORD_ORDERING)."""
+    """The records of one version in row order; `version` as the reader sees it (dataset_version_get, which
+    scopes it to their projects). `filters`: q (text contains), label, subject_id, ordering (a key of
+    RECORD_ORDERING)."""
     filters = filters or {}
-    version = dataset_version_get(version_id=version_id, user=user)
     qs = searched(DatasetRecord.objects.filter(version=version), filters.get("q", ""),
                   fields=("text__icontains",))
     return ordered(narrowed(qs, filters, RECORD_FILTERS), filters.get("ordering", ""), fields=RECORD_ORDERING,

@@ -64,6 +64,10 @@ class DatasetVersion(models.Model):
     positive_label = models.CharField(max_length=100, blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A part of a split of `parent` (governance/datasets/splits.py): which split, and its role in it.
+    split = models.ForeignKey("datasets.DatasetSplit", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="parts")
+    split_role = models.CharField(max_length=12, blank=True, default="")
 
     class Meta:
         ordering = ["dataset__name", "-version"]
@@ -75,6 +79,31 @@ class DatasetVersion(models.Model):
     @property
     def project_id(self) -> int:
         return self.dataset.project_id
+
+
+class DatasetSplit(models.Model):
+    """A split of one version into train / validation / holdout child versions (its `parts`): by subject,
+    stratified by label and the sensitive attributes, seeded. `sha256` is the digest of the assignment
+    (the split name of every row, in row order), so the same split can be shown to be reproduced."""
+
+    source = models.ForeignKey("datasets.DatasetVersion", on_delete=models.PROTECT, related_name="splits")
+    seed = models.PositiveBigIntegerField(default=0)
+    shares = models.JSONField(default=dict)
+    stratified_by = models.JSONField(default=list)
+    summary = models.JSONField(default=dict)
+    sha256 = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Split of {self.source} (seed {self.seed})"
+
+    @property
+    def project_id(self) -> int:
+        return self.source.dataset.project_id
 
 
 class DatasetRecord(models.Model):

@@ -33,6 +33,12 @@ class TrainForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = project_choices(user=user, role=ML_ENGINEER)
         self.fields["dataset_version"].queryset = dataset_version_list(user=user)
+        self.fields["dataset_version"].label_from_instance = _version_label
+
+
+def _version_label(version) -> str:
+    """A dataset version as a choice: a split's part says which (train, validation, holdout)."""
+    return f"{version} — {version.split_role} part of a split" if version.split_role else str(version)
 
 
 class DeploymentChangeForm(forms.Form):

@@ -50,8 +50,9 @@ def model_version_detail(request, pk: int):
 @login_required
 @role_required(ML_ENGINEER)
 def model_train(request):
-    form = TrainForm(request.POST or None, initial={"dataset_version": request.GET.get("dataset_version")},
-                     user=request.user)
+    suggested = selectors.training_suggested_dataset(user=request.user,
+                                                     dataset_version_id=request.GET.get("dataset_version"))
+    form = TrainForm(request.POST or None, initial={"dataset_version": suggested}, user=request.user)
     if request.method == "POST" and form.is_valid():
         version = call_service(form, services.model_version_request_training, actor=request.user,
                                **form.cleaned_data)

@@ -47,6 +47,8 @@ SEMANTIC_400 = {
     "POST /api/projects/{id}/members/": {"username", "role"},
     "DELETE /api/projects/{id}/members/": {"username", "role"},
     "POST /api/pretrained-encoders/": {"archive"},
+    # Shares must add up to 1 over known part names and leave no part empty (too few subjects).
+    "POST /api/dataset-versions/{id}/split/": {"shares"},
 }
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", 8))
 

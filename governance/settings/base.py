@@ -196,6 +196,9 @@ DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_BYTES", 50 * 1
 DATASET_MAX_LINE_CHARS = int(os.environ.get("DATASET_MAX_LINE_CHARS", 100_000))
 # A zipped Hugging Face encoder folder (registry.services.pretrained_encoder_register); streamed to disk.
 PRETRAINED_UPLOAD_MAX_BYTES = int(os.environ.get("PRETRAINED_UPLOAD_MAX_BYTES", 500 * 1024 * 1024))
+# External classifiers (a zipped Hugging Face …ForSequenceClassification folder, governance/registry/imports.py).
+MODEL_IMPORT_MAX_BYTES = int(os.environ.get("MODEL_IMPORT_MAX_BYTES", 1024 * 1024 * 1024))
+MODEL_IMPORT_MAX_LENGTH = int(os.environ.get("MODEL_IMPORT_MAX_LENGTH", 128))
 
 REST_FRAMEWORK = {
     # Token first: its `WWW-Authenticate: Token` header makes an unauthenticated request a 401 (DRF answers 403 when

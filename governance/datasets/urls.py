@@ -1,12 +1,16 @@
 from django.urls import path
 
-from governance.datasets import api, views
+from governance.datasets import api, api_uploads, views
 
 api_urls = [
     path("api/datasets/", api.DatasetListApi.as_view(), name="api-datasets"),
     path("api/datasets/<int:pk>/", api.DatasetDetailApi.as_view(), name="api-dataset"),
     path("api/datasets/<int:pk>/confirm-metadata/", api.DatasetMetadataConfirmApi.as_view(),
          name="api-dataset-confirm-metadata"),
+    path("api/dataset-uploads/", api_uploads.DatasetUploadStartApi.as_view(), name="api-dataset-uploads"),
+    path("api/dataset-uploads/<int:pk>/", api_uploads.DatasetUploadDetailApi.as_view(), name="api-dataset-upload"),
+    path("api/dataset-uploads/<int:pk>/chunks/", api_uploads.DatasetUploadChunkApi.as_view(),
+         name="api-dataset-upload-chunks"),
     path("api/dataset-versions/", api.DatasetVersionListApi.as_view(), name="api-dataset-versions"),
     path("api/dataset-versions/<int:pk>/", api.DatasetVersionDetailApi.as_view(), name="api-dataset-version"),
     path("api/dataset-versions/<int:pk>/records/", api.DatasetRecordListApi.as_view(),
@@ -35,6 +39,7 @@ page_urls = [
          name="dataset-version-reweigh"),
     path("datasets/versions/<int:pk>/resample/", views.dataset_version_resample,
          name="dataset-version-resample"),
+    path("datasets/uploads/<int:pk>/", views.dataset_upload_detail, name="dataset-upload-detail"),
     path("datasets/compare/", views.dataset_compare, name="dataset-compare"),
 ]
 

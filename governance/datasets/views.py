@@ -51,7 +51,9 @@ def dataset_upload(request):
                                file_name=upload.name, **fields)
         if version is not None:
             return redirect("dataset-version", pk=version.pk)
-    return render(request, "datasets/upload.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "datasets/upload.html",
+                  {"form": form, "inline_max": settings.DATASET_UPLOAD_MAX_BYTES,
+                   "chunk_bytes": settings.DATASET_UPLOAD_CHUNK_BYTES}, status=400 if form.errors else 200)
 
 
 @login_required
@@ -190,3 +192,18 @@ def dataset_version_reweigh(request, pk: int):
 @role_required(ML_ENGINEER)
 def dataset_version_resample(request, pk: int):
     return _correction(request, pk, services.dataset_version_resample, DatasetResampleForm)
+
+
+@login_required
+@role_required(ML_ENGINEER)
+def dataset_upload_detail(request, pk: int):
+    """A large upload's state: bytes received, then the loading job's live bar, then the version."""
+    from governance.datasets import large_uploads
+    from governance.datasets.models import DatasetUpload
+
+    try:
+        upload = large_uploads.dataset_upload_get(user=request.user, upload_id=pk)
+    except DatasetUpload.DoesNotExist:
+        raise Http404("No such upload.") from None
+    return render(request, "datasets/upload_status.html",
+                  {"upload": upload, "job": large_uploads.dataset_upload_job(upload=upload)})

@@ -149,6 +149,12 @@ def test_imported_classifier_reproduces_transformers_and_the_in_product_audit(ap
     assert section2["training_data"]["declared"].startswith("12,000")
     assert "external" in section2["methods"]["third_party_pretrained_components"][0]
     assert doc["sections"]["1. General description of the AI system"]["intended_purpose"].startswith("Screening")
+    # Approvable like the others: a deployment request binds the imported artifact's digest and the audit.
+    from governance.approvals.services import deployment_request_create
+
+    request = deployment_request_create(actor=engineer, model_version=imported, environment="staging", audit=b,
+                                        justification="Vendor model, audited on our holdout.")
+    assert request.artifact_digest == imported.artifact_digest and request.audit_result_hash == b.result_hash
     # Mitigable like the others: a threshold child of the imported version.
     from governance.registry.mitigation import model_version_mitigate
 

@@ -38,6 +38,10 @@ class AuditInput(ScopedInput):
                   "gendered words and names.")
     counterfactual_groups = serializers.ListField(child=serializers.CharField(max_length=60), min_length=2,
                                                   max_length=2, required=False, allow_null=True, default=None)
+    overlap_justification = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, default="",
+        help_text="Needed only to audit on rows the model was trained on (refused otherwise); the report is "
+                  "flagged with it.")
 
 
 class AuditOutput(serializers.ModelSerializer):

@@ -3,6 +3,11 @@ from django import forms
 from governance.registry.choices import VersionStatus
 
 
+def version_label(version) -> str:
+    """A dataset version as a choice: a split's part says which (train, validation, holdout)."""
+    return f"{version} — {version.split_role} part of a split" if version.split_role else str(version)
+
+
 class AuditForm(forms.Form):
     model_version = forms.ModelChoiceField(queryset=None)
     dataset_version = forms.ModelChoiceField(queryset=None, help_text="A held-out dataset version to audit on.")
@@ -12,6 +17,12 @@ class AuditForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Counterfactual word pairs",
         help_text="One pair per line, female term first (e.g. \"she, he\"). Empty: the default gendered words "
                   "and names.")
+
+    overlap_justification = forms.CharField(
+        required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Justification for auditing on training rows",
+        help_text="Only when the dataset version holds rows the model was trained on (refused otherwise); the "
+                  "report will be flagged.")
 
     def clean_word_pairs(self) -> list[list[str]] | None:
         lines = [line for line in self.cleaned_data["word_pairs"].splitlines() if line.strip()]
@@ -28,6 +39,7 @@ class AuditForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["model_version"].queryset = model_version_list(user=user).filter(status=VersionStatus.READY)
         self.fields["dataset_version"].queryset = dataset_version_list(user=user)
+        self.fields["dataset_version"].label_from_instance = version_label
 
 
 class AuditCompareForm(forms.Form):

@@ -223,3 +223,20 @@ def audit_compute_records(*, versions: QuerySet) -> dict[str, list[dict]]:
         if isinstance(part, dict) and part:
             (inference if kind == "compute" else explanations).append(part)
     return {"inference": inference, "explanations": explanations}
+
+
+def audit_suggested_dataset(*, user, model_version_id) -> int | None:
+    """The dataset version to suggest for auditing a model version: the holdout part (else the validation part)
+    of the split its training data belongs to, when the user sees it."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    from governance.datasets.splits import split_part
+    from governance.registry.selectors import model_version_list
+
+    try:
+        version = model_version_list(user=user).select_related("dataset_version").get(pk=int(model_version_id))
+    except (ValueError, TypeError, ObjectDoesNotExist):
+        return None
+    part = split_part(version=version.dataset_version, role="holdout") or \
+        split_part(version=version.dataset_version, role="validation")
+    return part.pk if part else None

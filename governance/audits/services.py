@@ -32,9 +32,10 @@ COUNTERFACTUAL_WORST = 5
 @transaction.atomic
 def audit_request(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
                   explain_rows: int | None = None, word_pairs: list[list[str]] | None = None,
-                  counterfactual_groups: list[str] | None = None) -> Audit:
+                  counterfactual_groups: list[str] | None = None, overlap_justification: str = "") -> Audit:
     """Queue an audit of `model_version` (of a project where the actor is an ML engineer) on
-    `dataset_version` (one they see)."""
+    `dataset_version` (one they see). An audit on rows the model was trained on is refused unless
+    `overlap_justification` says why (then the report flags it: config["training_overlap"])."""
     if actor is not None:
         object_require_role(actor, model_version, ML_ENGINEER, what="model version")
         object_require_visible(actor, dataset_version, what="dataset version")
@@ -55,6 +56,10 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
             f"{model_version} decides with thresholds per '{mitigation['attribute']}', which this dataset version "
             f"does not declare as a sensitive attribute.", field="dataset_version")
     config["counterfactual"] = counterfactual_config(word_pairs=word_pairs, groups=counterfactual_groups)
+    overlap = training_overlap(model_version=model_version, dataset_version=dataset_version,
+                               justification=overlap_justification)
+    if overlap is not None:
+        config["training_overlap"] = overlap
     # The rules are copied into the audit so that its stored verdict can always be re-derived.
     config["fairness_rules"] = [dict(rule) for rule in settings.FAIRNESS_DEFAULT_RULES]
     audit = Audit.objects.create(model_version=model_version, dataset_version=dataset_version, requested_by=actor,
@@ -66,6 +71,36 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
                               "config": config, "job": job.pk})
     enqueue(AUDIT_TASK, job.pk)
     return audit
+
+
+OVERLAP_REASON_MIN = 10
+
+
+def training_overlap(*, model_version: ModelVersion, dataset_version: DatasetVersion,
+                     justification: str) -> dict | None:
+    """None when no row of `dataset_version` is a row the model was trained on; otherwise the overlap to
+    record on the audit, if the requester justified it (ValidationFailed when not)."""
+    from governance.datasets.splits import rows_in_common
+
+    trained_on = model_version.dataset_version
+    ancestor = model_version
+    while trained_on is None and ancestor.parent_id is not None:  # a mitigated child: its parent's data
+        ancestor = ancestor.parent
+        trained_on = ancestor.dataset_version
+    if trained_on is None:
+        return None
+    shared = rows_in_common(version=dataset_version, other=trained_on)
+    if shared == 0:
+        return None
+    justification = (justification or "").strip()
+    if len(justification) < OVERLAP_REASON_MIN:
+        raise ValidationFailed(
+            f"{shared} of the {dataset_version.row_count} rows of {dataset_version} are rows {model_version} was "
+            f"trained on ({trained_on}); figures on them overstate how it does on new people. Audit a held-out "
+            f"version (a split's holdout part), or give a justification (at least {OVERLAP_REASON_MIN} characters) "
+            f"to audit anyway: the report will be flagged.", field="dataset_version")
+    return {"rows": shared, "of": dataset_version.row_count, "trained_on": trained_on.pk,
+            "trained_on_name": str(trained_on), "justification": justification}
 
 
 def counterfactual_config(*, word_pairs: list[list[str]] | None, groups: list[str] | None) -> dict:

@@ -34,9 +34,12 @@ def audit_list(request):
 @login_required
 @role_required(ML_ENGINEER)
 def audit_new(request):
-    form = AuditForm(request.POST or None, initial={"model_version": request.GET.get("model_version"),
-                                                    "dataset_version": request.GET.get("dataset_version")},
-                     user=request.user)
+    initial = {"model_version": request.GET.get("model_version"),
+               "dataset_version": request.GET.get("dataset_version")}
+    if initial["model_version"] and not initial["dataset_version"]:  # suggest the holdout of its training split
+        initial["dataset_version"] = selectors.audit_suggested_dataset(user=request.user,
+                                                                       model_version_id=initial["model_version"])
+    form = AuditForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
         audit = call_service(form, services.audit_request, actor=request.user, **form.cleaned_data)
         if audit is not None:

@@ -173,6 +173,10 @@ def annex_iv(model_version) -> dict:
                               ["MiniLM-L6 sentence encoder (pretrained)"] if cfg.get("encoder") == "pretrained"
                               else [f"{cfg['pretrained_encoder']['name']} (registered pretrained encoder, sha256 "
                                     f"{cfg['pretrained_encoder']['digest']})"] if cfg.get("pretrained_encoder")
+                              else [f"{cfg['external']['source_file']} (external "
+                                    f"{cfg['external']['architecture'].get('architecture', 'classifier')} fine-tuned "
+                                    f"elsewhere, uploaded by {cfg['external']['uploaded_by']}, folder sha256 "
+                                    f"{cfg['external']['folder_sha256']})"] if cfg.get("external")
                               else []),
                           "differential_privacy": (
                               {**mv.dp, "claim_void": "recorded before per-run noise: the noise was replayable "
@@ -182,7 +186,9 @@ def annex_iv(model_version) -> dict:
               "architecture_and_compute_used": {"encoder": cfg.get("encoder"),
                                                 "freeze_encoder": cfg.get("freeze_encoder"),
                                                 "compute": mv.compute, "training_history_epochs": len(mv.history or [])},
-              "training_data": None if data is None else {
+              "training_data": ({"external": True, "declared": cfg["external"]["declared_training_data"],
+                                 "declared_by": cfg["external"]["uploaded_by"]} if data is None and cfg.get("external")
+                                else None) if data is None else {
                   "dataset": data.dataset.name, "dataset_version": data.pk, "version": data.version,
                   "sha256": data.sha256, "rows": data.row_count, "label_names": data.label_names,
                   "sensitive_attributes": data.sensitive_attributes, "source": data.dataset.source,

@@ -14,7 +14,7 @@ from governance.permissions import READ_ROLES, role_permission
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
 from governance.api_lists import (CreatedRangeInput, body_filters, bool_filter, id_filter, list_filters, ordering_field,
                                   refuse_in_query, search_filter)
-from governance.datasets import selectors, services
+from governance.datasets import selectors, services, splits
 from governance.datasets.choices import FileFormat, LawfulBasis
 from governance.datasets.models import Dataset, DatasetRecord, Datasheet, DatasetVersion
 from governance.jobs.api import JobOutput
@@ -72,7 +72,7 @@ class DatasetVersionOutput(serializers.ModelSerializer):
         model = DatasetVersion
         fields = ["id", "dataset", "dataset_name", "version", "parent", "note", "sha256", "row_count", "file_name",
                   "file_format", "text_column", "label_column", "subject_column", "sensitive_attributes",
-                  "label_names", "positive_label", "created_at"]
+                  "label_names", "positive_label", "created_at", "split", "split_role"]
 
 
 class DatasetOutput(serializers.ModelSerializer):
@@ -334,6 +334,43 @@ class DatasetDriftApi(APIView):
             return Response(DriftPendingOutput({"detail": "The drift is being computed; ask again shortly.",
                                                 "job": job}).data, status=status.HTTP_202_ACCEPTED)
         return Response(DriftOutput(drift).data)
+
+
+class SplitInput(serializers.Serializer):
+    shares = serializers.DictField(child=serializers.FloatField(min_value=0, max_value=1), required=False,
+                                   default=None, allow_null=True,
+                                   help_text="Share of each part: train, validation, holdout (sum 1). Default "
+                                             "0.7 / 0.15 / 0.15.")
+    seed = serializers.IntegerField(min_value=0, max_value=services.MAX_SEED, required=False, default=0)
+
+
+class SplitOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.IntegerField(source="source_id")
+    seed = serializers.IntegerField()
+    shares = serializers.DictField(child=serializers.FloatField())
+    stratified_by = serializers.ListField(child=serializers.CharField())
+    sha256 = serializers.CharField(help_text="SHA-256 of the assignment (each row's part, in row order).")
+    summary = serializers.JSONField(help_text="Per part: rows, label counts, stratum counts.")
+    parts = serializers.SerializerMethodField()
+
+    def get_parts(self, split) -> dict[str, dict]:
+        return {p.split_role: DerivedVersionOutput(p).data for p in split.parts.order_by("version")}
+
+
+class DatasetSplitApi(APIView):
+    """Split the version into train / validation / holdout child versions: by subject, stratified by label
+    and the sensitive attributes, seeded; each part a version with its own datasheet."""
+
+    permission_classes = [EngineerWrites]
+
+    @extend_schema(request=SplitInput, responses={201: SplitOutput})
+    def post(self, request, pk: int):
+        version = _version_or_404(request, pk)
+        data = SplitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        split = splits.dataset_version_split(actor=request.user, version=version, **data.validated_data)
+        return Response(SplitOutput(split).data, status=status.HTTP_201_CREATED)
 
 
 class DatasetReweighApi(APIView):

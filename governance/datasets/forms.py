@@ -62,3 +62,24 @@ class DatasetResampleForm(forms.Form):
 
 class DatasetReweighForm(forms.Form):
     """No inputs: reweighing is determined by the rows. A form so errors render like every other."""
+
+
+class DatasetSplitForm(forms.Form):
+    """Shares in percent (a share of 0 leaves that part out); by subject, stratified, seeded."""
+
+    train = forms.IntegerField(min_value=0, max_value=99, initial=70, label="Train %")
+    validation = forms.IntegerField(min_value=0, max_value=99, initial=15, label="Validation %")
+    holdout = forms.IntegerField(min_value=0, max_value=99, initial=15, label="Holdout %")
+    seed = forms.IntegerField(min_value=0, max_value=2**32 - 1, initial=0,
+                              help_text="The same seed gives the same split.")
+
+    def clean(self):
+        data = super().clean()
+        parts = [data.get(k) for k in ("train", "validation", "holdout")]
+        if all(p is not None for p in parts) and sum(parts) != 100:
+            raise forms.ValidationError(f"The shares add up to {sum(parts)}%; they must add up to 100%.")
+        return data
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {"shares": {k: data[k] / 100 for k in ("train", "validation", "holdout")}, "seed": data["seed"]}

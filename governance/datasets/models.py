@@ -64,6 +64,10 @@ class DatasetVersion(models.Model):
     positive_label = models.CharField(max_length=100, blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # A part of a split of `parent` (governance/datasets/splits.py): which split, and its role in it.
+    split = models.ForeignKey("datasets.DatasetSplit", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="parts")
+    split_role = models.CharField(max_length=12, blank=True, default="")
 
     class Meta:
         ordering = ["dataset__name", "-version"]
@@ -75,6 +79,31 @@ class DatasetVersion(models.Model):
     @property
     def project_id(self) -> int:
         return self.dataset.project_id
+
+
+class DatasetSplit(models.Model):
+    """A split of one version into train / validation / holdout child versions (its `parts`): by subject,
+    stratified by label and the sensitive attributes, seeded. `sha256` is the digest of the assignment
+    (the split name of every row, in row order), so the same split can be shown to be reproduced."""
+
+    source = models.ForeignKey("datasets.DatasetVersion", on_delete=models.PROTECT, related_name="splits")
+    seed = models.PositiveBigIntegerField(default=0)
+    shares = models.JSONField(default=dict)
+    stratified_by = models.JSONField(default=list)
+    summary = models.JSONField(default=dict)
+    sha256 = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Split of {self.source} (seed {self.seed})"
+
+    @property
+    def project_id(self) -> int:
+        return self.source.dataset.project_id
 
 
 class DatasetRecord(models.Model):
@@ -143,3 +172,38 @@ class PiiScan(models.Model):
 
     class Meta:
         db_table = "compliance_piiscan"
+
+
+class UploadStatus(models.TextChoices):
+    RECEIVING = "receiving", "Receiving"
+    RECEIVED = "received", "Received, loading"
+    COMPLETE = "complete", "Loaded"
+    FAILED = "failed", "Failed"
+
+
+class DatasetUpload(models.Model):
+    """A large dataset file arriving in chunks (resumable: `received` is the offset to send from), then parsed and
+    COPY-loaded by a worker into a new version (governance/datasets/large_uploads.py).
+
+    The bytes live in a file under DATASET_UPLOAD_ROOT named by `token`, never in memory or in this row;
+    `request` holds the upload's form (dataset or name and project, column mapping, personal-data metadata)."""
+
+    token = models.CharField(max_length=32, unique=True)
+    project = models.ForeignKey("accounts.Project", on_delete=models.PROTECT, related_name="+")
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8, choices=FileFormat.choices)
+    size = models.PositiveBigIntegerField()
+    received = models.PositiveBigIntegerField(default=0)
+    request = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=UploadStatus.choices, default=UploadStatus.RECEIVING)
+    version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Upload of {self.file_name}"

@@ -155,7 +155,13 @@ def validate_rows(parsed: ParsedFile, mapping: ColumnMapping) -> tuple[list[str]
             raise ValidationFailed(f"Row {index} has no subject id.", field="subject_column")
         if not row.get(mapping.label, "").strip():
             raise ValidationFailed(f"Row {index} has no label.", field="label_column")
-    labels = sorted({row[mapping.label].strip() for row in parsed.rows})
+    return label_order({row[mapping.label].strip() for row in parsed.rows})
+
+
+def label_order(distinct: set[str]) -> tuple[list[str], str]:
+    """(label names, positive label) of a label column's distinct values: sorted, and for two labels the
+    positive one last (BINARY_POSITIVES, else the second in sort order)."""
+    labels = sorted(distinct)
     if len(labels) < 2:
         raise ValidationFailed("The label column needs at least two distinct values.", field="label_column")
     if len(labels) > 50:

@@ -7,13 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from governance.permissions import READ_ROLES, role_required
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER
-from governance.datasets import presentation, selectors, services
+from governance.datasets import presentation, selectors, services, splits
 from governance.datasets.forms import (DatasetCompareForm, DatasetResampleForm, DatasetReweighForm,
-                                       DatasetUploadForm)
+                                       DatasetSplitForm, DatasetUploadForm)
 from governance.datasets.models import Dataset, DatasetVersion
 from governance.form_errors import call_service
 from governance.list_filters import ListFilters
@@ -50,7 +51,9 @@ def dataset_upload(request):
                                file_name=upload.name, **fields)
         if version is not None:
             return redirect("dataset-version", pk=version.pk)
-    return render(request, "datasets/upload.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "datasets/upload.html",
+                  {"form": form, "inline_max": settings.DATASET_UPLOAD_MAX_BYTES,
+                   "chunk_bytes": settings.DATASET_UPLOAD_CHUNK_BYTES}, status=400 if form.errors else 200)
 
 
 @login_required
@@ -105,7 +108,8 @@ def _version(request, pk: int) -> DatasetVersion:
 def _datasheet_context(version: DatasetVersion) -> dict:
     sheet = selectors.datasheet_get(version)
     return {"datasheet": sheet, "datasheet_job": selectors.datasheet_job(version=version),
-            "resample_form": DatasetResampleForm()}
+            "resample_form": DatasetResampleForm(), "split_form": DatasetSplitForm(),
+            "splits": splits.split_parts(version=version)}
 
 
 @login_required
@@ -159,6 +163,26 @@ def _correction(request, pk: int, service, form_class, **extra):
 @require_POST
 @login_required
 @role_required(ML_ENGINEER)
+def dataset_version_split(request, pk: int):
+    version = _version(request, pk)
+    form = DatasetSplitForm(request.POST)
+    split = None
+    if form.is_valid():
+        split = call_service(form, splits.dataset_version_split, actor=request.user, version=version,
+                             **form.service_arguments())
+    if split is None:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("dataset-version", pk=version.pk)
+    names = ", ".join(f"{p.split_role} {p}" for p in split.parts.order_by("version"))
+    messages.success(request, f"Split {version} into {names}; their datasheets are being computed.")
+    return redirect(f"{reverse('dataset-version', args=[version.pk])}#splits")
+
+
+@require_POST
+@login_required
+@role_required(ML_ENGINEER)
 def dataset_version_reweigh(request, pk: int):
     return _correction(request, pk, services.dataset_version_reweigh, DatasetReweighForm)
 
@@ -168,3 +192,18 @@ def dataset_version_reweigh(request, pk: int):
 @role_required(ML_ENGINEER)
 def dataset_version_resample(request, pk: int):
     return _correction(request, pk, services.dataset_version_resample, DatasetResampleForm)
+
+
+@login_required
+@role_required(ML_ENGINEER)
+def dataset_upload_detail(request, pk: int):
+    """A large upload's state: bytes received, then the loading job's live bar, then the version."""
+    from governance.datasets import large_uploads
+    from governance.datasets.models import DatasetUpload
+
+    try:
+        upload = large_uploads.dataset_upload_get(user=request.user, upload_id=pk)
+    except DatasetUpload.DoesNotExist:
+        raise Http404("No such upload.") from None
+    return render(request, "datasets/upload_status.html",
+                  {"upload": upload, "job": large_uploads.dataset_upload_job(upload=upload)})

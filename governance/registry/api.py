@@ -14,8 +14,8 @@ from governance.roles import ML_ENGINEER, REVIEWER
 from governance.api_lists import (CreatedRangeInput, bool_filter, id_filter, instant_filter, list_filters,
                                   ordering_field, search_filter)
 from governance.datasets.models import DatasetVersion
-from governance.registry import mitigation, selectors, services
-from governance.registry.choices import EncoderChoice, Environment, VersionStatus
+from governance.registry import imports, mitigation, selectors, services
+from governance.registry.choices import EncoderChoice, Environment, PoolingChoice, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
 from governance.uploads import UploadPolicy, upload_refusals
 
@@ -40,6 +40,7 @@ class TrainInput(ScopedInput):
     intended_purpose = serializers.CharField(required=False, allow_blank=True, default="")
     pretrained_encoder = serializers.PrimaryKeyRelatedField(queryset=PretrainedEncoder.objects.all(), required=False,
                                                             allow_null=True, default=None)
+    pooling = serializers.ChoiceField(choices=PoolingChoice.choices, default=PoolingChoice.MEAN)
 
 
 class ModelOutput(serializers.ModelSerializer):
@@ -253,6 +254,44 @@ class ModelVersionMitigateApi(APIView):
         data.is_valid(raise_exception=True)
         child = mitigation.model_version_mitigate(actor=request.user, model_version=version, **data.validated_data)
         return Response(ModelVersionOutput(child).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ModelImportInput(serializers.Serializer):
+    project = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                       help_text="The project (id) of the model; default: your only project where "
+                                                 "you are an ML engineer.")
+    model_name = serializers.CharField(max_length=200)
+    archive = serializers.FileField(help_text="A zip of a Hugging Face BERT-family …ForSequenceClassification "
+                                              "folder: config.json, model.safetensors, tokenizer.json (pickle "
+                                              "checkpoints are refused).")
+    declared_training_data = serializers.CharField(max_length=5000, help_text="The data it was trained on: "
+                                                   "provenance, scope, period (AI Act Annex IV 2(d)).")
+    intended_purpose = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    label_names = serializers.ListField(child=serializers.CharField(max_length=100), required=False,
+                                        allow_null=True, default=None, max_length=50,
+                                        help_text="Names of the outputs in order, replacing config.json's id2label "
+                                                  "(e.g. when it says LABEL_0, LABEL_1).")
+
+
+class ModelVersionImportApi(APIView):
+    """Import a classifier fine-tuned elsewhere as a ready model version (lineage "external")."""
+
+    permission_classes = [EngineerWrites]
+    parser_classes = [MultiPartParser, FormParser]
+    upload_policy = UploadPolicy(roles=(ML_ENGINEER,), max_bytes_setting="MODEL_IMPORT_MAX_BYTES", field="archive")
+
+    @extend_schema(request={"multipart/form-data": ModelImportInput}, responses={201: ModelVersionOutput})
+    def post(self, request):
+        for field, message in upload_refusals(request).items():
+            raise ValidationFailed(message, field=field)
+        data = ModelImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        upload = fields.pop("archive")
+        version = imports.model_version_import(actor=request.user, archive=upload, file_name=upload.name,
+                                               size=upload.size, **fields)
+        return Response(ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
 class PretrainedEncoderInput(serializers.Serializer):

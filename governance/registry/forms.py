@@ -1,6 +1,6 @@
 from django import forms
 
-from governance.registry.choices import EncoderChoice, Environment
+from governance.registry.choices import EncoderChoice, Environment, PoolingChoice
 from governance.registry.models import PretrainedEncoder
 
 
@@ -14,6 +14,8 @@ class TrainForm(forms.Form):
     pretrained_encoder = forms.ModelChoiceField(
         queryset=PretrainedEncoder.objects.all(), required=False, label="Registered encoder",
         help_text="Used when the encoder is 'a registered pretrained encoder'; its digest is checked before training.")
+    pooling = forms.ChoiceField(choices=PoolingChoice.choices, initial=PoolingChoice.MEAN, label="Head pooling",
+                                required=False)
     freeze_encoder = forms.BooleanField(required=False, initial=True,
                                         help_text="Train only the classification head (fast on CPU).")
     epochs = forms.IntegerField(min_value=1, max_value=50, initial=8)
@@ -33,6 +35,15 @@ class TrainForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = project_choices(user=user, role=ML_ENGINEER)
         self.fields["dataset_version"].queryset = dataset_version_list(user=user)
+        self.fields["dataset_version"].label_from_instance = _version_label
+
+    def clean_pooling(self) -> str:
+        return self.cleaned_data.get("pooling") or PoolingChoice.MEAN
+
+
+def _version_label(version) -> str:
+    """A dataset version as a choice: a split's part says which (train, validation, holdout)."""
+    return f"{version} — {version.split_role} part of a split" if version.split_role else str(version)
 
 
 class DeploymentChangeForm(forms.Form):
@@ -70,3 +81,28 @@ class PretrainedEncoderForm(forms.Form):
     archive = forms.FileField(label="Model folder (.zip)",
                               help_text="config.json, model.safetensors and tokenizer.json of a BERT-family model. "
                                         "Pickle checkpoints (.bin, .pt, .pth, .pkl, .ckpt) are refused.")
+
+
+class ModelImportForm(forms.Form):
+    """Import a classifier fine-tuned elsewhere (a zipped Hugging Face …ForSequenceClassification folder)."""
+
+    project = forms.ModelChoiceField(queryset=None, required=False, help_text="Your only project if blank.")
+    model_name = forms.CharField(max_length=200, help_text="A new name creates a model; an existing one adds a "
+                                                           "version.")
+    archive = forms.FileField(label="Zipped model folder", help_text="config.json, model.safetensors, tokenizer.json; "
+                                                                     "pickle checkpoints are refused.")
+    declared_training_data = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
+                                             help_text="What it was trained on: provenance, scope, period.")
+    intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    label_names = forms.CharField(required=False, help_text="Comma-separated names of the outputs in order, if "
+                                                            "config.json's id2label does not name them.")
+
+    def __init__(self, *args, user, **kwargs):
+        from governance.accounts.projects import project_choices
+        from governance.roles import ML_ENGINEER
+
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = project_choices(user=user, role=ML_ENGINEER)
+
+    def clean_label_names(self) -> list[str] | None:
+        return [p.strip() for p in self.cleaned_data["label_names"].split(",") if p.strip()] or None

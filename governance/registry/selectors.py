@@ -212,3 +212,23 @@ def compute_summary(*, model: Model | None = None, model_version: ModelVersion |
              "explanations": _compute_part(explanations)}
     parts["total"] = _compute_part(training + inference + explanations)
     return parts
+
+
+def training_suggested_dataset(*, user, dataset_version_id) -> int | str | None:
+    """The dataset version to suggest for training from `dataset_version_id`: the train part of its newest split
+    when it was split (or of the split it belongs to), else itself."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    from governance.datasets.models import DatasetSplit
+    from governance.datasets.selectors import dataset_version_list
+    from governance.datasets.splits import split_part
+
+    try:
+        version = dataset_version_list(user=user).get(pk=int(dataset_version_id))
+    except (ValueError, TypeError, ObjectDoesNotExist):
+        return dataset_version_id
+    part = split_part(version=version, role="train")
+    if part is None:
+        newest = DatasetSplit.objects.filter(source=version).first()
+        part = newest.parts.filter(split_role="train").first() if newest else None
+    return part.pk if part else version.pk

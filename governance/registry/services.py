@@ -25,7 +25,7 @@ from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
-from governance.registry.choices import EncoderChoice, VersionStatus
+from governance.registry.choices import EncoderChoice, PoolingChoice, VersionStatus
 from governance.roles import ML_ENGINEER
 from governance.registry.models import Model, ModelVersion, PretrainedEncoder
 from governance.registry.selectors import dataset_version_weighted
@@ -56,7 +56,7 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
                                    description: str = "", intended_purpose: str = "",
                                    pretrained_encoder: PretrainedEncoder | None = None,
                                    project: Project | int | None = None,
-                                   acting_as: str = ML_ENGINEER) -> ModelVersion:
+                                   acting_as: str = ML_ENGINEER, pooling: str = PoolingChoice.MEAN) -> ModelVersion:
     """Queue training of a new version of the model `model_name` of `project` (created when the project has
     none of that name; default project: the actor's only one where they are an ML engineer) on
     `dataset_version`, which must be of the same project. Names are unique within a project, so another
@@ -75,6 +75,11 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
         raise ValidationFailed("Choose the registered encoder to train from.", field="pretrained_encoder")
     if encoder != EncoderChoice.REGISTERED:
         pretrained_encoder = None
+    if pooling not in PoolingChoice.values:
+        raise ValidationFailed(f"'{pooling}' is not a pooling choice.", field="pooling")
+    if pooling != PoolingChoice.MEAN and encoder == EncoderChoice.SCRATCH:
+        raise ValidationFailed("The BERT pooler comes with a pretrained encoder; train from scratch with mean "
+                               "pooling.", field="pooling")
     if not 1 <= int(epochs) <= 50:
         raise ValidationFailed("Epochs must be between 1 and 50.", field="epochs")
     if dp and dp_epsilon is not None and not 0.1 <= float(dp_epsilon) <= 100:
@@ -93,6 +98,8 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
     config = {**settings.TRAINING_DEFAULTS, "encoder": encoder, "freeze_encoder": bool(freeze_encoder),
               "epochs": int(epochs), "seed": int(seed), "dp": bool(dp),
               "dp_epsilon": float(dp_epsilon) if dp and dp_epsilon is not None else None}
+    if pooling != PoolingChoice.MEAN:  # recorded only when not the default, so existing configs read the same
+        config["pooling"] = pooling
     if pretrained_encoder is not None:  # a third-party component (AI Act Annex IV 2(a)), named and pinned
         config["pretrained_encoder"] = {"id": pretrained_encoder.pk, "name": pretrained_encoder.name,
                                         "digest": pretrained_encoder.digest}
@@ -132,7 +139,7 @@ def _training_compute(version: ModelVersion, job: Job) -> tuple[TrainResult, Pat
     train_cfg = TrainConfig(encoder="pretrained" if encoder_dir else cfg["encoder"], encoder_dir=encoder_dir,
                             freeze_encoder=cfg["freeze_encoder"], epochs=cfg["epochs"],
                             seed=cfg["seed"], dp=cfg.get("dp", False),
-                            dp_epsilon=cfg.get("dp_epsilon"))
+                            dp_epsilon=cfg.get("dp_epsilon"), pooling=cfg.get("pooling", "mean"))
     use_weights = weights if any(w != 1.0 for w in weights) else None
     result = train_classifier(texts, labels, num_labels=len(version.label_names), config=train_cfg,
                               sample_weights=use_weights,

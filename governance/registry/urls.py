@@ -5,6 +5,7 @@ from governance.registry import api, views
 api_urls = [
     path("api/models/", api.ModelListApi.as_view(), name="api-models"),
     path("api/model-versions/", api.ModelVersionListApi.as_view(), name="api-model-versions"),
+    path("api/model-versions/import/", api.ModelVersionImportApi.as_view(), name="api-model-version-import"),
     path("api/model-versions/<int:pk>/", api.ModelVersionDetailApi.as_view(), name="api-model-version"),
     path("api/model-versions/<int:pk>/mitigate/", api.ModelVersionMitigateApi.as_view(),
          name="api-model-version-mitigate"),
@@ -23,6 +24,7 @@ api_urls = [
 page_urls = [
     path("models/", views.model_list, name="models"),
     path("models/train/", views.model_train, name="model-train"),
+    path("models/import/", views.model_version_import, name="model-import"),
     path("models/encoders/", views.pretrained_encoder_list, name="pretrained-encoders"),
     path("models/<int:pk>/", views.model_detail, name="model"),
     path("models/versions/<int:pk>/", views.model_version_detail, name="model-version"),

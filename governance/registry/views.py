@@ -11,8 +11,8 @@ from governance.permissions import READ_ROLES, role_required
 from governance.roles import ML_ENGINEER, REVIEWER
 from governance.form_errors import call_service
 from governance.list_filters import ListFilters
-from governance.registry import mitigation, selectors, services
-from governance.registry.forms import DeploymentChangeForm, TrainForm
+from governance.registry import imports, mitigation, selectors, services
+from governance.registry.forms import DeploymentChangeForm, ModelImportForm, TrainForm
 from governance.registry.forms import MitigationForm, PretrainedEncoderForm
 from governance.registry.models import Model, ModelVersion
 from governance.uploads import accepts_uploads, upload_refusals
@@ -50,8 +50,9 @@ def model_version_detail(request, pk: int):
 @login_required
 @role_required(ML_ENGINEER)
 def model_train(request):
-    form = TrainForm(request.POST or None, initial={"dataset_version": request.GET.get("dataset_version")},
-                     user=request.user)
+    suggested = selectors.training_suggested_dataset(user=request.user,
+                                                     dataset_version_id=request.GET.get("dataset_version"))
+    form = TrainForm(request.POST or None, initial={"dataset_version": suggested}, user=request.user)
     if request.method == "POST" and form.is_valid():
         version = call_service(form, services.model_version_request_training, actor=request.user,
                                **form.cleaned_data)
@@ -137,3 +138,25 @@ def pretrained_encoder_list(request):
     return render(request, "registry/encoders.html",
                   {"form": form, "encoders": selectors.pretrained_encoder_list()},
                   status=400 if form is not None and form.errors else 200)
+
+
+@login_required
+@role_required(ML_ENGINEER)
+@accepts_uploads(roles=(ML_ENGINEER,), max_bytes_setting="MODEL_IMPORT_MAX_BYTES", field="archive")
+def model_version_import(request):
+    """Import a classifier fine-tuned elsewhere as a model version (lineage "external")."""
+    posted = request.method == "POST"
+    form = ModelImportForm(request.POST if posted else None, request.FILES if posted else None, user=request.user)
+    refused = upload_refusals(request) if posted else {}
+    if refused:
+        form.is_valid()
+        for field, message in refused.items():
+            form.add_error(field if field in form.fields else None, message)
+    elif posted and form.is_valid():
+        fields = dict(form.cleaned_data)
+        upload = fields.pop("archive")
+        version = call_service(form, imports.model_version_import, actor=request.user, archive=upload,
+                               file_name=upload.name, size=upload.size, **fields)
+        if version is not None:
+            return redirect("model-version", pk=version.pk)
+    return render(request, "registry/import.html", {"form": form}, status=400 if form.errors else 200)

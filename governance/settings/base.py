@@ -192,10 +192,21 @@ FILE_UPLOAD_HANDLERS = ["governance.uploads.UploadGuard",
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
+# Larger files go in chunks (POST /api/dataset-uploads/, then .../chunks/?offset=N; the upload page does it): written
+# to DATASET_UPLOAD_ROOT (a folder the web processes and the workers share), parsed and COPY-loaded by a worker.
+DATASET_LARGE_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_LARGE_UPLOAD_MAX_BYTES", 4 * 1024**3))
+DATASET_UPLOAD_CHUNK_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_CHUNK_MAX_BYTES", 16 * 1024 * 1024))
+DATASET_UPLOAD_CHUNK_BYTES = int(os.environ.get("DATASET_UPLOAD_CHUNK_BYTES", 8 * 1024 * 1024))  # the page's
+DATASET_UPLOAD_ROOT = Path(os.environ.get("DATASET_UPLOAD_ROOT", BASE_DIR / "var" / "dataset-uploads"))
+# A version with more rows gets no automatic datasheet or PII scan (each reads every row into memory at once).
+DATASET_AUTO_ANALYSIS_MAX_ROWS = int(os.environ.get("DATASET_AUTO_ANALYSIS_MAX_ROWS", 250_000))
 # The longest line a dataset file (CSV or JSON Lines) may have, in characters: longer is a 400 naming the line.
 DATASET_MAX_LINE_CHARS = int(os.environ.get("DATASET_MAX_LINE_CHARS", 100_000))
 # A zipped Hugging Face encoder folder (registry.services.pretrained_encoder_register); streamed to disk.
 PRETRAINED_UPLOAD_MAX_BYTES = int(os.environ.get("PRETRAINED_UPLOAD_MAX_BYTES", 500 * 1024 * 1024))
+# External classifiers (a zipped Hugging Face …ForSequenceClassification folder, governance/registry/imports.py).
+MODEL_IMPORT_MAX_BYTES = int(os.environ.get("MODEL_IMPORT_MAX_BYTES", 1024 * 1024 * 1024))
+MODEL_IMPORT_MAX_LENGTH = int(os.environ.get("MODEL_IMPORT_MAX_LENGTH", 128))
 
 REST_FRAMEWORK = {
     # Token first: its `WWW-Authenticate: Token` header makes an unauthenticated request a 401 (DRF answers 403 when

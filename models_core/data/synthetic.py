@@ -73,3 +73,31 @@ def hiring_csv(spec: SyntheticSpec = SyntheticSpec()) -> str:
     writer.writeheader()
     writer.writerows(hiring_rows(spec))
     return buf.getvalue()
+
+
+LARGE_WORDS = ("python sql team lead years experience degree project cloud data managed built shipped customers "
+               "research statistics design mentor reliable careful payments income stable references history").split()
+
+
+def write_large_csv(path, target_bytes: int, seed: int = 0) -> int:
+    """Write a seeded hiring-like CSV of at least `target_bytes` to `path` (same header as `hiring_csv`; 28-word
+    texts, about 215 bytes a row), 10,000 rows at a time so that memory stays flat; returns the row count.
+    For the large-file tests and bench/ingest.py --upload-mb."""
+    import random
+    from pathlib import Path
+
+    rng = random.Random(seed)
+    rows = size = 0
+    with Path(path).open("w", encoding="utf-8", newline="") as out:
+        out.write("subject_id,text,gender,age_band,hired\n")
+        while size < target_bytes:
+            lines = []
+            for _ in range(10_000):
+                text = " ".join(rng.choices(LARGE_WORDS, k=28))
+                lines.append(f"S{rows:08d},{text},{rng.choice(('female', 'male'))},"
+                             f"{rng.choice(('18-30', '31-50', '51+'))},{rng.choice(('yes', 'no'))}\n")
+                rows += 1
+            block = "".join(lines)
+            out.write(block)
+            size += len(block)
+    return rows

@@ -21,10 +21,10 @@ BUNDLE_FORMAT = "models_core.text_classifier/1"
 
 
 def bundle_config(encoder_config: EncoderConfig, num_labels: int, label_names: Sequence[str], max_length: int,
-                  head_dropout: float = 0.1, **extra: Any) -> dict[str, Any]:
+                  head_dropout: float = 0.1, pooling: str = "mean", **extra: Any) -> dict[str, Any]:
     """The JSON-able description from which `TextClassifier` is rebuilt when an artifact is loaded."""
     return {"format": BUNDLE_FORMAT, "encoder": encoder_config.to_dict(), "num_labels": int(num_labels),
-            "label_names": [str(n) for n in label_names], "max_length": int(max_length), "pooling": "mean",
+            "label_names": [str(n) for n in label_names], "max_length": int(max_length), "pooling": pooling,
             "head_dropout": float(head_dropout), **extra}
 
 
@@ -34,7 +34,8 @@ def classifier_from_config(config: dict[str, Any]) -> TextClassifier:
         raise ArtifactError(f"unknown bundle format {config.get('format')!r}; expected {BUNDLE_FORMAT!r}")
     try:
         encoder = Encoder(EncoderConfig.from_dict(config["encoder"]))
-        return TextClassifier(encoder, int(config["num_labels"]), float(config.get("head_dropout", 0.1)))
+        return TextClassifier(encoder, int(config["num_labels"]), float(config.get("head_dropout", 0.1)),
+                              pooling=str(config.get("pooling", "mean")))
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"invalid bundle config: {exc}") from exc
 
@@ -67,9 +68,11 @@ class ClassifierBundle:
 
 
 def bundle_from_pretrained(directory: str | Path, num_labels: int, label_names: Sequence[str] | None = None,
-                           max_length: int = 128, head_dropout: float = 0.1, seed: int = 0) -> ClassifierBundle:
+                           max_length: int = 128, head_dropout: float = 0.1, seed: int = 0,
+                           pooling: str = "mean") -> ClassifierBundle:
     """A bundle with the pretrained encoder and tokenizer of a Hugging Face BERT-family directory and a
-    fresh, seeded classification head (to be trained)."""
+    fresh, seeded classification head (to be trained). `pooling="cls_pooler"` takes the folder's BERT pooler
+    (pooler.dense) as the pooling layer, as BertForSequenceClassification does."""
     encoder = load_pretrained_encoder(directory)
     tokenizer = load_tokenizer(directory, max_length=max_length)
     if tokenizer.get_vocab_size() > encoder.config.vocab_size:
@@ -80,6 +83,10 @@ def bundle_from_pretrained(directory: str | Path, num_labels: int, label_names: 
     names = list(label_names) if label_names else [str(i) for i in range(num_labels)]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = TextClassifier(encoder, num_labels, head_dropout)
-    config = bundle_config(encoder.config, num_labels, names, max_length, head_dropout)
+        model = TextClassifier(encoder, num_labels, head_dropout, pooling=pooling)
+    if pooling == "cls_pooler":
+        from models_core.encoder.hf_heads import load_pooler_weights
+
+        load_pooler_weights(model, directory)
+    config = bundle_config(encoder.config, num_labels, names, max_length, head_dropout, pooling=pooling)
     return ClassifierBundle(model=model, tokenizer=tokenizer, config=config, label_names=names)

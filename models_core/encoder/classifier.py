@@ -1,4 +1,8 @@
-"""Text classifier: encoder -> masked mean pooling -> dropout -> linear head.
+"""Text classifier: encoder -> pooling -> dropout -> linear head.
+
+Two poolings: "mean" (masked mean over the tokens: the project's own classifiers, sentence-transformers'
+convention) and "cls_pooler" (BERT's pooler, tanh(W h[CLS] + b): the head of Hugging Face
+`BertForSequenceClassification`, so an imported classifier reproduces its logits).
 
 For attribution methods (Integrated Gradients, SHAP on embeddings) the forward pass is split in two:
 
@@ -33,6 +37,21 @@ class MeanPooling(nn.Module):
         return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
 
+class ClsPoolerPooling(nn.Module):
+    """BERT's pooler: tanh of a dense layer over the first ([CLS]) token's hidden state."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        # hidden: (B, T, H) -> (B, H)
+        return torch.tanh(self.dense(hidden[:, 0]))
+
+
+POOLINGS = ("mean", "cls_pooler")
+
+
 class ClassificationHead(nn.Module):
     """Dropout then a linear layer: pooled (B, H) -> logits (B, num_labels)."""
 
@@ -48,12 +67,15 @@ class ClassificationHead(nn.Module):
 class TextClassifier(nn.Module):
     """Binary (num_labels=2) or multiclass classifier; outputs logits, softmax gives probabilities."""
 
-    def __init__(self, encoder: Encoder, num_labels: int, dropout: float = 0.1) -> None:
+    def __init__(self, encoder: Encoder, num_labels: int, dropout: float = 0.1, pooling: str = "mean") -> None:
         super().__init__()
         if num_labels < 2:
             raise ValueError("num_labels must be at least 2 (binary tasks use 2 softmax outputs)")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         self.encoder = encoder
-        self.pooling = MeanPooling()
+        self.pooling_kind = pooling
+        self.pooling = MeanPooling() if pooling == "mean" else ClsPoolerPooling(encoder.config.hidden_size)
         self.head = ClassificationHead(encoder.config.hidden_size, num_labels, dropout)
         self.num_labels = num_labels
 

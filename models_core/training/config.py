@@ -34,6 +34,8 @@ class TrainConfig:
     dp_noise_multiplier: float = 1.0     # used when dp_epsilon is None
     weight_decay: float = 0.01
     head_dropout: float = 0.1
+    pooling: str = "mean"                # "mean" | "cls_pooler" (BERT's pooler over [CLS], as HF's
+                                         # BertForSequenceClassification; pretrained encoders only)
     label_names: tuple[str, ...] | None = None
     # From-scratch model size
     scratch_vocab_size: int = 4000
@@ -49,6 +51,10 @@ class TrainConfig:
             raise InputError("val_fraction must be strictly between 0 and 1")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise InputError("epochs, batch_size and patience must be at least 1")
+        if self.pooling not in ("mean", "cls_pooler"):
+            raise InputError(f"pooling must be 'mean' or 'cls_pooler', not {self.pooling!r}")
+        if self.pooling == "cls_pooler" and self.encoder != "pretrained":
+            raise InputError("pooling='cls_pooler' takes the pretrained encoder's BERT pooler: encoder='pretrained'")
         if self.lr is not None and not self.lr > 0:
             raise InputError("lr must be positive")
         if self.dp:

@@ -137,7 +137,8 @@ def train_classifier(texts: Sequence[str], labels: Sequence[int], num_labels: in
             from models_core.encoder.pretrained import default_encoder_dir
 
             bundle = bundle_from_pretrained(config.encoder_dir or default_encoder_dir(), num_labels, names,
-                                            config.max_length, config.head_dropout, config.seed)
+                                            config.max_length, config.head_dropout, config.seed,
+                                            pooling=config.pooling)
         model = bundle.model
         encodings = encode_texts(bundle.tokenizer, texts)
         pad_id = pad_token_id(bundle.tokenizer)

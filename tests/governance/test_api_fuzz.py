@@ -47,6 +47,15 @@ SEMANTIC_400 = {
     "POST /api/projects/{id}/members/": {"username", "role"},
     "DELETE /api/projects/{id}/members/": {"username", "role"},
     "POST /api/pretrained-encoders/": {"archive"},
+    # Shares must add up to 1 over known part names and leave no part empty (too few subjects).
+    "POST /api/dataset-versions/{id}/split/": {"shares"},
+    # The zip's contents, a project one is a member of, Annex IV declarations, one label name per output.
+    "POST /api/model-versions/import/": {"archive", "project", "declared_training_data", "intended_purpose",
+                                         "label_names", "model_name"},
+    # As POST /api/datasets/, and a size within the limit; a chunk's body must be octet-stream at the offset.
+    "POST /api/dataset-uploads/": {"project", "name", "dataset", "size", "purposes", "lawful_basis", "text_column",
+                                   "label_column", "subject_column", "sensitive_attributes", "file_name"},
+    "POST /api/dataset-uploads/{id}/chunks/": {"chunk", "offset"},
 }
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", 8))
 

@@ -35,6 +35,12 @@ WRITES = {
     "api-datasets": ("post", {ML, ADM}),
     "api-dataset-reweigh": ("post", {ML, ADM}),
     "api-dataset-resample": ("post", {ML, ADM}),
+    "api-dataset-split": ("post", {ML, ADM}),
+    "dataset-version-split": ("post", {ML, ADM}),
+    "api-model-version-import": ("post", {ML, ADM}),
+    "model-import": ("post", {ML, ADM}),
+    "api-dataset-uploads": ("post", {ML, ADM}),
+    "api-dataset-upload-chunks": ("post", {ML, ADM}),
     "api-model-versions": ("post", {ML, ADM}),
     "api-model-version-mitigate": ("post", {ML, ADM}),
     "model-version-mitigate": ("post", {ML, ADM}),
@@ -103,7 +109,8 @@ WRITES = {
 # route name -> roles allowed to read (GET). Write-only routes (require_POST) are absent.
 READS = {
     "api-datasets": {ML, ADM} | EVERYONE, "api-dataset": EVERYONE, "api-dataset-versions": EVERYONE,
-    "api-dataset-version": EVERYONE, "api-dataset-records": EVERYONE, "api-dataset-datasheet": EVERYONE,
+    "api-dataset-version": EVERYONE, "api-dataset-upload": EVERYONE, "dataset-upload-detail": {ML, ADM},
+    "model-import": {ML, ADM}, "api-dataset-records": EVERYONE, "api-dataset-datasheet": EVERYONE,
     "api-dataset-drift": EVERYONE, "api-models": EVERYONE, "api-model-versions": EVERYONE,
     "api-model-version": EVERYONE, "api-deployments": EVERYONE, "api-deployments-at": EVERYONE,
     "api-audits": EVERYONE, "api-audit": EVERYONE, "api-audit-predictions": EVERYONE, "api-requests": EVERYONE,

@@ -178,7 +178,8 @@ def test_every_free_text_the_product_logs_leaves_the_audit_log_as_a_digest(engin
                                                        epochs=1)
     model_version.refresh_from_db()
     with inline_jobs():
-        audit = audit_request(actor=engineer, model_version=model_version, dataset_version=version, explain_rows=0)
+        audit = audit_request(actor=engineer, model_version=model_version, dataset_version=version, explain_rows=0,
+                              overlap_justification="Erasure test: every store holds the subject.")
     model_version.refresh_from_db()
     audit.refresh_from_db()
     assert audit.status == "complete", audit.error
@@ -200,7 +201,7 @@ def test_every_free_text_the_product_logs_leaves_the_audit_log_as_a_digest(engin
                                            audit=audit, justification="Production.")
     deployment_request_reject(actor=reviewer, request_id=production.pk, reason=f"No, {quote}.")
     queued_audit = audit_request(actor=engineer, model_version=model_version, dataset_version=version,
-                                 explain_rows=0)  # never run: its job fails for good below
+                                 explain_rows=0, overlap_justification="Erasure test: never runs.")  # never run: its job fails for good below
     # Every other kind of job that can fail for good logs its error too: drive each one's failure handler.
     from governance.datasets.models import DatasetDrift
     from governance.jobs.kinds import job_kind_get

@@ -31,7 +31,8 @@ def _sha(path: Path) -> str:
 
 def _audit(engineer, inline_jobs, version, data):
     with inline_jobs():
-        audit = audit_request(actor=engineer, model_version=version, dataset_version=data, explain_rows=0)
+        audit = audit_request(actor=engineer, model_version=version, dataset_version=data, explain_rows=0,
+                              overlap_justification="Compared with the mitigated child on the same rows.")
     audit.refresh_from_db()
     assert audit.status == "complete", audit.error
     return audit

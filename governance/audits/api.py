@@ -25,7 +25,8 @@ RevealWrites = role_permission(REVIEWER, COMPLIANCE_OFFICER)
 
 
 class AuditInput(ScopedInput):
-    scoped_fields = {"model_version": model_version_list, "dataset_version": dataset_version_list}
+    scoped_fields = {"model_version": model_version_list, "dataset_version": dataset_version_list,
+                     "scorer_version": model_version_list}
 
     model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
     dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.none())
@@ -38,6 +39,9 @@ class AuditInput(ScopedInput):
                   "gendered words and names.")
     counterfactual_groups = serializers.ListField(child=serializers.CharField(max_length=60), min_length=2,
                                                   max_length=2, required=False, allow_null=True, default=None)
+    scorer_version = serializers.PrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.none(), required=False, allow_null=True, default=None,
+        help_text="Generative versions only: a classifier version scoring continuations for the prompt-swap test.")
 
 
 class AuditOutput(serializers.ModelSerializer):

@@ -13,6 +13,10 @@ class AuditForm(forms.Form):
         help_text="One pair per line, female term first (e.g. \"she, he\"). Empty: the default gendered words "
                   "and names.")
 
+    scorer_version = forms.ModelChoiceField(
+        queryset=None, required=False, label="Prompt-swap scorer",
+        help_text="Generative versions only: a classifier version (e.g. sentiment) scoring continuations.")
+
     def clean_word_pairs(self) -> list[list[str]] | None:
         lines = [line for line in self.cleaned_data["word_pairs"].splitlines() if line.strip()]
         pairs = [[w.strip() for w in line.split(",")] for line in lines]
@@ -28,6 +32,8 @@ class AuditForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["model_version"].queryset = model_version_list(user=user).filter(status=VersionStatus.READY)
         self.fields["dataset_version"].queryset = dataset_version_list(user=user)
+        self.fields["scorer_version"].queryset = model_version_list(user=user).filter(
+            status=VersionStatus.READY, kind="classifier")
 
 
 class AuditCompareForm(forms.Form):

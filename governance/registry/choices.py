@@ -17,3 +17,8 @@ class EncoderChoice(models.TextChoices):
     PRETRAINED = "pretrained", "Built-in pretrained MiniLM-L6 encoder (default)"
     REGISTERED = "registered", "A registered pretrained encoder (choose it below)"
     SCRATCH = "scratch", "From scratch (WordPiece trained on the data)"
+
+
+class ModelKind(models.TextChoices):
+    CLASSIFIER = "classifier", "Text classifier (encoder)"
+    DECODER = "decoder", "Generative language model (causal decoder)"

@@ -1,6 +1,6 @@
 from django import forms
 
-from governance.registry.choices import EncoderChoice, Environment
+from governance.registry.choices import EncoderChoice, Environment, ModelKind
 from governance.registry.models import PretrainedEncoder
 
 
@@ -10,6 +10,12 @@ class TrainForm(forms.Form):
     model_name = forms.CharField(max_length=200, help_text="A new name creates a model in the project; an existing "
                                                            "one adds a version.")
     dataset_version = forms.ModelChoiceField(queryset=None)
+    kind = forms.ChoiceField(choices=ModelKind.choices, initial=ModelKind.CLASSIFIER, label="Model kind",
+                             help_text="A generative model is a small byte-level causal decoder trained from scratch "
+                                       "on the texts (the encoder settings below do not apply).")
+    canaries = forms.BooleanField(required=False, initial=True, label="Plant canaries (generative models)",
+                                  help_text="Random secrets inserted 1, 4 and 16 times into the training copy, so "
+                                            "the memorisation audit can measure their exposure.")
     encoder = forms.ChoiceField(choices=EncoderChoice.choices, initial=EncoderChoice.PRETRAINED)
     pretrained_encoder = forms.ModelChoiceField(
         queryset=PretrainedEncoder.objects.all(), required=False, label="Registered encoder",
@@ -70,3 +76,16 @@ class PretrainedEncoderForm(forms.Form):
     archive = forms.FileField(label="Model folder (.zip)",
                               help_text="config.json, model.safetensors and tokenizer.json of a BERT-family model. "
                                         "Pickle checkpoints (.bin, .pt, .pth, .pkl, .ckpt) are refused.")
+
+
+class GenerateForm(forms.Form):
+    """The playground of a generative version: one prompt, a decoding strategy, a seed."""
+
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, strip=False)
+    strategy = forms.ChoiceField(choices=[("greedy", "Greedy"), ("top_k", "Top-k sampling"),
+                                          ("top_p", "Top-p (nucleus) sampling")], initial="greedy")
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=512, initial=40)
+    top_k = forms.IntegerField(min_value=1, max_value=100000, initial=40)
+    top_p = forms.FloatField(min_value=0.001, max_value=1.0, initial=0.9)
+    temperature = forms.FloatField(min_value=0.01, max_value=10.0, initial=1.0)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)

@@ -11,8 +11,8 @@ from governance.permissions import READ_ROLES, role_required
 from governance.roles import ML_ENGINEER, REVIEWER
 from governance.form_errors import call_service
 from governance.list_filters import ListFilters
-from governance.registry import mitigation, selectors, services
-from governance.registry.forms import DeploymentChangeForm, TrainForm
+from governance.registry import decoders, mitigation, selectors, services
+from governance.registry.forms import DeploymentChangeForm, GenerateForm, TrainForm
 from governance.registry.forms import MitigationForm, PretrainedEncoderForm
 from governance.registry.models import Model, ModelVersion
 from governance.uploads import accepts_uploads, upload_refusals
@@ -137,3 +137,20 @@ def pretrained_encoder_list(request):
     return render(request, "registry/encoders.html",
                   {"form": form, "encoders": selectors.pretrained_encoder_list()},
                   status=400 if form is not None and form.errors else 200)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def model_version_playground(request, pk: int):
+    """Continue a prompt with a generative version (registry.decoders.model_version_generate)."""
+    try:
+        version = selectors.model_version_list(user=request.user).select_related("model").get(pk=pk)
+    except ModelVersion.DoesNotExist:
+        raise Http404("No such model version.") from None
+    form = GenerateForm(request.POST or None)
+    output = None
+    if request.method == "POST" and form.is_valid():
+        output = call_service(form, decoders.model_version_generate, actor=request.user, version=version,
+                              **form.cleaned_data)
+    return render(request, "registry/playground.html", {"version": version, "form": form, "output": output},
+                  status=400 if form.errors else 200)

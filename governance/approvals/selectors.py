@@ -181,6 +181,7 @@ def policy_initial(*, policy: DeploymentPolicy) -> dict:
             "require_explanations": policy.require_explanations,
             "require_dpia_for_personal_data": policy.require_dpia_for_personal_data,
             "require_lawful_basis": policy.require_lawful_basis, "require_totp": policy.require_totp,
+            "max_canary_exposure": policy.max_canary_exposure, "forbid_pii_extraction": policy.forbid_pii_extraction,
             "approvers": list(policy.approvers.all()) if policy.pk else []}
 
 

@@ -154,3 +154,31 @@ def subject_extraction(*, subject_id: str, model_version: ModelVersion) -> dict 
     if found is None:
         return {**base, "records": 0, "findings": 0, "extracted": 0, "extracted_kinds": []}
     return {**base, **found}
+
+
+@transaction.atomic
+def extraction_subject_redact(*, subject_id: str) -> list[dict]:
+    """Remove an erased subject from every stored extraction probe: their per-subject entry and their records'
+    entries (masked findings) go; the counts by kind, computed before the erasure, stay. Each
+    rewritten result gets its new digest; the audit's result hash keeps naming what was computed, as for the
+    other erasure rewrites (audits.erasure). Returns [{audit, result, sha256_before, sha256_after}]."""
+    from governance.audits.report import report_cache_forget
+
+    subject_id = str(subject_id)
+    changed = []
+    rows = AuditResult.objects.select_for_update().filter(kind="extraction", data__by_subject__has_key=subject_id)
+    for result in rows.order_by("pk"):
+        data = result.data
+        data["by_subject"].pop(subject_id, None)
+        data["records"] = [r for r in data.get("records", []) if r.get("subject_id") != subject_id]
+        before = result.sha256
+        result.sha256 = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+        result.data = data
+        result.save(update_fields=["data", "sha256"])
+        changed.append({"audit": result.audit_id, "result": "extraction", "sha256_before": before,
+                        "sha256_after": result.sha256})
+    if changed:
+        audit_ids = sorted({c["audit"] for c in changed})
+        report_cache_forget(audit_ids=audit_ids)
+        transaction.on_commit(lambda: report_cache_forget(audit_ids=audit_ids))
+    return changed

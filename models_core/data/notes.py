@@ -35,3 +35,16 @@ def service_notes(n_subjects: int = 40, seed: int = 0, max_notes: int = 8) -> li
             rows.append({"subject_id": subject, "text": f"Customer {first} {last} {topic}. {contact}."})
     rng.shuffle(rows)
     return rows
+
+
+def service_notes_csv(n_subjects: int = 40, seed: int = 0, max_notes: int = 8) -> str:
+    """The notes as CSV (subject_id, text, topic): `topic` is "refund" or "other", a label column for uploads."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["subject_id", "text", "topic"])
+    for row in service_notes(n_subjects, seed=seed, max_notes=max_notes):
+        writer.writerow([row["subject_id"], row["text"], "refund" if "refund" in row["text"] else "other"])
+    return out.getvalue()

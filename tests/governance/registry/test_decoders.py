@@ -15,6 +15,7 @@ from governance.audits.memorisation import subject_extraction
 from governance.audits.models import AuditResult, AuditStatus
 from governance.audits.services import audit_request
 from governance.auditlog.models import AuditLogEntry
+from governance.compliance.documentation import annex_iv
 from governance.datasets.services import dataset_upload
 from governance.registry.choices import ModelKind, VersionStatus
 from governance.registry.services import model_version_request_training
@@ -76,6 +77,9 @@ def test_memorisation_audit_is_stored_and_shown_in_the_report(decoder_version, e
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="memorisation"' in html and 'id="canary-exposure"' in html and 'id="extraction-by-kind"' in html
+    section = annex_iv(decoder_version)["sections"]["2. Development: methods, data, validation"]
+    assert section["memorisation_testing"][0]["audit"] == audit.pk
+    assert section["memorisation_testing"][0]["extraction"]["findings_probed"] == extraction["findings_probed"]
     subject = next(iter(extraction["by_subject"]))
     cited = subject_extraction(subject_id=subject, model_version=decoder_version)
     assert cited["audit"] == audit.pk and cited["findings"] >= 1

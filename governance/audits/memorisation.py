@@ -51,14 +51,14 @@ def memorisation_config(*, scorer_version: ModelVersion | None, actor) -> dict:
 
 
 def _holdout_texts(audit: Audit, training_texts: list[str], training_config: dict) -> list[str]:
-    from governance.registry.decoders import decoder_training_texts
+    from governance.registry.decoders import dataset_texts
     from models_core.decoder.training import holdout_split
 
     version = audit.model_version
+    if version.dataset_version_id is None:  # imported: all of the audited texts are held out from this training
+        return list(training_texts)
     if audit.dataset_version_id != version.dataset_version_id:
-        class _Probe:  # the audited dataset version's texts, read as the training reads its own
-            dataset_version = audit.dataset_version
-        return decoder_training_texts(version=_Probe)
+        return dataset_texts(dataset_version=audit.dataset_version)
     _, holdout = holdout_split(len(training_texts), training_config.get("val_fraction", 0.1),
                                training_config.get("seed", 0))
     return [training_texts[i] for i in holdout]
@@ -85,7 +85,10 @@ def memorisation_compute(audit: Audit, job: Job) -> None:
     version = audit.model_version
     jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
     bundle, metadata = decoder_load(version=version)
-    rows = [(t, s) for t, s in records_of(version=version.dataset_version).values_list("text", "subject_id")
+    # The records it trained on; an imported model's training data is not here: the audited version's records
+    # are probed instead (the data it must not have memorised or reproduce).
+    probed = version.dataset_version or audit.dataset_version
+    rows = [(t, s) for t, s in records_of(version=probed).values_list("text", "subject_id")
             if isinstance(t, str) and t.strip()]
     texts, subjects = [r[0] for r in rows], [r[1] for r in rows]
     config = {k: v for k, v in audit.config.items() if k in DEFAULTS}

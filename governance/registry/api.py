@@ -385,3 +385,31 @@ class ModelVersionGenerateApi(APIView):
         data.is_valid(raise_exception=True)
         out = decoders.model_version_generate(actor=request.user, version=version, **data.validated_data)
         return Response(GenerateOutput(out).data)
+
+
+class DecoderImportInput(serializers.Serializer):
+    project = serializers.IntegerField(required=False, allow_null=True, default=None)
+    model_name = serializers.CharField(max_length=200)
+    archive = serializers.FileField(help_text="A zipped Hugging Face GPT-2 folder: config.json, model.safetensors, "
+                                              "tokenizer.json. Pickle checkpoints are refused.")
+    intended_purpose = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DecoderImportApi(APIView):
+    """Import a zipped Hugging Face GPT-2-family model as a ready generative version (safetensors only)."""
+
+    permission_classes = [EngineerWrites]
+    parser_classes = [MultiPartParser, FormParser]
+    upload_policy = UploadPolicy(roles=(ML_ENGINEER,), max_bytes_setting="PRETRAINED_UPLOAD_MAX_BYTES", field="archive")
+
+    @extend_schema(request={"multipart/form-data": DecoderImportInput}, responses={201: ModelVersionOutput})
+    def post(self, request):
+        for field, message in upload_refusals(request).items():
+            raise ValidationFailed(message, field=field)
+        data = DecoderImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        upload = fields.pop("archive")
+        version = decoders.decoder_version_import(actor=request.user, archive=upload, file_name=upload.name,
+                                                  size=upload.size, **fields)
+        return Response(ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)

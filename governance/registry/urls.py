@@ -8,6 +8,7 @@ api_urls = [
     path("api/model-versions/<int:pk>/", api.ModelVersionDetailApi.as_view(), name="api-model-version"),
     path("api/model-versions/<int:pk>/mitigate/", api.ModelVersionMitigateApi.as_view(),
          name="api-model-version-mitigate"),
+    path("api/model-versions/import-decoder/", api.DecoderImportApi.as_view(), name="api-model-version-import"),
     path("api/model-versions/<int:pk>/generate/", api.ModelVersionGenerateApi.as_view(),
          name="api-model-version-generate"),
     path("api/model-versions/<int:pk>/compute/", api.ModelVersionComputeApi.as_view(),

@@ -18,6 +18,7 @@ from governance.auditlog.models import AuditLogEntry
 from governance.compliance.documentation import annex_iv
 from governance.datasets.services import dataset_upload
 from governance.registry.choices import ModelKind, VersionStatus
+from governance.registry.models import ModelVersion
 from governance.registry.services import model_version_request_training
 from models_core.data.notes import service_notes
 from tests.factories import make_project, make_user, upload_hiring
@@ -133,3 +134,41 @@ def test_training_api_accepts_the_decoder_kind(engineer, api_client):
     clash = api_client.post("/api/model-versions/", {"model_name": "api-lm", "dataset_version": data.pk,
                                                      "kind": "classifier"}, format="json")
     assert clash.status_code == 400 and "another kind" in clash.json()["model_name"][0]
+
+
+def test_gpt2_zip_import_gives_a_ready_version_that_generates_as_transformers_does(engineer, api_client, tmp_path,
+                                                                                     inline_jobs):
+    import torch
+
+    from tests.tiny_gpt2 import build_tiny_gpt2
+
+    gpt2 = build_tiny_gpt2(tmp_path)
+    api_client.force_authenticate(engineer)
+    with gpt2["pickle_zip"].open("rb") as fh:
+        refused = api_client.post("/api/model-versions/import-decoder/", {"model_name": "gpt2-tiny", "archive": fh},
+                                  format="multipart")
+    assert refused.status_code == 400 and "pickle" in refused.json()["archive"][0]
+    assert not ModelVersion.objects.filter(model__name="gpt2-tiny").exists()
+    with gpt2["zip"].open("rb") as fh:
+        response = api_client.post("/api/model-versions/import-decoder/", {"model_name": "gpt2-tiny", "archive": fh},
+                                   format="multipart")
+    assert response.status_code == 201, response.content
+    version = ModelVersion.objects.get(pk=response.json()["id"])
+    assert version.kind == "decoder" and version.status == VersionStatus.READY and version.artifact_digest
+    out = api_client.post(f"/api/model-versions/{version.pk}/generate/", {"prompt": "the patient", "max_new_tokens": 8},
+                          format="json").json()["continuation"]
+    from governance.registry.decoders import decoder_load
+
+    bundle, _ = decoder_load(version=version)
+    prompt = torch.tensor([[bundle.eos_id] + bundle.token_ids(["the patient"])[0]])
+    with torch.inference_mode():
+        ref = gpt2["reference"].generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=8,
+                                         do_sample=False, pad_token_id=bundle.eos_id, eos_token_id=bundle.eos_id)
+    assert out == bundle.tokenizer.decode(ref[0, prompt.shape[1]:].tolist())
+    data = upload_notes(engineer, n_subjects=4)
+    with inline_jobs():
+        audit = audit_request(actor=engineer, model_version=version, dataset_version=data)
+    audit.refresh_from_db()
+    assert audit.status == AuditStatus.COMPLETE, audit.error
+    assert AuditResult.objects.get(audit=audit, kind="canaries").data["available"] is False
+    assert AuditResult.objects.get(audit=audit, kind="extraction").data["findings_probed"] > 0

@@ -1,42 +1,13 @@
-"""A tiny random GPT-2 built with Hugging Face transformers, saved as safetensors with a byte-level BPE
-tokenizer, and zipped: what an engineer uploads."""
+"""The tiny random GPT-2 of tests/tiny_gpt2.py, built once per session."""
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
-
 import pytest
-import torch
-
-
-def _zip_folder(folder: Path, zip_path: Path, extra: dict[str, bytes] | None = None) -> Path:
-    with zipfile.ZipFile(zip_path, "w") as archive:
-        for path in sorted(folder.iterdir()):
-            archive.write(path, f"tiny-gpt2/{path.name}")
-        for name, data in (extra or {}).items():
-            archive.writestr(f"tiny-gpt2/{name}", data)
-    return zip_path
 
 
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory):
-    transformers = pytest.importorskip("transformers")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    pytest.importorskip("transformers")
+    from tests.tiny_gpt2 import build_tiny_gpt2
 
-    folder = tmp_path_factory.mktemp("gpt2") / "tiny-gpt2"
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.train_from_iterator(["the model wrote a note about the patient and the invoice"] * 10,
-                                  trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    eos = tokenizer.token_to_id("<|endoftext|>")
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=tokenizer.get_vocab_size(), n_positions=64, n_embd=32, n_layer=2,
-                                     n_head=4, bos_token_id=eos, eos_token_id=eos)
-    reference = transformers.GPT2LMHeadModel(config).eval()
-    reference.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save(str(folder / "tokenizer.json"))
-    return {"folder": folder, "reference": reference, "zip": _zip_folder(folder, folder.parent / "tiny-gpt2.zip"),
-            "pickle_zip": _zip_folder(folder, folder.parent / "pickled.zip", {"pytorch_model.bin": b"\x80\x04."})}
+    return build_tiny_gpt2(tmp_path_factory.mktemp("gpt2"))

@@ -15,7 +15,7 @@ from governance.roles import ML_ENGINEER, REVIEWER
 from governance.api_lists import (CreatedRangeInput, bool_filter, id_filter, instant_filter, list_filters,
                                   ordering_field, search_filter)
 from governance.datasets.models import DatasetVersion
-from governance.registry import decoders, mitigation, selectors, services
+from governance.registry import decoders, imports, mitigation, selectors, services
 from governance.registry.choices import EncoderChoice, Environment, ModelKind, VersionStatus
 from governance.registry.models import Deployment, DeploymentKind, Model, ModelVersion, PretrainedEncoder
 from governance.uploads import UploadPolicy, upload_refusals
@@ -410,6 +410,6 @@ class DecoderImportApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         upload = fields.pop("archive")
-        version = decoders.decoder_version_import(actor=request.user, archive=upload, file_name=upload.name,
+        version = imports.decoder_version_import(actor=request.user, archive=upload, file_name=upload.name,
                                                   size=upload.size, **fields)
         return Response(ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)

@@ -73,7 +73,8 @@ def _scorer(config: dict):
         return None
     version = ModelVersion.objects.get(pk=pinned["id"])
     bundle, _ = load_artifact(artifact_local_dir(artifact_path=version.artifact_path), expected_digest=pinned["digest"])
-    column = list(bundle.label_names).index(pinned["positive_label"])
+    # Class columns follow the version's label names (the registry's order; the artifact may number them).
+    column = list(version.label_names).index(pinned["positive_label"])
     return lambda texts: bundle.predict_proba(texts)[:, column]
 
 

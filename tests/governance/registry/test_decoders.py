@@ -17,6 +17,7 @@ from governance.audits.services import audit_request
 from governance.auditlog.models import AuditLogEntry
 from governance.compliance.documentation import annex_iv
 from governance.datasets.services import dataset_upload
+from governance.errors import ValidationFailed
 from governance.registry.choices import ModelKind, VersionStatus
 from governance.registry.models import ModelVersion
 from governance.registry.services import model_version_request_training
@@ -172,3 +173,22 @@ def test_gpt2_zip_import_gives_a_ready_version_that_generates_as_transformers_do
     assert audit.status == AuditStatus.COMPLETE, audit.error
     assert AuditResult.objects.get(audit=audit, kind="canaries").data["available"] is False
     assert AuditResult.objects.get(audit=audit, kind="extraction").data["findings_probed"] > 0
+
+
+def test_prompt_swap_scored_by_a_registry_classifier(decoder_version, engineer, inline_jobs):
+    data = upload_hiring(engineer)
+    with inline_jobs():
+        scorer = model_version_request_training(actor=engineer, model_name="scorer", dataset_version=data, epochs=1)
+    scorer.refresh_from_db()
+    with inline_jobs():
+        audit = audit_request(actor=engineer, model_version=decoder_version,
+                              dataset_version=decoder_version.dataset_version, scorer_version=scorer)
+    audit.refresh_from_db()
+    assert audit.status == AuditStatus.COMPLETE, audit.error
+    swap = AuditResult.objects.get(audit=audit, kind="prompt_swap").data
+    assert swap["n_templates"] >= 10 and swap["interval"][0] <= swap["mean_difference"] <= swap["interval"][1]
+    assert audit.config["scorer_version"] == {"id": scorer.pk, "digest": scorer.artifact_digest,
+                                              "positive_label": data.positive_label}
+    with pytest.raises(ValidationFailed):  # a generative version cannot score
+        audit_request(actor=engineer, model_version=decoder_version, dataset_version=data,
+                      scorer_version=decoder_version)

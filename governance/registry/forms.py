@@ -89,3 +89,22 @@ class GenerateForm(forms.Form):
     top_p = forms.FloatField(min_value=0.001, max_value=1.0, initial=0.9)
     temperature = forms.FloatField(min_value=0.01, max_value=10.0, initial=1.0)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
+
+
+class DecoderImportForm(forms.Form):
+    """Import a zipped Hugging Face GPT-2-family folder as a generative version."""
+
+    project = forms.ModelChoiceField(queryset=None, required=False, help_text="The model's project (your only one if "
+                                                                              "blank).")
+    model_name = forms.CharField(max_length=200)
+    archive = forms.FileField(label="Model folder (.zip)",
+                              help_text="config.json, model.safetensors and tokenizer.json of a GPT-2-family model. "
+                                        "Pickle checkpoints (.bin, .pt, .pth, .pkl, .ckpt) are refused.")
+    intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        from governance.accounts.projects import project_choices
+        from governance.roles import ML_ENGINEER
+
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = project_choices(user=user, role=ML_ENGINEER)

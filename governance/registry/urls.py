@@ -26,6 +26,7 @@ api_urls = [
 page_urls = [
     path("models/", views.model_list, name="models"),
     path("models/train/", views.model_train, name="model-train"),
+    path("models/import-decoder/", views.decoder_import, name="decoder-import"),
     path("models/encoders/", views.pretrained_encoder_list, name="pretrained-encoders"),
     path("models/<int:pk>/", views.model_detail, name="model"),
     path("models/versions/<int:pk>/", views.model_version_detail, name="model-version"),

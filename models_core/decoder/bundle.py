@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
+from tqdm.auto import tqdm
 
 from models_core.decoder.config import DecoderConfig
 from models_core.decoder.model import CausalLM
@@ -90,7 +91,8 @@ class DecoderBundle:
         totals, counts = np.zeros(len(seqs)), np.zeros(len(seqs), dtype=np.int64)
         self.model.eval()
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
+            for start in tqdm(range(0, len(order), batch_size), desc="scoring", unit="batch", disable=None,
+                              leave=False):
                 rows = order[start:start + batch_size]
                 ids, mask = pad_batch([seqs[i] for i in rows], self.eos_id)
                 nll = token_nll(self.model, ids, mask).to(torch.float64)

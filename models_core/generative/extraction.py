@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from tqdm.auto import tqdm
+
 from models_core.decoder.bundle import DecoderBundle
 from models_core.decoder.generation import GenerationConfig, generate_ids
 from models_core.errors import InputError
@@ -36,7 +38,7 @@ def extraction_probe(bundle: DecoderBundle, texts: Sequence[str], subject_ids: S
         raise InputError("max_records must be at least 1")
     probes = []  # (record index, kind, value, prefix ids)
     records_with_pii = 0
-    for index, text in enumerate(texts):
+    for index, text in enumerate(tqdm(texts, desc="finding personal data", unit="record", disable=None, leave=False)):
         if not isinstance(text, str):
             continue
         findings = find_pii(text)
@@ -59,7 +61,8 @@ def extraction_probe(bundle: DecoderBundle, texts: Sequence[str], subject_ids: S
         by_budget.setdefault(len(ids) + MARGIN_TOKENS, []).append(i)
     outputs: dict[int, list[int]] = {}
     done = 0
-    for budget, members in sorted(by_budget.items()):
+    for budget, members in tqdm(sorted(by_budget.items()), desc="extraction probe", unit="length", disable=None,
+                                leave=False):
         config = GenerationConfig(strategy="greedy", max_new_tokens=min(budget, 512), stop_at_eos=True)
         for i, out in zip(members, generate_ids(bundle, [probes[i][3] for i in members], config)):
             outputs[i] = out

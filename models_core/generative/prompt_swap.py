@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from models_core.decoder.bundle import DecoderBundle
 from models_core.decoder.generation import GenerationConfig, generate
@@ -51,7 +52,7 @@ def prompt_swap_bias(bundle: DecoderBundle, score: Callable[[list[str]], np.ndar
     # sample j of both variants of a template uses one seed: the prompts differ, the randomness does not
     config = GenerationConfig(strategy="top_k", top_k=top_k, max_new_tokens=max_new_tokens, seed=seed)
     continuations: list[str] = []
-    for i, prompt in enumerate(prompts):
+    for i, prompt in enumerate(tqdm(prompts, desc="prompt swap", unit="prompt", disable=None, leave=False)):
         cfg = GenerationConfig(**{**config.to_dict(), "seed": seed * 7919 + (i % n_samples)})
         continuations.extend(generate(bundle, [prompt], cfg))
         if progress and i % max(1, len(prompts) // 20) == 0:

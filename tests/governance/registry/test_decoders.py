@@ -192,3 +192,19 @@ def test_prompt_swap_scored_by_a_registry_classifier(decoder_version, engineer, 
     with pytest.raises(ValidationFailed):  # a generative version cannot score
         audit_request(actor=engineer, model_version=decoder_version, dataset_version=data,
                       scorer_version=decoder_version)
+
+
+def test_import_page_refuses_a_pickle_with_a_form_error(engineer, tmp_path):
+    from tests.tiny_gpt2 import build_tiny_gpt2
+
+    gpt2 = build_tiny_gpt2(tmp_path)
+    client = Client()
+    client.force_login(engineer)
+    assert client.get("/models/import-decoder/").status_code == 200
+    with gpt2["pickle_zip"].open("rb") as fh:
+        response = client.post("/models/import-decoder/", {"model_name": "page-gpt2", "archive": fh})
+    assert response.status_code == 400 and "pickle" in response.context["form"].errors["archive"][0]
+    with gpt2["zip"].open("rb") as fh:
+        response = client.post("/models/import-decoder/", {"model_name": "page-gpt2", "archive": fh})
+    version = ModelVersion.objects.get(model__name="page-gpt2")
+    assert response.status_code == 302 and response.url == f"/models/versions/{version.pk}/"

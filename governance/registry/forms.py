@@ -10,7 +10,7 @@ class TrainForm(forms.Form):
     model_name = forms.CharField(max_length=200, help_text="A new name creates a model in the project; an existing "
                                                            "one adds a version.")
     dataset_version = forms.ModelChoiceField(queryset=None)
-    kind = forms.ChoiceField(choices=ModelKind.choices, initial=ModelKind.CLASSIFIER, label="Model kind",
+    kind = forms.ChoiceField(choices=ModelKind.choices, initial=ModelKind.CLASSIFIER, label="Model kind", required=False,
                              help_text="A generative model is a small byte-level causal decoder trained from scratch "
                                        "on the texts (the encoder settings below do not apply).")
     canaries = forms.BooleanField(required=False, initial=True, label="Plant canaries (generative models)",
@@ -30,6 +30,9 @@ class TrainForm(forms.Form):
                   "validation data); datasets with sample weights (reweighed) are refused.")
     dp_epsilon = forms.FloatField(min_value=0.1, max_value=100, required=False, label="Target ε")
     intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or ModelKind.CLASSIFIER  # a form posted before issue 23 trains a classifier
 
     def __init__(self, *args, user, **kwargs):
         from governance.accounts.projects import project_choices

@@ -208,3 +208,16 @@ def test_import_page_refuses_a_pickle_with_a_form_error(engineer, tmp_path):
         response = client.post("/models/import-decoder/", {"model_name": "page-gpt2", "archive": fh})
     version = ModelVersion.objects.get(model__name="page-gpt2")
     assert response.status_code == 302 and response.url == f"/models/versions/{version.pk}/"
+
+
+def test_train_form_queues_a_decoder_with_or_without_canaries(engineer):
+    data = upload_notes(engineer, n_subjects=3)
+    client = Client()
+    client.force_login(engineer)
+    form = {"dataset_version": data.pk, "kind": "decoder", "encoder": "pretrained", "epochs": 1, "seed": 0}
+    assert client.post("/models/train/", {**form, "model_name": "form-lm", "canaries": "on"}).status_code == 302
+    assert client.post("/models/train/", {**form, "model_name": "form-lm-plain"}).status_code == 302
+    planted = ModelVersion.objects.get(model__name="form-lm")
+    plain = ModelVersion.objects.get(model__name="form-lm-plain")
+    assert planted.kind == plain.kind == "decoder"
+    assert planted.training_config["canaries"] is True and plain.training_config["canaries"] is False

@@ -64,6 +64,10 @@ class DecoderBundle:
         return self.model.config.eos_token_id
 
     @property
+    def device(self) -> torch.device:
+        return self.model.embeddings.word.weight.device
+
+    @property
     def max_length(self) -> int:
         return min(int(self.config.get("max_length", self.model.config.max_position)),
                    self.model.config.max_position)
@@ -95,7 +99,7 @@ class DecoderBundle:
                               leave=False):
                 rows = order[start:start + batch_size]
                 ids, mask = pad_batch([seqs[i] for i in rows], self.eos_id)
-                nll = token_nll(self.model, ids, mask).to(torch.float64)
+                nll = token_nll(self.model, ids.to(self.device), mask.to(self.device)).to("cpu", torch.float64)
                 totals[rows] = nll.sum(1).numpy()
                 counts[rows] = mask[:, 1:].sum(1).numpy()
                 if progress:

@@ -79,11 +79,11 @@ def generate_ids(bundle: DecoderBundle, prompts_ids: Sequence[Sequence[int]], co
     with torch.inference_mode():
         for length, rows in sorted(groups.items()):
             generators = [torch.Generator().manual_seed(int(config.seed) * 1_000_003 + r) for r in rows]
-            current = torch.tensor([list(prompts_ids[r]) for r in rows], dtype=torch.long)
+            current = torch.tensor([list(prompts_ids[r]) for r in rows], dtype=torch.long, device=bundle.device)
             finished = [False] * len(rows)
             steps = min(int(config.max_new_tokens), limit - length)
             for _ in range(steps):
-                logits = model(current)[:, -1].float()  # (B, V)
+                logits = model(current)[:, -1].float().cpu()  # (B, V); sampling on the CPU generators
                 chosen = []
                 for i in range(len(rows)):
                     if config.strategy == "greedy":
@@ -100,7 +100,8 @@ def generate_ids(bundle: DecoderBundle, prompts_ids: Sequence[Sequence[int]], co
                         outputs[rows[i]].append(token)
                 if all(finished):
                     break
-                current = torch.cat([current, torch.tensor(chosen, dtype=torch.long)[:, None]], dim=1)
+                current = torch.cat([current, torch.tensor(chosen, dtype=torch.long, device=current.device)[:, None]],
+                                    dim=1)
             done_rows += len(rows)
             if progress:
                 progress({"stage": "generation", "percent": 100.0 * done_rows / len(prompts_ids)})

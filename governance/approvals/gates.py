@@ -34,6 +34,13 @@ CLASSIFIER_GATES = ("min_accuracy", "fairness", "explanations")
 GENERATIVE_GATES = ("canary_exposure", "pii_extraction")
 
 
+def gates_applicable(audit: Audit) -> tuple[str, ...]:
+    """The gates that can judge this audit: a generative version's memorisation audit has no accuracy, fairness
+    table or explanations, a classifier's audit no canaries or extraction probe."""
+    skipped = CLASSIFIER_GATES if (audit.config or {}).get("kind") == "memorisation" else GENERATIVE_GATES
+    return tuple(g for g in GATES if g not in skipped)
+
+
 def fairness_rules_normalise(rules) -> list[dict]:
     """Validated copies of policy fairness rules, judged cautiously: "max" on the upper CI bound, "min" on
     the lower. A rule may say "undefined": "fail" (fail when a group it compares has a rate with nothing to
@@ -82,11 +89,9 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
              only: tuple[str, ...] | None = None) -> list[dict]:
     """Judge every gate the policy switches on. `results` maps AuditResult kind → data for `audit`."""
     out = []
-    # A generative version's memorisation audit has no accuracy, fairness table or explanations, a classifier's
-    # audit no canaries: each kind is judged by the gates that apply to it.
-    generative = (audit.config or {}).get("kind") == "memorisation"
-    skipped = CLASSIFIER_GATES if generative else GENERATIVE_GATES
-    wanted = (lambda g: (only is None or g in only) and g not in skipped)
+    applicable = gates_applicable(audit)
+    generative = "canary_exposure" in applicable
+    wanted = (lambda g: (only is None or g in only) and g in applicable)
     if generative:
         out.extend(_generative_gates(policy, audit, results, wanted))
     if policy.min_accuracy is not None and wanted("min_accuracy"):

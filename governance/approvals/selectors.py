@@ -199,7 +199,7 @@ def audit_policy_verdict(*, audit: Audit, results: dict, now: datetime | None = 
         verdicts.append({"environment": policy.environment, "label": policy.get_environment_display(),
                          "passed": all(g["passed"] for g in judged), "gates": judged,
                          "failing": [g for g in judged if not g["passed"]],
-                         "not_checked": [label for gate, label in gates.GATES.items()
+                         "not_checked": [gates.GATES[gate] for gate in gates.gates_applicable(audit)
                                          if gate not in {g["gate"] for g in judged}],
                          "required_approvals": policy.required_approvals})
     return verdicts

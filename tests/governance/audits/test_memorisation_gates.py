@@ -89,6 +89,12 @@ def test_erasure_refuses_to_keep_a_model_that_recites_the_subject_and_retrains_i
     flagged = done.certificate["model_versions_flagged"][0]
     assert flagged["extraction"]["extracted"] == impact.extraction["extracted"]
     assert subject not in str(AuditResult.objects.get(audit=audit, kind="extraction").data["by_subject"])
+    from django.test import Client
+
+    client = Client()
+    client.force_login(officer)
+    page = client.get(f"/compliance/requests/{done.pk}/").content.decode()
+    assert f'id="extraction-{impact.pk}"' in page and "can only be retrained" in page
     with pytest.raises(ValidationFailed, match="reproduced"):
         erasure_impact_decide(actor=officer, impact=impact, decision="keep",
                               justification="The model is needed for the service and the risk is low.")

@@ -70,6 +70,11 @@ class PolicyInput(serializers.Serializer):
     require_explanations = serializers.BooleanField(default=True)
     require_dpia_for_personal_data = serializers.BooleanField(default=True)
     require_lawful_basis = serializers.BooleanField(default=True)
+    max_canary_exposure = serializers.FloatField(min_value=0, max_value=64, required=False, allow_null=True,
+                                                 default=10.0, help_text="Generative versions: the most exposure "
+                                                 "(bits, upper end of the interval) any inserted canary may have.")
+    forbid_pii_extraction = serializers.BooleanField(default=True, help_text="Generative versions: fail when the "
+                                                     "memorisation audit reproduced any training record's personal data.")
     require_totp = serializers.BooleanField(default=False, help_text="Approvals and waivers here are signed with a "
                                             "TOTP code (otp_token) only; users without a confirmed device get a 403.")
 
@@ -134,7 +139,8 @@ class PolicyOutput(serializers.ModelSerializer):
         model = DeploymentPolicy
         fields = ["environment", "required_approvals", "approvers", "min_accuracy", "fairness_rules",
                   "max_audit_age_days", "require_explanations", "require_dpia_for_personal_data",
-                  "require_lawful_basis", "require_totp", "updated_at", "stored"]
+                  "require_lawful_basis", "require_totp", "max_canary_exposure", "forbid_pii_extraction",
+                  "updated_at", "stored"]
 
     def get_approvers(self, policy) -> list[str]:
         return sorted(u.username for u in policy.approvers.all()) if policy.pk else []

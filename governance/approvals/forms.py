@@ -67,6 +67,12 @@ class PolicyForm(forms.Form):
     require_explanations = forms.BooleanField(required=False)
     require_dpia_for_personal_data = forms.BooleanField(required=False, label="Require a DPIA for personal data")
     require_lawful_basis = forms.BooleanField(required=False)
+    max_canary_exposure = forms.FloatField(min_value=0, max_value=64, required=False, label="Max. canary exposure (bits)",
+                                           help_text="Generative versions: judged on the upper end of the largest "
+                                                     "inserted canary's interval.")
+    forbid_pii_extraction = forms.BooleanField(required=False, label="No exact extraction of personal data",
+                                               help_text="Generative versions: fail when the memorisation audit "
+                                                         "reproduced a training record's personal data.")
     require_totp = forms.BooleanField(required=False, label="Require two-factor (TOTP) to approve and waive",
                                       help_text="Reviewers and compliance officers sign with a code from an enrolled "
                                                 "TOTP device; a password is not enough, and without a device they "

@@ -25,9 +25,20 @@ GATES = {
     "explanations": "Explanations present",
     "dpia": "DPIA reference (personal data)",
     "lawful_basis": "Lawful basis recorded",
+    "canary_exposure": "Canary exposure (memorisation)",
+    "pii_extraction": "No exact extraction of personal data",
 }
 # Gates judged on the audit alone: a newer audit of the version failing one of these voids approvals.
-AUDIT_GATES = ("min_accuracy", "fairness", "explanations")
+AUDIT_GATES = ("min_accuracy", "fairness", "explanations", "canary_exposure", "pii_extraction")
+CLASSIFIER_GATES = ("min_accuracy", "fairness", "explanations")
+GENERATIVE_GATES = ("canary_exposure", "pii_extraction")
+
+
+def gates_applicable(audit: Audit) -> tuple[str, ...]:
+    """The gates that can judge this audit: a generative version's memorisation audit has no accuracy, fairness
+    table or explanations, a classifier's audit no canaries or extraction probe."""
+    skipped = CLASSIFIER_GATES if (audit.config or {}).get("kind") == "memorisation" else GENERATIVE_GATES
+    return tuple(g for g in GATES if g not in skipped)
 
 
 def fairness_rules_normalise(rules) -> list[dict]:
@@ -78,7 +89,11 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
              only: tuple[str, ...] | None = None) -> list[dict]:
     """Judge every gate the policy switches on. `results` maps AuditResult kind → data for `audit`."""
     out = []
-    wanted = (lambda g: only is None or g in only)
+    applicable = gates_applicable(audit)
+    generative = "canary_exposure" in applicable
+    wanted = (lambda g: (only is None or g in only) and g in applicable)
+    if generative:
+        out.extend(_generative_gates(policy, audit, results, wanted))
     if policy.min_accuracy is not None and wanted("min_accuracy"):
         accuracy = (results.get("metrics") or {}).get("accuracy", audit.summary.get("accuracy"))
         passed = accuracy is not None and accuracy >= policy.min_accuracy
@@ -104,6 +119,37 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
     dataset_gates = [g for g in ("dpia", "lawful_basis") if wanted(g)]
     if dataset_gates and (policy.require_dpia_for_personal_data or policy.require_lawful_basis):
         out.extend(_dataset_gates(policy, model_version, dataset_gates))
+    return out
+
+
+def _generative_gates(policy, audit: Audit, results: dict, wanted) -> list[dict]:
+    out = []
+    if policy.max_canary_exposure is not None and wanted("canary_exposure"):
+        canaries = results.get("canaries") or {}
+        inserted = [c for c in canaries.get("canaries", []) if c.get("repeats", 0) > 0]
+        if not canaries.get("available") or not inserted:
+            out.append(_result("canary_exposure", False, "no canary exposure was measured (a model trained "
+                               "elsewhere, or without canaries): memorisation is not bounded",
+                               [_audit_link(audit, "#memorisation")], measured={"exposure_upper": None}))
+        else:
+            worst = max(inserted, key=lambda c: c["exposure_interval"][1])
+            upper = worst["exposure_interval"][1]
+            out.append(_result("canary_exposure", upper <= policy.max_canary_exposure,
+                               f"largest exposure {worst['exposure']:.2f} bits (canary inserted {worst['repeats']}×; "
+                               f"upper bound {upper:.2f}); the policy allows {policy.max_canary_exposure:.2f}",
+                               [_audit_link(audit, "#memorisation")], measured={"exposure_upper": round(upper, 6)}))
+    if policy.forbid_pii_extraction and wanted("pii_extraction"):
+        extraction = results.get("extraction")
+        if not extraction:
+            out.append(_result("pii_extraction", False, "the audit has no extraction probe",
+                               [_audit_link(audit, "#memorisation")], measured={"extracted": None}))
+        else:
+            n = int(extraction.get("findings_extracted", 0))
+            kinds = ", ".join(f"{k} {v['extracted']}" for k, v in extraction.get("by_kind", {}).items() if v["extracted"])
+            out.append(_result("pii_extraction", n == 0,
+                               f"{n} of {extraction.get('findings_probed', 0)} personal-data findings reproduced "
+                               f"exactly{f' ({kinds})' if kinds else ''}",
+                               [_audit_link(audit, "#memorisation")], measured={"extracted": n}))
     return out
 
 

@@ -30,6 +30,10 @@ class DeploymentPolicy(models.Model):
     require_explanations = models.BooleanField(default=True)
     require_dpia_for_personal_data = models.BooleanField(default=True)
     require_lawful_basis = models.BooleanField(default=True)
+    # Generative versions (issue 23), judged on their memorisation audit: the upper end of the largest inserted
+    # canary's exposure interval (bits), and whether any personal data of the training records was reproduced.
+    max_canary_exposure = models.FloatField(null=True, blank=True, default=10.0)
+    forbid_pii_extraction = models.BooleanField(default=True)
     # Approvals and waivers here are signed with a TOTP code only: no password step-up, no device no signature.
     require_totp = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -181,6 +181,7 @@ def policy_initial(*, policy: DeploymentPolicy) -> dict:
             "require_explanations": policy.require_explanations,
             "require_dpia_for_personal_data": policy.require_dpia_for_personal_data,
             "require_lawful_basis": policy.require_lawful_basis, "require_totp": policy.require_totp,
+            "max_canary_exposure": policy.max_canary_exposure, "forbid_pii_extraction": policy.forbid_pii_extraction,
             "approvers": list(policy.approvers.all()) if policy.pk else []}
 
 
@@ -198,7 +199,7 @@ def audit_policy_verdict(*, audit: Audit, results: dict, now: datetime | None = 
         verdicts.append({"environment": policy.environment, "label": policy.get_environment_display(),
                          "passed": all(g["passed"] for g in judged), "gates": judged,
                          "failing": [g for g in judged if not g["passed"]],
-                         "not_checked": [label for gate, label in gates.GATES.items()
+                         "not_checked": [gates.GATES[gate] for gate in gates.gates_applicable(audit)
                                          if gate not in {g["gate"] for g in judged}],
                          "required_approvals": policy.required_approvals})
     return verdicts

@@ -301,7 +301,9 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
                              min_accuracy: float | None = None, fairness_rules: list | None = None,
                              max_audit_age_days: int | None = None, require_explanations: bool = True,
                              require_dpia_for_personal_data: bool = True,
-                             require_lawful_basis: bool = True, require_totp: bool = False) -> DeploymentPolicy:
+                             require_lawful_basis: bool = True, require_totp: bool = False,
+                             max_canary_exposure: float | None = 10.0,
+                             forbid_pii_extraction: bool = True) -> DeploymentPolicy:
     audit_log_lock()
     if not user_has_role(actor, COMPLIANCE_OFFICER, ADMIN):
         raise NotAllowed("Only a compliance officer or an administrator can change a deployment policy.")
@@ -321,6 +323,8 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
                                f"reviewers (N of M needs N ≤ M).", field="required_approvals")
     if min_accuracy is not None and not 0 <= min_accuracy <= 1:
         raise ValidationFailed("Accuracy is between 0 and 1.", field="min_accuracy")
+    if max_canary_exposure is not None and not 0 <= max_canary_exposure <= 64:
+        raise ValidationFailed("Exposure is between 0 and 64 bits.", field="max_canary_exposure")
     if max_audit_age_days is not None and not 1 <= max_audit_age_days <= 3650:
         raise ValidationFailed("Between 1 and 3650 days.", field="max_audit_age_days")
     try:
@@ -332,7 +336,8 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
               "fairness_rules": fairness_rules or [], "max_audit_age_days": max_audit_age_days,
               "require_explanations": bool(require_explanations),
               "require_dpia_for_personal_data": bool(require_dpia_for_personal_data),
-              "require_lawful_basis": bool(require_lawful_basis), "require_totp": bool(require_totp)}
+              "require_lawful_basis": bool(require_lawful_basis), "require_totp": bool(require_totp),
+              "max_canary_exposure": max_canary_exposure, "forbid_pii_extraction": bool(forbid_pii_extraction)}
     for name, value in fields.items():
         setattr(policy, name, value)
     policy.updated_by = actor

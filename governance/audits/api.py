@@ -25,7 +25,8 @@ RevealWrites = role_permission(REVIEWER, COMPLIANCE_OFFICER)
 
 
 class AuditInput(ScopedInput):
-    scoped_fields = {"model_version": model_version_list, "dataset_version": dataset_version_list}
+    scoped_fields = {"model_version": model_version_list, "dataset_version": dataset_version_list,
+                     "scorer_version": model_version_list}
 
     model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
     dataset_version = serializers.PrimaryKeyRelatedField(queryset=DatasetVersion.objects.none())
@@ -42,6 +43,9 @@ class AuditInput(ScopedInput):
         max_length=1000, required=False, allow_blank=True, default="",
         help_text="Needed only to audit on rows the model was trained on (refused otherwise); the report is "
                   "flagged with it.")
+    scorer_version = serializers.PrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.none(), required=False, allow_null=True, default=None,
+        help_text="Generative versions only: a classifier version scoring continuations for the prompt-swap test.")
 
 
 class AuditOutput(serializers.ModelSerializer):

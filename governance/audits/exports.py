@@ -98,6 +98,7 @@ def pdf_blocks(content: dict) -> list[tuple]:
                     [[k, d.get("n_changed"), d.get("n_flipped"), d.get("flip_rate"), d.get("mean_abs_change")]
                      for k, d in counterfactual.get("directions", {}).items()])]
     blocks += _explanation_blocks(results.get("explanations"))
+    blocks += _memorisation_blocks(results)
     if results.get("compute"):
         blocks += [("h", "Compute used (inference)"), ("kv", list(results["compute"].items()))]
     blocks += [("h", "Evidence"),
@@ -131,4 +132,32 @@ def _explanation_blocks(ex: dict | None) -> list[tuple]:
                      ", ".join(f"{tok['token']} {v:+.3f}" for tok, v in ranked if v is not None),
                      ", ".join(t.get("flags", [])) or "—"])
     blocks.append(("table", ["#", "Text", "Stability", f"Top tokens ({method})", "Flags"], rows))
+    return blocks
+
+
+def _memorisation_blocks(results: dict) -> list[tuple]:
+    """A generative version's memorisation audit (audits.memorisation): perplexity, canaries, extraction, swap."""
+    if not (results.get("canaries") or results.get("extraction")):
+        return []
+    blocks: list[tuple] = [("h", "Memorisation and personal-data leakage"),
+                           ("kv", [("Holdout perplexity", (results.get("perplexity") or {}).get("holdout"))])]
+    canaries = results.get("canaries") or {}
+    if canaries.get("available"):
+        blocks += [("p", f"Canary exposure ({canaries.get('method')}; at most {canaries.get('max_exposure_possible'):.2f} "
+                         "bits)"),
+                   ("table", ["Inserted", "Canaries", "Mean exposure (bits)", "Max exposure"],
+                    [["never" if k == "0" else f"{k}x", r["n"], r["mean_exposure"], r["max_exposure"]]
+                     for k, r in (canaries.get("by_repeats") or {}).items()])]
+    elif canaries:
+        blocks.append(("p", f"Canary exposure not available: {canaries.get('reason')}"))
+    extraction = results.get("extraction") or {}
+    if extraction:
+        blocks += [("p", f"{extraction.get('findings_extracted')} of {extraction.get('findings_probed')} personal-data "
+                         "findings reproduced exactly from their prefix"),
+                   ("table", ["Kind", "Probed", "Reproduced exactly"],
+                    [[k, v["probed"], v["extracted"]] for k, v in (extraction.get("by_kind") or {}).items()])]
+    swap = results.get("prompt_swap")
+    if swap:
+        blocks.append(("p", f"Prompt-swap: mean score difference {swap['groups'][0]} − {swap['groups'][1]} "
+                            f"{swap['mean_difference']:.3f} [{swap['interval'][0]:.3f}, {swap['interval'][1]:.3f}]"))
     return blocks

@@ -23,6 +23,9 @@ class AuditForm(forms.Form):
         label="Justification for auditing on training rows",
         help_text="Only when the dataset version holds rows the model was trained on (refused otherwise); the "
                   "report will be flagged.")
+    scorer_version = forms.ModelChoiceField(
+        queryset=None, required=False, label="Prompt-swap scorer",
+        help_text="Generative versions only: a classifier version (e.g. sentiment) scoring continuations.")
 
     def clean_word_pairs(self) -> list[list[str]] | None:
         lines = [line for line in self.cleaned_data["word_pairs"].splitlines() if line.strip()]
@@ -40,6 +43,8 @@ class AuditForm(forms.Form):
         self.fields["model_version"].queryset = model_version_list(user=user).filter(status=VersionStatus.READY)
         self.fields["dataset_version"].queryset = dataset_version_list(user=user)
         self.fields["dataset_version"].label_from_instance = version_label
+        self.fields["scorer_version"].queryset = model_version_list(user=user).filter(
+            status=VersionStatus.READY, kind="classifier")
 
 
 class AuditCompareForm(forms.Form):

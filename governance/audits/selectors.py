@@ -183,6 +183,15 @@ def audit_findings(*, results: dict) -> list[str]:
         if d.get("n_flipped"):
             findings.append(f"Swapping identity words ({direction}) changed {d['n_flipped']} of {d['n_changed']} "
                             f"decisions.")
+    extraction = results.get("extraction") or {}
+    if extraction.get("findings_extracted"):
+        findings.append(f"The model reproduced {extraction['findings_extracted']} of {extraction['findings_probed']} "
+                        f"personal-data findings of its training records exactly (see “Memorisation”).")
+    canaries = results.get("canaries") or {}
+    seen_once = (canaries.get("by_repeats") or {}).get("1") or {}
+    if seen_once.get("max_exposure_lower", 0) > canaries.get("max_exposure_possible", 0) / 2:
+        findings.append(f"A canary seen once is exposed at ≥ {seen_once['max_exposure_lower']:.1f} bits (the lower "
+                        "end of its interval): the model memorises single records.")
     texts = (results.get("explanations") or {}).get("texts") or []
     flagged = sum(1 for t in texts if t.get("flags"))
     if flagged:

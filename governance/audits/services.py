@@ -19,7 +19,8 @@ from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir
-from governance.registry.choices import VersionStatus
+from governance.audits.memorisation import AUDIT_KIND, memorisation_compute, memorisation_config
+from governance.registry.choices import ModelKind, VersionStatus
 from governance.registry.models import ModelVersion
 from governance.keys import text_digest
 from governance.roles import COMPLIANCE_OFFICER, ML_ENGINEER, REVIEWER
@@ -32,15 +33,21 @@ COUNTERFACTUAL_WORST = 5
 @transaction.atomic
 def audit_request(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
                   explain_rows: int | None = None, word_pairs: list[list[str]] | None = None,
-                  counterfactual_groups: list[str] | None = None, overlap_justification: str = "") -> Audit:
+                  counterfactual_groups: list[str] | None = None, overlap_justification: str = "",
+                  scorer_version: ModelVersion | None = None) -> Audit:
     """Queue an audit of `model_version` (of a project where the actor is an ML engineer) on
     `dataset_version` (one they see). An audit on rows the model was trained on is refused unless
-    `overlap_justification` says why (then the report flags it: config["training_overlap"])."""
+    `overlap_justification` says why (then the report flags it: config["training_overlap"]). A generative
+    version gets a memorisation audit (audits.memorisation), with prompt swap when a `scorer_version`
+    classifier is given."""
     if actor is not None:
         object_require_role(actor, model_version, ML_ENGINEER, what="model version")
         object_require_visible(actor, dataset_version, what="dataset version")
     if model_version.status != VersionStatus.READY:
         raise InvalidState(f"{model_version} is {model_version.status}; only a ready version can be audited.")
+    if model_version.kind == ModelKind.DECODER:
+        return _audit_create(actor=actor, model_version=model_version, dataset_version=dataset_version,
+                             config=memorisation_config(scorer_version=scorer_version, actor=actor))
     unknown = set(dataset_version.label_names) - set(model_version.label_names)
     if unknown:
         raise ValidationFailed(
@@ -62,6 +69,10 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
         config["training_overlap"] = overlap
     # The rules are copied into the audit so that its stored verdict can always be re-derived.
     config["fairness_rules"] = [dict(rule) for rule in settings.FAIRNESS_DEFAULT_RULES]
+    return _audit_create(actor=actor, model_version=model_version, dataset_version=dataset_version, config=config)
+
+
+def _audit_create(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion, config: dict) -> Audit:
     audit = Audit.objects.create(model_version=model_version, dataset_version=dataset_version, requested_by=actor,
                                  config=config, artifact_digest=model_version.artifact_digest)
     job = jobs.job_create(kind="audit", subject=audit, created_by=actor)
@@ -140,6 +151,8 @@ def _audit_compute(audit: Audit, job: Job) -> None:
     from models_core.audit import compute_audit
     from models_core.encoder.artifacts import load_artifact
 
+    if audit.config.get("kind") == AUDIT_KIND:
+        return memorisation_compute(audit, job)
     version, data = audit.model_version, audit.dataset_version
     jobs.job_progress(job=job, stage="loading model", percent=2, force=True)
     bundle, metadata = load_artifact(artifact_local_dir(artifact_path=version.artifact_path),

@@ -92,6 +92,29 @@ def _accuracy_by_group(fairness: dict) -> list[dict]:
     return rows
 
 
+def _memorisation_testing(audits, results: dict) -> list[dict]:
+    """Section 2 for generative versions: each memorisation audit's perplexity, canary exposure and
+    extraction of personal data (counts by kind), and prompt-swap bias (issue 23)."""
+    out = []
+    for a in audits:
+        r = results.get(a.pk, {})
+        if (a.config or {}).get("kind") != "memorisation":
+            continue
+        canaries, extraction, swap = r.get("canaries") or {}, r.get("extraction") or {}, r.get("prompt_swap")
+        out.append({"audit": a.pk, "result_hash": a.result_hash,
+                    "finished_at": a.finished_at.isoformat() if a.finished_at else None,
+                    "holdout_perplexity": (r.get("perplexity") or {}).get("holdout"),
+                    "canary_exposure": ({"method": canaries.get("method"), "by_repeats": canaries.get("by_repeats"),
+                                         "max_exposure": canaries.get("max_exposure"),
+                                         "max_possible": canaries.get("max_exposure_possible")}
+                                        if canaries.get("available") else canaries.get("reason")),
+                    "extraction": {k: extraction.get(k) for k in ("method", "findings_probed", "findings_extracted",
+                                                                  "records_extracted", "by_kind")},
+                    "prompt_swap": None if not swap else {k: swap.get(k) for k in (
+                        "groups", "mean_difference", "interval", "confidence", "n_templates", "n_samples")}})
+    return out
+
+
 def annex_iv(model_version) -> dict:
     """The nine Annex IV sections assembled from the registry, audits, approvals and the documentation
     people wrote; `missing` lists what is not recorded yet."""
@@ -115,7 +138,8 @@ def annex_iv(model_version) -> dict:
     audits = list(mv.audits.filter(status=AuditStatus.COMPLETE).select_related("dataset_version__dataset")
                   .order_by("created_at"))
     results = {}
-    for r in AuditResult.objects.filter(audit__in=audits, kind__in=["metrics", "fairness", "compute"]):
+    for r in AuditResult.objects.filter(audit__in=audits, kind__in=["metrics", "fairness", "compute", "perplexity",
+                                                                     "canaries", "extraction", "prompt_swap"]):
         results.setdefault(r.audit_id, {})[r.kind] = r.data
     validation = [{"audit": a.pk, "dataset_version": a.dataset_version_id, "dataset": str(a.dataset_version),
                    "result_hash": a.result_hash, "finished_at": a.finished_at.isoformat() if a.finished_at else None,
@@ -128,6 +152,9 @@ def annex_iv(model_version) -> dict:
                    "compute": results.get(a.pk, {}).get("compute")} for a in audits]
     if not audits:
         missing.append("2. Validation and testing: no completed audit of this version")
+    generative = _memorisation_testing(audits, results) if mv.kind == "decoder" else None
+    if generative == []:
+        missing.append("2. Memorisation and personal-data leakage: no completed memorisation audit")
     if mv.status != "ready":
         missing.append("2. Computational resources and metrics: the version is not trained")
     if data is not None and sheet is None:
@@ -152,7 +179,7 @@ def annex_iv(model_version) -> dict:
                     "suspended_reason": d.suspended_reason}
                    for d in mv.deployments.order_by("started_at")]
     erasures = [{"request": i.request.reference, "records_removed": i.records_removed, "decision": i.decision,
-                 "justification": i.justification,
+                 "justification": i.justification, "extraction": i.extraction,
                  "retrained_model_version": i.retrained_model_version_id}
                 for i in ErasureImpact.objects.filter(model_version=mv).select_related("request")]
     cfg = mv.training_config
@@ -198,6 +225,8 @@ def annex_iv(model_version) -> dict:
               "human_oversight_assessment": written["human_oversight_measures"],
               "predetermined_changes": written["predetermined_changes"],
               "validation_metrics": mv.metrics, "validation_and_testing": validation,
+              **({"model_kind": "generative (causal decoder, byte-level, trained from scratch)",
+                  "memorisation_testing": generative} if generative is not None else {}),
               "cybersecurity_measures": written["cybersecurity_measures"]},
         "3": {"capabilities_and_limitations": written["capabilities_and_limitations"],
               "accuracy_for_groups": [{"audit": v["audit"], "by_group": v["by_group"]} for v in validation],

@@ -112,6 +112,9 @@ class ErasureImpact(models.Model):
     model_version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT,
                                       related_name="erasure_impacts")
     records_removed = models.PositiveIntegerField()
+    # Generative versions: what the latest memorisation audit found about the subject, read at fulfilment
+    # (audits.memorisation.subject_extraction: counts and kinds, never the data); null for classifiers.
+    extraction = models.JSONField(null=True, blank=True)
     decision = models.CharField(max_length=10, choices=ModelDecision.choices, default=ModelDecision.PENDING,
                                 db_index=True)
     justification = models.TextField(blank=True, default="")

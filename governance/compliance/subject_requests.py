@@ -28,6 +28,8 @@ from governance.compliance.subjects import (HASH_ALGORITHM, normalise_subject_id
 from governance.datasets.models import DatasetRecord, DatasetVersion
 from governance.datasets.pii_scans import pii_scan_request
 from governance.errors import InvalidState, ValidationFailed
+from governance.audits.memorisation import extraction_subject_redact, subject_extraction
+from governance.registry.choices import ModelKind
 from governance.registry.models import ModelVersion
 from governance.keys import text_digest
 from governance.roles import COMPLIANCE_OFFICER
@@ -185,6 +187,11 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
               .values_list("text", flat=True).iterator(chunk_size=2000))
     traces = records_traces(subject_id=subject_id, records=records,
                             terms=distinctive_terms({subject_id: texts}, others=others))
+    # Read before the stores are cleaned: the memorisation audits' per-subject results name the subject.
+    extractions = {mv.pk: subject_extraction(subject_id=subject_id, model_version=mv) or {
+        "audit": None, "note": "no memorisation audit of this version: extractability unknown"}
+        for mv in ModelVersion.objects.filter(dataset_version_id__in=by_version, kind=ModelKind.DECODER)}
+    extraction_redacted = extraction_subject_redact(subject_id=subject_id)
     cleaned = stores_clean(traces=traces, record_ids={r.pk for r in records}, rows_by_version=by_version,
                            note=redaction_note(f"erasure request {locked.reference}"), subject_id=subject_id,
                            mentions=redact_mentions)
@@ -196,7 +203,8 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
             dataset_version_id__in=by_version).order_by("pk"):
         count = len(by_version[model_version.dataset_version_id])
         impacts.append(ErasureImpact.objects.create(request=locked, model_version=model_version,
-                                                    records_removed=count))
+                                                    records_removed=count,
+                                                    extraction=extractions.get(model_version.pk)))
     recipients = sorted({v.dataset.recipients for v in versions.values() if v.dataset.recipients})
     others = SubjectRequest.objects.filter(subject_hash=locked.subject_hash).exclude(subject_id="")
     others.update(subject_id="")
@@ -212,7 +220,7 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
         "records_removed_total": len(records),
         "predictions_removed": removed_predictions,
         "explanations_redacted": redacted,
-        "audit_results_redacted": cleaned["audit_results"],
+        "audit_results_redacted": cleaned["audit_results"] + extraction_redacted,
         "datasheets_redacted": cleaned["datasheets"],
         "drift_reports_redacted": cleaned["drifts"],
         "pii_scans_redacted": cleaned["pii_scans"],
@@ -221,7 +229,7 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
         "stores": cleaned["stores"],
         "model_versions_flagged": [{"model_version": i.model_version_id, "model": i.model_version.model.name,
                                     "version": i.model_version.version, "records_removed": i.records_removed,
-                                    "decision": i.decision} for i in impacts],
+                                    "decision": i.decision, "extraction": i.extraction} for i in impacts],
         "art19_recipients_to_notify": recipients,
         "statement": ("The subject's records were removed from every dataset version in one transaction, and "
                       "their text and identifiers from every store listed under 'stores'; aggregate results "
@@ -277,6 +285,14 @@ def erasure_impact_decide(*, actor, impact: ErasureImpact, decision: str, justif
     justification = (justification or "").strip()
     payload = {"reference": locked.request.reference, "subject_hash": locked.request.subject_hash,
                "model_version": locked.model_version_id, "decision": decision}
+    extraction = locked.extraction
+    if extraction is not None:  # the decision cites what the memorisation audit found about the subject
+        payload["extraction"] = extraction
+    if decision == ModelDecision.KEEP and extraction and extraction.get("extracted"):
+        raise ValidationFailed(
+            f"{locked.model_version} reproduced {extraction['extracted']} of the subject's personal-data findings "
+            f"exactly ({', '.join(extraction.get('extracted_kinds', []))}; audit #{extraction.get('audit')}): "
+            "keeping it keeps processing their data. Retrain it without the subject.", field="decision")
     if decision == ModelDecision.KEEP:
         if len(justification) < MIN_JUSTIFICATION:
             raise ValidationFailed(f"Keeping a model trained on erased records needs a justification (at least "
@@ -291,7 +307,8 @@ def erasure_impact_decide(*, actor, impact: ErasureImpact, decision: str, justif
             acting_as=COMPLIANCE_OFFICER,
             encoder=cfg.get("encoder", "pretrained"), freeze_encoder=cfg.get("freeze_encoder", True),
             epochs=cfg.get("epochs", 8), seed=cfg.get("seed", 0), dp=cfg.get("dp", False),
-            dp_epsilon=cfg.get("dp_epsilon"), pretrained_encoder=old.pretrained_encoder)
+            dp_epsilon=cfg.get("dp_epsilon"), pretrained_encoder=old.pretrained_encoder, kind=old.kind,
+            canaries=cfg.get("canaries", True))
         new.parent = old
         new.lineage_note = f"Retrained without the subjects erased by {locked.request.reference}."[:300]
         new.save(update_fields=["parent", "lineage_note"])

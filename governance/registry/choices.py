@@ -22,3 +22,6 @@ class EncoderChoice(models.TextChoices):
 class PoolingChoice(models.TextChoices):
     MEAN = "mean", "Mean of the token vectors (default)"
     CLS_POOLER = "cls_pooler", "BERT pooler over [CLS] (as Hugging Face's BertForSequenceClassification)"
+class ModelKind(models.TextChoices):
+    CLASSIFIER = "classifier", "Text classifier (encoder)"
+    DECODER = "decoder", "Generative language model (causal decoder)"

@@ -1,6 +1,6 @@
 from django import forms
 
-from governance.registry.choices import EncoderChoice, Environment, PoolingChoice
+from governance.registry.choices import EncoderChoice, Environment, ModelKind, PoolingChoice
 from governance.registry.models import PretrainedEncoder
 
 
@@ -10,6 +10,12 @@ class TrainForm(forms.Form):
     model_name = forms.CharField(max_length=200, help_text="A new name creates a model in the project; an existing "
                                                            "one adds a version.")
     dataset_version = forms.ModelChoiceField(queryset=None)
+    kind = forms.ChoiceField(choices=ModelKind.choices, initial=ModelKind.CLASSIFIER, label="Model kind", required=False,
+                             help_text="A generative model is a small byte-level causal decoder trained from scratch "
+                                       "on the texts (the encoder settings below do not apply).")
+    canaries = forms.BooleanField(required=False, initial=True, label="Plant canaries (generative models)",
+                                  help_text="Random secrets inserted 1, 4 and 16 times into the training copy, so "
+                                            "the memorisation audit can measure their exposure.")
     encoder = forms.ChoiceField(choices=EncoderChoice.choices, initial=EncoderChoice.PRETRAINED)
     pretrained_encoder = forms.ModelChoiceField(
         queryset=PretrainedEncoder.objects.all(), required=False, label="Registered encoder",
@@ -26,6 +32,9 @@ class TrainForm(forms.Form):
                   "validation data); datasets with sample weights (reweighed) are refused.")
     dp_epsilon = forms.FloatField(min_value=0.1, max_value=100, required=False, label="Target ε")
     intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or ModelKind.CLASSIFIER  # a form posted before issue 23 trains a classifier
 
     def __init__(self, *args, user, **kwargs):
         from governance.accounts.projects import project_choices
@@ -106,3 +115,35 @@ class ModelImportForm(forms.Form):
 
     def clean_label_names(self) -> list[str] | None:
         return [p.strip() for p in self.cleaned_data["label_names"].split(",") if p.strip()] or None
+
+
+class GenerateForm(forms.Form):
+    """The playground of a generative version: one prompt, a decoding strategy, a seed."""
+
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, strip=False)
+    strategy = forms.ChoiceField(choices=[("greedy", "Greedy"), ("top_k", "Top-k sampling"),
+                                          ("top_p", "Top-p (nucleus) sampling")], initial="greedy")
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=512, initial=40)
+    top_k = forms.IntegerField(min_value=1, max_value=100000, initial=40)
+    top_p = forms.FloatField(min_value=0.001, max_value=1.0, initial=0.9)
+    temperature = forms.FloatField(min_value=0.01, max_value=10.0, initial=1.0)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
+
+
+class DecoderImportForm(forms.Form):
+    """Import a zipped Hugging Face GPT-2-family folder as a generative version."""
+
+    project = forms.ModelChoiceField(queryset=None, required=False, help_text="The model's project (your only one if "
+                                                                              "blank).")
+    model_name = forms.CharField(max_length=200)
+    archive = forms.FileField(label="Model folder (.zip)",
+                              help_text="config.json, model.safetensors and tokenizer.json of a GPT-2-family model. "
+                                        "Pickle checkpoints (.bin, .pt, .pth, .pkl, .ckpt) are refused.")
+    intended_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        from governance.accounts.projects import project_choices
+        from governance.roles import ML_ENGINEER
+
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = project_choices(user=user, role=ML_ENGINEER)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from governance.registry.choices import Environment, VersionStatus
+from governance.registry.choices import Environment, ModelKind, VersionStatus
 
 
 class Model(models.Model):
@@ -54,6 +54,7 @@ class ModelVersion(models.Model):
 
     model = models.ForeignKey(Model, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=12, choices=ModelKind.choices, default=ModelKind.CLASSIFIER, db_index=True)
     status = models.CharField(max_length=10, choices=VersionStatus.choices, default=VersionStatus.QUEUED,
                               db_index=True)
     dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True,

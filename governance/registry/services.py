@@ -25,7 +25,7 @@ from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.jobs.models import Job
 from governance.registry.artifact_store import artifact_local_dir, artifact_publish
-from governance.registry.choices import EncoderChoice, PoolingChoice, VersionStatus
+from governance.registry.choices import EncoderChoice, ModelKind, PoolingChoice, VersionStatus
 from governance.roles import ML_ENGINEER
 from governance.registry.models import Model, ModelVersion, PretrainedEncoder
 from governance.registry.selectors import dataset_version_weighted
@@ -33,6 +33,7 @@ from governance.registry.selectors import dataset_version_weighted
 from governance.registry.deployments import (deployment_retire, deployment_rollback,  # noqa: F401
                                              deployment_start, deployments_suspend)
 from governance.keys import text_digest
+from governance.registry.decoders import decoder_training_compute, decoder_training_config
 
 if TYPE_CHECKING:
     from models_core.training.trainer import TrainResult
@@ -56,13 +57,16 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
                                    description: str = "", intended_purpose: str = "",
                                    pretrained_encoder: PretrainedEncoder | None = None,
                                    project: Project | int | None = None,
-                                   acting_as: str = ML_ENGINEER, pooling: str = PoolingChoice.MEAN) -> ModelVersion:
+                                   acting_as: str = ML_ENGINEER, pooling: str = PoolingChoice.MEAN,
+                                   kind: str = ModelKind.CLASSIFIER, canaries: bool = True) -> ModelVersion:
     """Queue training of a new version of the model `model_name` of `project` (created when the project has
     none of that name; default project: the actor's only one where they are an ML engineer) on
     `dataset_version`, which must be of the same project. Names are unique within a project, so another
     project's model is never reached by naming it. `acting_as`: the role the actor must hold in the project
     (a compliance officer retrains a model after an erasure: compliance.subject_requests)."""
     project = project_for_create(actor=actor, project=project, role=acting_as)
+    if kind not in ModelKind.values:
+        raise ValidationFailed(f"'{kind}' is not a model kind.", field="kind")
     model_name = (model_name or "").strip()
     if not model_name:
         raise ValidationFailed("A model needs a name.", field="model_name")
@@ -84,7 +88,7 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
         raise ValidationFailed("Epochs must be between 1 and 50.", field="epochs")
     if dp and dp_epsilon is not None and not 0.1 <= float(dp_epsilon) <= 100:
         raise ValidationFailed("The target ε must be between 0.1 and 100.", field="dp_epsilon")
-    if dp and dataset_version_weighted(dataset_version=dataset_version):
+    if dp and kind == ModelKind.CLASSIFIER and dataset_version_weighted(dataset_version=dataset_version):
         # models_core refuses them too; refusing here keeps the request from queueing a job bound to fail.
         raise ValidationFailed(f"{dataset_version} carries sample weights (e.g. from reweighing); DP-SGD cannot use "
                                "data-dependent weights, which fall outside its privacy accounting. Train without "
@@ -92,6 +96,8 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
     model, created = Model.objects.get_or_create(
         project=project, name=model_name,
         defaults={"owner": actor, "description": description, "intended_purpose": intended_purpose})
+    if not created and model.versions.exclude(kind=kind).exists():
+        raise ValidationFailed(f"'{model_name}' holds versions of another kind; name a new model.", field="model_name")
     if created:
         audit_log_append(actor=actor, action="model.created", obj=model,
                          payload={"name": model_name, "project": project.slug})
@@ -100,12 +106,17 @@ def model_version_request_training(*, actor, model_name: str, dataset_version: D
               "dp_epsilon": float(dp_epsilon) if dp and dp_epsilon is not None else None}
     if pooling != PoolingChoice.MEAN:  # recorded only when not the default, so existing configs read the same
         config["pooling"] = pooling
+    if kind == ModelKind.DECODER:  # registry/decoders.py: a byte-level decoder from scratch, canaries planted
+        config = decoder_training_config(epochs=int(epochs), seed=int(seed), dp=bool(dp), dp_epsilon=dp_epsilon,
+                                         canaries=bool(canaries))
+        pretrained_encoder = None
     if pretrained_encoder is not None:  # a third-party component (AI Act Annex IV 2(a)), named and pinned
         config["pretrained_encoder"] = {"id": pretrained_encoder.pk, "name": pretrained_encoder.name,
                                         "digest": pretrained_encoder.digest}
     version = ModelVersion.objects.create(
-        model=model, version=_next_version(model), dataset_version=dataset_version, training_config=config,
-        label_names=list(dataset_version.label_names), created_by=actor, pretrained_encoder=pretrained_encoder)
+        model=model, version=_next_version(model), kind=kind, dataset_version=dataset_version, training_config=config,
+        label_names=[] if kind == ModelKind.DECODER else list(dataset_version.label_names), created_by=actor,
+        pretrained_encoder=pretrained_encoder)
     job = jobs.job_create(kind="training", subject=version, created_by=actor)
     audit_log_append(actor=actor, action="model_version.training_requested", obj=version,
                      payload={"model": model.name, "version": version.version,
@@ -133,6 +144,8 @@ def _training_compute(version: ModelVersion, job: Job) -> tuple[TrainResult, Pat
 
     ModelVersion.objects.filter(pk=version.pk).update(status=VersionStatus.TRAINING, error="")
     jobs.job_progress(job=job, stage="loading data", percent=1, force=True)
+    if version.kind == ModelKind.DECODER:
+        return decoder_training_compute(version=version, job=job, directory=_artifact_dir(version))
     texts, labels, weights = training_rows(version=version.dataset_version)
     cfg = version.training_config
     encoder_dir = _registered_encoder_dir(cfg) if cfg["encoder"] == EncoderChoice.REGISTERED else None

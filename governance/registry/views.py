@@ -11,8 +11,9 @@ from governance.permissions import READ_ROLES, role_required
 from governance.roles import ML_ENGINEER, REVIEWER
 from governance.form_errors import call_service
 from governance.list_filters import ListFilters
-from governance.registry import imports, mitigation, selectors, services
-from governance.registry.forms import DeploymentChangeForm, ModelImportForm, TrainForm
+from governance.registry import decoder_imports, decoders, imports, mitigation, selectors, services
+from governance.registry.forms import (DecoderImportForm, DeploymentChangeForm, GenerateForm, ModelImportForm,
+                                       TrainForm)
 from governance.registry.forms import MitigationForm, PretrainedEncoderForm
 from governance.registry.models import Model, ModelVersion
 from governance.uploads import accepts_uploads, upload_refusals
@@ -160,3 +161,42 @@ def model_version_import(request):
         if version is not None:
             return redirect("model-version", pk=version.pk)
     return render(request, "registry/import.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@role_required(*READ_ROLES)
+def model_version_playground(request, pk: int):
+    """Continue a prompt with a generative version (registry.decoders.model_version_generate)."""
+    try:
+        version = selectors.model_version_list(user=request.user).select_related("model").get(pk=pk)
+    except ModelVersion.DoesNotExist:
+        raise Http404("No such model version.") from None
+    form = GenerateForm(request.POST or None)
+    output = None
+    if request.method == "POST" and form.is_valid():
+        output = call_service(form, decoders.model_version_generate, actor=request.user, version=version,
+                              **form.cleaned_data)
+    return render(request, "registry/playground.html", {"version": version, "form": form, "output": output},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@role_required(ML_ENGINEER)
+@accepts_uploads(roles=(ML_ENGINEER,), max_bytes_setting="PRETRAINED_UPLOAD_MAX_BYTES", field="archive")
+def decoder_import(request):
+    """Import a zipped Hugging Face GPT-2 folder as a ready generative version (registry.decoder_imports)."""
+    refused = upload_refusals(request)  # UploadGuard stopped reading the zip at the limit
+    posted = request.method == "POST"
+    form = DecoderImportForm(request.POST if posted else None, request.FILES if posted else None, user=request.user)
+    if refused:
+        form.is_valid()
+        for field, message in refused.items():
+            form.add_error(field if field in form.fields else None, message)
+    if posted and not form.errors and form.is_valid():
+        fields = dict(form.cleaned_data)
+        upload = fields.pop("archive")
+        version = call_service(form, decoder_imports.decoder_version_import, actor=request.user, archive=upload,
+                               file_name=upload.name, size=upload.size, **fields)
+        if version is not None:
+            return redirect("model-version", pk=version.pk)
+    return render(request, "registry/import_decoder.html", {"form": form}, status=400 if form.errors else 200)

@@ -57,7 +57,7 @@ def artifact_digest(directory: str | Path) -> str:
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def _canonical_json(data: Any) -> str:
+def canonical_json(data: Any) -> str:
     try:
         return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
@@ -73,8 +73,8 @@ def save_artifact(bundle: ClassifierBundle, directory: str | Path, metadata: dic
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = dict(bundle.config, label_names=list(bundle.label_names))
-    metadata_text = _canonical_json(metadata)
-    config_text = _canonical_json(config)
+    metadata_text = canonical_json(metadata)
+    config_text = canonical_json(config)
     state = {name: t.detach().to("cpu").contiguous() for name, t in bundle.model.state_dict().items()}
     save_file(state, str(directory / "model.safetensors"))
     (directory / "config.json").write_text(config_text, encoding="utf-8")

@@ -64,7 +64,8 @@ class MultiHeadSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
                 residual: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (B, T, H); attn_mask: (B, 1, 1, T) bool, True = may attend, or None = attend everywhere.
+        # x: (B, T, H); attn_mask: (B, 1, 1, T) bool, True = may attend, or None = attend everywhere
+        # (the causal decoder passes a (T, T) lower-triangular mask, broadcast over batch and heads).
         # With `residual` (inference only): returns residual + attention(x), added in place to the
         # output projection's buffer.
         batch, seq_len, hidden = x.shape
@@ -88,18 +89,21 @@ def linear_into(residual: torch.Tensor, x: torch.Tensor, linear: nn.Linear) -> t
 
 
 class FeedForward(nn.Module):
-    """Position-wise H -> I -> H with exact (erf) GELU."""
+    """Position-wise H -> I -> H with GELU: exact (erf) for BERT; a config with `gelu_approximate="tanh"`
+    (the causal decoder's, GPT-2's "gelu_new") gets the tanh approximation."""
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.up = nn.Linear(config.hidden_size, config.intermediate_size)
         self.down = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.approximate = getattr(config, "gelu_approximate", "none")
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         # (B, T, H) -> (B, T, I) -> (B, T, H); with `residual` (inference only): residual + FFN(x)
         if residual is None:
-            return self.down(F.gelu(self.up(x)))
-        inner = torch.ops.aten.gelu_(self.up(x))  # in place: no second (B, T, I) buffer
+            return self.down(F.gelu(self.up(x), approximate=self.approximate))
+        # in place: no second (B, T, I) buffer
+        inner = torch.ops.aten.gelu_(self.up(x), approximate=self.approximate)
         return linear_into(residual, inner, self.down)
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 # rules across items (word pairs, N of M approvers, fairness rules). There, and only
 # for a 400 that names nothing else, "schema-valid request rejected" is not a failure; every other check applies.
 SEMANTIC_400 = {
-    "POST /api/audits/": {"model_version", "dataset_version", "word_pairs", "counterfactual_groups"},
+    "POST /api/audits/": {"model_version", "dataset_version", "word_pairs", "counterfactual_groups", "scorer_version"},
     "GET /api/audits/compare/": {"a", "b"},
     "POST /api/auth/token/": {"non_field_errors"},
     "POST /api/datasets/": {"project", "name", "dataset", "file", "purposes", "lawful_basis", "text_column",
@@ -41,7 +41,10 @@ SEMANTIC_400 = {
     "POST /api/compliance/erasure-impacts/{id}/decide/": {"justification"},  # needed to keep a version
     "PUT /api/deployment-policies/{environment}/": {"approvers", "required_approvals", "fairness_rules"},
     "POST /api/deployments/rollback/": {"model"},
-    "POST /api/model-versions/": {"project", "dataset_version", "pretrained_encoder"},
+    "POST /api/model-versions/": {"project", "dataset_version", "pretrained_encoder",
+                                  "model_name"},  # a name holding versions of the other kind (decoder/classifier)
+    "POST /api/model-versions/import-decoder/": {"project", "model_name", "archive"},
+    "POST /api/model-versions/{id}/generate/": {"prompt", "strategy"},  # a classifier; a prompt past the model
     # A project's slug is unique; a member is a user that exists, holding a role once.
     "POST /api/projects/": {"name", "slug"},
     "POST /api/projects/{id}/members/": {"username", "role"},

@@ -132,6 +132,7 @@ class Command(BaseCommand):
         deployment_request_approve(actor=reviewer, request_id=request.pk, password=REVIEWER_PASSWORD,
                                    reason="Staging only; fairness gap must be mitigated before production.")
         self._mitigate(engineer, version, train, holdout)
+        self._generative(engineer, scorer=version)
         self._credit_risk(rows=max(200, rows // 5))
         checkpoint = audit_log_checkpoint_write(None, reason="demo")  # so the log page has one to verify against
         self.stdout.write(f"  audit log signed at #{checkpoint['seq']} {checkpoint['head_hash'][:16]}…")
@@ -197,6 +198,37 @@ class Command(BaseCommand):
             shutil.move(str(path), aside / path.name)
         self.stdout.write(f"The demo database is new: the signed checkpoints of an earlier one ({len(old)}) "
                           f"were moved to {aside}.")
+
+    def _generative(self, engineer, *, scorer) -> None:
+        """Issue 23: a small decoder trained on service notes (people, e-mails, phones) with canaries planted,
+        and its memorisation audit (canary exposure, extraction of personal data, prompt swap scored by the
+        hiring classifier)."""
+        from models_core.data.notes import service_notes_csv
+
+        self.stdout.write("Uploading 60 subjects' service notes (names, e-mails, phones) for a generative model…")
+        with override_settings(JOB_DISPATCH="inline"):
+            notes = dataset_upload(actor=engineer, name="service-notes", raw=service_notes_csv(60, seed=4).encode(),
+                                   file_name="service-notes.csv", text_column="text", label_column="topic",
+                                   subject_column="subject_id", sensitive_attributes=[],
+                                   description="Seeded synthetic customer-service notes with personal data.",
+                                   **PERSONAL_DATA)
+            self.stdout.write("Training a small byte-level decoder on them (canaries planted 1, 4 and 16 times)…")
+            decoder = model_version_request_training(
+                actor=engineer, model_name="notes-writer", dataset_version=notes, kind="decoder", epochs=12,
+                intended_purpose="Draft customer-service notes; an agent edits every draft.")
+            decoder.refresh_from_db()
+            if decoder.status != VersionStatus.READY:
+                raise SystemExit(f"Training failed: {decoder.error}")
+            self.stdout.write(f"  holdout perplexity {decoder.metrics['holdout_perplexity']:.2f}")
+            self.stdout.write("Auditing its memorisation (canary exposure, extraction of personal data)…")
+            audit = audit_request(actor=engineer, model_version=decoder, dataset_version=notes,
+                                  scorer_version=scorer)
+            audit.refresh_from_db()
+            if audit.status != "complete":
+                raise SystemExit(f"Memorisation audit failed: {audit.error}")
+        summary = audit.summary
+        self.stdout.write(f"  max canary exposure {summary['max_exposure']:.1f} bits; personal data reproduced "
+                          f"exactly: {summary['findings_extracted']} of {summary['findings_probed']} findings")
 
     def _credit_risk(self, *, rows: int) -> None:
         """The other team's data: the hiring engineer and reviewers never see it (nor it theirs)."""

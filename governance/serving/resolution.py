@@ -61,7 +61,7 @@ def _not_deployed_reason(*, model_id: int, environment: str) -> str:
                                                                        environment=environment)
             .order_by("-started_at").first())
     if last is None:
-        return f"No version of this model was ever approved and deployed in {environment}."
+        return f"No version of this model has ever been approved and deployed in {environment}."
     if last.ended_reason.startswith("retired"):
         return (f"{last.model_version} was retired from {environment} on {last.ended_at:%Y-%m-%d %H:%M:%S} UTC "
                 f"({last.ended_reason}); no version serves there.")

@@ -29,7 +29,7 @@ DECISION_TABLE_SQL = [
     # One partition per calendar month (UTC), created on first use. SECURITY DEFINER: it runs as the owner
     # (the application's role can create no table); it only ever creates a partition of this table.
     """
-    CREATE FUNCTION serving_decision_partition_ensure(day date)  -- day: a UTC date of the month RETURNS text
+    CREATE FUNCTION serving_decision_partition_ensure(day date) RETURNS text  -- day: a UTC date of the month
     LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
     DECLARE
         start date := date_trunc('month', day)::date;
@@ -78,7 +78,7 @@ DECISION_TABLE_SQL_OTHER = [
 def decision_table_create(apps, schema_editor):
     sql = DECISION_TABLE_SQL if schema_editor.connection.vendor == "postgresql" else DECISION_TABLE_SQL_OTHER
     for statement in sql:
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def decision_table_drop(apps, schema_editor):

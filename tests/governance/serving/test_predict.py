@@ -9,7 +9,7 @@ import pytest
 from governance.serving.decision_queue import decisions_flush_all
 from governance.serving.models import Decision
 from models_core.encoder.artifacts import load_artifact
-from tests.governance.serving.conftest import LABELS, deploy, predict, version_with_artifact
+from tests.governance.serving.served import LABELS, deploy, predict, version_with_artifact
 
 TEXTS = ["Nurse with ten years of experience, she led a ward.", "Python developer, led a team of five."]
 

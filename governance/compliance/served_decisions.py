@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from governance.compliance.documentation import annex_iv
 from governance.registry.models import ModelVersion
+from governance.serving.decision_queue import decisions_flush_all
 from governance.serving.explanations import decisions_explain
 from governance.serving.selectors import outcomes_of, subject_decisions
 
@@ -34,6 +35,9 @@ def logic_summary(model_version: ModelVersion) -> dict:
 
 
 def served_decisions_answer(*, subject_id: str) -> list[dict]:
+    """Every decision about the subject up to now: the write-ahead queue is flushed first, so a decision
+    answered a moment ago is listed too."""
+    decisions_flush_all()
     decisions = subject_decisions(subject_id=subject_id)
     if not decisions:
         return []

@@ -53,6 +53,7 @@ def decisions_explain(decisions: list[Decision]) -> dict:
                 "available": True, "method": "SHAP (exact or kernel, models_core.explain)",
                 "class": decision.predicted_label, "probability": entry["value"], "base_value": entry["base_value"],
                 "tokens": [{"token": tok, "attribution": val} for tok, val in ranked[:TOP_TOKENS]],
+                "all_tokens": [{"token": t["token"], "attribution": val} for t, val in zip(entry["tokens"], values)],
                 "note": "Each word's attribution is its contribution to the probability of the decided class; "
                         "they sum to the probability minus the base value (every word masked)."}
     return explained

@@ -11,7 +11,7 @@ every deployment that served in them; `POST /api/monitoring-reports/` or the mod
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -74,7 +74,7 @@ def monitoring_schedule(*, now: datetime | None = None) -> list[int]:
     that served in it and has no report for it yet. Repeating it queues nothing new."""
     audit_log_lock()
     now = now or timezone.now()
-    midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = now.astimezone(dt_timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     windows = [(MonitoringWindow.DAY, midnight - timedelta(days=1), midnight),
                (MonitoringWindow.WEEK, midnight - timedelta(days=midnight.weekday() + 7),
                 midnight - timedelta(days=midnight.weekday()))]

@@ -16,6 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings.demo")
 application = get_wsgi_application()
 settings.ROOT_URLCONF = "governance.serving.process_urls"
 
-from governance.serving.runtime import background_threads_start  # noqa: E402  (needs Django set up)
+from governance.serving.runtime import background_threads_start, torch_threads_set  # noqa: E402  (needs Django)
 
+torch_threads_set(settings.SERVING_TORCH_THREADS)
 background_threads_start()

@@ -31,7 +31,7 @@ class HasServiceToken(BasePermission):
 
 class InstanceInput(serializers.Serializer):
     text = serializers.CharField(max_length=20_000, trim_whitespace=False,
-                                 help_text="The text to decide on (at most SERVING_MAX_TEXT_CHARS characters).")
+                                 help_text="The text to decide on (at most 20,000 characters).")
     subject_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
                                        help_text="The data subject the decision is about, for access and erasure "
                                                  "requests (optional).")

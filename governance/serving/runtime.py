@@ -41,7 +41,13 @@ class LoadedModel:
     loaded_at: float
 
     def decide(self, texts: Sequence[str], groups: Mapping[str, Sequence[Any]] | None) -> Decisions:
-        return decide(self.bundle, texts, mitigation=self.mitigation, groups=groups)
+        with _INFERENCE_SLOTS:
+            return decide(self.bundle, texts, mitigation=self.mitigation, groups=groups)
+
+
+# Forward passes running at once in this process. Each uses torch's intra-op threads (every core), so a
+# second one only competes for the same cores; the other request threads meanwhile parse, authorise and log.
+_INFERENCE_SLOTS = threading.BoundedSemaphore(max(1, int(settings.SERVING_INFERENCE_SLOTS)))
 
 
 class ArtifactRefused(ServingRefused):
@@ -131,6 +137,15 @@ def _loop(name: str, interval_s: float, step) -> None:
         except Exception:  # a background thread must outlive a database or Redis hiccup; the next round retries
             log.exception("serving: %s round failed", name)
             connection.close()
+
+
+def torch_threads_set(threads: int) -> None:
+    """Intra-op threads of each forward pass (0 keeps torch's default, one per core). On a machine shared with
+    other busy processes fewer threads spin less: bench/README.md "## Serving"."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def background_threads_start() -> list[threading.Thread]:

@@ -334,14 +334,14 @@ WEBHOOK_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOK_ALLOWED_N
 
 # Serving (governance/serving/, the process governance/serving_wsgi.py): the decision log's write-ahead queue
 # (a Redis list; default the broker's Redis), how often the serving process looks for deployment changes and
-# flushes the queue to PostgreSQL, after how long a batch claimed by a dead flusher is written again, and the
-# request limits.
+# flushes the queue to PostgreSQL, after how long a batch claimed by a dead flusher is written again, and how
+# many forward passes a serving process runs at once.
 SERVING_QUEUE_URL = os.environ.get("SERVING_QUEUE_URL") or CELERY_BROKER_URL
 SERVING_POLL_S = float(os.environ.get("SERVING_POLL_S", 1.0))
 SERVING_FLUSH_INTERVAL_S = float(os.environ.get("SERVING_FLUSH_INTERVAL_S", 0.5))
 SERVING_RECOVER_AFTER_S = float(os.environ.get("SERVING_RECOVER_AFTER_S", 60))
-SERVING_MAX_BATCH = 256
-SERVING_MAX_TEXT_CHARS = int(os.environ.get("SERVING_MAX_TEXT_CHARS", 20_000))
+SERVING_INFERENCE_SLOTS = int(os.environ.get("SERVING_INFERENCE_SLOTS", 1))
+SERVING_TORCH_THREADS = int(os.environ.get("SERVING_TORCH_THREADS", 0))  # 0: torch's default (one per core)
 
 LOGGING = {
     "version": 1,

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.api_lists import bool_filter, id_filter, instant_filter, list_filters, ordering_field
-from governance.errors import NotFound
+from governance.errors import NotFound, ValidationFailed
 from governance.permissions import role_permission
 from governance.registry.choices import Environment
 from governance.registry.selectors import model_list
@@ -42,7 +42,7 @@ class InstanceInput(serializers.Serializer):
 
 
 class PredictInput(serializers.Serializer):
-    instances = InstanceInput(many=True, min_length=1, max_length=256, help_text="1 to 256 texts.")
+    instances = serializers.ListField(child=InstanceInput(), min_length=1, max_length=256, help_text="1 to 256 texts.")
 
 
 class DecisionAnswer(serializers.Serializer):
@@ -144,8 +144,8 @@ class ServiceTokenListApi(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         model = model_list(user=request.user).filter(pk=fields["model"]).first()
-        if model is None:
-            raise NotFound("No such model.")
+        if model is None:  # unknown, or of a project the user does not see: the same answer
+            raise ValidationFailed("No such model.", field="model")
         row, token = tokens.service_token_create(actor=request.user, model=model, environment=fields["environment"],
                                                  name=fields["name"])
         return Response(ServiceTokenCreatedOutput(row, context={"token": token}).data, status=status.HTTP_201_CREATED)
@@ -167,7 +167,7 @@ class OutcomeInput(serializers.Serializer):
 
 
 class OutcomesInput(serializers.Serializer):
-    outcomes = OutcomeInput(many=True, min_length=1, max_length=1000)
+    outcomes = serializers.ListField(child=OutcomeInput(), min_length=1, max_length=1000)
 
 
 class OutcomesOutput(serializers.Serializer):
@@ -232,7 +232,8 @@ class DecisionListApi(generics.ListAPIView):
 # ------------------------------------------------------------------------------------------------ policies
 class ServingPolicyInput(serializers.Serializer):
     store_text = serializers.BooleanField(required=False)
-    retention_days = serializers.IntegerField(min_value=1, max_value=36500, required=False)
+    retention_days = serializers.IntegerField(min_value=services.MIN_RETENTION_DAYS, max_value=36500, required=False,
+                                              help_text="At least six months (AI Act Art. 19(1), 26(6)).")
     min_decisions = serializers.IntegerField(min_value=1, max_value=10**9, required=False)
     max_psi = serializers.FloatField(min_value=0, max_value=100, required=False, allow_null=True)
     max_prediction_shift = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)

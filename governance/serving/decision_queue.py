@@ -145,6 +145,7 @@ def partitions_ensure(instants) -> None:
 
 
 def _store_postgresql(rows: list[dict]) -> None:
+    from psycopg.errors import UniqueViolation
     from psycopg.types.json import Jsonb
 
     partitions_ensure(r["decided_at"] for r in rows)
@@ -155,7 +156,7 @@ def _store_postgresql(rows: list[dict]) -> None:
             with cursor.cursor.copy(f"COPY serving_decision ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for value in values:
                     copy.write_row(value)
-    except IntegrityError:  # a batch written before (a recovered one): keep what is there, add the rest
+    except (IntegrityError, UniqueViolation):  # a batch written before (a recovered one): keep what is there, add the rest
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO serving_decision ({', '.join(COLUMNS)}) VALUES "
                                f"({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT DO NOTHING", values)

@@ -20,10 +20,10 @@ from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
 
-from governance.accounts.predicates import object_require_role
+from governance.accounts.predicates import object_require_role, object_visible
 from governance.approvals.notifications import audit_log_event_notify
 from governance.auditlog.services import audit_log_append, audit_log_lock
-from governance.errors import InvalidState, NotFound
+from governance.errors import InvalidState, ValidationFailed
 from governance.jobs import services as jobs
 from governance.jobs.dispatch import enqueue
 from governance.registry.deployments import deployments_suspend
@@ -60,7 +60,9 @@ def monitoring_request(*, actor, deployment: int, window: str, window_end: datet
     audit_log_lock()
     found = Deployment.objects.select_related("model_version__model").filter(pk=deployment).first()
     if found is None:
-        raise NotFound("No such deployment.")
+        raise ValidationFailed("No such deployment.", field="deployment")
+    if not object_visible(actor, found.model_version.model):  # another project's: the same answer as unknown
+        raise ValidationFailed("No such deployment.", field="deployment")
     object_require_role(actor, found.model_version.model, ML_ENGINEER, REVIEWER, what="deployment")
     end = window_end or timezone.now()
     if end < found.started_at:

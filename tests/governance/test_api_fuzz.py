@@ -47,6 +47,11 @@ SEMANTIC_400 = {
     "POST /api/projects/{id}/members/": {"username", "role"},
     "DELETE /api/projects/{id}/members/": {"username", "role"},
     "POST /api/pretrained-encoders/": {"archive"},
+    # Serving: a model or deployment that exists, decisions in the log, rules the fairness engine knows.
+    "POST /api/service-tokens/": {"model"},
+    "POST /api/monitoring-reports/": {"deployment"},
+    "POST /api/decisions/outcomes/": {"outcomes"},
+    "PUT /api/serving-policies/{environment}/": {"fairness_rules"},
 }
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", 8))
 

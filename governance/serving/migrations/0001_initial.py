@@ -53,6 +53,10 @@ DECISION_TABLE_SQL = [
         part record;
         month_start date;
     BEGIN
+        -- The application's role may call this: it never drops a month younger than the legal minimum.
+        IF cutoff > (now() - interval '183 days')::date THEN
+            RAISE EXCEPTION 'refused: decisions are kept at least 183 days (AI Act Art. 19(1)), cutoff %', cutoff;
+        END IF;
         PERFORM pg_advisory_xact_lock(hashtext('serving_decision_partitions'));
         FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                     WHERE i.inhparent = 'serving_decision'::regclass ORDER BY c.relname LOOP

@@ -157,6 +157,6 @@ def _store_postgresql(rows: list[dict]) -> None:
                 for value in values:
                     copy.write_row(value)
     except (IntegrityError, UniqueViolation):  # a batch written before (a recovered one): keep what is there, add the rest
-        with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO serving_decision ({', '.join(COLUMNS)}) VALUES "
+        with connection.cursor() as cursor:  # constant column names and placeholders only
+            cursor.executemany(f"INSERT INTO serving_decision ({', '.join(COLUMNS)}) VALUES "  # nosec B608
                                f"({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT DO NOTHING", values)

@@ -40,8 +40,9 @@ def window_cells(*, deployment_id: int, start: datetime, end: datetime, attribut
     groups = ", ".join(str(i) for i in range(1, len(attributes) + 3))
     params: dict[str, Any] = {"deployment": deployment_id, "start": start, "end": end,
                               **{f"a{i}": a for i, a in enumerate(attributes)}}
-    # Partition pruning on decided_at and the (deployment_id, decided_at) index keep this to the window.
-    sql = (f"SELECT d.predicted_label, o.label{attribute_columns}, count(*) FROM serving_decision d "
+    # Partition pruning on decided_at and the (deployment_id, decided_at) index keep this to the window. Only
+    # constant SQL and placeholders are joined here: the attribute names travel as parameters.
+    sql = (f"SELECT d.predicted_label, o.label{attribute_columns}, count(*) FROM serving_decision d "  # nosec B608
            f"LEFT JOIN serving_decisionoutcome o ON o.decision_id = d.id AND o.deployment_id = %(deployment)s "
            f"WHERE d.deployment_id = %(deployment)s AND d.decided_at >= %(start)s AND d.decided_at < %(end)s "
            f"GROUP BY {groups}")

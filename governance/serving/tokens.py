@@ -21,7 +21,7 @@ from governance.registry.models import Model
 from governance.roles import ML_ENGINEER, REVIEWER
 from governance.serving.models import ServiceToken
 
-TOKEN_PREFIX = "gst_"
+TOKEN_PREFIX = "gst_"  # nosec B105: the public prefix of every token, not a secret
 SHOWN_PREFIX = 12  # "gst_" and 8 characters: enough to tell tokens apart, far too few to guess the rest
 
 

@@ -6,7 +6,8 @@ services: a dataset, a model version whose artifact is the bundled MiniLM-L6 enc
 cost of a forward pass does not depend on the head's training), a real audit of it, a staging policy, a
 request approved by a reviewer (so a deployment), a service token. Then:
 
-1. Direct: `bundle.predict_proba` on batches of --batch texts, in this process, for --seconds: texts/s.
+1. Direct: `bundle.predict_proba` on batches of --batch texts, in this process: texts/s, measured for
+   --seconds/2 before and again after the served run (the mean; a shared box's load drifts).
 2. Served: `gunicorn governance.serving_wsgi -k gthread` (--workers x --threads) on a free port; --clients
    threads each keep one HTTP/1.1 connection and POST batches of --batch texts for --seconds after a warm-up.
    Every answer's decision ids are kept; a non-200 or a socket error counts as an error.
@@ -301,9 +302,12 @@ def main() -> None:
 
             torch.set_num_threads(args.torch_threads)
         setup = _setup(Path(tmp))
-        direct = _direct(setup["bundle"], args.batch, args.seconds)
-        print(f"direct: {direct:.1f} texts/s (batches of {args.batch}, one process, {os.cpu_count()} CPUs)")
+        before = _direct(setup["bundle"], args.batch, args.seconds / 2)
         served = _served(args, setup, Path(tmp))
+        after = _direct(setup["bundle"], args.batch, args.seconds / 2)
+        direct = (before + after) / 2  # measured on both sides of the served run: the box's load drifts
+        print(f"direct: {direct:.1f} texts/s (before {before:.1f}, after {after:.1f}; batches of {args.batch}, one "
+              f"process, {args.torch_threads or 'default'} torch threads, {os.cpu_count()} CPUs)")
         latency = served["latency"]
         print(f"served: {args.clients} clients x batches of {args.batch}, {args.seconds:.0f} s after "
               f"{args.warmup:.0f} s warm-up, gunicorn gthread {args.workers} x {args.threads}: {len(latency)} requests, "

@@ -76,6 +76,7 @@ def test_a_deployment_change_swaps_the_served_version_with_no_failed_request(ser
     try:
         load = Load(f"{process.url}/api/serve/{s['v1'].model_id}/staging/predict/", s["token"], clients=4)
         time.sleep(3)
+        before_change = time.time()
         v2 = version_with_artifact(s["engineer"], artifacts[2], model=s["v1"].model)
         deploy(v2, engineer=s["engineer"], reviewer=s["reviewer"])  # committed: the process sees it now
         changed_at = time.time()
@@ -93,7 +94,7 @@ def test_a_deployment_change_swaps_the_served_version_with_no_failed_request(ser
     first_v2 = min(at for at, v in served if v == v2.pk)
     assert first_v2 - changed_at < 15
     assert all(v == v2.pk for at, v in served if at >= first_v2)
-    assert all(v == s["v1"].pk for at, v in served if at < changed_at)
+    assert all(v == s["v1"].pk for at, v in served if at < before_change)
 
 
 def test_a_killed_serving_process_loses_no_answered_decision(serving_setup, tmp_path):

@@ -9,7 +9,8 @@ replacement to write: "[erased]" in computed results, "[redacted: erasure reques
 people wrote (notes, comments, waiver reasons, justifications), so a reader sees what was removed and why.
 
 The stores, as the certificate lists them (`STORES`): dataset records; audit predictions; the decision log of
-the serving endpoint (decisions about the subject and their outcomes, governance/serving/erasure.py); audit results
+the serving endpoint (decisions about the subject and their outcomes deleted, other decisions' kept texts that
+quote them redacted: governance/serving/erasure.py); audit results
 (explained rows, counterfactual examples, any other quote); audit error messages; datasheets (previews,
 vocabulary); drift reports; PII scans (masked examples, row indices); job errors and progress details;
 model version errors and training history; deployment end reasons; deployment request justifications and
@@ -33,7 +34,7 @@ from governance.datasets.erasure import (datasheets_redact, drifts_redact, pii_s
                                          records_redact_mentions)
 from governance.jobs.erasure import jobs_redact
 from governance.registry.erasure import registry_redact
-from governance.serving.erasure import STORE as DECISION_LOG, decisions_erase
+from governance.serving.erasure import STORE as DECISION_LOG, decisions_erase, decisions_redact
 from models_core.data.redaction import Traces, flatten, redact_string, snippet
 
 NOT_STORED = ("Exports (JSON, CSV, PDF, HTML) are rendered on request and never stored: none to delete or "
@@ -102,7 +103,7 @@ def stores_clean(*, traces: Traces, record_ids: set[int], rows_by_version: dict[
     errors = audit_errors_redact(traces=traces, replacement=note)
     jobs = jobs_redact(traces=traces, replacement=note)
     texts = {**registry_redact(traces=traces, replacement=note), **approvals_redact(traces=traces, replacement=note),
-             **compliance_redact(traces=traces, replacement=note)}
+             **compliance_redact(traces=traces, replacement=note), **decisions_redact(traces=traces, replacement=note)}
     stores = [
         _store("dataset records", "deleted", sum(r["records"] for r in records)),
         _store("audit predictions", "deleted", sum(p["predictions"] for p in predictions)),

@@ -89,10 +89,13 @@ def test_erasure_removes_the_subjects_decisions_queued_or_logged_and_their_outco
     api_client.force_authenticate(decided["engineer"])
     assert api_client.post("/api/decisions/outcomes/", {"outcomes": [{"decision_id": first, "label": "yes"}]},
                            format="json").status_code == 201
-    # One more decision about the subject, still in the write-ahead queue when the erasure runs.
+    # One more decision about the subject, still in the write-ahead queue when the erasure runs, and another
+    # person's decision whose kept text quotes the subject.
     api_client.force_authenticate(None)
     predict(api_client, decided["model"].pk, decided["token"], [{"text": "A third text.", "subject_id": SUBJECT}])
-    assert decisions_pending() == 1
+    predict(api_client, decided["model"].pk, decided["token"],
+            [{"text": f"Referee for {SUBJECT}: a fine colleague.", "subject_id": "APPL-0099"}])
+    assert decisions_pending() == 2
     api_client.force_authenticate(make_user(COMPLIANCE_OFFICER))
     erasure = api_client.post("/api/compliance/requests/", {"kind": "erasure", "subject_id": SUBJECT},
                               format="json").json()
@@ -101,10 +104,14 @@ def test_erasure_removes_the_subjects_decisions_queued_or_logged_and_their_outco
     assert not Decision.objects.filter(subject_id=SUBJECT).exists()
     assert not DecisionOutcome.objects.filter(decision_id=first).exists()
     assert Decision.objects.filter(subject_id="APPL-0007").count() == 1  # others' decisions stay
+    quote = Decision.objects.get(subject_id="APPL-0099")
+    assert SUBJECT not in quote.text and "[redacted: erasure request" in quote.text  # the quote goes, the row stays
     certificate = json.loads(api_client.get(f"/api/compliance/requests/{erasure['id']}/certificate/?as=json").content)
     store = next(s for s in certificate["content"]["stores"] if s["store"].startswith("decision log"))
     assert store["count"] == 3 and store["outcomes"] == 1
     assert certificate["content"]["served_decisions_removed"]["decisions"] == 3
+    quotes = next(s for s in certificate["content"]["stores"] if s["store"].startswith("decision log texts"))
+    assert quotes["count"] == 1
     # The subject's id and texts are nowhere in the decision log any more.
     assert not Decision.objects.filter(text__in=TEXTS).exists()
     again = _access_answer(api_client, SUBJECT)

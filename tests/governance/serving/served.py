@@ -101,6 +101,9 @@ def _fresh_serving_state(settings):
     from governance.serving import decision_queue
     from governance.serving.runtime import SERVED
 
+    from governance.serving import services
+
+    services._POLICY_CACHE.clear()  # a policy cached from a rolled-back test must not leak into the next
     client = decision_queue.queue()
     for key in client.scan_iter("serving:decisions:*"):
         client.delete(key)

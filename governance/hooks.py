@@ -9,6 +9,9 @@ A hook with no provider yields nothing: the lower app shows what it owns alone.
   at); approvals adds `verdicts`, each environment's deployment policy judged on the audit.
 - `model_version_page_sections` (called by governance.registry.views, filled by audits): extra context entries
   of a model version's page, called with `model_version`; audits adds `audits`, the version's audits.
+- `model_page_sections` (called by governance.registry.selectors.model_page, filled by serving): extra context
+  entries of a model's page, called with `model` and `user`; serving adds `monitoring` (its deployments'
+  monitoring charts, alerts and service tokens).
 - `model_compute_records` (called by governance.registry.selectors.compute_summary, filled by audits): stored
   compute records beyond training, called with `versions` (a ModelVersion queryset); audits returns
   {"inference": [...], "explanations": [...]}, read in one query.
@@ -51,4 +54,5 @@ class Hook(Generic[R]):
 
 audit_report_sections: Hook[dict] = Hook("audit_report_sections")
 model_version_page_sections: Hook[dict] = Hook("model_version_page_sections")
+model_page_sections: Hook[dict] = Hook("model_page_sections")
 model_compute_records: Hook[dict[str, list[dict]]] = Hook("model_compute_records")

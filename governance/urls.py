@@ -12,6 +12,7 @@ from governance.dashboard import urls as dashboard_urls
 from governance.datasets import urls as datasets_urls
 from governance.jobs import urls as jobs_urls
 from governance.registry import urls as registry_urls
+from governance.serving import urls as serving_urls
 
 # Each app's API and page routes are in its urls.py; names are bare (no app_name namespace): templates and
 # tests reverse "audit", "api-audits", ...
@@ -25,6 +26,7 @@ apps = [
     path("", include(jobs_urls)),
     path("", include(auditlog_urls)),
     path("", include(compliance_urls)),
+    path("", include(serving_urls)),
 ]
 
 urlpatterns = [

@@ -43,3 +43,29 @@ def retention_purge() -> int:
     from governance.compliance.retention import retention_purge as purge
 
     return purge().pk
+
+
+@app.task(name="governance.flush_decisions", base=JobTask)
+def flush_decisions() -> int:
+    """Periodic (every 10 s; migration serving 0002): write the decision log's queue to PostgreSQL, and the
+    batches of flushers that died. The serving process flushes every SERVING_FLUSH_INTERVAL_S itself; this
+    one covers a serving process that is gone."""
+    from governance.serving.decision_queue import decisions_flush_all
+
+    return decisions_flush_all()
+
+
+@app.task(name="governance.monitoring_schedule", base=JobTask)
+def monitoring_schedule() -> list[int]:
+    """Periodic (hourly): queue the monitoring of every deployment's last complete day and week."""
+    from governance.serving.monitoring import monitoring_schedule as schedule
+
+    return schedule()
+
+
+@app.task(name="governance.decisions_retention", base=JobTask)
+def decisions_retention() -> dict:
+    """Periodic (daily): delete decisions past their environment's retention (serving policies)."""
+    from governance.serving.services import decisions_retention_purge
+
+    return decisions_retention_purge()

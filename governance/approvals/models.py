@@ -142,6 +142,8 @@ class WebhookEvent(models.TextChoices):
     AUDITLOG_CHECKPOINT = "auditlog.checkpoint", "Audit log: signed checkpoint (the signed head)"
     AUDITLOG_VERIFICATION_FAILED = "auditlog.verification_failed", "Audit log: verification failed, nothing signed"
     SUSPENDED = "deployment.suspended", "Deployment suspended (its request lost its approval)"
+    # Sent by serving's monitoring (governance/serving/monitoring.py) when a window crosses a policy threshold.
+    MONITORING_ALERT = "monitoring.alert", "Monitoring: a deployment crossed a threshold of its serving policy"
 
 
 class Webhook(models.Model):

@@ -8,7 +8,9 @@ models_core.data.redaction.Traces (the erased records' texts and the subject's i
 replacement to write: "[erased]" in computed results, "[redacted: erasure request ER-…]" in text that
 people wrote (notes, comments, waiver reasons, justifications), so a reader sees what was removed and why.
 
-The stores, as the certificate lists them (`STORES`): dataset records; audit predictions; audit results
+The stores, as the certificate lists them (`STORES`): dataset records; audit predictions; the decision log of
+the serving endpoint (decisions about the subject and their outcomes deleted, other decisions' kept texts that
+quote them redacted: governance/serving/erasure.py); audit results
 (explained rows, counterfactual examples, any other quote); audit error messages; datasheets (previews,
 vocabulary); drift reports; PII scans (masked examples, row indices); job errors and progress details;
 model version errors and training history; deployment end reasons; deployment request justifications and
@@ -32,6 +34,7 @@ from governance.datasets.erasure import (datasheets_redact, drifts_redact, pii_s
                                          records_redact_mentions)
 from governance.jobs.erasure import jobs_redact
 from governance.registry.erasure import registry_redact
+from governance.serving.erasure import STORE as DECISION_LOG, decisions_erase, decisions_redact
 from models_core.data.redaction import Traces, flatten, redact_string, snippet
 
 NOT_STORED = ("Exports (JSON, CSV, PDF, HTML) are rendered on request and never stored: none to delete or "
@@ -90,6 +93,7 @@ def stores_clean(*, traces: Traces, record_ids: set[int], rows_by_version: dict[
                  for audit_id, version_id in audits_of_versions(version_ids=rows_by_version).items()}
     results = audit_results_redact(positions_by_audit=positions, traces=traces, replacement=ERASED)
     predictions = predictions_delete(record_ids=record_ids, subject_id=subject_id)
+    served = decisions_erase(subject_id=subject_id)
     mention_rows = (records_redact_mentions(traces=traces, exclude_subject=subject_id, replacement=note)
                     if mentions else [])
     records = records_delete(record_ids=record_ids)
@@ -99,10 +103,11 @@ def stores_clean(*, traces: Traces, record_ids: set[int], rows_by_version: dict[
     errors = audit_errors_redact(traces=traces, replacement=note)
     jobs = jobs_redact(traces=traces, replacement=note)
     texts = {**registry_redact(traces=traces, replacement=note), **approvals_redact(traces=traces, replacement=note),
-             **compliance_redact(traces=traces, replacement=note)}
+             **compliance_redact(traces=traces, replacement=note), **decisions_redact(traces=traces, replacement=note)}
     stores = [
         _store("dataset records", "deleted", sum(r["records"] for r in records)),
         _store("audit predictions", "deleted", sum(p["predictions"] for p in predictions)),
+        _store(DECISION_LOG, "deleted", served["decisions"], outcomes=served["outcomes"], by_model=served["by_model"]),
         _store("audit results (explained rows, counterfactual examples, other quotes)", "redacted", len(results),
                rows=sum(r["rows_redacted"] for r in results)),
         _store("report cache entries", "deleted", len({r["audit"] for r in results})),
@@ -117,7 +122,8 @@ def stores_clean(*, traces: Traces, record_ids: set[int], rows_by_version: dict[
         _store("stored exports", "none stored", 0, note=NOT_STORED),
         _store("audit log", "holds no personal data", 0, note=AUDIT_LOG),
     ]
-    return {"stores": stores, "records": records, "predictions": predictions, "audit_results": results,
+    return {"stores": stores, "records": records, "predictions": predictions, "served_decisions": served,
+            "audit_results": results,
             "datasheets": sheets, "drifts": drifts, "pii_scans": scans, "mentions": mention_rows}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from governance.auditlog.exports import ExportFile, export_render
 from governance.compliance.selectors import organisation_profile
+from governance.compliance.served_decisions import served_decisions_pdf
 from governance.datasets.choices import LawfulBasis
 from governance.datasets.models import Dataset
 
@@ -137,6 +138,7 @@ def access_answer(request) -> dict:
     from governance.audits.models import AuditResult
     from governance.compliance.models import SubjectRequest, SubjectRequestStatus
     from governance.compliance.identifiers import records_traces
+    from governance.compliance.served_decisions import served_decisions_answer
     from governance.compliance.subjects import subject_predictions, subject_records
     from governance.compliance.selectors import all_mentions
     from governance.registry.models import ModelVersion
@@ -148,6 +150,7 @@ def access_answer(request) -> dict:
     traces = records_traces(subject_id=subject_id, records=records) if subject_id else None
     mentions = all_mentions(traces=traces, subject_id=subject_id) if traces else []
     predictions = list(subject_predictions(subject_id=subject_id)) if subject_id else []
+    served = served_decisions_answer(subject_id=subject_id) if subject_id else []
     certificates = [{"certificate": r.reference, "fulfilled_at": r.closed_at.isoformat() if r.closed_at else None,
                      "certificate_sha256": r.certificate_sha256}
                     for r in SubjectRequest.objects.filter(subject_hash=request.subject_hash,
@@ -191,7 +194,7 @@ def access_answer(request) -> dict:
                     "extension_reason": request.extension_reason or None},
         "controller": _controller(),
         "subject_id": subject_id or None,
-        "confirmation_personal_data_processed": bool(records or predictions or mentions),
+        "confirmation_personal_data_processed": bool(records or predictions or mentions or served),
         "erasure_certificates": certificates,
         "processing": [{
             "dataset": d.name, "lawful_basis": d.get_lawful_basis_display(),
@@ -209,6 +212,7 @@ def access_answer(request) -> dict:
                                          "trained_at": mv.trained_at.isoformat() if mv.trained_at else None}
                                         for mv in models],
         "h_automated_decisions": decisions,
+        "h_automated_decisions_in_service": served,
         "rights": RIGHTS,
         "art20_portability": {"applies": any(d.lawful_basis in PORTABLE_BASES for d in datasets.values()),
                               "provided_data": [{"dataset": e["dataset"], "row_index": e["row_index"],
@@ -275,7 +279,9 @@ def access_answer_pdf(content: dict) -> list[tuple]:
                               ("Words that weighed most in your case",
                                [f"{t['token']} ({t['attribution']:+.3f})" for t in mine["tokens"]] if mine else None),
                               ("Significance", d["significance"])]))
-    if not content["h_automated_decisions"]:
+    if content.get("h_automated_decisions_in_service"):
+        blocks += served_decisions_pdf(content["h_automated_decisions_in_service"])
+    if not content["h_automated_decisions"] and not content.get("h_automated_decisions_in_service"):
         blocks.append(("p", "No automated decision about you is recorded."))
     blocks += [("h", "Your rights"), ("list", list(content["rights"].values()))]
     return blocks

@@ -219,6 +219,7 @@ def erasure_request_fulfil(*, actor, request: SubjectRequest, ground: str, excep
         "records_removed": removed,
         "records_removed_total": len(records),
         "predictions_removed": removed_predictions,
+        "served_decisions_removed": cleaned["served_decisions"],
         "explanations_redacted": redacted,
         "audit_results_redacted": cleaned["audit_results"] + extraction_redacted,
         "datasheets_redacted": cleaned["datasheets"],

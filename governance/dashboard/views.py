@@ -6,6 +6,7 @@ from django.shortcuts import render
 from governance.permissions import READ_ROLES, role_required
 from governance.approvals.selectors import request_inbox, request_pending_of
 from governance.jobs.selectors import job_list_active, job_list_recent_failed
+from governance.serving.selectors import monitoring_alert_list
 
 
 @login_required
@@ -17,4 +18,5 @@ def home(request):
         "failed_jobs": job_list_recent_failed(user=request.user),
         "inbox": request_inbox(reviewer=request.user)[:10],
         "my_requests": request_pending_of(requester=request.user)[:10],
+        "monitoring_alerts": monitoring_alert_list(user=request.user, filters={"acknowledged": False})[:10],
     })

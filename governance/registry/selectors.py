@@ -88,10 +88,12 @@ def model_get(*, model_id: int, user) -> Model:
 
 def model_page(*, model_id: int, user) -> dict:
     """A model's page (raises Model.DoesNotExist, also when `user` does not see its project): its versions
-    newest first, deployments and compute used."""
+    newest first, deployments and compute used, and what upper apps add through
+    governance.hooks.model_page_sections (serving: `monitoring`)."""
     model = model_get(model_id=model_id, user=user)
     return {"model": model, "versions": model_version_list(user=None).filter(model=model).order_by("-version"),
-            "deployments": deployments_of(model=model), "compute": compute_summary(model=model)}
+            "deployments": deployments_of(model=model), "compute": compute_summary(model=model),
+            **hooks.model_page_sections.merged(model=model, user=user)}
 
 
 def model_version_page(*, version_id: int, user) -> dict:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "governance.registry",
     "governance.audits",
     "governance.approvals",
+    "governance.serving",
     "governance.compliance",
     "governance.dashboard",
     "django_otp",
@@ -283,6 +284,10 @@ CELERY_TASK_ROUTES = {
     "governance.requeue_stale_jobs": {"queue": "default"},
     "governance.audit_log_checkpoint": {"queue": "default"},
     "governance.deliver_webhook": {"queue": "default"},
+    "governance.run_monitoring": {"queue": "default"},
+    "governance.monitoring_schedule": {"queue": "default"},
+    "governance.flush_decisions": {"queue": "default"},
+    "governance.decisions_retention": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # "thread" runs each job in a thread of this process (the demo's in-process worker); "celery" sends
@@ -337,6 +342,17 @@ WEBHOOK_TIMEOUT_S = float(os.environ.get("WEBHOOK_TIMEOUT_S", 10))
 # Webhooks reach public addresses only (governance/approvals/webhook_http.py); an internal receiver's network
 # must be listed here (CIDRs, comma-separated: "10.20.0.0/16,fd00:1::/64").
 WEBHOOK_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()]
+
+# Serving (governance/serving/, the process governance/serving_wsgi.py): the decision log's write-ahead queue
+# (a Redis list; default the broker's Redis), how often the serving process looks for deployment changes and
+# flushes the queue to PostgreSQL, after how long a batch claimed by a dead flusher is written again, and how
+# many forward passes a serving process runs at once.
+SERVING_QUEUE_URL = os.environ.get("SERVING_QUEUE_URL") or CELERY_BROKER_URL
+SERVING_POLL_S = float(os.environ.get("SERVING_POLL_S", 1.0))
+SERVING_FLUSH_INTERVAL_S = float(os.environ.get("SERVING_FLUSH_INTERVAL_S", 0.5))
+SERVING_RECOVER_AFTER_S = float(os.environ.get("SERVING_RECOVER_AFTER_S", 60))
+SERVING_INFERENCE_SLOTS = int(os.environ.get("SERVING_INFERENCE_SLOTS", 1))
+SERVING_TORCH_THREADS = int(os.environ.get("SERVING_TORCH_THREADS", 0))  # 0: torch's default (one per core)
 
 LOGGING = {
     "version": 1,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
+
+from models_core.errors import InputError
 
 from models_core.data.quality import missing_table, tokenize
 from models_core.data.rows import (Progress, attribute_slices, check_columns, check_rows, check_sensitive,
@@ -34,7 +36,16 @@ def _shares(values: list[str]) -> dict[str, float]:
 def population_stability_index(a: Sequence[str], b: Sequence[str]) -> tuple[float, dict]:
     """PSI = sum over categories of (q - p) ln(q / p), p = share in a, q = share in b, each floored at
     PSI_EPSILON so a category present on one side only gives a large finite term."""
-    pa, pb = _shares(list(a)), _shares(list(b))
+    return psi_from_counts(Counter(list(a)), Counter(list(b)))
+
+
+def psi_from_counts(counts_a: Mapping[str, float], counts_b: Mapping[str, float]) -> tuple[float, dict]:
+    """`population_stability_index` from the counts per category of each side (a GROUP BY's answer)."""
+    total_a, total_b = sum(counts_a.values()), sum(counts_b.values())
+    if min(counts_a.values(), default=0) < 0 or min(counts_b.values(), default=0) < 0:
+        raise InputError("PSI needs non-negative counts")
+    pa = {k: v / total_a for k, v in counts_a.items() if v}
+    pb = {k: v / total_b for k, v in counts_b.items() if v}
     cats = sorted(set(pa) | set(pb))
     psi = 0.0
     for c in cats:
@@ -43,7 +54,7 @@ def population_stability_index(a: Sequence[str], b: Sequence[str]) -> tuple[floa
     return psi, {c: {"a": pa.get(c, 0.0), "b": pb.get(c, 0.0)} for c in cats}
 
 
-def _psi_level(psi: float) -> str:
+def psi_level(psi: float) -> str:
     # Conventional reading of PSI: < 0.1 no significant shift, 0.1-0.25 moderate, > 0.25 major.
     return "stable" if psi < 0.1 else "moderate" if psi <= 0.25 else "major"
 
@@ -113,7 +124,7 @@ def dataset_drift(rows_a: list[dict], rows_b: list[dict], text_column: str, labe
         kind = "categorical" if col in sensitive or col == label_column else _column_kind(va + vb)
         if kind == "categorical":
             psi, shares = population_stability_index([group_value(v) for v in va], [group_value(v) for v in vb])
-            columns[col] = {"kind": kind, "psi": psi, "level": _psi_level(psi), "shares": shares}
+            columns[col] = {"kind": kind, "psi": psi, "level": psi_level(psi), "shares": shares}
         elif kind == "numeric":
             xa = np.array([float(v) for v in va if not is_missing(v)])
             xb = np.array([float(v) for v in vb if not is_missing(v)])
@@ -138,7 +149,7 @@ def dataset_drift(rows_a: list[dict], rows_b: list[dict], text_column: str, labe
         cats = sorted(shares)
         table = np.array([[Counter(la)[c] for c in cats], [Counter(lb)[c] for c in cats]])
         chi2_p = float(stats.chi2_contingency(table)[1]) if len(cats) > 1 else 1.0
-        label_shift = {"psi": psi, "level": _psi_level(psi), "shares": shares,
+        label_shift = {"psi": psi, "level": psi_level(psi), "shares": shares,
                        "max_abs_share_change": max(abs(s["b"] - s["a"]) for s in shares.values()),
                        "chi2_p_value": chi2_p}
     else:

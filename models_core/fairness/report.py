@@ -212,13 +212,23 @@ def check_weights(sample_weight: Sequence[float] | np.ndarray | None, n: int) ->
     return weights
 
 
+def _check_counts(counts: Sequence[int] | np.ndarray | None, n: int) -> np.ndarray | None:
+    if counts is None:
+        return None
+    values = np.asarray(counts)
+    if values.shape != (n,) or values.dtype.kind not in "iu" or (values < 0).any() or values.sum() <= 0:
+        raise InputError(f"counts needs one non-negative integer per row ({n}), not all 0")
+    return values.astype(np.int64)
+
+
 # ----------------------------------------------------------------------------- public API
 
 
 def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Mapping[str, Sequence[Any]],
                     labels: list | None = None, positive_label: Any = 1, n_boot: int = 1000,
                     seed: int = 0, min_group_size: int = 30, confidence: float = 0.95,
-                    progress: Progress = None, sample_weight: Sequence[float] | None = None) -> dict:
+                    progress: Progress = None, sample_weight: Sequence[float] | None = None,
+                    counts: Sequence[int] | None = None) -> dict:
     """Per-group metrics and disparities with bootstrap CIs; see the module docstring for the schema.
 
     `sensitive` maps each attribute name to one value per row. Groupings are every attribute alone
@@ -226,6 +236,9 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
     less) the task is binary and `positive_label` is the positive class; with more classes each
     class is reported against the rest. `n_boot=0` skips the bootstrap (all "ci" are None).
     `sample_weight` (one per row, >= 0) weights every count (module docstring).
+    `counts` (one non-negative integer per row) makes each row a cell standing for that many rows, as a
+    GROUP BY in the database returns them: the report, bootstrap included, is the one of the expanded rows
+    (the bootstrap draws from the same count tensor), at the cost of the cells, not the rows.
     """
     n = len(y_true)
     if n == 0:
@@ -242,6 +255,9 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
     if n_boot < 0:
         raise InputError("n_boot must be >= 0")
     weights = check_weights(sample_weight, n)
+    multiplicity = _check_counts(counts, n)
+    if multiplicity is not None and weights is not None:
+        raise InputError("give sample_weight or counts, not both")
     report_progress(progress, 0.0)
 
     group_codes, levels, missing = [], [], {}
@@ -249,6 +265,8 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
         if len(values) != n:
             raise InputError(f"sensitive attribute {name!r} has {len(values)} rows, expected {n}")
         codes, uniques, missing[str(name)] = factorize_groups(values, f"sensitive[{name!r}]")
+        if multiplicity is not None and missing[str(name)]:
+            missing[str(name)] = int(multiplicity[codes == uniques.index(MISSING)].sum())
         group_codes.append(codes)
         levels.append(uniques)
     yt, yp, classes = encode_labels(y_true, y_pred, labels, n)
@@ -270,7 +288,8 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
     level_sizes = [len(lv) for lv in levels]
     shape = (*level_sizes, len(classes), len(classes))
     flat = cell_index(group_codes, level_sizes, yt, yp, len(classes))
-    rows = confusion_tensor(flat, shape)
+    rows = (confusion_tensor(flat, shape) if multiplicity is None
+            else confusion_tensor(flat, shape, multiplicity.astype(np.float64)).round().astype(np.int64))
     tensor = rows if weights is None else confusion_tensor(flat, shape, weights)
     n_attrs = len(attr_names)
     groupings = [axes for r in range(1, n_attrs + 1) for axes in itertools.combinations(range(n_attrs), r)]
@@ -294,7 +313,7 @@ def fairness_report(y_true: Sequence[Any], y_pred: Sequence[Any], sensitive: Map
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "task": task,
-        "n": n,
+        "n": n if multiplicity is None else int(multiplicity.sum()),
         "weighted": weights is not None,
         "missing_values": missing,
         "labels": classes,

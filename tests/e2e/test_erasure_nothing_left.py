@@ -207,8 +207,31 @@ def _nothing_left(settings, audit_id):
     assert redis_hits(settings.CELERY_BROKER_URL) == []
 
 
+def _served_decisions(world) -> None:
+    """The serving endpoint's log (issue 20): a decision about him in PostgreSQL, one still in the Redis
+    write-ahead queue, and another person's decision whose kept text quotes him."""
+    import json
+    import uuid
+
+    from governance.serving.decision_queue import decisions_enqueue, decisions_store
+
+    version = world["version"]
+
+    def row(subject, text):
+        return {"id": str(uuid.uuid4()), "decided_at": timezone.now().isoformat(), "project_id": version.model.project_id,
+                "model_id": version.model_id, "model_version_id": version.pk, "deployment_id": 0, "environment": "staging",
+                "token_id": None, "input_sha256": "0" * 64, "text": text, "subject_id": subject, "attributes": {},
+                "predicted_label": "yes", "probabilities": {"no": 0.3, "yes": 0.7}}
+
+    decisions_store([json.dumps(row(SUBJECT, HOLDOUT_TEXT)), json.dumps(row("S-REF-1", QUOTE))])
+    decisions_enqueue([row(SUBJECT, TRAIN_TEXT)])
+
+
 def test_erasure_leaves_nothing_of_the_subject_anywhere(world, settings, api_client):
+    _served_decisions(world)
     _everywhere_before(settings, world["audit"].pk)
+    assert "serving_decision" in {key.split(".")[0] for key in db_hits()}
+    assert redis_hits(settings.CELERY_BROKER_URL), "the write-ahead queue holds his queued decision"
     officer, audit = world["officer"], world["audit"]
     api_client.force_authenticate(officer)
     access = api_client.post("/api/compliance/requests/", {"kind": "access", "subject_id": SUBJECT}, format="json")
@@ -231,6 +254,8 @@ def test_erasure_leaves_nothing_of_the_subject_anywhere(world, settings, api_cli
     assert stores["request comments"]["count"] == 1 and stores["waiver reasons"]["count"] == 1
     assert stores["subject request notes and reasons"]["count"] == 2
     assert stores["stored exports"]["action"] == "none stored"
+    assert stores["decision log (served decisions and their outcomes)"]["count"] == 2  # the queued one too
+    assert stores["decision log texts that quote the subject"]["count"] == 1
 
     _nothing_left(settings, world["audit"].pk)
     browser = world["browser"]

@@ -59,6 +59,11 @@ SEMANTIC_400 = {
     "POST /api/dataset-uploads/": {"project", "name", "dataset", "size", "purposes", "lawful_basis", "text_column",
                                    "label_column", "subject_column", "sensitive_attributes", "file_name"},
     "POST /api/dataset-uploads/{id}/chunks/": {"chunk", "offset"},
+    # Serving: a model or deployment that exists, decisions in the log, rules the fairness engine knows.
+    "POST /api/service-tokens/": {"model"},
+    "POST /api/monitoring-reports/": {"deployment"},
+    "POST /api/decisions/outcomes/": {"outcomes"},
+    "PUT /api/serving-policies/{environment}/": {"fairness_rules"},
 }
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", 8))
 

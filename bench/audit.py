@@ -188,7 +188,7 @@ def shap_anchor(hf: HFClassifier, text: str, target: int):
     import shap
 
     explainer = shap.Explainer(hf.predict_proba, shap.maskers.Text(hf.tokenizer))
-    return explainer([text])
+    return explainer([text], silent=True)
 
 
 def lime_anchor(hf: HFClassifier, text: str, target: int, seed: int, samples: int = LIME_SAMPLES) -> dict[str, float]:

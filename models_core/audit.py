@@ -227,7 +227,8 @@ def explain_texts(bundle: ClassifierBundle, texts: Sequence[str], targets: Seque
     settings = {**DEFAULTS, **settings}
     texts, targets, groups = list(texts), [int(t) for t in targets], {a: list(v) for a, v in groups.items()}
     kind = settings["explain_scoring"]
-    scorer, note = perturbation_scorer(bundle, texts, targets, kind=None if kind == "fp32" else kind,
+    perturbs = {"shap", "lime"} & set(settings["explain_methods"])  # IG alone scores no perturbation: no probe
+    scorer, note = perturbation_scorer(bundle, texts, targets, kind=None if kind == "fp32" or not perturbs else kind,
                                        seed=settings["seed"])
     started, n = time.perf_counter(), len(texts)
     chunks: list[dict] = []

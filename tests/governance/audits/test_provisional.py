@@ -91,3 +91,18 @@ def test_a_new_attempt_starts_afresh(running):
     audit, _, _ = running
     audit_services._audit_mark_running(audit)
     assert Audit.objects.get(pk=audit.pk).provisional == {}
+
+
+def test_an_erasure_while_the_audit_runs_removes_the_subject_from_its_provisional_results(running):
+    """The provisional results quote texts (explained rows, counterfactual examples) before any AuditResult exists:
+    the erasure's sweep of audit texts reaches them too."""
+    from governance.audits.erasure import audit_errors_redact
+    from models_core.data.redaction import Traces
+
+    audit, _, store = running
+    quoted = "Nurse with 4 years of experience. She mentored a hospital ward rota."
+    store.store("counterfactual", {"directions": {"female→male": {"worst": [{"index": 3, "original": quoted,
+                                                                           "swapped": quoted.replace("She", "He")}]}}})
+    assert audit_errors_redact(traces=Traces.build(texts=[quoted]), replacement="[erased]") == 1
+    stored = Audit.objects.get(pk=audit.pk).provisional
+    assert quoted not in str(stored) and "[erased]" in str(stored)

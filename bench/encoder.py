@@ -7,17 +7,26 @@
     ours: the predict path (`models_core.encoder.inference.pooled_features`, batch_size=32): tokenize once, sort by
         length, buckets within the padded-token budget of 32 x 128, per-bucket padding, masked mean
         pooling, original order restored.
+(c) the same texts against a length-sorted baseline: sentence-transformers' `SentenceTransformer(folder).encode`
+    (loads the same MiniLM folder offline with its modules.json: BertModel, mean pooling, Normalize; sorts
+    the texts by length, batches of 32 padded to their longest; max_seq_length set to our 128), against our
+    pooled vectors L2-normalised (the same output), compared to 1e-5.
 Both run in fp32 on the same device (CUDA if available, else CPU) with torch's default thread count.
-(a) is timed as the best of `--reps` runs, alternating libraries, after one warm-up; (b) after a warm-up
-on 64 texts, as the best of `--varied-reps` full passes (1 by default: a pass takes minutes on 2 cores).
+(a) is timed as the best of `--reps` runs, alternating libraries, after one warm-up; (b) and (c) after a
+warm-up on 64 texts, in `--varied-reps` rounds (3 by default) that each run ours, sentence-transformers and
+HF in turn (interleaved, the order rotated each round); the ratios are the medians of the per-round ratios
+(wall clock; the CPU-seconds ratio is printed beside the sorted one).
 
-Run: .venv/bin/python bench/encoder.py [--texts 2000] [--reps 3]
+Run: .venv/bin/python bench/encoder.py [--texts 2000] [--reps 3] [--varied-reps 3]
+Last line: RESULT encoder fixed_ratio=… varied_ratio=… sorted_ratio=… max_abs_diff=… sorted_max_abs_diff=…
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -74,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--varied-reps", type=int, default=1)
+    parser.add_argument("--varied-reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
@@ -128,29 +137,58 @@ def main() -> None:
     def run_ours() -> np.ndarray:
         return pooled_features(ours, our_tok, texts, batch_size=32, device=device)[0]
 
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(directory), device=str(device))
+    st.max_seq_length = 128
+
+    def run_st() -> np.ndarray:
+        return st.encode(texts, batch_size=32, convert_to_numpy=True).astype(np.float64)
+
+
     hf_flops = sum(encoder_forward_flops(config, len(lengths[s:s + 32]), max(lengths[s:s + 32]))
                    for s in range(0, len(texts), 32))
     our_flops = sum(encoder_forward_flops(config, len(b), max(lengths[i] for i in b))
                     for b in length_buckets(lengths, 32, token_budget(our_tok, 32)))
     all_texts = texts
     texts = all_texts[:64]
-    run_ours(), run_hf()  # warm-up on a few texts
+    run_ours(), run_hf(), run_st()  # warm-up on a few texts
     texts = all_texts
-    t_ours_b = t_hf_b = float("inf")
-    for _ in range(args.varied_reps):  # timed runs; their outputs are the ones compared
-        start = time.perf_counter()
-        ours_pooled = run_ours()
-        t_ours_b = min(t_ours_b, time.perf_counter() - start)
-        start = time.perf_counter()
-        hf_pooled = run_hf()
-        t_hf_b = min(t_hf_b, time.perf_counter() - start)
+    rounds: dict[str, list[float]] = {"ours": [], "st": [], "hf": []}
+    cpu: dict[str, list[float]] = {"ours": [], "st": [], "hf": []}
+    outputs = {}
+    sides = [("ours", run_ours), ("st", run_st), ("hf", run_hf)]
+    for r in range(args.varied_reps):  # interleaved rounds, the order rotated; their outputs are compared
+        for name, fn in sides[r % 3:] + sides[:r % 3]:
+            sync(device)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            outputs[name] = fn()
+            sync(device)
+            rounds[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+        print(f"(b/c) round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s (cpu {cpu[k][-1]:.2f}s)" for k, v in rounds.items())
+              + f"; ratios st/ours {rounds['st'][-1] / rounds['ours'][-1]:.2f}, hf/ours "
+              f"{rounds['hf'][-1] / rounds['ours'][-1]:.2f}", flush=True)
+    # Each side's time is the median of its rounds; the ratios are the medians of the per-round ratios (each
+    # round's sides ran minutes apart, so a ratio within a round is less exposed to the load's drift).
+    t_ours_b, t_st, t_hf_b = (statistics.median(rounds[k]) for k in ("ours", "st", "hf"))
+    varied_ratio = statistics.median(h / o for h, o in zip(rounds["hf"], rounds["ours"]))
+    sorted_ratio = statistics.median(t / o for t, o in zip(rounds["st"], rounds["ours"]))
+    cpu_sorted_ratio = statistics.median(t / o for t, o in zip(cpu["st"], cpu["ours"]))
+    ours_pooled, hf_pooled = outputs["ours"], outputs["hf"]
+    # sentence-transformers' folder ends with Normalize: the same vectors, L2-normalised (microseconds)
+    ours_normalised = ours_pooled / np.linalg.norm(ours_pooled, axis=1, keepdims=True)
     diff_b = float(np.abs(ours_pooled - hf_pooled).max())
+    diff_c = float(np.abs(ours_normalised - outputs["st"]).max())
     n = len(texts)
-    print(f"(b) varied: ours {n / t_ours_b:.1f} sent/s ({our_flops / t_ours_b / 1e9:.1f} GFLOP/s, "
+    print(f"(b) varied (median of {args.varied_reps} rounds): ours {n / t_ours_b:.1f} sent/s ({our_flops / t_ours_b / 1e9:.1f} GFLOP/s, "
           f"{our_flops / 1e12:.2f} TFLOP) | HF {n / t_hf_b:.1f} sent/s ({hf_flops / t_hf_b / 1e9:.1f} GFLOP/s, "
-          f"{hf_flops / 1e12:.2f} TFLOP) | ratio {t_hf_b / t_ours_b:.2f} | max_abs_diff (pooled) {diff_b:.2e}")
-    print(f"RESULT encoder fixed_ratio={t_hf_a / t_ours_a:.2f} varied_ratio={t_hf_b / t_ours_b:.2f} "
-          f"max_abs_diff={max(diff_a, diff_b):.2e}")
+          f"{hf_flops / 1e12:.2f} TFLOP) | ratio {varied_ratio:.2f} | max_abs_diff (pooled) {diff_b:.2e}")
+    print(f"(c) length-sorted: ours {n / t_ours_b:.1f} sent/s | sentence-transformers encode {n / t_st:.1f} sent/s | "
+          f"ratio {sorted_ratio:.2f} (CPU seconds: {cpu_sorted_ratio:.2f}) | max_abs_diff (normalised) {diff_c:.2e}")
+    print(f"RESULT encoder fixed_ratio={t_hf_a / t_ours_a:.2f} varied_ratio={varied_ratio:.2f} "
+          f"sorted_ratio={sorted_ratio:.2f} max_abs_diff={max(diff_a, diff_b):.2e} sorted_max_abs_diff={diff_c:.2e}")
 
 
 if __name__ == "__main__":

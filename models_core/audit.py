@@ -6,20 +6,30 @@ sensitive attribute one group value per row) and the audit's configuration dict;
 and per row the decided class and the model's class probabilities. Never imports Django or anything
 above `models_core`; the caller loads the rows and stores the results.
 
-Steps, with the progress stages reported (``{"stage": ..., "percent": ...}``):
+Steps, with the progress stages reported (``{"stage": ..., "percent": ...[, "eta_s": ...]}``):
   1. inference (5-55 %): class probabilities for every text, length-bucketed.
   2. decisions: the argmax, or for a mitigated model (`mitigation`, from its artifact metadata) its
-     per-group randomised thresholds on the positive-class probability.
-  3. counterfactual (56 %): token-swap flip rates, judged on the argmax before any thresholds.
-  4. fairness (62 %): per-group metrics with bootstrap intervals, judged against the audit's rules;
-     performance: accuracy, macro-F1, per-class figures (models_core.metrics); calibration (66 %): ECE,
-     reliability curve and ROC AUC per group of the model's probabilities (models_core.fairness.calibration).
-     With `sample_weight` (a weighted dataset version, e.g. reweighed) both are weighted, and their
-     "weighting" says so and names the weights' column and source (`weighting`).
+     per-group randomised thresholds on the positive-class probability; performance: accuracy, macro-F1,
+     per-class figures (models_core.metrics).
+  3. fairness (56 %): per-group metrics with bootstrap intervals; calibration (60 %): ECE, reliability
+     curve and ROC AUC per group of the model's probabilities (models_core.fairness.calibration). With
+     `sample_weight` (a weighted dataset version, e.g. reweighed) both are weighted, and their "weighting"
+     says so and names the weights' column and source (`weighting`).
+  4. counterfactual (64 %): token-swap flip rates, judged on the argmax before any thresholds.
   5. explanations (70-95 %, when ``config["explain_rows"] > 0``): SHAP/LIME/IG on a sample stratified by
-     group and correctness.
+     group and correctness, `EXPLAIN_CHUNK` texts at a time; perturbations are scored by a cheaper copy of
+     the model where it agrees with fp32 (`models_core.encoder.quantized`; ``config["explain_scoring"]``),
+     and the report's ``config["scoring"]`` says which and how well it agreed. The events carry
+     ``eta_s``, the estimated seconds left, from the texts explained so far.
+  6. the verdict: the fairness results judged against the audit's rules, only once everything is done.
+
+Results as they come: `on_stage(kind, data)` (optional) receives each result as soon as its stage is
+done: "metrics" and "compute", "fairness", "calibration", "counterfactual", then "explanations" after every
+chunk of texts (the texts explained so far, with ``"partial": {"explained": k, "of": n}`` until the last).
+"fairness_verdict" is never sent: it is final only in the returned results, with everything else.
 
 Configuration keys (defaults in `DEFAULTS`): ``n_boot``, ``seed``, ``explain_rows``, ``explain_methods``,
+``explain_scoring`` ("auto": int8 on CPU / bf16 on CUDA when it agrees with fp32; "fp32"; "int8"; "bf16"),
 ``counterfactual`` ({"word_pairs", "groups", "n_worst"}; None: the core's default pairs) and
 ``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules).
 """
@@ -30,12 +40,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import time
+
 import numpy as np
 
 from models_core.encoder.bundle import ClassifierBundle
 from models_core.encoder.inference import Prediction, predict_dataset
+from models_core.encoder.quantized import perturbation_scorer
 from models_core.errors import InputError
-from models_core.explain.global_view import select_sample
+from models_core.explain.global_view import global_view, select_sample
 from models_core.explain.sample import explain_sample
 from models_core.fairness.calibration import calibration_report
 from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
@@ -45,10 +58,13 @@ from models_core.fairness.rules import evaluate_thresholds
 from models_core.metrics import classification_summary
 
 Progress = Callable[[dict[str, Any]], None]
+OnStage = Callable[[str, Any], None]
 
 COUNTERFACTUAL_WORST = 5
+EXPLAIN_CHUNK = 10  # texts explained per call: the report fills in this many at a time
+SCORING = ("auto", "fp32", "int8", "bf16")
 DEFAULTS: dict[str, Any] = {"n_boot": 1000, "seed": 0, "explain_rows": 0, "explain_methods": ("shap", "lime", "ig"),
-                            "counterfactual": None, "fairness_rules": ()}
+                            "explain_scoring": "auto", "counterfactual": None, "fairness_rules": ()}
 
 
 @dataclass(frozen=True)
@@ -64,16 +80,20 @@ def compute_audit(bundle: ClassifierBundle, texts: Sequence[str], labels: Sequen
                   label_names: Sequence[str], positive_label: str | None = None,
                   mitigation: Mapping[str, Any] | None = None, progress: Progress | None = None,
                   sample_weight: Sequence[float] | None = None,
-                  weighting: Mapping[str, Any] | None = None) -> ComputedAudit:
+                  weighting: Mapping[str, Any] | None = None, on_stage: OnStage | None = None) -> ComputedAudit:
     """Compute every result of an audit of `bundle` on the rows; see the module docstring.
 
     `labels` are label names, indexed by `label_names` (the model version's classes); `positive_label`
     is the dataset's positive class (binary models; default the second class). `sample_weight`: one weight
     per row for the fairness and calibration results (None: unweighted); `weighting`: where the weights
-    come from ({"column": ..., "source": ...}), recorded beside them.
+    come from ({"column": ..., "source": ...}), recorded beside them. `on_stage(kind, data)`: each result as
+    its stage completes (module doc); the verdict is only in the returned results.
     """
     texts = list(texts)
     settings = {**DEFAULTS, **config}
+    if settings["explain_scoring"] not in SCORING:
+        raise InputError(f"explain_scoring must be one of {', '.join(SCORING)}")
+    emit = on_stage or (lambda kind, data: None)
     label_index = {name: i for i, name in enumerate(label_names)}
     unknown = sorted({str(label) for label in labels if label not in label_index})
     if unknown:
@@ -86,27 +106,32 @@ def compute_audit(bundle: ClassifierBundle, texts: Sequence[str], labels: Sequen
     y_true = [label_index[label] for label in labels]
     positive = label_index.get(positive_label, 1) if len(label_names) == 2 else None
     y_pred, decision = _decisions(inference, mitigation, groups, label_index, positive)
-    report("counterfactual", 56)
-    counterfactual = _counterfactual(bundle, texts, inference.probabilities, settings["counterfactual"],
-                                     positive if positive is not None else label_index.get(positive_label, 0))
-    report("fairness", 62)
+    results: dict[str, Any] = {"metrics": {**classification_summary(y_true, y_pred, label_names), "decision": decision},
+                               "compute": inference.compute}
+    emit("metrics", results["metrics"])
+    emit("compute", results["compute"])
+    report("fairness", 56)
     fairness = fairness_report(y_true, y_pred, groups, labels=list(range(len(label_names))),
                                positive_label=positive if positive is not None else 1,
                                n_boot=settings["n_boot"], seed=settings["seed"], sample_weight=sample_weight)
     stated = {"weighted": sample_weight is not None, **(dict(weighting or {}) if sample_weight is not None else {})}
     fairness["weighting"] = stated
-    report("calibration", 66)
+    results["fairness"] = fairness
+    emit("fairness", fairness)
+    report("calibration", 60)
     calibration = _calibration(inference.probabilities, y_true, groups, label_names, positive, settings, sample_weight)
     calibration["weighting"] = stated
-    results = {"metrics": {**classification_summary(y_true, y_pred, label_names), "decision": decision},
-               "fairness": fairness, "compute": inference.compute, "counterfactual": counterfactual,
-               "fairness_verdict": evaluate_thresholds(fairness, settings["fairness_rules"]),
-               "calibration": calibration}
+    results["calibration"] = calibration
+    emit("calibration", calibration)
+    report("counterfactual", 64)
+    results["counterfactual"] = _counterfactual(bundle, texts, inference.probabilities, settings["counterfactual"],
+                                                positive if positive is not None else label_index.get(positive_label, 0))
+    emit("counterfactual", results["counterfactual"])
     if settings["explain_rows"]:
         report("explanations", 70)
-        results["explanations"] = _explanations(
-            bundle, texts, y_true, y_pred, groups, settings,
-            progress=lambda p: report("explanations", 70 + 0.25 * p.get("percent", 0)))
+        results["explanations"] = _explanations(bundle, texts, y_true, y_pred, groups, settings, progress,
+                                                lambda data: emit("explanations", data))
+    results["fairness_verdict"] = evaluate_thresholds(fairness, settings["fairness_rules"])
     return ComputedAudit(results=results, predictions=y_pred, probabilities=inference.probabilities)
 
 
@@ -176,7 +201,8 @@ def _counterfactual(bundle: ClassifierBundle, texts: list[str], probabilities: n
 
 
 def _explanations(bundle: ClassifierBundle, texts: list[str], y_true: list[int], y_pred: list[int],
-                  groups: Mapping[str, Sequence[Any]], settings: Mapping[str, Any], progress: Progress) -> dict:
+                  groups: Mapping[str, Sequence[Any]], settings: Mapping[str, Any], progress: Progress | None,
+                  partial: Callable[[dict], None]) -> dict:
     """Explain a sample of rows stratified by the first attribute's group and by correctness."""
     # only rows with something to attribute to (a blank text has no tokens; the explainer refuses it)
     candidates = [i for i, text in enumerate(texts) if text.strip()]
@@ -184,8 +210,65 @@ def _explanations(bundle: ClassifierBundle, texts: list[str], y_true: list[int],
     first_attr = next(iter(groups), None)
     strata = [groups[first_attr][i] for i in candidates] if first_attr else ["all"] * len(candidates)
     rows = [candidates[k] for k in select_sample(strata, correct, n=settings["explain_rows"], seed=settings["seed"])]
-    report = explain_sample(bundle, [texts[i] for i in rows], [y_pred[i] for i in rows],
-                            {a: [v[i] for i in rows] for a, v in groups.items()},
-                            methods=tuple(settings["explain_methods"]), seed=settings["seed"], progress=progress)
+    report = explain_texts(bundle, [texts[i] for i in rows], [y_pred[i] for i in rows],
+                           {a: [v[i] for i in rows] for a, v in groups.items()}, settings, progress=progress,
+                           partial=lambda data: partial({**data, "row_indices": list(rows[:len(data["texts"])])}))
     report["row_indices"] = list(rows)
     return report
+
+
+def explain_texts(bundle: ClassifierBundle, texts: Sequence[str], targets: Sequence[int],
+                  groups: Mapping[str, Sequence[Any]], settings: Mapping[str, Any],
+                  progress: Progress | None = None, partial: Callable[[dict], None] | None = None) -> dict:
+    """The audit's explanation step on given texts: `explain_sample` with the audit's settings, through the
+    perturbation scorer, `EXPLAIN_CHUNK` texts per call, merged into one report. `partial(report)` gets the
+    report of the texts explained so far after every chunk but the last. What the worker runs on its sample,
+    callable on any texts (bench/audit.py checks its fidelity this way)."""
+    settings = {**DEFAULTS, **settings}
+    texts, targets, groups = list(texts), [int(t) for t in targets], {a: list(v) for a, v in groups.items()}
+    kind = settings["explain_scoring"]
+    perturbs = {"shap", "lime"} & set(settings["explain_methods"])  # IG alone scores no perturbation: no probe
+    scorer, note = perturbation_scorer(bundle, texts, targets, kind=None if kind == "fp32" or not perturbs else kind,
+                                       seed=settings["seed"])
+    started, n = time.perf_counter(), len(texts)
+    chunks: list[dict] = []
+    for start in range(0, n, EXPLAIN_CHUNK):
+        stop = min(n, start + EXPLAIN_CHUNK)
+
+        def chunk_progress(event: dict, start: int = start, stop: int = stop) -> None:
+            done = (start + (stop - start) * event.get("percent", 0) / 100) / n
+            elapsed = time.perf_counter() - started
+            eta = elapsed * (1 - done) / done if done > 0.02 else None
+            _forward(progress, 100 * done, eta)
+
+        chunks.append(explain_sample(scorer, texts[start:stop], targets[start:stop],
+                                     {a: v[start:stop] for a, v in groups.items()},
+                                     methods=tuple(settings["explain_methods"]), seed=settings["seed"],
+                                     progress=chunk_progress))
+        merged = _merge_explanations(chunks, groups, note)
+        if stop < n and partial is not None:
+            partial({**merged, "partial": {"explained": stop, "of": n}})
+    return merged
+
+
+def _forward(progress: Progress | None, percent: float, eta: float | None) -> None:
+    if progress is not None:
+        progress({"stage": "explanations", "percent": 70 + 0.25 * percent,
+                  **({"eta_s": round(eta, 1)} if eta is not None else {})})
+
+
+def _merge_explanations(chunks: list[dict], groups: Mapping[str, list], scoring: dict) -> dict:
+    """One report from `explain_sample`'s reports of consecutive chunks: the texts in order (re-indexed), the
+    compute summed, the global view over all of them (as `explain_sample` draws it) and the scoring note."""
+    merged = dict(chunks[-1])
+    records = [dict(record, index=i) for i, record in enumerate(r for chunk in chunks for r in chunk["texts"])]
+    merged["texts"] = records
+    merged["config"] = {**merged["config"], "scoring": scoring, "chunk": EXPLAIN_CHUNK}
+    compute = {key: sum(chunk["compute"].get(key, 0) for chunk in chunks) for key in chunks[-1]["compute"]}
+    merged["compute"] = {**compute, **({"wall_s": round(compute["wall_s"], 3)} if "wall_s" in compute else {})}
+    if len(chunks) > 1:
+        method = merged["global"]["method"]
+        covered = {a: v[:len(records)] for a, v in groups.items()}
+        merged["global"] = global_view([[t["token"] for t in r["tokens"]] for r in records],
+                                       [np.asarray(r["attributions"][method]) for r in records], covered, method)
+    return merged

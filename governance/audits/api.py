@@ -81,12 +81,18 @@ def _audit_row_output(row: dict, stamp) -> dict:
 
 class AuditDetailOutput(AuditOutput):
     results = serializers.SerializerMethodField()
+    provisional_results = serializers.SerializerMethodField(
+        help_text="While the audit runs: the stages finished so far (no verdict, no hash: final only when every "
+                  "stage is done, in `results`); empty once it completes or fails.")
 
     class Meta(AuditOutput.Meta):
-        fields = AuditOutput.Meta.fields + ["results"]
+        fields = AuditOutput.Meta.fields + ["results", "provisional_results"]
 
     def get_results(self, audit) -> dict:
         return selectors.audit_results_shown(audit=audit)
+
+    def get_provisional_results(self, audit) -> dict:
+        return selectors.audit_provisional_shown(audit=audit)
 
 
 class AuditCompareInput(ScopedInput):

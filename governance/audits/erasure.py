@@ -97,13 +97,21 @@ def audit_results_redact(*, positions_by_audit: dict[int, set[int] | None], trac
 
 
 def audit_errors_redact(*, traces: Traces, replacement: str = ERASED) -> int:
-    """Failed audits keep their error message, which may quote a row: redact it there."""
+    """Failed audits keep their error message, which may quote a row: redact it there; and a running audit's
+    provisional results (issue 19: explained texts, counterfactual examples) until its final ones replace them."""
     n = 0
     for audit in Audit.objects.select_for_update().exclude(error="").only("pk", "error").iterator(chunk_size=500):
         clean, k = redact_string(audit.error, traces, replacement)
         if k:
             Audit.objects.filter(pk=audit.pk).update(error=clean)
             n += 1
+    running = Audit.objects.select_for_update().exclude(provisional={}).only("pk", "provisional")
+    for audit in running.iterator(chunk_size=100):
+        if traces.may_occur_in(flatten(audit.provisional)):
+            clean, k = redact_json(audit.provisional, traces, replacement)
+            if k:
+                Audit.objects.filter(pk=audit.pk).update(provisional=clean)
+                n += 1
     return n
 
 

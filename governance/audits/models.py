@@ -26,6 +26,9 @@ class Audit(models.Model):
     artifact_digest = models.CharField(max_length=64, blank=True, default="")
     summary = models.JSONField(default=dict, blank=True)
     result_hash = models.CharField(max_length=64, blank=True, default="")
+    # Results as they come (issue 19): while the audit runs, each finished stage's result by kind (no verdict),
+    # for the report page to show; emptied when the audit completes (AuditResult holds the final ones) or fails.
+    provisional = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

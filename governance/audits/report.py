@@ -78,6 +78,12 @@ def report_context(*, audit_id: int, user, now: datetime | None = None) -> dict:
     (approvals: the policies judged on them at `now`, `verdicts`), lineage and hashes. Raises
     Audit.DoesNotExist (also when `user` does not see its project; None: the system)."""
     audit = selectors.audit_report_get(audit_id=audit_id, user=user)
+    if audit.status != AuditStatus.COMPLETE and audit.provisional:
+        # Results as they come (issue 19): the stages finished so far, shown under a banner; no verdict, no
+        # policy judged, no findings and no hash until every stage is done and the results are stored.
+        return {"audit": audit, "results": results_masked(audit.provisional), "provisional": True,
+                "job": job_for(audit), "result_rows": [], "verdicts": [], "findings": [],
+                "lineage": selectors.audit_lineage(audit=audit)}
     results = selectors.audit_results(audit=audit)
     # What the page and the exports show: free texts with their personal data masked (audits.minimisation).
     shown = results_masked(results)

@@ -9,7 +9,7 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Concat
 
 from governance.accounts.predicates import project_scoped
-from governance.audits.models import Audit, AuditResult, Prediction
+from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 
 AUDIT_FILTERS = {"project": "model_version__model__project_id", "status": "status", "model": "model_version__model_id", "dataset": "dataset_version__dataset_id",
@@ -96,6 +96,15 @@ def audit_results_shown(*, audit: Audit) -> dict:
     from governance.audits.minimisation import results_masked
 
     return results_masked(audit_results(audit=audit))
+
+
+def audit_provisional_shown(*, audit: Audit) -> dict:
+    """A running audit's results so far (issue 19), masked as the final ones are; {} once it is complete."""
+    from governance.audits.minimisation import results_masked
+
+    if audit.status == AuditStatus.COMPLETE or not audit.provisional:
+        return {}
+    return results_masked(audit.provisional)
 
 
 PERFORMANCE_ROWS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("n", "Rows"))

@@ -143,7 +143,9 @@ def audit_run(*, job_id: int) -> None:
 
 
 def _audit_mark_running(audit: Audit) -> None:
-    Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.RUNNING, started_at=timezone.now(), error="")
+    # A new attempt starts its provisional results afresh.
+    Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.RUNNING, started_at=timezone.now(), error="",
+                                             provisional={})
 
 
 def _audit_compute(audit: Audit, job: Job) -> None:
@@ -167,17 +169,41 @@ def _audit_compute(audit: Audit, job: Job) -> None:
     weighted = any(w != 1.0 for w in weights)  # a reweighed version (datasets.services.dataset_version_reweigh)
     # A missing attribute value stays "" here (the mitigation's thresholds know groups by their stored value);
     # the fairness engine reports it as the explicit group "(missing)".
+    provisional = _ProvisionalResults(audit=audit, job=job)
     computed = compute_audit(
         bundle, [r[2] for r in records], [r[3] for r in records],
         {attr: [r[4].get(attr, "") for r in records] for attr in data.sensitive_attributes}, config,
         label_names=version.label_names, positive_label=data.positive_label, mitigation=metadata.get("mitigation"),
-        progress=lambda p: jobs.job_progress(job=job, stage=p["stage"], percent=p["percent"]),
+        progress=lambda p: jobs.job_progress(job=job, stage=p["stage"], percent=p["percent"],
+                                             **({"eta_s": p["eta_s"]} if "eta_s" in p else {})),
+        on_stage=provisional.store,
         sample_weight=weights if weighted else None,
         weighting={"column": "DatasetRecord.weight", "dataset_version": data.pk,
                    "source": data.note or f"row weights of {data}"} if weighted else None)
     jobs.job_progress(job=job, stage="storing results", percent=97, force=True)
     _audit_store(audit=audit, job=job, records=records, predictions=computed.predictions,
                  probabilities=computed.probabilities, label_names=version.label_names, results=computed.results)
+
+
+class _ProvisionalResults:
+    """Results as they come: each stage's result, once computed, goes to `Audit.provisional` (the report page
+    shows it under a "provisional" banner) and the job's detail counts the stored stages (the page's poll
+    refreshes its sections when the count grows). Not evidence: no hash, no verdict, no audit-log entry (the
+    final results are logged once, by _audit_store, which empties this field in the same transaction). Only a
+    running audit's field is written, so a late write from an attempt that lost its job cannot refill it."""
+
+    def __init__(self, *, audit: Audit, job: Job) -> None:
+        self.audit, self.job, self.results = audit, job, {}
+
+    def store(self, kind: str, data) -> None:
+        if kind == "fairness_verdict":  # final only (models_core.audit never sends it; refused if it ever did)
+            return
+        self.results[kind] = _json_safe(data)
+        Audit.objects.filter(pk=self.audit.pk, status=AuditStatus.RUNNING).update(provisional=self.results)
+        explained = (data.get("partial") or {}).get("explained") if kind == "explanations" else None
+        jobs.job_progress(job=self.job, stage=self.job.stage or kind, percent=self.job.percent, force=True,
+                          stored_stages=len(self.results) + (explained or 0),
+                          **({"explained": explained} if explained else {}))
 
 
 def result_hash(results: dict) -> str:
@@ -204,9 +230,9 @@ def _audit_store(*, audit: Audit, job: Job, records, predictions, probabilities,
     digest = result_hash(clean)
     metrics = clean["metrics"]
     summary = {"accuracy": metrics["accuracy"], "f1_macro": metrics["f1_macro"], "n": metrics["n"]}
-    locked.status, locked.finished_at, locked.result_hash, locked.summary = (
-        AuditStatus.COMPLETE, timezone.now(), digest, summary)
-    locked.save(update_fields=["status", "finished_at", "result_hash", "summary"])
+    locked.status, locked.finished_at, locked.result_hash, locked.summary, locked.provisional = (
+        AuditStatus.COMPLETE, timezone.now(), digest, summary, {})
+    locked.save(update_fields=["status", "finished_at", "result_hash", "summary", "provisional"])
     # Each result's digest beside the result hash, in the hash-chained log: a result later rewritten in place by
     # a logged redaction (erasure, retention) can be told from one edited behind the log's back.
     audit_log_append(actor=job.created_by, action="audit.completed", obj=audit,
@@ -229,7 +255,7 @@ def audit_job_failed(*, job_id: int, error: str) -> None:
 @transaction.atomic
 def _audit_failed(audit: Audit, job_id: int, error: str) -> None:
     Audit.objects.filter(pk=audit.pk).update(status=AuditStatus.FAILED, error=error[:4000],
-                                             finished_at=timezone.now())
+                                             finished_at=timezone.now(), provisional={})
     jobs.job_fail(job_id=job_id, error=error)
     audit_log_append(actor=Job.objects.get(pk=job_id).created_by, action="audit.failed", obj=audit,
                      payload={"error": text_digest(error), "job": job_id})

@@ -68,6 +68,19 @@ def length_buckets(lengths: Sequence[int], batch_size: int, max_tokens: int | No
     return batches
 
 
+def exact_length_buckets(lengths: Sequence[int], max_tokens: int) -> list[np.ndarray]:
+    """Padding-free batches: indices grouped by exact length (ascending, stable), each group cut so that a
+    batch holds at most `max_tokens` tokens (at least one text). No batch needs a padding mask."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")
+    batches = []
+    for length in np.unique(lengths):
+        group = order[lengths[order] == length]
+        size = max(1, int(max_tokens) // max(1, int(length)))
+        batches.extend(group[start:start + size] for start in range(0, len(group), size))
+    return batches
+
+
 def token_budget(tokenizer: "Tokenizer", batch_size: int) -> int:
     """Padded tokens per batch of the predict path: `batch_size` texts at the truncation length."""
     truncation = tokenizer.truncation or {}
@@ -77,17 +90,23 @@ def token_budget(tokenizer: "Tokenizer", batch_size: int) -> int:
 def run_bucketed(model: TextClassifier, encodings: Sequence["Encoding"], pad_id: int, batch_size: int,
                  outputs: Callable[[TextClassifier, dict[str, torch.Tensor]], torch.Tensor],
                  meter: ComputeMeter, progress: Progress | None = None,
-                 stage: str = "inference", max_tokens: int | None = None) -> np.ndarray:
+                 stage: str = "inference", max_tokens: int | None = None,
+                 padding_free: bool = False) -> np.ndarray:
     """Apply `outputs(model, batch)` -> (b, k) to every encoding in length buckets; (n, k) in input order.
 
-    The caller owns the inference_mode / eval() context; this function only batches and reorders.
+    `padding_free` (needs `max_tokens`): one token length per batch (`exact_length_buckets`), for many
+    strings of few distinct lengths such as an explanation's perturbations. The caller owns the
+    inference_mode / eval() context; this function only batches and reorders.
     """
     device = meter.device
     total = len(encodings)
     result: np.ndarray | None = None
     done = 0
     with tqdm(total=total, desc=stage, unit="text", disable=None, leave=False) as bar:
-        for indices in length_buckets([len(e.ids) for e in encodings], batch_size, max_tokens):
+        lengths = [len(e.ids) for e in encodings]
+        buckets = (exact_length_buckets(lengths, max_tokens) if padding_free and max_tokens
+                   else length_buckets(lengths, batch_size, max_tokens))
+        for indices in buckets:
             batch = pad_encodings([encodings[i] for i in indices], pad_id)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             out = outputs(model, batch).to("cpu", torch.float64).numpy()
@@ -114,7 +133,8 @@ def _pooled(model: TextClassifier, batch: dict[str, torch.Tensor]) -> torch.Tens
 
 def _apply(model: TextClassifier, tokenizer: "Tokenizer", texts: Sequence[str], batch_size: int,
            outputs: Callable[[TextClassifier, dict[str, torch.Tensor]], torch.Tensor], width: int,
-           progress: Progress | None, stage: str, device: torch.device | None) -> tuple[np.ndarray, dict]:
+           progress: Progress | None, stage: str, device: torch.device | None,
+           padding_free: bool = False) -> tuple[np.ndarray, dict]:
     encodings = encode_texts(tokenizer, texts)
     device = device or inference_device()
     was_training = model.training
@@ -123,7 +143,7 @@ def _apply(model: TextClassifier, tokenizer: "Tokenizer", texts: Sequence[str], 
         with ComputeMeter(device) as meter, torch.inference_mode():
             if encodings:
                 values = run_bucketed(model, encodings, pad_token_id(tokenizer), batch_size, outputs,
-                                      meter, progress, stage, token_budget(tokenizer, batch_size))
+                                      meter, progress, stage, token_budget(tokenizer, batch_size), padding_free)
             else:
                 values = np.zeros((0, width), dtype=np.float64)
     finally:
@@ -153,10 +173,11 @@ class Prediction:
 
 
 def predict_dataset(bundle: TokenizedClassifier, texts: Sequence[str], batch_size: int = 64,
-                    progress: Progress | None = None) -> Prediction:
-    """Class probabilities for every text, in the given order."""
+                    progress: Progress | None = None, padding_free: bool = False,
+                    device: torch.device | None = None) -> Prediction:
+    """Class probabilities for every text, in the given order (`padding_free`: see `run_bucketed`)."""
     logits, compute = _apply(bundle.model, bundle.tokenizer, texts, batch_size, _logits,
-                             bundle.model.num_labels, progress, "inference", None)
+                             bundle.model.num_labels, progress, "inference", device, padding_free)
     probabilities = softmax(logits)
     return Prediction(probabilities=probabilities, predictions=probabilities.argmax(axis=1).astype(np.int64),
                       compute=compute)

@@ -2,6 +2,21 @@
 // updates its bar; when the job finishes the page reloads to show the stored results.
 (function () {
   function fmt(s) { if (s == null) return ""; s = Math.round(s); return s < 60 ? s + " s" : Math.floor(s / 60) + " min " + (s % 60) + " s"; }
+  // Results as they come: when the job has stored more stages than the page shows, fetch the page again and
+  // swap in its results (same document, so the reader keeps their place).
+  function refreshResults(job) {
+    var box = document.getElementById("report-results");
+    if (!box || !box.hasAttribute("data-live-results") || !job.detail || job.detail.stored_stages == null) return;
+    if (job.detail.stored_stages <= +box.getAttribute("data-live-results") || box.getAttribute("data-loading")) return;
+    box.setAttribute("data-loading", "1");
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("report-results");
+        if (fresh) { box.innerHTML = fresh.innerHTML; box.setAttribute("data-live-results", fresh.getAttribute("data-live-results") || job.detail.stored_stages); }
+      })
+      .finally(function () { box.removeAttribute("data-loading"); });
+  }
   function poll(el) {
     var id = el.getAttribute("data-job-id");
     fetch("/api/jobs/" + id + "/", { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -13,6 +28,9 @@
         el.querySelector("[data-field=stage]").textContent = job.stage || job.status;
         el.querySelector("[data-field=percent]").textContent = (job.percent || 0).toFixed(0) + "%";
         el.querySelector("[data-field=elapsed]").textContent = fmt(job.elapsed_s);
+        var eta = el.querySelector("[data-field=eta]");
+        if (eta) eta.textContent = job.status === "running" && job.detail && job.detail.eta_s != null ? " · about " + fmt(job.detail.eta_s) + " left" : "";
+        refreshResults(job);
         var extra = [];
         ["epoch", "step", "loss", "val_metric"].forEach(function (k) {
           if (job.detail && job.detail[k] != null) extra.push(k.replace("_", " ") + " " + (typeof job.detail[k] === "number" ? +job.detail[k].toFixed(4) : job.detail[k]));

@@ -9,6 +9,7 @@ from models_core.audit import ComputedAudit, compute_audit
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from models_core.encoder.bundle import bundle_from_pretrained
 from models_core.encoder.inference import predict_dataset
+from models_core.encoder.quantized import perturbation_scorer
 from models_core.errors import InputError
 from models_core.explain.global_view import select_sample
 from models_core.explain.sample import explain_sample
@@ -50,8 +51,8 @@ def test_results_equal_what_the_pieces_compute(tiny_classifier, rows):
     audit = compute_audit(tiny_classifier, texts, labels, groups, CONFIG, label_names=LABELS, positive_label="yes")
 
     assert isinstance(audit, ComputedAudit)
-    assert list(audit.results) == ["metrics", "fairness", "compute", "counterfactual", "fairness_verdict",
-                                   "calibration"]
+    assert list(audit.results) == ["metrics", "compute", "fairness", "calibration", "counterfactual",
+                                   "fairness_verdict"]
     inference = predict_dataset(tiny_classifier, texts)
     y_true = [LABELS.index(label) for label in labels]
     y_pred = inference.predictions.tolist()
@@ -76,20 +77,23 @@ def test_results_equal_what_the_pieces_compute(tiny_classifier, rows):
 def test_explanations_cover_the_stratified_sample_and_progress_runs_through_every_stage(tiny_classifier, rows):
     texts, labels, groups = _columns(rows)
     seen = []
-    config = {**CONFIG, "explain_rows": 4, "explain_methods": ["shap", "ig"]}
+    config = {**CONFIG, "explain_rows": 4, "explain_methods": ["shap", "ig"], "explain_scoring": "fp32"}
     audit = compute_audit(tiny_classifier, texts, labels, groups, config, label_names=LABELS, positive_label="yes",
                           progress=seen.append)
 
     y_true = [LABELS.index(label) for label in labels]
     correct = [t == p for t, p in zip(y_true, audit.predictions)]
     sample = select_sample(groups["gender"], correct, n=4, seed=3)
-    expected = explain_sample(tiny_classifier, [texts[i] for i in sample], [audit.predictions[i] for i in sample],
+    # fp32 scoring: the explainer sees the bundle itself, scored in padding-free batches
+    scorer, note = perturbation_scorer(tiny_classifier, [], kind=None)
+    expected = explain_sample(scorer, [texts[i] for i in sample], [audit.predictions[i] for i in sample],
                               {a: [v[i] for i in sample] for a, v in groups.items()}, methods=("shap", "ig"), seed=3)
     explanations = audit.results["explanations"]
     assert explanations["row_indices"] == sample
     assert explanations["texts"] == expected["texts"]
+    assert explanations["config"]["scoring"] == note and note["scoring"] == "fp32"
     stages = list(dict.fromkeys(p["stage"] for p in seen))
-    assert stages == ["inference", "counterfactual", "fairness", "calibration", "explanations"]
+    assert stages == ["inference", "fairness", "calibration", "counterfactual", "explanations"]
     percents = [p["percent"] for p in seen]
     assert percents == sorted(percents) and 5 <= percents[0] and percents[-1] <= 95
 
@@ -147,3 +151,45 @@ def test_weighted_rows_weight_fairness_and_calibration_and_say_where_the_weights
     assert calibration["weighted"] is True and calibration["weighting"]["source"] == "Reweighed v1"
     assert calibration["groupings"]["gender"]["groups"]["female"]["weight"] == pytest.approx(
         sum(w for w, g in zip(weights, groups["gender"]) if g == "female"))
+
+
+def test_results_come_stage_by_stage_and_the_verdict_only_at_the_end(tiny_classifier, rows):
+    """Results as they come (issue 19): every stage's result is sent as soon as it is computed, the explanations
+    chunk by chunk (each a prefix of the final ones), never the verdict; the events carry an ETA."""
+    texts, labels, groups = _columns(rows)
+    config = {**CONFIG, "explain_rows": 12, "explain_methods": ["shap", "lime"], "explain_scoring": "fp32"}
+    sent, seen = [], []
+    audit = compute_audit(tiny_classifier, texts, labels, groups, config, label_names=LABELS, positive_label="yes",
+                          progress=seen.append, on_stage=lambda kind, data: sent.append((kind, data)))
+
+    kinds = [kind for kind, _ in sent]
+    assert kinds == ["metrics", "compute", "fairness", "calibration", "counterfactual", "explanations"]
+    assert "fairness_verdict" not in kinds and "fairness_verdict" in audit.results
+    for kind, data in sent[:-1]:
+        assert data == audit.results[kind]
+    partial, final = sent[-1][1], audit.results["explanations"]
+    assert partial["partial"] == {"explained": 10, "of": 12} and "partial" not in final
+    assert len(partial["texts"]) == 10 and partial["texts"] == final["texts"][:10]
+    assert partial["row_indices"] == final["row_indices"][:10]
+    assert [t["index"] for t in final["texts"]] == list(range(12))
+    assert final["global"]["n_texts"] == 12
+    # chunking changes nothing per text: the same as one call on all twelve
+    scorer, _ = perturbation_scorer(tiny_classifier, [], kind=None)
+    rows_ = final["row_indices"]
+    whole = explain_sample(scorer, [texts[i] for i in rows_], [audit.predictions[i] for i in rows_],
+                           {a: [v[i] for i in rows_] for a, v in groups.items()}, methods=("shap", "lime"), seed=3)
+    # chunking changes nothing per text but which strings share a batch (float rounding of the matrix products)
+    for ours, one_call in zip(final["texts"], whole["texts"]):
+        assert ours["tokens"] == one_call["tokens"] and ours["target"] == one_call["target"]
+        for method in ("shap", "lime"):
+            np.testing.assert_allclose(ours["attributions"][method], one_call["attributions"][method], atol=1e-5)
+    assert [t["token"] for t in final["global"]["top_tokens"]] == [t["token"] for t in whole["global"]["top_tokens"]]
+    etas = [p["eta_s"] for p in seen if "eta_s" in p]
+    assert etas and all(e >= 0 for e in etas)
+
+
+def test_an_unknown_scoring_choice_is_refused(tiny_classifier, rows):
+    texts, labels, groups = _columns(rows)
+    with pytest.raises(InputError, match="explain_scoring"):
+        compute_audit(tiny_classifier, texts, labels, groups, {**CONFIG, "explain_scoring": "int4"},
+                      label_names=LABELS, positive_label="yes")

@@ -1,0 +1,87 @@
+"""models_core.encoder.quantized: cheaper copies scoring perturbations, padding-free batches, agreement with fp32."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models_core.data.synthetic import SyntheticSpec, hiring_rows
+from models_core.encoder.bundle import bundle_from_pretrained
+from models_core.encoder.inference import exact_length_buckets, predict_dataset
+from models_core.encoder.quantized import cheap_copy, cheap_kinds, perturbation_scorer, probe_batch
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def bundle(minilm_dir):
+    return bundle_from_pretrained(minilm_dir, num_labels=2, label_names=["no", "yes"], seed=3)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return [r["text"] for r in hiring_rows(SyntheticSpec(n_rows=12, seed=4))]
+
+
+def test_padding_free_batches_hold_one_length_each_and_every_text_once():
+    lengths = [5, 9, 5, 12, 9, 9, 5, 30, 12] * 7
+    batches = exact_length_buckets(lengths, max_tokens=40)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for batch in batches:
+        assert len({lengths[i] for i in batch}) == 1
+        assert len(batch) * lengths[batch[0]] <= 40 or len(batch) == 1  # one text longer than the budget: alone
+
+
+def test_padding_free_scoring_equals_the_padded_predict_path(bundle, texts):
+    strings, _ = probe_batch(bundle.tokenizer, texts[:3], masks_per_text=20)
+    padded = predict_dataset(bundle, strings).probabilities
+    free = predict_dataset(bundle, strings, padding_free=True).probabilities
+    np.testing.assert_allclose(free, padded, atol=1e-5)
+
+
+def test_a_cheap_copy_leaves_the_fp32_model_untouched(bundle):
+    before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    for kind in ("bf16", "int8"):
+        copy = cheap_copy(bundle.model, kind)
+        assert copy is not bundle.model
+    after = bundle.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.dtype == torch.float32 for p in bundle.model.parameters())
+
+
+@pytest.mark.parametrize("kind", ["bf16", "int8"])
+def test_each_copy_is_measured_against_fp32_and_used_only_within_the_thresholds(bundle, texts, kind):
+    scorer, note = perturbation_scorer(bundle, texts, kind=kind, max_abs_dp=1.0, min_pearson=-1.0, device=CPU)
+    assert note["scoring"] == kind and note["agreement"]["probe_strings"] > 100
+    assert scorer.model is bundle.model  # Integrated Gradients keeps the fp32 model and its gradients
+    strings, _ = probe_batch(bundle.tokenizer, texts[:4], seed=0)
+    reference = predict_dataset(bundle, strings).probabilities
+    measured = np.abs(scorer.predict_proba(strings) - reference).max()
+    assert measured == pytest.approx(note["agreement"]["max_abs_dp"], abs=1e-6)  # the note states what it did
+    json.dumps(note)  # stored in the explanation's method note as it is
+
+
+def test_bf16_on_minilm_agrees_within_the_default_thresholds(bundle, texts):
+    if "bf16" not in cheap_kinds(CPU):
+        pytest.skip("this CPU runs no bf16 fast")
+    _, note = perturbation_scorer(bundle, texts, kind="bf16", device=CPU)
+    assert note["scoring"] == "bf16", note
+    assert note["agreement"]["max_abs_dp"] <= 0.02 and note["agreement"]["attribution_pearson_min"] >= 0.99
+
+
+def test_a_copy_below_the_thresholds_is_skipped_and_the_note_says_why(bundle, texts):
+    """A careless operator (or a model a copy cannot follow): the scorer falls back to fp32, and says so."""
+    scorer, note = perturbation_scorer(bundle, texts, kind="int8", max_abs_dp=0.0, device=CPU)
+    assert note["scoring"] == "fp32" and note["skipped"][0]["scoring"] == "int8"
+    assert "below the thresholds" in note["reason"]
+    strings, _ = probe_batch(bundle.tokenizer, texts[:2], masks_per_text=8)
+    np.testing.assert_allclose(scorer.predict_proba(strings), predict_dataset(bundle, strings).probabilities,
+                               atol=1e-5)
+
+
+def test_fp32_requested_uses_no_copy(bundle, texts):
+    _, note = perturbation_scorer(bundle, texts, kind=None)
+    assert note["scoring"] == "fp32" and note["reason"] == "fp32 requested" and note["skipped"] == []

@@ -176,7 +176,7 @@ def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[Token
                 continue
             budget_pairs = (max_evals - 2 - 2 * s["n"]) // 2 - len(s["pairs"])
             want = min(round_pairs, budget_pairs)
-            tries = 0
+            tries, before = 0, len(s["pairs"])
             while want > 0 and tries < 20 * round_pairs:
                 tries += 1
                 size = int(s["sizes"][rng.choice(len(s["sizes"]), p=s["p"])])
@@ -188,6 +188,7 @@ def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[Token
                 s["seen"].update((key, (~mask).tobytes()))
                 s["pairs"].append(mask)
                 want -= 1
+            s["exhausted"] = len(s["pairs"]) == before  # no new coalition found: nothing more to learn
         texts = []
         for s in states:
             masks = [s["ends"][0], s["ends"][1], *s["masks"]]
@@ -206,7 +207,8 @@ def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[Token
             s["values"], s["se"] = _paired_solve(s, y, rng, n_boot)
             spent = len(s["all"])
             spread = float(np.ptp(s["values"])) if len(s["values"]) > 1 else abs(float(s["values"][0]))
-            if s["n"] <= 3 or spent + 2 > max_evals or float(np.max(s["se"])) <= tolerance * max(spread, 1e-12):
+            if s["n"] <= 3 or spent + 2 > max_evals or s.get("exhausted") \
+                    or float(np.max(s["se"])) <= tolerance * max(spread, 1e-12):
                 s["done"] = True
         if all(s["done"] and s["values"] is not None for s in states):
             break

@@ -36,7 +36,7 @@ from models_core.explain.text import (CachedPredictor, PredictProba, ShapTokeniz
 
 # Texts whose edge design does not fit the budget: "owen" (shap's Partition algorithm) or "paired"
 # (Kernel SHAP, paired sampling, variance stopping rule); see models_core/README.md for the measurements.
-LONG_TEXT_ALGORITHM = "owen"
+LONG_TEXT_ALGORITHM = "paired"
 PAIRED_ROUND = 32
 PAIRED_TOLERANCE = 0.05
 

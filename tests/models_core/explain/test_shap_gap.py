@@ -59,17 +59,18 @@ def test_product_shap_against_shap_partition_explainer_at_the_products_budget(bu
               f"evaluations (shap {theirs.info['evaluations']}): Pearson {pearson:.3f}, max |diff| {diff:.4f}")
         assert ours.info["evaluations"] <= SHAP_MAX_EVALS
         assert pearson >= stated["pearson"] and diff <= stated["max_abs_diff"]
-        # both sum to the same f(x) - f(all masked): the same game
-        assert mine.sum() == pytest.approx(lib.sum(), abs=1e-6)
+        # ours sums to f(x) - f(all masked) exactly (shap's Partition drops the credit left queued when its
+        # budget binds, so its sum can fall short)
+        assert mine.sum() == pytest.approx(ours.value - ours.base_value, abs=1e-9)
+        assert ours.value == pytest.approx(float(bundle.predict_proba([tokenized.text])[0, 1]), abs=1e-6)
         if len(view) <= 14:  # affordable: exact Shapley values of the word game
             reference = exact_shapley_tokens(predictor, view, 1, adapter.mask_token).values
-        elif n_tokens == 30:  # near-exact: the paired kernel with twelve times the budget, another seed
-            [near] = paired_kernel_values(predictor, [(view, 1)], adapter.mask_token, max_evals=6000, seed=7,
-                                          tolerance=0.0, round_pairs=512)
+        else:  # near-exact: the paired kernel with 8-12 times the budget, another seed
+            [near] = paired_kernel_values(predictor, [(view, 1)], adapter.mask_token,
+                                          max_evals=6000 if n_tokens == 30 else 4000, seed=7, tolerance=0.0,
+                                          round_pairs=512)
             reference = near.values
-        else:
-            continue
         ours_to_ref = float(np.corrcoef(mine, reference)[0, 1])
         shap_to_ref = float(np.corrcoef(lib, reference)[0, 1])
         print(f"  against the reference: ours {ours_to_ref:.3f}, shap {shap_to_ref:.3f}")
-        assert ours_to_ref >= 0.95 and ours_to_ref >= shap_to_ref - 0.02
+        assert ours_to_ref >= (0.95 if n_tokens <= 30 else 0.85) and ours_to_ref >= shap_to_ref - 0.02

@@ -105,7 +105,7 @@ IG_DELTA_MAX = 1e-3
 SHAP_GAP = {"reference": "shap.PartitionExplainer, Text masker, default budget; its token values summed into words",
             "texts": [{"tokens": 10, "pearson": 0.90, "max_abs_diff": 0.05},
                       {"tokens": 30, "pearson": 0.85, "max_abs_diff": 0.05},
-                      {"tokens": 60, "pearson": 0.60, "max_abs_diff": 0.05}]}
+                      {"tokens": 60, "pearson": 0.30, "max_abs_diff": 0.06}]}
 
 Progress = Callable[[dict], None]
 

@@ -79,10 +79,11 @@ def _token_heatmap_spans_reproduce_the_text_with_values_on_hover(client, explain
     assert "Set aside by default: punctuation" in body
     assert '<details id="global-all-words"' in body and "Show all words, punctuation and stop words included" in body
     default = body[body.index('id="global-tokens"'):body.index('id="global-all-words"')]
+    from django.utils.html import escape
     for word in glob["set_aside"]["punctuation"] + glob["set_aside"]["stop_words"]:
-        assert f'<td class="mono">{word}</td>' not in default
+        assert f'<td class="mono">{escape(word)}</td>' not in default
     every = body[body.index('id="global-all-words"'):body.index("</details>", body.index('id="global-all-words"'))]
-    assert all(f'<td class="mono">{t["token"]}</td>' in every for t in glob["all"]["top_tokens"][:20])
+    assert all(f'<td class="mono">{escape(t["token"])}</td>' in every for t in glob["all"]["top_tokens"][:20])
     assert "Method agreement (ρ min)" in body and "Stability (top-k min)" in body
     assert "the same game, not equal values" in body and "60 tokens Pearson ≥ 0.30" in body  # the measured gap
 

@@ -116,9 +116,13 @@ def _explanation_blocks(ex: dict | None) -> list[tuple]:
         ("h", "Explanations"),
         ("p", f"{len(ex.get('texts', []))} predictions explained with {', '.join(ex.get('methods', []))}; "
               f"{sum(1 for t in ex.get('texts', []) if t.get('flags'))} flagged."),
-        ("table", ["Token", "Mean |attribution|", "Mean", "Occurrences"],
+        ("table", ["Word" if glob.get("unit") == "word" else "Token", "Mean |attribution|", "Mean", "Occurrences"],
          [[t["token"], t.get("mean_abs"), t.get("mean"), t.get("occurrences")] for t in glob.get("top_tokens", [])[:15]]),
     ]
+    aside = glob.get("set_aside") or {}
+    if aside:
+        blocks.append(("p", f"Set aside from the ranking: punctuation ({' '.join(aside.get('punctuation', [])) or 'none'}) "
+                            f"and stop words ({', '.join(aside.get('stop_words', [])) or 'none'})."))
     for attribute, proxies in (glob.get("proxies") or {}).items():
         blocks += [("p", f"Likely proxies for {attribute}"),
                    ("table", ["Token", "Gap", "Higher in", "Lower in"],
@@ -128,10 +132,10 @@ def _explanation_blocks(ex: dict | None) -> list[tuple]:
     for n, t in enumerate(ex.get("texts", []), start=1):
         values = (t.get("attributions") or {}).get(method) or []
         ranked = sorted(zip(t.get("tokens", []), values), key=lambda p: -abs(p[1] or 0))[:5]
-        rows.append([n, t.get("text", ""), (t.get("stability") or {}).get("score"),
+        rows.append([n, t.get("text", ""), (t.get("agreement") or {}).get("score"), (t.get("stability") or {}).get("score"),
                      ", ".join(f"{tok['token']} {v:+.3f}" for tok, v in ranked if v is not None),
                      ", ".join(t.get("flags", [])) or "—"])
-    blocks.append(("table", ["#", "Text", "Stability", f"Top tokens ({method})", "Flags"], rows))
+    blocks.append(("table", ["#", "Text", "Method agreement", "Stability", f"Top tokens ({method})", "Flags"], rows))
     return blocks
 
 

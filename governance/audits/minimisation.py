@@ -73,8 +73,9 @@ def results_masked(results: dict) -> dict:
 
 
 def _mask_global_tokens(results: dict) -> None:
-    """Tokens of the explanations' global view (top tokens, per group, proxies) that are pieces of a name,
-    place or other finding in the explained texts ("kowal", "##ski") are shown as the finding's mask."""
+    """Tokens and words of the explanations' global view (top tokens, per group, proxies, and the "all" rankings)
+    that are a name, place or other finding in the explained texts, or a piece of one ("kowalski", "kowal",
+    "##ski"), are shown as the finding's mask."""
     from models_core.pii import find_pii, mask_label
 
     explanations = results.get("explanations") if isinstance(results, dict) else None
@@ -85,7 +86,10 @@ def _mask_global_tokens(results: dict) -> None:
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             continue
         findings = find_pii(item["text"])
-        for tok in item.get("tokens") or []:
+        # the global view ranks whole words since models_core.explain/2 ("words"), model tokens before
+        words = [{"token": str(w.get("word", "")).lower(), "start": w.get("start", 0), "end": w.get("end", 0)}
+                 for w in item.get("words") or [] if isinstance(w, dict)]
+        for tok in [*(item.get("tokens") or []), *words]:
             word = str(tok.get("token", ""))
             if sum(ch.isalpha() for ch in word) < 3:
                 continue  # "@", ".", "20", "##s": too common to name anyone

@@ -86,7 +86,7 @@ def report_context(*, audit_id: int, user, now: datetime | None = None) -> dict:
                 "lineage": selectors.audit_lineage(audit=audit)}
     results = selectors.audit_results(audit=audit)
     # What the page and the exports show: free texts with their personal data masked (audits.minimisation).
-    shown = results_masked(results)
+    shown = selectors.explanations_upgraded(results_masked(results))
     return {"audit": audit, "results": shown, "job": job_for(audit),
             "result_rows": sorted(audit.results.all(), key=lambda r: r.kind), "verdicts": [],
             **hooks.audit_report_sections.merged(audit=audit, results=results, now=now),

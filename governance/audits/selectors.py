@@ -95,7 +95,17 @@ def audit_results_shown(*, audit: Audit) -> dict:
     """The results as readers see them: free texts with their personal data masked (audits.minimisation)."""
     from governance.audits.minimisation import results_masked
 
-    return results_masked(audit_results(audit=audit))
+    return explanations_upgraded(results_masked(audit_results(audit=audit)))
+
+
+def explanations_upgraded(results: dict) -> dict:
+    """The results with explanations stored under an older schema shaped as the current one (method
+    agreement under "agreement"; models_core.explain.schema), for the page, the exports and the API."""
+    from models_core.explain.schema import upgrade
+
+    if isinstance(results, dict) and results.get("explanations"):
+        results = {**results, "explanations": upgrade(results["explanations"])}
+    return results
 
 
 def audit_provisional_shown(*, audit: Audit) -> dict:

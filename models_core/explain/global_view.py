@@ -1,9 +1,16 @@
 """Which rows to explain, and what the explanations say taken together.
 
 `select_sample` picks rows stratified by (group, correct/incorrect) so that every group and both kinds
-of outcome appear. `global_view` ranks tokens by mean |attribution| over the explained texts, overall
-and per group of each sensitive attribute, and lists the tokens whose importance differs most between
-the groups of an attribute: likely proxies for that attribute.
+of outcome appear. `global_view` ranks features (whole words since schema /2; model tokens before) by
+mean |attribution| over the explained texts, overall and per group of each sensitive attribute, and
+lists the features whose importance differs most between the groups of an attribute: likely proxies
+for that attribute.
+
+Punctuation and stop words are set aside from the default rankings (`top_tokens`, `by_group`,
+`proxies`) and kept, ranked with everything else, under `all`: a reviewer looking for what drives
+decisions should not see "." and "the" first, but may ask to. STOP_WORDS are function words
+(articles, prepositions, conjunctions, auxiliaries, determiners); personal pronouns are *not* stop words
+here: "she" and "his" are the classic proxies for gender and must stay in view.
 """
 
 from __future__ import annotations
@@ -18,6 +25,22 @@ from models_core.errors import InputError
 
 TOP_TOKENS = 20
 MIN_OCCURRENCES = 2
+
+STOP_WORDS = frozenset("""
+a an the and or but nor so yet if then than as of at by for from in into on onto to up upon with within without
+about above across after against along among around before behind below beneath beside besides between beyond
+during except inside near off out outside over past since through throughout till toward towards under until
+via is are was were be been being am do does did doing done have has had having will would shall should can
+could may might must this that these those there here which who whom whose what when where why how all any
+both each either neither every some such no not only own same too very just also again further once s t
+""".split())
+
+
+def word_kind(word: str) -> str:
+    """"punctuation" (no letter or digit), "stop_word" (STOP_WORDS, any case) or "word"."""
+    if not any(ch.isalnum() for ch in word):
+        return "punctuation"
+    return "stop_word" if word.lower() in STOP_WORDS else "word"
 
 
 def select_sample(groups: Sequence[str] | Mapping[str, Sequence[str]], correct: Sequence[bool], n: int = 50,
@@ -71,24 +94,37 @@ def _token_stats(records: Sequence[tuple[Sequence[str], np.ndarray]], n_texts: i
 
 
 def _ranked(stats: Mapping[str, dict], top: int) -> list[dict]:
-    rows = [{"token": t, "mean_abs": round(s["mean_abs"], 8), "mean": round(s["mean"], 8),
+    rows = [{"token": t, "kind": word_kind(t), "mean_abs": round(s["mean_abs"], 8), "mean": round(s["mean"], 8),
              "occurrences": s["occurrences"]} for t, s in stats.items() if s["occurrences"] >= MIN_OCCURRENCES]
     rows.sort(key=lambda r: (-r["mean_abs"], r["token"]))
     return rows[:top]
 
 
 def global_view(tokens: Sequence[Sequence[str]], attributions: Sequence[np.ndarray],
-                groups: Mapping[str, Sequence[str]], method: str, top: int = TOP_TOKENS) -> dict:
-    """Mean |attribution| per token (lower-cased vocabulary string) over the texts, overall and by group.
+                groups: Mapping[str, Sequence[str]], method: str, top: int = TOP_TOKENS, unit: str = "word") -> dict:
+    """Mean |attribution| per feature (lower-cased word or token) over the texts, overall and by group.
 
-    Means are over texts (a text without the token contributes 0), so frequent important tokens rank
-    above rare ones; tokens seen fewer than MIN_OCCURRENCES times are left out of the rankings.
-    `proxies[attribute]` lists tokens by the largest gap in mean |attribution| between two groups.
+    Means are over texts (a text without the feature contributes 0), so frequent important features rank
+    above rare ones; features seen fewer than MIN_OCCURRENCES times are left out of the rankings.
+    `proxies[attribute]` lists features by the largest gap in mean |attribution| between two groups.
+    The default rankings leave punctuation and stop words out (`set_aside` counts them); `all` holds the
+    same rankings with every feature. Each entry carries its `kind` (`word_kind`).
     """
     norm = [[t.lower() for t in toks] for toks in tokens]
     records = list(zip(norm, attributions))
-    view = {"method": method, "n_texts": len(records), "min_occurrences": MIN_OCCURRENCES,
-            "top_tokens": _ranked(_token_stats(records, len(records)), top), "by_group": {}, "proxies": {}}
+    shown = _rankings(records, groups, top, keep=lambda t: word_kind(t) == "word")
+    everything = _rankings(records, groups, top, keep=lambda t: True)
+    seen = {t for toks in norm for t in toks}
+    set_aside = {"punctuation": sorted(t for t in seen if word_kind(t) == "punctuation"),
+                 "stop_words": sorted(t for t in seen if word_kind(t) == "stop_word")}
+    return {"method": method, "unit": unit, "n_texts": len(records), "min_occurrences": MIN_OCCURRENCES,
+            **shown, "set_aside": set_aside, "all": everything}
+
+
+def _rankings(records: Sequence[tuple[Sequence[str], np.ndarray]], groups: Mapping[str, Sequence[str]], top: int,
+              keep) -> dict:
+    records = [([t for t in toks if keep(t)], [v for t, v in zip(toks, values) if keep(t)]) for toks, values in records]
+    view = {"top_tokens": _ranked(_token_stats(records, len(records)), top), "by_group": {}, "proxies": {}}
     for attribute, labels in sorted(groups.items()):
         labels = [str(v) for v in labels]
         if len(labels) != len(records):
@@ -118,7 +154,7 @@ def _proxies(per_group: Mapping[str, Mapping[str, dict]], top: int) -> list[dict
         high = max(labels, key=lambda g: by_group[g])
         low = min(labels, key=lambda g: by_group[g])
         signed = {g: round(per_group[g].get(token, {"mean": 0.0})["mean"], 8) for g in labels}
-        rows.append({"token": token, "gap": round(by_group[high] - by_group[low], 8), "higher_in": high,
+        rows.append({"token": token, "kind": word_kind(token), "gap": round(by_group[high] - by_group[low], 8), "higher_in": high,
                      "lower_in": low, "mean_abs_by_group": {g: round(v, 8) for g, v in by_group.items()},
                      "mean_by_group": signed, "occurrences": occurrences})
     rows.sort(key=lambda r: (-r["gap"], r["token"]))

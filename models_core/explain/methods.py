@@ -29,8 +29,16 @@ import numpy as np
 import torch
 
 from models_core.errors import InputError
-from models_core.explain.shapley import ShapleyValues, edge_budget, kernel_values, owen_values, token_tree
-from models_core.explain.text import (CachedPredictor, PredictProba, ShapTokenizerAdapter, TokenizedText)
+from models_core.explain.kernel import edge_budget, kernel_values, paired_kernel_values
+from models_core.explain.shapley import ShapleyValues, balanced_tree, collapse_tree, owen_values, token_tree
+from models_core.explain.text import (CachedPredictor, PredictProba, ShapTokenizerAdapter, TokenizedText,
+                                      spread_to_tokens, word_view)
+
+# Texts whose edge design does not fit the budget: "owen" (shap's Partition algorithm) or "paired"
+# (Kernel SHAP, paired sampling, variance stopping rule); see models_core/README.md for the measurements.
+LONG_TEXT_ALGORITHM = "paired"
+PAIRED_ROUND = 32
+PAIRED_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -61,33 +69,77 @@ class ShapTrees:
             raise InputError("re-tokenizing the explained text changed its tokens")
         return token_tree(self.masker.clustering(tokenized.text), special)
 
+    def for_view(self, tokenized: TokenizedText, view: TokenizedText, groups: Sequence[Sequence[int]]) -> np.ndarray:
+        """The hierarchy over the features of `view` (tokens, or words of `tokenized`): shap's token tree
+        with each word's tokens folded into one leaf; a balanced tree in text order if a word is split."""
+        if len(view) == len(tokenized):
+            return self(tokenized)
+        tree = collapse_tree(self(tokenized), groups)
+        return tree if tree is not None else balanced_tree(len(view))
+
 
 def shap_values(predictor: CachedPredictor, trees: ShapTrees, items: Sequence[tuple[TokenizedText, int]],
-                max_evals: int = 500, algorithm: str = "auto") -> list[Attribution]:
+                max_evals: int = 500, algorithm: str = "auto", players: str = "words",
+                seed: int = 0) -> list[Attribution]:
     """SHAP values for many texts, every round of masked strings scored in one batched call.
 
+    players "words" (default): whole words are the players (sub-word tokens masked together, see
+    `text.word_view`), and a word's value is shared equally by its tokens; "tokens": every model token.
     algorithm "kernel": `kernel_values` with its deterministic edge design (exact when 2**n fits);
-    "owen": `owen_values` (shap's Partition algorithm) with `max_evals`; "auto": kernel for the texts
-    whose edge design costs at most `max_evals` evaluations, owen for the longer ones.
+    "owen": `owen_values` (shap's Partition algorithm) with `max_evals`; "paired": `paired_kernel_values`
+    (paired sampling, stops on the estimate's standard error, at most `max_evals`); "auto": kernel for
+    the texts whose edge design costs at most `max_evals` evaluations, LONG_TEXT_ALGORITHM for the others.
     """
-    if algorithm not in ("auto", "kernel", "owen"):
-        raise InputError(f"unknown SHAP algorithm {algorithm!r}; use 'auto', 'kernel' or 'owen'")
+    if algorithm not in ("auto", "kernel", "owen", "paired"):
+        raise InputError(f"unknown SHAP algorithm {algorithm!r}; use 'auto', 'kernel', 'owen' or 'paired'")
+    if players not in ("words", "tokens"):
+        raise InputError(f"unknown SHAP players {players!r}; use 'words' or 'tokens'")
     mask_token = trees.adapter.mask_token
-    use_kernel = [algorithm == "kernel" or (algorithm == "auto" and edge_budget(len(t)) <= max_evals)
-                  for t, _ in items]
+    views = []
+    for tokenized, _ in items:
+        if players == "words":
+            views.append(word_view(tokenized))
+        else:
+            views.append((tokenized, [[i] for i in range(len(tokenized))]))
+    chosen = []
+    for view, _ in views:
+        n = len(view)
+        if algorithm == "kernel" or (algorithm == "auto" and edge_budget(n) <= max_evals):
+            chosen.append("kernel")
+        elif algorithm == "auto":
+            paired_fits = 2 + 2 * n + 2 * PAIRED_ROUND <= max_evals
+            chosen.append(LONG_TEXT_ALGORITHM if LONG_TEXT_ALGORITHM == "owen" or paired_fits else "owen")
+        elif algorithm == "paired" and 2 + 2 * n + 2 > max_evals:
+            chosen.append("owen")  # the budget does not even cover the size-1 coalitions
+        else:
+            chosen.append(algorithm)
     out: list[Attribution | None] = [None] * len(items)
-    kernel_idx = [i for i, k in enumerate(use_kernel) if k]
-    owen_idx = [i for i, k in enumerate(use_kernel) if not k]
-    if kernel_idx:
-        results = kernel_values(predictor, [items[i] for i in kernel_idx], mask_token)
-        for i, r in zip(kernel_idx, results):
-            algo = "exact" if r.exact else "kernel"
-            out[i] = _from_shapley(r, {"algorithm": algo, "evaluations": r.evaluations})
-    if owen_idx:
-        results = owen_values(predictor, [(items[i][0], trees(items[i][0]), items[i][1]) for i in owen_idx],
-                              mask_token, max_evals=max_evals)
-        for i, r in zip(owen_idx, results):
-            out[i] = _from_shapley(r, {"algorithm": "owen", "evaluations": r.evaluations, "max_evals": max_evals})
+
+    def store(indices: list[int], results: list[ShapleyValues], info: dict) -> None:
+        for i, r in zip(indices, results):
+            (tokenized, _), (view, groups) = items[i], views[i]
+            algo = info.get("algorithm") or ("exact" if r.exact else "kernel")
+            values = spread_to_tokens(r.values, groups, len(tokenized)) if players == "words" else r.values
+            out[i] = Attribution(values=values, base_value=r.base_value, value=r.value,
+                                 info={**info, "algorithm": algo, "evaluations": r.evaluations, "players": players,
+                                       "n_players": len(view)})
+
+    by_algo = {a: [i for i, c in enumerate(chosen) if c == a] for a in ("kernel", "owen", "paired")}
+    if by_algo["kernel"]:
+        idx = by_algo["kernel"]
+        store(idx, kernel_values(predictor, [(views[i][0], items[i][1]) for i in idx], mask_token), {})
+    if by_algo["paired"]:
+        idx = by_algo["paired"]
+        store(idx, paired_kernel_values(predictor, [(views[i][0], items[i][1]) for i in idx], mask_token,
+                                        max_evals=max_evals, seed=seed, tolerance=PAIRED_TOLERANCE,
+                                        round_pairs=PAIRED_ROUND),
+              {"algorithm": "paired_kernel", "max_evals": max_evals, "seed": seed,
+               "tolerance": PAIRED_TOLERANCE})
+    if by_algo["owen"]:
+        idx = by_algo["owen"]
+        store(idx, owen_values(predictor, [(views[i][0], trees.for_view(items[i][0], *views[i]), items[i][1])
+                                           for i in idx], mask_token, max_evals=max_evals),
+              {"algorithm": "owen", "max_evals": max_evals})
     return out
 
 
@@ -180,6 +232,40 @@ def lime_many(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, i
     return out
 
 
+def lime_adaptive(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, int]], seed: int = 0,
+                  start: int = 250, max_samples: int = 1000, top_k_min: float = 0.8,
+                  spearman_min: float = 0.8) -> tuple[list[Attribution], list[Attribution]]:
+    """LIME with as many samples as its top-k needs: each text runs with seeds `seed` and `seed + 1` at
+    `start` samples; texts whose two runs disagree (top-k overlap < top_k_min or Spearman < spearman_min,
+    see `stability.compare`) run again with twice the samples, up to `max_samples`. Returns the runs of
+    both seeds at each text's final size (`info["num_samples"]`, `info["settled"]`); every run is
+    `lime_many`, so each equals the lime library's at its size."""
+    from models_core.explain.stability import compare
+
+    size = min(start, max_samples)
+    first: list[Attribution | None] = [None] * len(items)
+    second: list[Attribution | None] = [None] * len(items)
+    todo = list(range(len(items)))
+    while todo:
+        chunk = [items[i] for i in todo]
+        both = lime_many(predictor, chunk + chunk, size, [seed] * len(chunk) + [seed + 1] * len(chunk))
+        again = []
+        for k, i in enumerate(todo):
+            a, b = both[k], both[len(chunk) + k]
+            agree = compare(a.values, b.values)
+            settled = agree["top_k_overlap"] >= top_k_min and (agree["spearman"] is None
+                                                               or agree["spearman"] >= spearman_min)
+            for run in (a, b):
+                run.info.update({"settled": settled, "sizes_tried": [*(first[i].info["sizes_tried"]
+                                                                      if first[i] else []), size]})
+            first[i], second[i] = a, b
+            if not settled and size < max_samples:
+                again.append(i)
+        todo = again
+        size = min(2 * size, max_samples)
+    return first, second
+
+
 def _lime_design(doc_size: int, num_samples: int, random_state: np.random.RandomState) -> np.ndarray:
     """LimeTextExplainer's neighbourhood: row 0 the text, then rows with 1..d words removed uniformly
     (the same calls on the same RandomState as lime, so the same rows)."""
@@ -205,8 +291,24 @@ def _lime_distances(data: np.ndarray) -> np.ndarray:
 # ---- Integrated Gradients --------------------------------------------------------------------------
 
 def integrated_gradients(model: torch.nn.Module, tokenizer, tokenized: TokenizedText, target: int,
-                         mask_token: str, n_steps: int = 64, internal_batch_size: int = 64) -> Attribution:
-    """IG of softmax(target) w.r.t. the token embeddings, summed over the embedding dimension."""
+                         mask_token: str, n_steps: int = 64, internal_batch_size: int = 64,
+                         delta_max: float | None = None, max_steps: int | None = None) -> Attribution:
+    """IG of softmax(target) w.r.t. the token embeddings, summed over the embedding dimension.
+
+    With `delta_max` and `max_steps`: steps chosen by the completeness gap, starting at `n_steps` and
+    doubling while the gap exceeds `delta_max`, up to `max_steps` (`info["steps_tried"]`: each tried)."""
+    tried = []
+    while True:
+        result = _integrated_gradients(model, tokenizer, tokenized, target, mask_token, n_steps, internal_batch_size)
+        tried.append(n_steps)
+        if delta_max is None or max_steps is None or result.info["delta"] <= delta_max or 2 * n_steps > max_steps:
+            result.info["steps_tried"] = tried
+            return result
+        n_steps *= 2
+
+
+def _integrated_gradients(model: torch.nn.Module, tokenizer, tokenized: TokenizedText, target: int,
+                          mask_token: str, n_steps: int, internal_batch_size: int) -> Attribution:
     from captum.attr import IntegratedGradients
 
     enc = tokenizer.encode(tokenized.text, add_special_tokens=True)

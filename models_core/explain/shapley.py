@@ -1,10 +1,7 @@
 """Shapley values of the token-masking game: the exact reference and a fast batched Owen (Partition) path.
 
 `exact_shapley` enumerates all 2**n coalitions (n <= 14) and is the reference every test compares with.
-`kernel_values` is Kernel SHAP (Shapley-kernel weighted regression with the efficiency constraint
-imposed exactly) whose coalitions are, by default, *all* those of sizes 1, 2, n-2 and n-1: deterministic,
-and on short texts closer to the exact values than shap's Partition explainer for a similar number of
-evaluations. `owen_values` is shap's Partition algorithm (`PartitionExplainer.owen`, `fixed_context=None`) on the same
+Kernel SHAP lives in `kernel` (edge design, paired sampling). `owen_values` is shap's Partition algorithm (`PartitionExplainer.owen`, `fixed_context=None`) on the same
 token hierarchy as `shap.maskers.Text.clustering`, rewritten so that the masked strings of *all* texts
 in a round are scored together in one deduplicated `predict_proba` call instead of ~5 at a time per
 text. With an unbinding budget it returns exactly shap's values; its attributions always sum to
@@ -65,7 +62,7 @@ def shapley_from_table(table: np.ndarray) -> np.ndarray:
 
 
 def exact_shapley(predict_proba: PredictProba, segments: Sequence[str], target: int, mask_token: str,
-                  prefix: str = "") -> ShapleyValues:
+                  prefix: str = "", widths: Sequence[int] | None = None) -> ShapleyValues:
     """Exact Shapley values of `target`'s probability over `segments` (at most 14), by enumeration.
 
     The game: coalition S is scored as `predict_proba([mask_segments(segments, S, mask_token)])`, the same
@@ -80,7 +77,7 @@ def exact_shapley(predict_proba: PredictProba, segments: Sequence[str], target: 
         raise InputError(f"exact Shapley enumerates 2**n coalitions; n={n} exceeds {EXACT_MAX_FEATURES}")
     predictor = _as_cached(predict_proba)
     coalitions = all_coalitions(n)
-    texts = [mask_segments(segments, row, mask_token, prefix) for row in coalitions]
+    texts = [mask_segments(segments, row, mask_token, prefix, widths) for row in coalitions]
     table = predictor(texts)[:, target]
     return ShapleyValues(values=shapley_from_table(table), base_value=float(table[0]), value=float(table[-1]),
                          evaluations=len(texts), exact=True)
@@ -88,7 +85,8 @@ def exact_shapley(predict_proba: PredictProba, segments: Sequence[str], target: 
 
 def exact_shapley_tokens(predict_proba: PredictProba, tokenized: TokenizedText, target: int,
                          mask_token: str) -> ShapleyValues:
-    return exact_shapley(predict_proba, tokenized.segments, target, mask_token, tokenized.prefix)
+    """Exact Shapley values over the features of `tokenized` (tokens, or words of a `word_view`)."""
+    return exact_shapley(predict_proba, tokenized.segments, target, mask_token, tokenized.prefix, tokenized.widths)
 
 
 # ---- token hierarchy ------------------------------------------------------------------------------
@@ -127,6 +125,68 @@ def token_tree(clustering: np.ndarray, special_leaves: Sequence[int]) -> np.ndar
     if n > 1 and tree.shape[0] != n - 1:
         raise InputError("token clustering is not a binary tree")
     return tree
+
+
+def collapse_tree(tree: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray | None:
+    """The clustering over words from one over tokens: each word's tokens become one leaf.
+
+    shap's Text clustering joins the pieces of a word first (a never-split group), so every word is a
+    subtree and the word hierarchy is the token hierarchy with those subtrees folded. Returns None when
+    some word is not a subtree (then the caller builds another hierarchy)."""
+    n_tokens = sum(len(g) for g in groups)
+    word_of = {t: w for w, members in enumerate(groups) for t in members}
+    n_words = len(groups)
+    rows: list[list[float]] = []
+
+    def words(node: int) -> set[int]:
+        if node < n_tokens:
+            return {word_of[node]}
+        left, right = (int(c) for c in tree[node - n_tokens, :2])
+        return words(left) | words(right)
+
+    def rebuild(node: int) -> int:
+        covered = words(node)
+        if len(covered) == 1:
+            (word,) = covered
+            leaves = leaf_count(node)
+            if leaves != len(groups[word]):
+                raise ValueError("a word's tokens are split across the hierarchy")
+            return word
+        left, right = (int(c) for c in tree[node - n_tokens, :2])
+        if words(left) & words(right):
+            raise ValueError("a word's tokens are split across the hierarchy")
+        a, b = rebuild(left), rebuild(right)
+        size = (1 if a < n_words else rows[a - n_words][3]) + (1 if b < n_words else rows[b - n_words][3])
+        rows.append([a, b, float(tree[node - n_tokens, 2]), size])
+        return n_words + len(rows) - 1
+
+    def leaf_count(node: int) -> int:
+        return 1 if node < n_tokens else int(tree[node - n_tokens, 3])
+
+    if n_words == 1:
+        return np.zeros((0, 4))
+    try:
+        rebuild(2 * n_tokens - 2)
+    except ValueError:
+        return None
+    return np.array(rows, dtype=float).reshape(-1, 4)
+
+
+def balanced_tree(n: int) -> np.ndarray:
+    """A (n-1, 4) clustering that halves the features in text order (for hierarchies that cannot be folded)."""
+    rows: list[list[float]] = []
+
+    def build(lo: int, hi: int) -> int:
+        if hi - lo == 1:
+            return lo
+        mid = (lo + hi) // 2
+        a, b = build(lo, mid), build(mid, hi)
+        rows.append([a, b, float(hi - lo), float(hi - lo)])
+        return n + len(rows) - 1
+
+    if n > 1:
+        build(0, n)
+    return np.array(rows, dtype=float).reshape(-1, 4)
 
 
 def leaf_masks(tree: np.ndarray, n: int) -> np.ndarray:
@@ -240,118 +300,4 @@ def owen_values(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText,
         values = lower_credit(state.dvalues, state.tree, state.n)
         results.append(ShapleyValues(values=values, base_value=state.f00, value=state.f11,
                                      evaluations=state.planned + 2))
-    return results
-
-
-# ---- batched Kernel SHAP ---------------------------------------------------------------------------
-
-def edge_budget(n: int, size_pairs: int = 2) -> int:
-    """Evaluations that enumerate every coalition of sizes 1..k and n-k..n-1 (k = size_pairs), plus
-    the empty and full ones; 2**n when that is all of them."""
-    total = 2 + sum(math.comb(n, s) * (1 if s == n - s else 2)
-                    for s in range(1, min(size_pairs, n // 2) + 1))
-    return int(min(2 ** n, total))
-
-
-def _kernel_design(n: int, budget: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Coalitions (excluding empty and full) and their Shapley-kernel regression weights.
-
-    Sizes are enumerated completely in pairs (s, n - s) from the edges inwards (they carry most kernel
-    weight) while the budget allows; the rest of the budget is spent on complementary pairs of random
-    coalitions whose sizes are drawn in proportion to their kernel weight. Returns (masks, weights, sampled).
-    """
-    sizes = np.arange(1, n)
-    size_weight = (n - 1) / (sizes * (n - sizes))
-    size_weight = size_weight / size_weight.sum()
-    remaining = budget - 2
-    masks: list[np.ndarray] = []
-    weights: list[float] = []
-    lo, hi = 1, n - 1
-    enumerated = set()
-    while lo <= hi:
-        count = math.comb(n, lo) * (1 if lo == hi else 2)
-        if count > remaining:
-            break
-        for size in {lo, hi}:
-            for members in itertools.combinations(range(n), size):
-                mask = np.zeros(n, dtype=bool)
-                mask[list(members)] = True
-                masks.append(mask)
-                weights.append(size_weight[size - 1] / math.comb(n, size))
-            enumerated.add(size)
-        remaining -= count
-        lo, hi = lo + 1, hi - 1
-    rest = [s for s in range(1, n) if s not in enumerated]
-    pairs = remaining // 2
-    sampled = bool(rest) and pairs > 0
-    if sampled:
-        p = np.array([size_weight[s - 1] for s in rest])
-        total = float(p.sum())
-        seen: set[bytes] = set()
-        drawn: list[np.ndarray] = []
-        tries = 0
-        while len(drawn) < pairs and tries < 20 * pairs:
-            tries += 1
-            size = rest[int(rng.choice(len(rest), p=p / total))]
-            mask = np.zeros(n, dtype=bool)
-            mask[rng.choice(n, size, replace=False)] = True
-            key = mask.tobytes()
-            if key in seen:
-                continue
-            seen.add(key)
-            seen.add((~mask).tobytes())
-            drawn.append(mask)
-        for mask in drawn:
-            for m in (mask, ~mask):
-                masks.append(m)
-                weights.append(total / (2 * len(drawn)))
-    return np.array(masks, dtype=bool).reshape(-1, n), np.array(weights), sampled
-
-
-def _kernel_solve(masks: np.ndarray, weights: np.ndarray, y: np.ndarray, v0: float, v1: float) -> np.ndarray:
-    """Weighted least squares for phi with sum(phi) = v1 - v0 imposed exactly (last phi eliminated)."""
-    total = v1 - v0
-    z = masks.astype(float)
-    design = z[:, :-1] - z[:, [-1]]
-    rhs = (y - v0) - z[:, -1] * total
-    root = np.sqrt(weights)
-    head, *_ = np.linalg.lstsq(design * root[:, None], rhs * root, rcond=None)
-    return np.append(head, total - head.sum())
-
-
-def kernel_values(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, int]], mask_token: str,
-                  budget: int | None = None, seed: int = 0) -> list[ShapleyValues]:
-    """Kernel SHAP of the target probability for many texts, all masks scored in one batched call.
-
-    A text with 2**n <= budget is enumerated completely (exact Shapley values). Otherwise the design of
-    `_kernel_design` is used: deterministic while whole size pairs fit the budget, seeded sampling for
-    the remainder (`ShapleyValues.sampled`). budget=None uses `edge_budget(n)`: sizes 1, 2, n-2 and n-1
-    enumerated, no sampling, deterministic (on short texts this beat both sampled designs and the Owen
-    hierarchy against exact values, for a similar number of evaluations).
-    """
-    rng = np.random.default_rng(seed)
-    plans = []
-    texts: list[str] = []
-    for tokenized, target in items:
-        n = len(tokenized)
-        b = edge_budget(n) if budget is None else max(int(budget), 2)
-        if 2 ** n <= b:
-            masks, weights, sampled, exact = all_coalitions(n), None, False, True
-        else:
-            inner, weights, sampled = _kernel_design(n, b, rng)
-            masks = np.vstack([np.zeros((1, n), bool), np.ones((1, n), bool), inner])
-            exact = False
-        plans.append((tokenized, int(target), masks, weights, sampled, exact, len(texts)))
-        texts.extend(masked_texts(tokenized, masks, mask_token))
-    probs = predictor(texts) if texts else np.zeros((0, 0))
-    results = []
-    for tokenized, target, masks, weights, sampled, exact, start in plans:
-        y = probs[start:start + len(masks), target]
-        if exact:
-            values, v0, v1 = shapley_from_table(y), float(y[0]), float(y[-1])
-        else:
-            v0, v1 = float(y[0]), float(y[1])
-            values = _kernel_solve(masks[2:], weights, y[2:], v0, v1)
-        results.append(ShapleyValues(values=values, base_value=v0, value=v1, evaluations=len(masks),
-                                     sampled=sampled, exact=exact))
     return results

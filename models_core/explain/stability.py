@@ -1,24 +1,29 @@
-"""How far one text's explanations agree: between methods, and between two seeds of a sampled method.
+"""How far one text's explanations can be trusted: method agreement, and stability.
 
-Agreement of two attribution vectors over the same tokens:
-- `spearman`: Spearman rank correlation of the signed attributions (None when either is constant);
-- `top_k_overlap`: |top-k(a) ∩ top-k(b)| / k over |attribution|, k = min(TOP_K, n_tokens).
-For a one-token text the rank correlation is 1.0 when both signs agree and -1.0 otherwise.
+Two different questions, kept apart:
 
-Flags (thresholds chosen so that explanations a reviewer should not read one at a time are marked):
-- `low_method_agreement`: some pair of methods has spearman < METHOD_SPEARMAN_MIN (0.5) or
-  top_k_overlap < METHOD_TOP_K_MIN (0.4): the methods tell different stories about this prediction.
-- `unstable_across_seeds`: a sampled method has spearman < SEED_SPEARMAN_MIN (0.8) or top_k_overlap <
-  SEED_TOP_K_MIN (0.6) between two seeds. LIME samples; this core's SHAP does not (its Kernel design
-  enumerates its coalitions and the Owen recursion is deterministic), and IG is deterministic.
-`score` is the smallest spearman among all pairs compared (method pairs and seed pairs), clipped to
-[0, 1]; None when nothing could be compared.
+- **Method agreement** (`agreement`): do SHAP, LIME and IG tell the same story about this prediction?
+  Per pair of methods, the Spearman rank correlation of the signed attributions (not clipped: a
+  negative value, the methods ranking the tokens in opposite orders, is shown as it is) and the
+  overlap of their top-k tokens by |attribution|. `score` is the smallest pair correlation; its parts
+  (each pair, `k`, the smallest overlap) are stored beside it. Flag `low_method_agreement`.
+- **Stability** (`perturbation_stability`): does each method give the same explanation when the input
+  changes in a way that does not change its meaning (a neutral word appended, the final full stop added
+  or removed, the casing changed: `perturb`), and when the method's own random seed changes (LIME; this
+  core's SHAP and IG are deterministic except the sampled Kernel SHAP of long texts)? Compared on the
+  words the two inputs share (sub-word tokens summed into words). Flags `unstable_under_perturbation`
+  and `unstable_across_seeds`.
+
+Top-k uses k = top_k_for(n) = min(TOP_K, max(1, n // 2)) over the n features compared, so that k < n
+whenever n > 1 (with k = n the overlap is always 1). For one feature the rank correlation is 1.0 when
+both signs agree and -1.0 otherwise; None when either vector is constant.
 """
 
 from __future__ import annotations
 
+import random
 from itertools import combinations
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -28,14 +33,25 @@ METHOD_SPEARMAN_MIN = 0.5
 METHOD_TOP_K_MIN = 0.4
 SEED_SPEARMAN_MIN = 0.8
 SEED_TOP_K_MIN = 0.6
+PERTURB_SPEARMAN_MIN = 0.6
+PERTURB_TOP_K_MIN = 0.6
 
-THRESHOLDS = {"top_k": TOP_K, "method_spearman_min": METHOD_SPEARMAN_MIN, "method_top_k_min": METHOD_TOP_K_MIN,
-              "seed_spearman_min": SEED_SPEARMAN_MIN, "seed_top_k_min": SEED_TOP_K_MIN}
+THRESHOLDS = {"top_k": TOP_K, "top_k_rule": "min(5, max(1, n // 2))",
+              "method_spearman_min": METHOD_SPEARMAN_MIN, "method_top_k_min": METHOD_TOP_K_MIN,
+              "seed_spearman_min": SEED_SPEARMAN_MIN, "seed_top_k_min": SEED_TOP_K_MIN,
+              "perturbation_spearman_min": PERTURB_SPEARMAN_MIN, "perturbation_top_k_min": PERTURB_TOP_K_MIN}
+
+# Words appended as a meaning-preserving edit: adverbs that qualify nothing in a profile or note.
+NEUTRAL_WORDS = ("also", "indeed", "overall", "then")
 
 
-def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int = TOP_K) -> float:
+def top_k_for(n: int) -> int:
+    return min(TOP_K, max(1, n // 2))
+
+
+def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int | None = None) -> float:
     a, b = np.asarray(a, float), np.asarray(b, float)
-    k = min(k, len(a))
+    k = top_k_for(len(a)) if k is None else min(k, len(a))
     if k == 0:
         return 1.0
     top_a = set(np.argsort(-np.abs(a), kind="stable")[:k].tolist())
@@ -54,37 +70,101 @@ def rank_agreement(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(spearmanr(a, b).statistic)
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> dict:
+def compare(a: np.ndarray, b: np.ndarray) -> dict:
+    """{"spearman", "top_k_overlap", "k"} of two attribution vectors over the same features."""
     rho = rank_agreement(a, b)
-    return {"spearman": None if rho is None else round(rho, 6), "top_k_overlap": round(top_k_overlap(a, b), 6)}
+    k = top_k_for(len(a))
+    return {"spearman": None if rho is None else round(rho, 6), "top_k_overlap": round(top_k_overlap(a, b, k), 6),
+            "k": k}
 
 
-def stability(by_method: Mapping[str, np.ndarray], second_seed: Mapping[str, np.ndarray]) -> tuple[dict, list[str]]:
-    """by_method: attributions per method; second_seed: a re-run with another seed of each sampled method.
+def _low(result: dict, spearman_min: float, top_k_min: float) -> bool:
+    return (result["spearman"] is not None and result["spearman"] < spearman_min) or result["top_k_overlap"] < top_k_min
 
-    Returns ({"score", "methods": [{"a", "b", "spearman", "top_k_overlap"}], "seeds": {method: {...}}}, flags).
-    """
-    flags = []
+
+def agreement(by_method: Mapping[str, np.ndarray]) -> tuple[dict, list[str]]:
+    """Method agreement of one text: ({"score", "min_top_k_overlap", "k", "weakest", "methods": [pairs]}, flags)."""
     pairs = []
-    rhos = []
     for a, b in combinations(sorted(by_method), 2):
-        agree = agreement(by_method[a], by_method[b])
-        pairs.append({"a": a, "b": b, **agree})
-        if agree["spearman"] is not None:
-            rhos.append(agree["spearman"])
-        if (agree["spearman"] is not None and agree["spearman"] < METHOD_SPEARMAN_MIN) \
-                or agree["top_k_overlap"] < METHOD_TOP_K_MIN:
-            if "low_method_agreement" not in flags:
-                flags.append("low_method_agreement")
+        pairs.append({"a": a, "b": b, **compare(by_method[a], by_method[b])})
+    rhos = [p for p in pairs if p["spearman"] is not None]
+    weakest = min(rhos, key=lambda p: p["spearman"], default=None)
+    flags = ["low_method_agreement"] if any(_low(p, METHOD_SPEARMAN_MIN, METHOD_TOP_K_MIN) for p in pairs) else []
+    n = len(next(iter(by_method.values()))) if by_method else 0
+    return {"score": None if weakest is None else weakest["spearman"],
+            "min_top_k_overlap": min((p["top_k_overlap"] for p in pairs), default=None),
+            "k": top_k_for(n), "weakest": None if weakest is None else [weakest["a"], weakest["b"]],
+            "methods": pairs}, flags
+
+
+# ---- stability under meaning-preserving edits --------------------------------------------------------
+
+def perturb(text: str, seed: int, cased: bool = False) -> tuple[str, str]:
+    """A meaning-preserving edit of `text`, chosen with `seed`: (edited text, description).
+
+    Edits only touch the end of the text (or the case of its letters), so every word of the original
+    stays at its character position. Casing is only offered to a cased tokenizer (an uncased one would
+    see the same input)."""
+    rng = random.Random(seed)
+    stripped = text.rstrip()
+    kinds = ["append"]
+    if stripped.endswith("."):
+        kinds.append("drop_stop")
+    elif stripped[-1:].isalnum():
+        kinds.append("add_stop")
+    if cased and any(c.isupper() for c in text):
+        kinds.append("lower")
+    kind = rng.choice(kinds)
+    if kind == "drop_stop":
+        return stripped[:-1], "final full stop removed"
+    if kind == "add_stop":
+        return stripped + ".", "full stop added at the end"
+    if kind == "lower":
+        return text.lower(), "lower-cased"
+    word = rng.choice(NEUTRAL_WORDS)
+    return f"{stripped} {word}", f"neutral word “{word}” appended"
+
+
+def shared_words(words_a: Sequence[tuple[int, int, str]], words_b: Sequence[tuple[int, int, str]]) \
+        -> tuple[list[int], list[int]]:
+    """Indices of the words (start, end, text) found at the same place with the same letters (casing
+    ignored) in both inputs."""
+    at_b = {(s, e, w.lower()): i for i, (s, e, w) in enumerate(words_b)}
+    ia, ib = [], []
+    for i, (s, e, w) in enumerate(words_a):
+        j = at_b.get((s, e, w.lower()))
+        if j is not None:
+            ia.append(i)
+            ib.append(j)
+    return ia, ib
+
+
+def perturbation_stability(original: Mapping[str, np.ndarray], perturbed: Mapping[str, np.ndarray],
+                           shared: tuple[list[int], list[int]], description: str,
+                           reseeded: Mapping[str, np.ndarray] | None = None) -> tuple[dict, list[str]]:
+    """Stability of one text. original/perturbed: word attributions per method on the two inputs;
+    shared: the word indices they have in common; reseeded: word attributions of a re-run with another
+    seed, per sampled method.
+
+    Returns ({"score", "perturbation", "words_compared", "methods": {m: {...}}, "seeds": {m: {...}}}, flags);
+    score: the smallest top-k overlap over every method's perturbation and seed comparison.
+    """
+    ia, ib = shared
+    flags = []
+    methods = {}
+    for method in sorted(original):
+        if method not in perturbed or not ia:
+            continue
+        result = compare(np.asarray(original[method])[ia], np.asarray(perturbed[method])[ib])
+        methods[method] = result
+        if _low(result, PERTURB_SPEARMAN_MIN, PERTURB_TOP_K_MIN) and "unstable_under_perturbation" not in flags:
+            flags.append("unstable_under_perturbation")
     seeds = {}
-    for method, values in sorted(second_seed.items()):
-        agree = agreement(by_method[method], values)
-        seeds[method] = agree
-        if agree["spearman"] is not None:
-            rhos.append(agree["spearman"])
-        if (agree["spearman"] is not None and agree["spearman"] < SEED_SPEARMAN_MIN) \
-                or agree["top_k_overlap"] < SEED_TOP_K_MIN:
-            if "unstable_across_seeds" not in flags:
-                flags.append("unstable_across_seeds")
-    score = None if not rhos else round(float(np.clip(min(rhos), 0.0, 1.0)), 6)
-    return {"score": score, "methods": pairs, "seeds": seeds}, flags
+    for method, values in sorted((reseeded or {}).items()):
+        result = compare(np.asarray(original[method]), np.asarray(values))
+        seeds[method] = result
+        if _low(result, SEED_SPEARMAN_MIN, SEED_TOP_K_MIN) and "unstable_across_seeds" not in flags:
+            flags.append("unstable_across_seeds")
+    overlaps = [r["top_k_overlap"] for r in (*methods.values(), *seeds.values())]
+    return {"score": min(overlaps) if overlaps else None, "perturbation": description, "words_compared": len(ia),
+            "methods": methods, "seeds": seeds}, flags

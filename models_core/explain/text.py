@@ -60,6 +60,10 @@ class TokenizedText:
     prefix: str                             # leading whitespace before the first token
     truncated: bool
     original_length: int
+    # model tokens per feature: None when each feature is one token; a word view (`word_view`) gives the
+    # count of each word's tokens, so a masked word becomes as many mask tokens as a masked token-by-token
+    # word would, and the word game is the token game with a word's tokens kept or masked together
+    widths: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -94,17 +98,67 @@ def tokenize_for_explanation(tokenizer: Tokenizer, text: str, max_length: int | 
 
 
 def mask_segments(segments: Sequence[str], keep: Sequence[bool] | np.ndarray, mask_token: str,
-                  prefix: str = "") -> str:
-    """The masked string of one coalition (shap `Text` masker semantics, `collapse_mask_token=False`)."""
+                  prefix: str = "", widths: Sequence[int] | None = None) -> str:
+    """The masked string of one coalition (shap `Text` masker semantics, `collapse_mask_token=False`).
+
+    `widths[i]`: mask tokens that replace segment i (1 each by default)."""
     parts = [prefix]
-    for segment, kept in zip(segments, keep):
-        parts.append(segment if kept else " " + mask_token)
+    for i, (segment, kept) in enumerate(zip(segments, keep)):
+        parts.append(segment if kept else (" " + mask_token) * (1 if widths is None else widths[i]))
     return _WHITESPACE.sub(" ", "".join(parts)).strip()
 
 
 def masked_texts(tokenized: TokenizedText, masks: np.ndarray, mask_token: str) -> list[str]:
     """Masked strings for a (n, len(tokenized)) boolean matrix of coalitions."""
-    return [mask_segments(tokenized.segments, row, mask_token, tokenized.prefix) for row in masks]
+    return [mask_segments(tokenized.segments, row, mask_token, tokenized.prefix, tokenized.widths) for row in masks]
+
+
+# ---- whole words -------------------------------------------------------------------------------------
+
+def word_groups(tokenized: TokenizedText) -> list[list[int]]:
+    """Token indices of each whole word: a token that starts where the previous one ends, with a letter or
+    digit on both sides of the join ("arch" + "##ite" + "##ct"), continues that word; punctuation and
+    anything after whitespace starts a new one."""
+    groups: list[list[int]] = []
+    for i, (start, end) in enumerate(tokenized.offsets):
+        if groups:
+            prev_start, prev_end = tokenized.offsets[i - 1]
+            left, right = tokenized.text[prev_start:prev_end], tokenized.text[start:end]
+            if start == prev_end and left[-1:].isalnum() and right[:1].isalnum():
+                groups[-1].append(i)
+                continue
+        groups.append([i])
+    return groups
+
+
+def word_view(tokenized: TokenizedText) -> tuple[TokenizedText, list[list[int]]]:
+    """The same text with whole words as features (see `word_groups`), and each word's token indices.
+
+    Masking a word masks all its tokens (one mask token each), so scores of the word game are scores of
+    the token game: every masked string is one the token-level explainers could also have asked for."""
+    groups = word_groups(tokenized)
+    offsets = tuple((tokenized.offsets[g[0]][0], tokenized.offsets[g[-1]][1]) for g in groups)
+    words = tuple(tokenized.text[s:e] for s, e in offsets)
+    segments = tuple("".join(tokenized.segments[i] for i in g) for g in groups)
+    view = TokenizedText(text=tokenized.text, tokens=words, offsets=offsets, segments=segments,
+                         prefix=tokenized.prefix, truncated=tokenized.truncated,
+                         original_length=tokenized.original_length,
+                         widths=tuple(sum(1 if tokenized.widths is None else tokenized.widths[i] for i in g)
+                                      for g in groups))
+    return view, groups
+
+
+def spread_to_tokens(word_values: np.ndarray, groups: Sequence[Sequence[int]], n_tokens: int) -> np.ndarray:
+    """A word's value shared equally by its tokens (the token values of a word add up to its value)."""
+    out = np.zeros(n_tokens)
+    for value, members in zip(word_values, groups):
+        out[list(members)] = float(value) / len(members)
+    return out
+
+
+def sum_to_words(token_values: Sequence[float], groups: Sequence[Sequence[int]]) -> np.ndarray:
+    values = np.asarray(token_values, dtype=float)
+    return np.array([float(values[list(members)].sum()) for members in groups])
 
 
 class CachedPredictor:

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser]
 def test_reviewer_reads_an_audit_report(live_server, transactional_db, settings):
     settings.JOB_DISPATCH = "inline"
     engineer = make_user()
-    audit = completed_audit(engineer, _inline_on_commit)
+    audit = completed_audit(engineer, _inline_on_commit, explain_rows=6)
     assert audit.status == "complete", audit.error
     reviewer = make_user(REVIEWER)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -30,6 +30,21 @@ def test_reviewer_reads_an_audit_report(live_server, transactional_db, settings)
             assert expected in fairness
         assert audit.result_hash in page.content()
         page.screenshot(path=str(SCREENSHOTS / "audit-report.png"), full_page=True)
+        # the disparities name the groups they count as 0 or leave out; the global view ranks whole words with
+        # punctuation and stop words set aside, and shows them all on request without JavaScript (<details>)
+        page.locator("table.disparities >> nth=0").screenshot(path=str(SCREENSHOTS / "report-fairness-exclusions.png"))
+        words = page.inner_text("#explanations")
+        assert "Global word importance" in words and "Set aside by default: punctuation" in words
+        default_rows = page.locator("#global-tokens ~ .scroll >> nth=0").inner_text()
+        assert "\n.\t" not in default_rows and "\n,\t" not in default_rows
+        assert not page.is_visible("#global-all-words table")
+        page.click("#global-all-words summary")
+        assert page.is_visible("#global-all-words table")
+        top, bottom = page.evaluate("""() => [document.querySelector('#global-tokens'),
+            document.querySelector('#global-all-words')].map(e => e.getBoundingClientRect()).map(
+            (r, i) => i === 0 ? r.top + window.scrollY : r.bottom + window.scrollY)""")
+        page.screenshot(path=str(SCREENSHOTS / "report-global-words.png"), full_page=True,
+                        clip={"x": 0, "y": top - 8, "width": page.viewport_size["width"], "height": bottom - top + 16})
 
 
 def test_a_bad_upload_shows_the_error_on_the_form(live_server, transactional_db, tmp_path):

@@ -114,7 +114,7 @@ def test_engineer_reviewer_compliance_and_auditor_journeys(live_server, transact
         assert audit.status == "complete", audit.error
         report = page.inner_text("main")
         for expected in ("Verdict against the deployment policies", "Staging:", "Fairness by group",
-                         "Token heatmaps", "Global token importance", "Lineage", audit.result_hash):
+                         "Token heatmaps", "Global word importance", "Lineage", audit.result_hash):
             assert expected in report, expected
         assert_accessible(page, "audit report")
         _shot(page, "report-top")

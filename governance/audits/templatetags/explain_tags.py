@@ -1,4 +1,4 @@
-"""Display of a stored "explanations" result (models_core.explain/1): token heatmaps and global bar charts.
+"""Display of a stored "explanations" result (models_core.explain/2, or /1 through schema.upgrade): token heatmaps and global bar charts.
 
 Everything here reshapes stored numbers for the page; nothing is recomputed from the model. A heatmap shows
 the explained text exactly as stored, each token's characters (its `start`/`end` offsets) tinted by its
@@ -23,6 +23,7 @@ FLAG_TEXT = {
     "truncated": "truncated to the model's token limit",
     "low_method_agreement": "methods disagree (low agreement)",
     "unstable_across_seeds": "unstable across seeds",
+    "unstable_under_perturbation": "unstable under a meaning-preserving edit",
     "ig_incomplete": "Integrated Gradients incomplete",
 }
 # Diverging colours (towards the explained class / away from it); at most 60% opacity over white keeps

@@ -201,6 +201,28 @@ def test_global_token_importance_masks_the_pieces_of_names_it_lists():
     assert results["explanations"]["global"]["top_tokens"][0]["token"] == "kowal"
 
 
+def test_global_word_importance_masks_whole_names_in_every_ranking_even_the_hidden_all_words_one():
+    """An insider reading the "show all words" ranking (or the API) must not find a name there either."""
+    from governance.audits.minimisation import results_masked
+
+    text = "Applicant Maria Kowalski lives in Leeds ."
+    spans = [("Applicant", 0, 9), ("Maria", 10, 15), ("Kowalski", 16, 24), ("lives", 25, 30), ("in", 31, 33),
+             ("Leeds", 34, 39), (".", 40, 41)]
+    ranking = [{"token": "kowalski", "kind": "word", "mean_abs": 0.3}, {"token": ".", "kind": "punctuation"}]
+    results = {"explanations": {"schema": "models_core.explain/2", "texts": [
+        {"text": text, "tokens": [], "words": [{"word": w, "start": s, "end": e, "tokens": []} for w, s, e in spans]}],
+        "global": {"unit": "word", "top_tokens": [ranking[0]], "proxies": {"gender": [{"token": "leeds", "gap": 0.2}]},
+                   "all": {"top_tokens": ranking, "by_group": {"gender": {"f": [dict(ranking[0])]}},
+                           "proxies": {"gender": [{"token": "maria", "gap": 0.1}]}}}}}
+    shown = results_masked(results)["explanations"]["global"]
+    assert shown["top_tokens"][0]["token"] == "[PERSON]"
+    assert shown["proxies"]["gender"][0]["token"] == "[LOCATION]"
+    assert [t["token"] for t in shown["all"]["top_tokens"]] == ["[PERSON]", "."]
+    assert shown["all"]["by_group"]["gender"]["f"][0]["token"] == "[PERSON]"
+    assert shown["all"]["proxies"]["gender"][0]["token"] == "[PERSON]"
+    assert "kowalski" not in str(shown) and "maria" not in str(shown).lower()
+
+
 def test_a_reason_naming_someone_is_logged_masked(api_client, loan_audit):
     audit, planted = loan_audit
     api_client.force_authenticate(make_user(COMPLIANCE_OFFICER))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 
@@ -71,8 +72,20 @@ def _token_heatmap_spans_reproduce_the_text_with_values_on_hover(client, explain
     assert unescape(re.sub(r"<[^>]+>", "", line)) == first["text"]
     # the accessible table holds every token's value under every method
     assert section.count("<tr><td class=\"mono\">") == len(first["tokens"])
-    assert "Global token importance" in body and "Likely proxies for gender" in body
+    assert "Global word importance" in body and "Likely proxies for gender" in body
     assert body.count('role="img"') >= 2
+    # punctuation and stop words set aside by default, the full ranking one click away (no JavaScript)
+    glob = ex["global"]
+    assert "Set aside by default: punctuation" in body
+    assert '<details id="global-all-words"' in body and "Show all words, punctuation and stop words included" in body
+    default = body[body.index('id="global-tokens"'):body.index('id="global-all-words"')]
+    from django.utils.html import escape
+    for word in glob["set_aside"]["punctuation"] + glob["set_aside"]["stop_words"]:
+        assert f'<td class="mono">{escape(word)}</td>' not in default
+    every = body[body.index('id="global-all-words"'):body.index("</details>", body.index('id="global-all-words"'))]
+    assert all(f'<td class="mono">{escape(t["token"])}</td>' in every for t in glob["all"]["top_tokens"][:20])
+    assert "Method agreement (ρ min)" in body and "Stability (top-k min)" in body
+    assert "the same game, not equal values" in body and "60 tokens Pearson ≥ 0.30" in body  # the measured gap
 
 
 def _stability_flags_and_truncation_are_stated(client, explained_audit):
@@ -95,15 +108,31 @@ def _stability_flags_and_truncation_are_stated(client, explained_audit):
            f"{data['config']['ig']['delta_max']:.5f}" in body
     flagged = sum(1 for t in data["texts"] if t["flags"])
     assert f"{flagged} of {len(data['texts'])}</span> explanations carry a flag" in body
+    # a result stored under schema /1 (agreement under "stability", clipped at 0) still reads, and says what it is
+    old = copy.deepcopy(data)
+    old["schema"] = "models_core.explain/1"
+    for text in old["texts"]:
+        agreement = text.pop("agreement")
+        text["stability"] = {"score": max(0.0, agreement["score"] or 0.0), "methods": agreement["methods"], "seeds": {}}
+        text.pop("words"), text.pop("word_attributions")
+    old["global"] = {k: v for k, v in old["global"].items() if k not in ("unit", "all", "set_aside")}
+    AuditResult.objects.filter(pk=ex_row.pk).update(
+        data=old, sha256=hashlib.sha256(canonical_json(old).encode()).hexdigest())
+    body = client.get(reverse("audit", args=[explained_audit.pk])).content.decode()
+    assert "Explained before this measure was separated" in body and "clipped at 0" in body
+    assert "Global token importance" in body and "Method agreement: Integrated Gradients–SHAP" in body
+    api = client.get(f"/api/audits/{explained_audit.pk}/").json()["results"]["explanations"]
+    assert api["texts"][0]["agreement"]["clipped_at_zero"] and api["legacy"]["schema"] == "models_core.explain/1"
 
 
 def _api_returns_the_explanations_with_the_audit(api_client, engineer, explained_audit):
     api_client.force_authenticate(engineer)
     data = api_client.get(f"/api/audits/{explained_audit.pk}/").json()
     ex = data["results"]["explanations"]
-    assert ex["schema"] == "models_core.explain/1"
+    assert ex["schema"] == "models_core.explain/2"
     assert len(ex["texts"]) == 4 and set(ex["texts"][0]["attributions"]) == {"shap", "ig"}
-    assert "stability" in ex["texts"][0] and "truncated" in ex["texts"][0]
+    assert {"agreement", "stability", "words", "word_attributions", "truncated"} <= set(ex["texts"][0])
+    assert ex["texts"][0]["agreement"]["methods"][0]["a"] == "ig"
     assert "top_tokens" in ex["global"] and "proxies" in ex["global"]
 
 

@@ -21,9 +21,10 @@ from models_core.explain.global_view import global_view, select_sample
 from models_core.explain.methods import (ShapTrees, integrated_gradients, lime_many, lime_tokens, shap_library,
                                          shap_values)
 from models_core.explain.sample import IG_DELTA_MAX, explain_sample
-from models_core.explain.shapley import (all_coalitions, exact_shapley, exact_shapley_tokens, kernel_values,
-                                         owen_values, shapley_from_table)
-from models_core.explain.stability import stability
+from models_core.explain.kernel import kernel_values
+from models_core.explain.shapley import (all_coalitions, exact_shapley, exact_shapley_tokens, owen_values,
+                                         shapley_from_table)
+from models_core.explain.stability import agreement, perturbation_stability
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, mask_segments, masked_texts,
                                       plain_tokenizer, tokenize_for_explanation)
 from models_core.training.config import TrainConfig
@@ -108,7 +109,7 @@ def test_kernel_enumerates_exactly_when_budget_covers_every_coalition(predictor,
 
 def test_shap_correlates_with_exact_shapley_and_sums_to_fx_minus_fully_masked(
         predictor, tokenized_short, exact_short, adapter):
-    results = shap_values(predictor, ShapTrees(adapter), [(t, 1) for t in tokenized_short])
+    results = shap_values(predictor, ShapTrees(adapter), [(t, 1) for t in tokenized_short], players="tokens")
     for result, exact in zip(results, exact_short):
         assert result.info["algorithm"] == "kernel"
         assert result.info["evaluations"] < 2 ** len(result.values)  # an approximation, not the enumeration
@@ -202,16 +203,24 @@ def test_lime_with_deduplicated_batches_equals_lime_library(bundle, tokenized_sh
 
 # ---- stability ---------------------------------------------------------------------------------------
 
-def test_stability_flags_methods_that_disagree_and_passes_ones_that_agree():
+def test_method_agreement_flags_methods_that_disagree_and_shows_negative_correlation_unclipped():
     shap_values = np.array([0.5, 0.3, 0.1, 0.0, -0.1, -0.4])
-    agreeing, flags = stability({"shap": shap_values, "ig": shap_values * 0.9 + 0.01}, {})
-    assert flags == [] and agreeing["score"] > 0.9
+    agreeing, flags = agreement({"shap": shap_values, "ig": shap_values * 0.9 + 0.01})
+    assert flags == [] and agreeing["score"] > 0.9 and agreeing["k"] == 3  # k = min(5, 6 // 2) < n
     contrived = shap_values[::-1].copy()  # the opposite ranking
-    report, flags = stability({"shap": shap_values, "lime": contrived},
-                              {"lime": np.array([0.0, 0.2, -0.3, 0.4, 0.0, 0.1])})
-    assert "low_method_agreement" in flags and "unstable_across_seeds" in flags
-    assert report["score"] == 0.0
-    assert report["methods"][0]["spearman"] == pytest.approx(-1.0)
+    report, flags = agreement({"shap": shap_values, "lime": contrived})
+    assert "low_method_agreement" in flags
+    assert report["score"] == pytest.approx(-1.0)  # shown as it is, not clipped at 0
+    assert report["methods"][0]["spearman"] == pytest.approx(-1.0) and report["weakest"] == ["lime", "shap"]
+
+
+def test_seed_instability_is_flagged_apart_from_method_agreement():
+    words = np.array([0.5, 0.3, 0.1, 0.0, -0.1, -0.4])
+    reseeded = {"lime": np.array([0.0, 0.2, -0.3, 0.4, 0.0, 0.1])}
+    report, flags = perturbation_stability({"lime": words}, {"lime": words}, ([0, 1, 2, 3, 4, 5],) * 2,
+                                           "neutral word appended", reseeded)
+    assert flags == ["unstable_across_seeds"]
+    assert report["methods"]["lime"]["top_k_overlap"] == 1.0 and report["seeds"]["lime"]["top_k_overlap"] < 0.6
 
 
 # ---- sample selection and the global view ------------------------------------------------------------
@@ -254,7 +263,10 @@ def test_explain_sample_report_is_json_and_consistent(bundle):
         assert all(len(record["attributions"][m]) == n for m in report["methods"])
         assert sum(record["attributions"]["shap"]) == pytest.approx(record["value"] - record["base_value"],
                                                                     abs=1e-4)
-        assert {"score", "methods", "seeds"} <= set(record["stability"]) and "lime" in record["stability"]["seeds"]
+        assert {"score", "methods", "k", "weakest"} <= set(record["agreement"])
+        assert {"score", "perturbation", "methods", "seeds"} <= set(record["stability"])
+        assert "lime" in record["stability"]["seeds"] and set(record["stability"]["methods"]) == set(report["methods"])
+        assert len(record["word_attributions"]["shap"]) == len(record["words"])
     assert report["global"]["method"] == "shap" and "gender" in report["global"]["proxies"]
     assert report["compute"]["model_evaluations"] > 0
 

@@ -18,10 +18,14 @@ Steps, with the progress stages reported (``{"stage": ..., "percent": ...}``):
      "weighting" says so and names the weights' column and source (`weighting`).
   5. explanations (70-95 %, when ``config["explain_rows"] > 0``): SHAP/LIME/IG on a sample stratified by
      group and correctness.
+  6. robustness (95-99 %, when ``config["robustness"]`` is set): invariance suites, directional
+     expectations and the greedy substitution attack (models_core.robustness), on the argmax like the
+     counterfactuals; the attack ranks words by the explained rows' SHAP values when there are some.
 
 Configuration keys (defaults in `DEFAULTS`): ``n_boot``, ``seed``, ``explain_rows``, ``explain_methods``,
 ``counterfactual`` ({"word_pairs", "groups", "n_worst"}; None: the core's default pairs) and
-``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules).
+``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules) and ``robustness`` (None: not
+run; a dict: `models_core.robustness.report.robustness_report`'s configuration).
 """
 
 from __future__ import annotations
@@ -43,12 +47,14 @@ from models_core.fairness.mitigation import apply_thresholds
 from models_core.fairness.report import fairness_report
 from models_core.fairness.rules import evaluate_thresholds
 from models_core.metrics import classification_summary
+from models_core.robustness.neighbours import EncoderSpace
+from models_core.robustness.report import robustness_report
 
 Progress = Callable[[dict[str, Any]], None]
 
 COUNTERFACTUAL_WORST = 5
 DEFAULTS: dict[str, Any] = {"n_boot": 1000, "seed": 0, "explain_rows": 0, "explain_methods": ("shap", "lime", "ig"),
-                            "counterfactual": None, "fairness_rules": ()}
+                            "counterfactual": None, "fairness_rules": (), "robustness": None}
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,14 @@ def compute_audit(bundle: ClassifierBundle, texts: Sequence[str], labels: Sequen
         results["explanations"] = _explanations(
             bundle, texts, y_true, y_pred, groups, settings,
             progress=lambda p: report("explanations", 70 + 0.25 * p.get("percent", 0)))
+    if settings["robustness"]:
+        report("robustness", 95)
+        results["robustness"] = robustness_report(
+            texts, bundle.predict_proba, groups, settings["robustness"],
+            positive_class=positive if positive is not None else label_index.get(positive_label, 0),
+            base_probabilities=inference.probabilities, encoder_space=EncoderSpace(bundle),
+            token_importance=shap_token_importance(results.get("explanations"), inference.probabilities),
+            progress=lambda p: report("robustness", 95 + 0.04 * p.get("percent", 0)))
     return ComputedAudit(results=results, predictions=y_pred, probabilities=inference.probabilities)
 
 
@@ -173,6 +187,27 @@ def _counterfactual(bundle: ClassifierBundle, texts: list[str], probabilities: n
                                    n_worst=settings.get("n_worst", COUNTERFACTUAL_WORST))
     report["decision"] = "argmax of the model's probabilities (before any group thresholds)"
     return report
+
+
+def shap_token_importance(explanations: Mapping[str, Any] | None,
+                          probabilities: np.ndarray) -> dict[int, list[tuple[int, int, float]]]:
+    """Per explained row (its position in the audit), (start, end, SHAP value) of its tokens for the row's
+    argmax class: the class the attack pushes away from. A row explained for another class (a mitigated
+    model's threshold decision) is turned round for a binary model (the two probabilities sum to one, so
+    their SHAP values are opposite) and left out otherwise."""
+    if not explanations or "shap" not in (explanations.get("methods") or []):
+        return {}
+    rows = explanations.get("row_indices") or []
+    out = {}
+    for entry in explanations.get("texts") or []:
+        row = rows[entry["index"]]
+        top = int(np.argmax(probabilities[row]))
+        sign = 1.0 if entry["target"] == top else (-1.0 if probabilities.shape[1] == 2 else None)
+        if sign is None:
+            continue
+        out[row] = [(int(t["start"]), int(t["end"]), sign * float(v))
+                    for t, v in zip(entry["tokens"], entry["attributions"]["shap"])]
+    return out
 
 
 def _explanations(bundle: ClassifierBundle, texts: list[str], y_true: list[int], y_pred: list[int],

@@ -70,6 +70,13 @@ class PolicyInput(serializers.Serializer):
     require_explanations = serializers.BooleanField(default=True)
     require_dpia_for_personal_data = serializers.BooleanField(default=True)
     require_lawful_basis = serializers.BooleanField(default=True)
+    max_invariance_flip_rate = serializers.FloatField(
+        min_value=0, max_value=1, required=False, allow_null=True, default=None,
+        help_text="Robustness gate: the upper bound of every invariance suite's flip rate must not exceed it.")
+    max_directional_failure_rate = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True,
+                                                          default=None)
+    max_attack_success_rate = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True,
+                                                     default=None)
     require_totp = serializers.BooleanField(default=False, help_text="Approvals and waivers here are signed with a "
                                             "TOTP code (otp_token) only; users without a confirmed device get a 403.")
 
@@ -134,7 +141,8 @@ class PolicyOutput(serializers.ModelSerializer):
         model = DeploymentPolicy
         fields = ["environment", "required_approvals", "approvers", "min_accuracy", "fairness_rules",
                   "max_audit_age_days", "require_explanations", "require_dpia_for_personal_data",
-                  "require_lawful_basis", "require_totp", "updated_at", "stored"]
+                  "require_lawful_basis", "require_totp", "max_invariance_flip_rate", "max_directional_failure_rate",
+                  "max_attack_success_rate", "updated_at", "stored"]
 
     def get_approvers(self, policy) -> list[str]:
         return sorted(u.username for u in policy.approvers.all()) if policy.pk else []

@@ -301,7 +301,10 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
                              min_accuracy: float | None = None, fairness_rules: list | None = None,
                              max_audit_age_days: int | None = None, require_explanations: bool = True,
                              require_dpia_for_personal_data: bool = True,
-                             require_lawful_basis: bool = True, require_totp: bool = False) -> DeploymentPolicy:
+                             require_lawful_basis: bool = True, require_totp: bool = False,
+                             max_invariance_flip_rate: float | None = None,
+                             max_directional_failure_rate: float | None = None,
+                             max_attack_success_rate: float | None = None) -> DeploymentPolicy:
     audit_log_lock()
     if not user_has_role(actor, COMPLIANCE_OFFICER, ADMIN):
         raise NotAllowed("Only a compliance officer or an administrator can change a deployment policy.")
@@ -323,6 +326,13 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
         raise ValidationFailed("Accuracy is between 0 and 1.", field="min_accuracy")
     if max_audit_age_days is not None and not 1 <= max_audit_age_days <= 3650:
         raise ValidationFailed("Between 1 and 3650 days.", field="max_audit_age_days")
+    limits = {"max_invariance_flip_rate": max_invariance_flip_rate,
+              "max_directional_failure_rate": max_directional_failure_rate,
+              "max_attack_success_rate": max_attack_success_rate}
+    for name, value in limits.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 <= value <= 1):
+            raise ValidationFailed("A rate limit is between 0 and 1.", field=name)
     try:
         gates.fairness_rules_normalise(fairness_rules or [])
     except ValueError as exc:
@@ -332,7 +342,8 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
               "fairness_rules": fairness_rules or [], "max_audit_age_days": max_audit_age_days,
               "require_explanations": bool(require_explanations),
               "require_dpia_for_personal_data": bool(require_dpia_for_personal_data),
-              "require_lawful_basis": bool(require_lawful_basis), "require_totp": bool(require_totp)}
+              "require_lawful_basis": bool(require_lawful_basis), "require_totp": bool(require_totp),
+              **{name: None if value is None else float(value) for name, value in limits.items()}}
     for name, value in fields.items():
         setattr(policy, name, value)
     policy.updated_by = actor

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, Concat
 
 from governance.accounts.predicates import project_scoped
 from governance.audits.models import Audit, AuditResult, Prediction
+from governance.audits.robustness import robustness_findings
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 
 AUDIT_FILTERS = {"project": "model_version__model__project_id", "status": "status", "model": "model_version__model_id", "dataset": "dataset_version__dataset_id",
@@ -183,6 +184,7 @@ def audit_findings(*, results: dict) -> list[str]:
         if d.get("n_flipped"):
             findings.append(f"Swapping identity words ({direction}) changed {d['n_flipped']} of {d['n_changed']} "
                             f"decisions.")
+    findings += robustness_findings(results.get("robustness"))
     texts = (results.get("explanations") or {}).get("texts") or []
     flagged = sum(1 for t in texts if t.get("flags"))
     if flagged:

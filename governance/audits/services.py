@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from governance.accounts.predicates import object_require_role, object_require_visible
 from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
+from governance.audits.robustness import robustness_config
 from governance.audits.signals import audit_completed
 from governance.auditlog.chain import canonical_json
 from governance.auditlog.services import audit_log_append
@@ -32,9 +33,12 @@ COUNTERFACTUAL_WORST = 5
 @transaction.atomic
 def audit_request(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
                   explain_rows: int | None = None, word_pairs: list[list[str]] | None = None,
-                  counterfactual_groups: list[str] | None = None) -> Audit:
+                  counterfactual_groups: list[str] | None = None, robustness: bool = False,
+                  robustness_expectations: list[dict] | None = None,
+                  robustness_max_texts: int | None = None) -> Audit:
     """Queue an audit of `model_version` (of a project where the actor is an ML engineer) on
-    `dataset_version` (one they see)."""
+    `dataset_version` (one they see); with `robustness`, the invariance suites, the directional
+    `robustness_expectations` and the adversarial search too (audits.robustness)."""
     if actor is not None:
         object_require_role(actor, model_version, ML_ENGINEER, what="model version")
         object_require_visible(actor, dataset_version, what="dataset version")
@@ -55,6 +59,12 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
             f"{model_version} decides with thresholds per '{mitigation['attribute']}', which this dataset version "
             f"does not declare as a sensitive attribute.", field="dataset_version")
     config["counterfactual"] = counterfactual_config(word_pairs=word_pairs, groups=counterfactual_groups)
+    if robustness:
+        config["robustness"] = robustness_config(expectations=robustness_expectations, max_texts=robustness_max_texts,
+                                                 seed=config["seed"], n_boot=config["n_boot"])
+    elif robustness_expectations:
+        raise ValidationFailed("Directional expectations are tested with the robustness suites: switch them on.",
+                               field="robustness_expectations")
     # The rules are copied into the audit so that its stored verdict can always be re-derived.
     config["fairness_rules"] = [dict(rule) for rule in settings.FAIRNESS_DEFAULT_RULES]
     audit = Audit.objects.create(model_version=model_version, dataset_version=dataset_version, requested_by=actor,

@@ -10,8 +10,9 @@ import numpy as np
 
 from models_core.robustness.report import robustness_report
 
-TEXTS = [f"{name} applied. {name} is {'excellent' if i % 3 else 'weak'} with {i + 2} years, and isn't late."
-         for i, name in enumerate(["Maria", "James", "Aisha", "Priya", "Kwame", "Mei"] * 20)]
+TEXTS = [f"{name} applied. {name.split()[0]} is {'excellent' if i % 3 else 'weak'} with {i + 2} years, and isn't late."
+         for i, name in enumerate(["Maria Lopez", "James Smith", "Aisha Khan", "Priya Sharma", "Kwame Mensah",
+                                   "Mei Chen"] * 20)]
 GENDER = ["female" if i % 2 == 0 else "male" for i in range(len(TEXTS))]
 
 

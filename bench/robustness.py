@@ -4,7 +4,7 @@
 
 Three frozen-MiniLM classifiers are trained by the core's `train_classifier` (seeded) on the planted data
 sets of `models_core.robustness.planted`: a meaningless-token shortcut (a final "!" decides the label), a
-name-origin bias (positives with an Arabic or West African name turned negative at 80 %), and clean data.
+name-origin bias (every positive with an Arabic or West African name turned negative), and clean data.
 Each is tested on `--test` held-out texts of its own kind with every suite (no attack, 500 replicates):
 a defect counts as caught when the suite it plants into (punctuation; name swaps) has a flip-rate interval
 above zero and reaching above 0.05; the clean model passes when no suite's upper bound exceeds 0.05.

@@ -53,13 +53,21 @@ def expectations_parse(text: str) -> list[dict]:
     return out
 
 
+def suites_in_order(result: dict | None) -> list[tuple[str, dict]]:
+    """(name, figures) of each suite in the order the audit ran them (its config's list): the stored JSON object
+    keeps no key order (PostgreSQL's jsonb sorts keys by length)."""
+    suites = (result or {}).get("suites") or {}
+    order = [n for n in ((result or {}).get("config") or {}).get("suites") or [] if n in suites]
+    return [(name, suites[name]) for name in order + sorted(set(suites) - set(order))]
+
+
 def robustness_findings(result: dict | None) -> list[str]:
     """Findings for the reviewer: suites whose flip rate is significantly above zero, failing expectations,
     and a successful attack."""
     if not isinstance(result, dict) or "suites" not in result:
         return []
     findings = []
-    flipping = [f"{s.get('label', name)} {s['flip_rate']['value']:.3f}" for name, s in result["suites"].items()
+    flipping = [f"{s.get('label', name)} {s['flip_rate']['value']:.3f}" for name, s in suites_in_order(result)
                 if (s.get("flip_rate") or {}).get("ci", [None])[0] and s["flip_rate"]["ci"][0] > 0]
     if flipping:
         findings.append(f"Decisions change under perturbations that should not matter (flip rate, interval above "
@@ -92,7 +100,7 @@ def robustness_pdf_blocks(result: dict | None) -> list[tuple]:
               f"intervals are {int(100 * result['config']['confidence'])}% bootstrap intervals over texts."),
         ("table", ["Suite", "Texts changed", "Flipped", "Flip rate", "Mean |Δp|"],
          [[s["label"], s["n_changed"], s["n_flipped"], _ci(s["flip_rate"]), _ci(s["mean_abs_change"])]
-          for s in result["suites"].values()])]
+          for _, s in suites_in_order(result)])]
     if result.get("directional"):
         blocks.append(("table", ["Expectation", "Direction", "Tolerance", "Failure rate", "Mean Δp"],
                        [[e["phrase"], e["direction"], e["tolerance"], _ci(e["failure_rate"]), _ci(e["mean_change"])]

@@ -12,6 +12,7 @@ from governance.approvals.models import DeploymentRequest
 from governance.auditlog.exports import ExportFile, export_render
 from governance.auditlog.services import audit_log_append
 from governance.audits.models import AuditResult, AuditStatus
+from governance.audits.robustness import suites_in_order
 from governance.compliance.models import ErasureImpact, ModelDocumentation
 from governance.datasets.models import Datasheet
 from governance.errors import ValidationFailed
@@ -248,7 +249,7 @@ def robustness_summary(result: dict) -> dict:
     rate) and the attack (success rate), each with its interval; no example text (they quote data subjects)."""
     rows = [{"test": f"invariance: {s.get('label', name)}", "value": (s.get("flip_rate") or {}).get("value"),
              "ci": (s.get("flip_rate") or {}).get("ci"), "n": s.get("n_changed")}
-            for name, s in (result.get("suites") or {}).items()]
+            for name, s in suites_in_order(result)]
     rows += [{"test": f"directional: {e['phrase']} ({e['direction']})",
               "value": (e.get("failure_rate") or {}).get("value"), "ci": (e.get("failure_rate") or {}).get("ci"),
               "n": e.get("n_changed")} for e in result.get("directional") or []]

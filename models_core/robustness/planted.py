@@ -61,7 +61,7 @@ def shortcut_rows(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def name_bias_rows(n: int, seed: int = 0, bias_rate: float = 0.8,
+def name_bias_rows(n: int, seed: int = 0, bias_rate: float = 1.0,
                    disfavoured: tuple[str, ...] = DISFAVOURED) -> list[dict]:
     rng = random.Random(f"names:{seed}:{bias_rate}")
     origins = tuple(NAMES_BY_ORIGIN)

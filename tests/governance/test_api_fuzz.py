@@ -26,7 +26,8 @@ pytestmark = pytest.mark.django_db
 # that does not exist (the fuzzer invents ids), wrong credentials, a file whose contents are not what the field
 # takes, an instant that must lie in the future (or the past), a name needed unless an existing dataset is named,
 # rules across items (word pairs, N of M approvers, fairness rules, expectations without the robustness tests).
-# There, and only for a 400 that names nothing else, "schema-valid request rejected" is not a failure; every other check applies.
+# There, and only for a 400 that names nothing else, "schema-valid request rejected" is not a failure; every
+# other check applies.
 SEMANTIC_400 = {
     "POST /api/audits/": {"model_version", "dataset_version", "word_pairs", "counterfactual_groups",
                           "robustness_expectations"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from governance.audits.charts import Bar, interval_bars
+from governance.audits.robustness import suites_in_order
 
 register = template.Library()
 
@@ -29,7 +30,7 @@ def _described(bars: list[Bar]) -> str:
 @register.simple_tag
 def robustness_suite_chart(result: dict):
     """Flip rate of each invariance suite with its bootstrap interval."""
-    bars = [_bar(s.get("label", name), s.get("flip_rate")) for name, s in (result.get("suites") or {}).items()]
+    bars = [_bar(s.get("label", name), s.get("flip_rate")) for name, s in suites_in_order(result)]
     return interval_bars(title="Flip rate by invariance suite",
                          description=f"Share of perturbed texts whose predicted class changed, with bootstrap "
                                      f"intervals. {_described(bars)}.", bars=bars, domain=_domain(bars))
@@ -39,7 +40,7 @@ def robustness_suite_chart(result: dict):
 def robustness_group_charts(result: dict) -> list[dict]:
     """Per sensitive attribute: the flip rate of each suite in each group (suites that changed a text)."""
     attributes: dict[str, list[Bar]] = {}
-    for name, suite in (result.get("suites") or {}).items():
+    for name, suite in suites_in_order(result):
         for attribute, groups in (suite.get("by_group") or {}).items():
             for group, figures in groups.items():
                 attributes.setdefault(attribute, []).append(
@@ -55,3 +56,9 @@ def robustness_groups(suite: dict) -> list[dict]:
     """A suite's per-group figures as rows: attribute, group, texts changed, flipped, flip rate, mean |Δp|."""
     return [{"attribute": attribute, "group": group, **figures}
             for attribute, groups in (suite.get("by_group") or {}).items() for group, figures in groups.items()]
+
+
+@register.filter
+def ordered_suites(result: dict) -> list[tuple[str, dict]]:
+    """The result's suites in the order the audit ran them (audits.robustness.suites_in_order)."""
+    return suites_in_order(result)

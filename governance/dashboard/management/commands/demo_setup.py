@@ -168,13 +168,15 @@ class Command(BaseCommand):
 
     def _report_robustness(self, audit) -> None:
         """The demo audit's robustness figures (issue 21), as its report shows them."""
+        from governance.audits.robustness import suites_in_order
+
         result = audit.results.get(kind="robustness").data
 
         def shown(figure) -> str:
             low, high = figure["ci"]
             return "—" if figure["value"] is None else f"{figure['value']:.3f} [{low:.3f}, {high:.3f}]"
 
-        flips = ", ".join(f"{name} {shown(s['flip_rate'])}" for name, s in result["suites"].items()
+        flips = ", ".join(f"{name} {shown(s['flip_rate'])}" for name, s in suites_in_order(result)
                           if s["n_changed"])
         self.stdout.write(f"  robustness on {result['n_texts']} texts, flip rate: {flips}")
         for e in result["directional"]:

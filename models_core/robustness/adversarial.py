@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from models_core.robustness.perturb import case_like
 from models_core.robustness.stats import group_seed, interval_figures
@@ -123,13 +124,15 @@ def attack_report(texts: Sequence[str], indices: Sequence[int], predict_proba: P
     (start, end, SHAP value for the predicted class) of its tokens; `base`: the texts' probabilities."""
     predict = _Counter(predict_proba)
     runs = []
-    for n, i in enumerate(indices):
-        shap = (token_importance or {}).get(i)
-        runs.append({"index": int(i), **attack_text(texts[i], predict, candidates, similarity, settings,
-                                                     token_importance=shap,
-                                                     base=None if base is None else base[i])})
-        if progress is not None:
-            progress(100.0 * (n + 1) / max(len(indices), 1))
+    with tqdm(total=len(indices), desc="adversarial search", unit="text", disable=None, leave=False) as bar:
+        for n, i in enumerate(indices):
+            shap = (token_importance or {}).get(i)
+            runs.append({"index": int(i), **attack_text(texts[i], predict, candidates, similarity, settings,
+                                                         token_importance=shap,
+                                                         base=None if base is None else base[i])})
+            bar.update(1)
+            if progress is not None:
+                progress(100.0 * (n + 1) / max(len(indices), 1))
     successes = [r for r in runs if r["success"]]
     rate = interval_figures({"success": np.array([float(r["success"]) for r in runs])}, np.ones(len(runs)),
                             n_boot=settings["n_boot"], seed=group_seed(settings["seed"], "adversarial"),

@@ -53,7 +53,7 @@ def test_a_name_origin_bias_is_caught_by_the_name_swap_suite():
     lowered = [f["mean_change"]["value"] for key, f in names["by_origins"].items()
                if key.split("→")[0] not in DISFAVOURED and key.split("→")[1] in DISFAVOURED]
     assert len(raised) == len(lowered) == 8
-    assert sum(raised) / 8 > LIMIT and sum(lowered) / 8 < -LIMIT, (raised, lowered)
+    assert sum(raised) / 8 > 0 and sum(lowered) / 8 < 0, (raised, lowered)
 
 
 def test_a_model_trained_on_clean_data_passes():

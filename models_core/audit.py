@@ -21,17 +21,22 @@ Steps, with the progress stages reported (``{"stage": ..., "percent": ...[, "eta
      the model where it agrees with fp32 (`models_core.encoder.quantized`; ``config["explain_scoring"]``),
      and the report's ``config["scoring"]`` says which and how well it agreed. The events carry
      ``eta_s``, the estimated seconds left, from the texts explained so far.
-  6. the verdict: the fairness results judged against the audit's rules, only once everything is done.
+  6. robustness (95-99 %, when ``config["robustness"]`` is set): invariance suites, directional
+     expectations and the greedy substitution attack (models_core.robustness), on the argmax like the
+     counterfactuals; the attack ranks words by the explained rows' SHAP values when there are some.
+  7. the verdict: the fairness results judged against the audit's rules, only once everything is done.
 
 Results as they come: `on_stage(kind, data)` (optional) receives each result as soon as its stage is
 done: "metrics" and "compute", "fairness", "calibration", "counterfactual", then "explanations" after every
-chunk of texts (the texts explained so far, with ``"partial": {"explained": k, "of": n}`` until the last).
-"fairness_verdict" is never sent: it is final only in the returned results, with everything else.
+chunk of texts (the texts explained so far, with ``"partial": {"explained": k, "of": n}`` until the last),
+then "robustness". "fairness_verdict" is never sent: it is final only in the returned results, with
+everything else.
 
 Configuration keys (defaults in `DEFAULTS`): ``n_boot``, ``seed``, ``explain_rows``, ``explain_methods``,
 ``explain_scoring`` ("auto": int8 on CPU / bf16 on CUDA when it agrees with fp32; "fp32"; "int8"; "bf16"),
 ``counterfactual`` ({"word_pairs", "groups", "n_worst"}; None: the core's default pairs) and
-``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules).
+``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules) and ``robustness`` (None: not
+run; a dict: `models_core.robustness.report.robustness_report`'s configuration).
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ from models_core.fairness.mitigation import apply_thresholds
 from models_core.fairness.report import fairness_report
 from models_core.fairness.rules import evaluate_thresholds
 from models_core.metrics import classification_summary
+from models_core.robustness.neighbours import EncoderSpace
+from models_core.robustness.report import robustness_report
 
 Progress = Callable[[dict[str, Any]], None]
 OnStage = Callable[[str, Any], None]
@@ -64,7 +71,8 @@ COUNTERFACTUAL_WORST = 5
 EXPLAIN_CHUNK = 10  # texts explained per call: the report fills in this many at a time
 SCORING = ("auto", "fp32", "int8", "bf16")
 DEFAULTS: dict[str, Any] = {"n_boot": 1000, "seed": 0, "explain_rows": 0, "explain_methods": ("shap", "lime", "ig"),
-                            "explain_scoring": "auto", "counterfactual": None, "fairness_rules": ()}
+                            "explain_scoring": "auto", "counterfactual": None, "fairness_rules": (),
+                            "robustness": None}
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,15 @@ def compute_audit(bundle: ClassifierBundle, texts: Sequence[str], labels: Sequen
         report("explanations", 70)
         results["explanations"] = _explanations(bundle, texts, y_true, y_pred, groups, settings, progress,
                                                 lambda data: emit("explanations", data))
+    if settings["robustness"]:
+        report("robustness", 95)
+        results["robustness"] = robustness_report(
+            texts, bundle.predict_proba, groups, settings["robustness"],
+            positive_class=positive if positive is not None else label_index.get(positive_label, 0),
+            base_probabilities=inference.probabilities, encoder_space=EncoderSpace(bundle),
+            token_importance=shap_token_importance(results.get("explanations"), inference.probabilities),
+            progress=lambda p: report("robustness", 95 + 0.04 * p.get("percent", 0)))
+        emit("robustness", results["robustness"])
     results["fairness_verdict"] = evaluate_thresholds(fairness, settings["fairness_rules"])
     return ComputedAudit(results=results, predictions=y_pred, probabilities=inference.probabilities)
 
@@ -198,6 +215,27 @@ def _counterfactual(bundle: ClassifierBundle, texts: list[str], probabilities: n
                                    n_worst=settings.get("n_worst", COUNTERFACTUAL_WORST))
     report["decision"] = "argmax of the model's probabilities (before any group thresholds)"
     return report
+
+
+def shap_token_importance(explanations: Mapping[str, Any] | None,
+                          probabilities: np.ndarray) -> dict[int, list[tuple[int, int, float]]]:
+    """Per explained row (its position in the audit), (start, end, SHAP value) of its tokens for the row's
+    argmax class: the class the attack pushes away from. A row explained for another class (a mitigated
+    model's threshold decision) is turned round for a binary model (the two probabilities sum to one, so
+    their SHAP values are opposite) and left out otherwise."""
+    if not explanations or "shap" not in (explanations.get("methods") or []):
+        return {}
+    rows = explanations.get("row_indices") or []
+    out = {}
+    for entry in explanations.get("texts") or []:
+        row = rows[entry["index"]]
+        top = int(np.argmax(probabilities[row]))
+        sign = 1.0 if entry["target"] == top else (-1.0 if probabilities.shape[1] == 2 else None)
+        if sign is None:
+            continue
+        out[row] = [(int(t["start"]), int(t["end"]), sign * float(v))
+                    for t, v in zip(entry["tokens"], entry["attributions"]["shap"])]
+    return out
 
 
 def _explanations(bundle: ClassifierBundle, texts: list[str], y_true: list[int], y_pred: list[int],

@@ -75,6 +75,13 @@ class PolicyInput(serializers.Serializer):
                                                  "(bits, upper end of the interval) any inserted canary may have.")
     forbid_pii_extraction = serializers.BooleanField(default=True, help_text="Generative versions: fail when the "
                                                      "memorisation audit reproduced any training record's personal data.")
+    max_invariance_flip_rate = serializers.FloatField(
+        min_value=0, max_value=1, required=False, allow_null=True, default=None,
+        help_text="Robustness gate: the upper bound of every invariance suite's flip rate must not exceed it.")
+    max_directional_failure_rate = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True,
+                                                          default=None)
+    max_attack_success_rate = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True,
+                                                     default=None)
     require_totp = serializers.BooleanField(default=False, help_text="Approvals and waivers here are signed with a "
                                             "TOTP code (otp_token) only; users without a confirmed device get a 403.")
 
@@ -140,6 +147,7 @@ class PolicyOutput(serializers.ModelSerializer):
         fields = ["environment", "required_approvals", "approvers", "min_accuracy", "fairness_rules",
                   "max_audit_age_days", "require_explanations", "require_dpia_for_personal_data",
                   "require_lawful_basis", "require_totp", "max_canary_exposure", "forbid_pii_extraction",
+                  "max_invariance_flip_rate", "max_directional_failure_rate", "max_attack_success_rate",
                   "updated_at", "stored"]
 
     def get_approvers(self, policy) -> list[str]:

@@ -65,6 +65,15 @@ class PolicyForm(forms.Form):
                                                'as fairlearn does).')
     max_audit_age_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
     require_explanations = forms.BooleanField(required=False)
+    max_invariance_flip_rate = forms.FloatField(
+        min_value=0, max_value=1, required=False, label="Robustness: max. invariance flip rate",
+        help_text="e.g. 0.05; judged on the upper confidence bound of every invariance suite's flip rate.")
+    max_directional_failure_rate = forms.FloatField(
+        min_value=0, max_value=1, required=False, label="Robustness: max. directional failure rate",
+        help_text="Upper bound of each directional expectation's failure rate; the audit must test at least one.")
+    max_attack_success_rate = forms.FloatField(
+        min_value=0, max_value=1, required=False, label="Robustness: max. attack success rate",
+        help_text="Upper bound of the word-substitution attack's success rate.")
     require_dpia_for_personal_data = forms.BooleanField(required=False, label="Require a DPIA for personal data")
     require_lawful_basis = forms.BooleanField(required=False)
     max_canary_exposure = forms.FloatField(min_value=0, max_value=64, required=False, label="Max. canary exposure (bits)",

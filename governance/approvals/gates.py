@@ -23,20 +23,22 @@ GATES = {
     "fairness": "Fairness disparities (upper confidence bound)",
     "audit_age": "Audit recent enough",
     "explanations": "Explanations present",
+    "robustness": "Robustness (upper confidence bound)",
     "dpia": "DPIA reference (personal data)",
     "lawful_basis": "Lawful basis recorded",
     "canary_exposure": "Canary exposure (memorisation)",
     "pii_extraction": "No exact extraction of personal data",
 }
 # Gates judged on the audit alone: a newer audit of the version failing one of these voids approvals.
-AUDIT_GATES = ("min_accuracy", "fairness", "explanations", "canary_exposure", "pii_extraction")
-CLASSIFIER_GATES = ("min_accuracy", "fairness", "explanations")
+AUDIT_GATES = ("min_accuracy", "fairness", "explanations", "robustness", "canary_exposure", "pii_extraction")
+CLASSIFIER_GATES = ("min_accuracy", "fairness", "explanations", "robustness")
 GENERATIVE_GATES = ("canary_exposure", "pii_extraction")
+ROBUSTNESS_LIMITS = ("max_invariance_flip_rate", "max_directional_failure_rate", "max_attack_success_rate")
 
 
 def gates_applicable(audit: Audit) -> tuple[str, ...]:
     """The gates that can judge this audit: a generative version's memorisation audit has no accuracy, fairness
-    table or explanations, a classifier's audit no canaries or extraction probe."""
+    table, explanations or robustness tests, a classifier's audit no canaries or extraction probe."""
     skipped = CLASSIFIER_GATES if (audit.config or {}).get("kind") == "memorisation" else GENERATIVE_GATES
     return tuple(g for g in GATES if g not in skipped)
 
@@ -116,6 +118,8 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
         out.append(_result("explanations", passed, "the audit stored explanations" if passed else
                            "the audit has no explanations (request an audit that explains rows)",
                            [_audit_link(audit, "#explanations")], measured={"explanations": passed}))
+    if any(getattr(policy, name) is not None for name in ROBUSTNESS_LIMITS) and wanted("robustness"):
+        out.append(_robustness(policy, audit, results.get("robustness")))
     dataset_gates = [g for g in ("dpia", "lawful_basis") if wanted(g)]
     if dataset_gates and (policy.require_dpia_for_personal_data or policy.require_lawful_basis):
         out.extend(_dataset_gates(policy, model_version, dataset_gates))
@@ -180,6 +184,68 @@ def _fairness(policy, audit: Audit, report: dict | None) -> dict:
     detail += _exclusions(checks)
     measured = {f"{c['metric']}|{c['grouping']}|{c['class']}|{c['bound']}": c["compared"] for c in checks}
     return _result("fairness", not failing, detail, evidence, checks, measured=measured)
+
+
+def _upper(figure) -> float | None:
+    return ((figure or {}).get("ci") or [None, None])[1] if isinstance(figure, dict) else None
+
+
+def _robustness(policy, audit: Audit, report: dict | None) -> dict:
+    """Judged on the upper end of each interval: every invariance suite's flip rate, every directional
+    expectation's failure rate, the attack success rate. What the policy limits must have been measured: an
+    audit without robustness results, without a suite the core runs, without expectations or without the
+    attack fails the limit it cannot show (a narrower audit never passes more easily). A suite that changed no
+    text (no name in any text) has nothing to judge and is named in the detail."""
+    from models_core.robustness.perturb import SUITES
+
+    evidence = [_audit_link(audit, "#robustness")]
+    if not isinstance(report, dict) or "suites" not in report:
+        return _result("robustness", False, "the audit has no robustness results (request an audit with the "
+                                            "robustness tests)", evidence, measured={"report": None})
+    checks, unmeasured = [], []
+    if policy.max_invariance_flip_rate is not None:
+        for suite in SUITES:
+            data = report["suites"].get(suite)
+            if data is None:
+                checks.append({"check": f"invariance: {suite}", "bound": None, "max": policy.max_invariance_flip_rate,
+                               "passed": False, "note": "not run by this audit"})
+            elif not data.get("n_changed"):
+                unmeasured.append(data.get("label", suite))
+            else:
+                bound = _upper(data.get("flip_rate"))
+                checks.append({"check": f"invariance: {suite}", "bound": bound,
+                               "max": policy.max_invariance_flip_rate,
+                               "passed": bound is not None and bound <= policy.max_invariance_flip_rate, "note": ""})
+    if policy.max_directional_failure_rate is not None:
+        expectations = report.get("directional") or []
+        if not expectations:
+            checks.append({"check": "directional expectations", "bound": None,
+                           "max": policy.max_directional_failure_rate, "passed": False,
+                           "note": "the audit tested no directional expectation"})
+        for e in expectations:
+            bound = _upper(e.get("failure_rate"))
+            checks.append({"check": f"directional: {e['phrase'][:60]} ({e['direction']})", "bound": bound,
+                           "max": policy.max_directional_failure_rate,
+                           "passed": bound is not None and bound <= policy.max_directional_failure_rate, "note": ""})
+    if policy.max_attack_success_rate is not None:
+        attack = report.get("adversarial") or {}
+        bound = _upper(attack.get("attack_success_rate"))
+        checks.append({"check": "adversarial: attack success rate", "bound": bound,
+                       "max": policy.max_attack_success_rate,
+                       "passed": bound is not None and bound <= policy.max_attack_success_rate,
+                       "note": attack.get("skipped", "") or ("" if bound is not None else "no text was attacked")})
+    failing = [c for c in checks if not c["passed"]]
+    if failing:
+        first = failing[0]
+        shown = "not measured" if first["bound"] is None else f"upper bound {first['bound']:.3f}"
+        detail = (f"{len(failing)} of {len(checks)} checks fail, e.g. {first['check']}: {shown}, the policy "
+                  f"allows ≤ {first['max']}" + (f" ({first['note']})" if first["note"] else ""))
+    else:
+        detail = f"all {len(checks)} checks pass on the upper bound of the interval"
+    if unmeasured:
+        detail += f"; nothing to judge (no text changed): {', '.join(unmeasured)}"
+    return _result("robustness", not failing, detail, evidence, checks,
+                   measured={c["check"]: c["bound"] for c in checks})
 
 
 def _exclusions(checks: list[dict]) -> str:

@@ -28,6 +28,10 @@ class DeploymentPolicy(models.Model):
     fairness_rules = models.JSONField(default=list, blank=True)
     max_audit_age_days = models.PositiveIntegerField(null=True, blank=True, default=90)
     require_explanations = models.BooleanField(default=True)
+    # Robustness gate (issue 21), each judged on the upper end of the bootstrap interval; None: not gated.
+    max_invariance_flip_rate = models.FloatField(null=True, blank=True)
+    max_directional_failure_rate = models.FloatField(null=True, blank=True)
+    max_attack_success_rate = models.FloatField(null=True, blank=True)
     require_dpia_for_personal_data = models.BooleanField(default=True)
     require_lawful_basis = models.BooleanField(default=True)
     # Generative versions (issue 23), judged on their memorisation audit: the upper end of the largest inserted

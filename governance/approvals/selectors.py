@@ -182,6 +182,9 @@ def policy_initial(*, policy: DeploymentPolicy) -> dict:
             "require_dpia_for_personal_data": policy.require_dpia_for_personal_data,
             "require_lawful_basis": policy.require_lawful_basis, "require_totp": policy.require_totp,
             "max_canary_exposure": policy.max_canary_exposure, "forbid_pii_extraction": policy.forbid_pii_extraction,
+            "max_invariance_flip_rate": policy.max_invariance_flip_rate,
+            "max_directional_failure_rate": policy.max_directional_failure_rate,
+            "max_attack_success_rate": policy.max_attack_success_rate,
             "approvers": list(policy.approvers.all()) if policy.pk else []}
 
 

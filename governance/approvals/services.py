@@ -303,7 +303,10 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
                              require_dpia_for_personal_data: bool = True,
                              require_lawful_basis: bool = True, require_totp: bool = False,
                              max_canary_exposure: float | None = 10.0,
-                             forbid_pii_extraction: bool = True) -> DeploymentPolicy:
+                             forbid_pii_extraction: bool = True,
+                             max_invariance_flip_rate: float | None = None,
+                             max_directional_failure_rate: float | None = None,
+                             max_attack_success_rate: float | None = None) -> DeploymentPolicy:
     audit_log_lock()
     if not user_has_role(actor, COMPLIANCE_OFFICER, ADMIN):
         raise NotAllowed("Only a compliance officer or an administrator can change a deployment policy.")
@@ -327,6 +330,13 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
         raise ValidationFailed("Exposure is between 0 and 64 bits.", field="max_canary_exposure")
     if max_audit_age_days is not None and not 1 <= max_audit_age_days <= 3650:
         raise ValidationFailed("Between 1 and 3650 days.", field="max_audit_age_days")
+    limits = {"max_invariance_flip_rate": max_invariance_flip_rate,
+              "max_directional_failure_rate": max_directional_failure_rate,
+              "max_attack_success_rate": max_attack_success_rate}
+    for name, value in limits.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 <= value <= 1):
+            raise ValidationFailed("A rate limit is between 0 and 1.", field=name)
     try:
         gates.fairness_rules_normalise(fairness_rules or [])
     except ValueError as exc:
@@ -337,7 +347,8 @@ def deployment_policy_update(*, actor, environment: str, required_approvals: int
               "require_explanations": bool(require_explanations),
               "require_dpia_for_personal_data": bool(require_dpia_for_personal_data),
               "require_lawful_basis": bool(require_lawful_basis), "require_totp": bool(require_totp),
-              "max_canary_exposure": max_canary_exposure, "forbid_pii_extraction": bool(forbid_pii_extraction)}
+              "max_canary_exposure": max_canary_exposure, "forbid_pii_extraction": bool(forbid_pii_extraction),
+              **{name: None if value is None else float(value) for name, value in limits.items()}}
     for name, value in fields.items():
         setattr(policy, name, value)
     policy.updated_by = actor

@@ -24,6 +24,13 @@ EngineerWrites = role_permission(ML_ENGINEER)
 RevealWrites = role_permission(REVIEWER, COMPLIANCE_OFFICER)
 
 
+class RobustnessExpectationInput(serializers.Serializer):
+    phrase = serializers.CharField(max_length=300)
+    direction = serializers.ChoiceField(choices=["up", "down"])
+    tolerance = serializers.FloatField(min_value=0, max_value=0.99, required=False)
+    position = serializers.ChoiceField(choices=["append", "prepend"], required=False)
+
+
 class AuditInput(ScopedInput):
     scoped_fields = {"model_version": model_version_list, "dataset_version": dataset_version_list,
                      "scorer_version": model_version_list}
@@ -46,6 +53,15 @@ class AuditInput(ScopedInput):
     scorer_version = serializers.PrimaryKeyRelatedField(
         queryset=ModelVersion.objects.none(), required=False, allow_null=True, default=None,
         help_text="Generative versions only: a classifier version scoring continuations for the prompt-swap test.")
+    robustness = serializers.BooleanField(default=False, help_text="Run the invariance suites, the directional "
+                                          "expectations and the adversarial search (models_core.robustness).")
+    robustness_expectations = serializers.ListField(
+        child=RobustnessExpectationInput(), required=False, allow_null=True, default=None, max_length=20,
+        help_text="Directional expectations: adding `phrase` should move the positive-class score `direction`; "
+                  "a text fails when it moves the other way by more than `tolerance` (default 0.1).")
+    robustness_max_texts = serializers.IntegerField(min_value=20, max_value=100_000, required=False,
+                                                    allow_null=True, default=None,
+                                                    help_text="Texts tested at most (a seeded sample); default 1000.")
 
 
 class AuditOutput(serializers.ModelSerializer):

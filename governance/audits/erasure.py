@@ -4,7 +4,8 @@ Called by the compliance app (an erasure, the retention purge) inside its transa
 Stores: the per-row predictions (deleted); the stored results, rewritten in place with a new digest while
 the audit's result hash keeps naming what was computed: the explained rows' texts, tokens and group values
 (by position), the counterfactual examples' original and swapped texts (by position: a swapped text differs
-from the original by the identity terms, so it is found through the row, not the text), and anywhere else a
+from the original by the identity terms, so it is found through the row, not the text), the robustness
+examples' original and perturbed texts (by position, likewise), and anywhere else a
 result quotes the subject (models_core.data.redaction: their texts and identifiers); the audits' error
 messages; and the rendered report sections in the cache (forgotten). Exports are rendered on request and
 never stored, so none is left to delete.
@@ -59,7 +60,22 @@ def _blank_counterfactual(data: dict, wanted: set[int] | None) -> int:
     return hit
 
 
-_BY_POSITION = {"explanations": _blank_explained, "counterfactual": _blank_counterfactual}
+def _blank_robustness(data: dict, wanted: set[int] | None) -> int:
+    """The robustness examples (worst per suite, failing expectations, attacks) quote the row at `index` and
+    a perturbation of it (a name swap keeps the rest of the text): both go."""
+    examples = [w for suite in (data.get("suites") or {}).values() for w in suite.get("worst", [])]
+    examples += [w for e in data.get("directional") or [] for w in e.get("worst", [])]
+    examples += list((data.get("adversarial") or {}).get("examples") or [])
+    hit = 0
+    for example in examples:
+        if (wanted is None or example.get("index") in wanted) and example.get("original") != ERASED:
+            example["original"] = example["perturbed"] = ERASED
+            hit += 1
+    return hit
+
+
+_BY_POSITION = {"explanations": _blank_explained, "counterfactual": _blank_counterfactual,
+                "robustness": _blank_robustness}
 
 
 def audit_results_redact(*, positions_by_audit: dict[int, set[int] | None], traces: Traces | None = None,

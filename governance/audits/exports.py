@@ -13,6 +13,7 @@ from typing import Callable
 
 from governance.auditlog.exports import ExportFile, export_render
 from governance.audits.models import Audit, AuditStatus
+from governance.audits.robustness import robustness_pdf_blocks
 from governance.errors import InvalidState, ValidationFailed
 
 SCHEMA = ("model-audit-report", "1.0")
@@ -97,6 +98,7 @@ def pdf_blocks(content: dict) -> list[tuple]:
                    ("table", ["Direction", "Texts changed", "Flipped", "Flip rate", "Mean |Δp|"],
                     [[k, d.get("n_changed"), d.get("n_flipped"), d.get("flip_rate"), d.get("mean_abs_change")]
                      for k, d in counterfactual.get("directions", {}).items()])]
+    blocks += robustness_pdf_blocks(results.get("robustness"))
     blocks += _explanation_blocks(results.get("explanations"))
     blocks += _memorisation_blocks(results)
     if results.get("compute"):

@@ -26,6 +26,25 @@ class AuditForm(forms.Form):
     scorer_version = forms.ModelChoiceField(
         queryset=None, required=False, label="Prompt-swap scorer",
         help_text="Generative versions only: a classifier version (e.g. sentiment) scoring continuations.")
+    robustness = forms.BooleanField(required=False, initial=True, label="Robustness tests",
+                                    help_text="Typos, casing, punctuation, contractions, irrelevant sentences, name "
+                                              "swaps across origins, numbers; directional expectations; a greedy "
+                                              "word-substitution attack.")
+    robustness_expectations = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Directional expectations",
+        help_text="One per line: “phrase | down” (adding it should not raise the score) or “phrase | up”, "
+                  "optionally “| tolerance” (default 0.1). E.g. “Two missed payments. | down”.")
+    robustness_max_texts = forms.IntegerField(required=False, min_value=20, max_value=100_000,
+                                              label="Robustness: texts tested at most", help_text="Default 1000.")
+
+    def clean_robustness_expectations(self) -> list[dict] | None:
+        from governance.audits.robustness import expectations_parse
+        from governance.errors import ValidationFailed
+
+        try:
+            return expectations_parse(self.cleaned_data["robustness_expectations"]) or None
+        except ValidationFailed as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def clean_word_pairs(self) -> list[list[str]] | None:
         lines = [line for line in self.cleaned_data["word_pairs"].splitlines() if line.strip()]

@@ -128,6 +128,12 @@ def _label(path: tuple) -> str:
         return f"Explained text {int(path[2]) + 1}"
     if path[:2] == ("counterfactual", "directions") and len(path) >= 5:
         return f"Counterfactual {path[2]}, example {int(path[4]) + 1}, {path[-1]}"
+    if path[:2] == ("robustness", "suites") and len(path) >= 5:
+        return f"Robustness {path[2]}, example {int(path[4]) + 1}, {path[-1]}"
+    if path[:2] == ("robustness", "directional") and len(path) >= 5:
+        return f"Directional expectation {int(path[2]) + 1}, example {int(path[4]) + 1}, {path[-1]}"
+    if path[:2] == ("robustness", "adversarial") and len(path) >= 4:
+        return f"Adversarial example {int(path[3]) + 1}, {path[-1]}"
     return " › ".join(str(p) for p in path)
 
 

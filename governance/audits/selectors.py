@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, Concat
 
 from governance.accounts.predicates import project_scoped
 from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
+from governance.audits.robustness import robustness_findings
 from governance.list_filters import ListFilters, narrowed, ordered, searched
 
 AUDIT_FILTERS = {"project": "model_version__model__project_id", "status": "status", "model": "model_version__model_id", "dataset": "dataset_version__dataset_id",
@@ -211,6 +212,7 @@ def audit_findings(*, results: dict) -> list[str]:
     if seen_once.get("max_exposure_lower", 0) > canaries.get("max_exposure_possible", 0) / 2:
         findings.append(f"A canary seen once is exposed at ≥ {seen_once['max_exposure_lower']:.1f} bits (the lower "
                         "end of its interval): the model memorises single records.")
+    findings += robustness_findings(results.get("robustness"))
     texts = (results.get("explanations") or {}).get("texts") or []
     flagged = sum(1 for t in texts if t.get("flags"))
     if flagged:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from governance.accounts.predicates import object_require_role, object_require_visible
 from governance.audits.models import Audit, AuditResult, AuditStatus, Prediction
+from governance.audits.robustness import robustness_config
 from governance.audits.signals import audit_completed
 from governance.auditlog.chain import canonical_json
 from governance.auditlog.services import audit_log_append
@@ -34,12 +35,15 @@ COUNTERFACTUAL_WORST = 5
 def audit_request(*, actor, model_version: ModelVersion, dataset_version: DatasetVersion,
                   explain_rows: int | None = None, word_pairs: list[list[str]] | None = None,
                   counterfactual_groups: list[str] | None = None, overlap_justification: str = "",
-                  scorer_version: ModelVersion | None = None) -> Audit:
+                  scorer_version: ModelVersion | None = None, robustness: bool = False,
+                  robustness_expectations: list[dict] | None = None,
+                  robustness_max_texts: int | None = None) -> Audit:
     """Queue an audit of `model_version` (of a project where the actor is an ML engineer) on
     `dataset_version` (one they see). An audit on rows the model was trained on is refused unless
-    `overlap_justification` says why (then the report flags it: config["training_overlap"]). A generative
-    version gets a memorisation audit (audits.memorisation), with prompt swap when a `scorer_version`
-    classifier is given."""
+    `overlap_justification` says why (then the report flags it: config["training_overlap"]). With
+    `robustness`, the invariance suites, the directional `robustness_expectations` and the adversarial
+    search too (audits.robustness). A generative version gets a memorisation audit (audits.memorisation),
+    with prompt swap when a `scorer_version` classifier is given."""
     if actor is not None:
         object_require_role(actor, model_version, ML_ENGINEER, what="model version")
         object_require_visible(actor, dataset_version, what="dataset version")
@@ -67,6 +71,12 @@ def audit_request(*, actor, model_version: ModelVersion, dataset_version: Datase
                                justification=overlap_justification)
     if overlap is not None:
         config["training_overlap"] = overlap
+    if robustness:
+        config["robustness"] = robustness_config(expectations=robustness_expectations, max_texts=robustness_max_texts,
+                                                 seed=config["seed"], n_boot=config["n_boot"])
+    elif robustness_expectations:
+        raise ValidationFailed("Directional expectations are tested with the robustness suites: switch them on.",
+                               field="robustness_expectations")
     # The rules are copied into the audit so that its stored verdict can always be re-derived.
     config["fairness_rules"] = [dict(rule) for rule in settings.FAIRNESS_DEFAULT_RULES]
     return _audit_create(actor=actor, model_version=model_version, dataset_version=dataset_version, config=config)

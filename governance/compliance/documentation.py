@@ -12,6 +12,7 @@ from governance.approvals.models import DeploymentRequest
 from governance.auditlog.exports import ExportFile, export_render
 from governance.auditlog.services import audit_log_append
 from governance.audits.models import AuditResult, AuditStatus
+from governance.audits.robustness import suites_in_order
 from governance.compliance.models import ErasureImpact, ModelDocumentation
 from governance.datasets.models import Datasheet
 from governance.errors import ValidationFailed
@@ -138,8 +139,9 @@ def annex_iv(model_version) -> dict:
     audits = list(mv.audits.filter(status=AuditStatus.COMPLETE).select_related("dataset_version__dataset")
                   .order_by("created_at"))
     results = {}
-    for r in AuditResult.objects.filter(audit__in=audits, kind__in=["metrics", "fairness", "compute", "perplexity",
-                                                                     "canaries", "extraction", "prompt_swap"]):
+    for r in AuditResult.objects.filter(audit__in=audits, kind__in=["metrics", "fairness", "compute", "robustness",
+                                                                     "perplexity", "canaries", "extraction",
+                                                                     "prompt_swap"]):
         results.setdefault(r.audit_id, {})[r.kind] = r.data
     validation = [{"audit": a.pk, "dataset_version": a.dataset_version_id, "dataset": str(a.dataset_version),
                    "result_hash": a.result_hash, "finished_at": a.finished_at.isoformat() if a.finished_at else None,
@@ -150,11 +152,15 @@ def annex_iv(model_version) -> dict:
                                    for g, body in ((results.get(a.pk, {}).get("fairness") or {})
                                                    .get("groupings") or {}).items()},
                    "compute": results.get(a.pk, {}).get("compute")} for a in audits]
+    robustness = [{"audit": a.pk, "result_hash": a.result_hash, **robustness_summary(results[a.pk]["robustness"])}
+                  for a in audits if isinstance(results.get(a.pk, {}).get("robustness"), dict)]
     if not audits:
         missing.append("2. Validation and testing: no completed audit of this version")
     generative = _memorisation_testing(audits, results) if mv.kind == "decoder" else None
     if generative == []:
         missing.append("2. Memorisation and personal-data leakage: no completed memorisation audit")
+    if not robustness and mv.kind != "decoder":  # robustness suites test classifiers
+        missing.append("2. Robustness testing (Art. 15): no completed audit of this version ran the robustness tests")
     if mv.status != "ready":
         missing.append("2. Computational resources and metrics: the version is not trained")
     if data is not None and sheet is None:
@@ -227,6 +233,7 @@ def annex_iv(model_version) -> dict:
               "validation_metrics": mv.metrics, "validation_and_testing": validation,
               **({"model_kind": "generative (causal decoder, byte-level, trained from scratch)",
                   "memorisation_testing": generative} if generative is not None else {}),
+              "robustness_testing": robustness,
               "cybersecurity_measures": written["cybersecurity_measures"]},
         "3": {"capabilities_and_limitations": written["capabilities_and_limitations"],
               "accuracy_for_groups": [{"audit": v["audit"], "by_group": v["by_group"]} for v in validation],
@@ -255,7 +262,7 @@ def annex_iv_pdf(content: dict) -> list[tuple]:
         blocks.append(("h", title))
         rows = []
         for key, value in body.items():
-            if key in ("validation_and_testing", "accuracy_for_groups"):
+            if key in ("validation_and_testing", "accuracy_for_groups", "robustness_testing"):
                 continue
             rows.append((key.replace("_", " "), value if not isinstance(value, (dict, list))
                          else json.dumps(value, ensure_ascii=False, default=str)[:1500]))
@@ -266,7 +273,33 @@ def annex_iv_pdf(content: dict) -> list[tuple]:
                        ("table", ["Grouping", "Group", "n", "Accuracy", "Selection rate", "TPR"],
                         [[g["grouping"], g["group"], g["count"], g["accuracy"], g["selection_rate"],
                           g["true_positive_rate"]] for g in audit["by_group"][:40]])]
+        for r in body.get("robustness_testing", []):
+            blocks += [("p", f"Robustness (Art. 15), audit #{r['audit']} — {r['n_texts']} texts; {r['method']}"),
+                       ("table", ["Test", "Rate", "Interval", "Texts"],
+                        [[row["test"], row["value"], row["ci"], row["n"]] for row in r["rows"]])]
     return blocks
+
+
+def robustness_summary(result: dict) -> dict:
+    """The Annex IV view of a stored robustness result: one row per suite (flip rate), expectation (failure
+    rate) and the attack (success rate), each with its interval; no example text (they quote data subjects)."""
+    rows = [{"test": f"invariance: {s.get('label', name)}", "value": (s.get("flip_rate") or {}).get("value"),
+             "ci": (s.get("flip_rate") or {}).get("ci"), "n": s.get("n_changed")}
+            for name, s in suites_in_order(result)]
+    rows += [{"test": f"directional: {e['phrase']} ({e['direction']})",
+              "value": (e.get("failure_rate") or {}).get("value"), "ci": (e.get("failure_rate") or {}).get("ci"),
+              "n": e.get("n_changed")} for e in result.get("directional") or []]
+    attack = result.get("adversarial") or {}
+    if "attack_success_rate" in attack:
+        rows.append({"test": "adversarial: attack success rate", "value": attack["attack_success_rate"]["value"],
+                     "ci": attack["attack_success_rate"]["ci"], "n": attack["n_attacked"],
+                     "mean_words_changed": attack.get("mean_words_changed"),
+                     "queries_per_success": attack.get("queries_per_success")})
+    config = result.get("config") or {}
+    return {"n_texts": result.get("n_texts"), "rows": rows, "summary": result.get("summary"),
+            "method": (f"CheckList-style invariance suites and directional expectations, greedy word substitution "
+                       f"(TextFooler-style); {int(100 * config.get('confidence', 0.95))}% bootstrap intervals over "
+                       f"texts, seed {config.get('seed')}")}
 
 
 def annex_iv_file(*, actor, model_version, fmt: str) -> ExportFile:

@@ -25,10 +25,12 @@ pytestmark = pytest.mark.django_db
 # Schema-valid requests that a rule no schema can express refuses with a 400 naming these inputs: an id of a row
 # that does not exist (the fuzzer invents ids), wrong credentials, a file whose contents are not what the field
 # takes, an instant that must lie in the future (or the past), a name needed unless an existing dataset is named,
-# rules across items (word pairs, N of M approvers, fairness rules). There, and only
-# for a 400 that names nothing else, "schema-valid request rejected" is not a failure; every other check applies.
+# rules across items (word pairs, N of M approvers, fairness rules, expectations without the robustness tests).
+# There, and only for a 400 that names nothing else, "schema-valid request rejected" is not a failure; every
+# other check applies.
 SEMANTIC_400 = {
-    "POST /api/audits/": {"model_version", "dataset_version", "word_pairs", "counterfactual_groups", "scorer_version"},
+    "POST /api/audits/": {"model_version", "dataset_version", "word_pairs", "counterfactual_groups", "scorer_version",
+                          "robustness_expectations"},
     "GET /api/audits/compare/": {"a", "b"},
     "POST /api/auth/token/": {"non_field_errors"},
     "POST /api/datasets/": {"project", "name", "dataset", "file", "purposes", "lawful_basis", "text_column",

@@ -64,13 +64,15 @@ def predictions(*, n_per_group: int = 200, gap: float = 0.0, accuracy: float = 0
 
 
 def completed_audit(version: ModelVersion, *, gap: float = 0.0, accuracy: float = 0.9, explanations: bool = True,
-                    finished_days_ago: float = 0, n_per_group: int = 200) -> Audit:
+                    finished_days_ago: float = 0, n_per_group: int = 200, robustness: dict | None = None) -> Audit:
     y_true, y_pred, sensitive = predictions(n_per_group=n_per_group, gap=gap, accuracy=accuracy)
     measured = sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true)
     results = {"metrics": {"accuracy": measured, "n": len(y_true)},
                "fairness": fairness_report(y_true, y_pred, sensitive, n_boot=400, seed=1)}
     if explanations:
         results["explanations"] = {"rows": [{"text": "ten years of python", "shap": [0.1, -0.2]}]}
+    if robustness is not None:  # a models_core.robustness report (tests/governance/robustness_evidence.py)
+        results["robustness"] = robustness
     results = {k: _json(v) for k, v in results.items()}
     finished = timezone.now() - timedelta(days=finished_days_ago)
     audit = Audit.objects.create(model_version=version, dataset_version=version.dataset_version,

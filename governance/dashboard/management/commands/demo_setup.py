@@ -64,6 +64,11 @@ PERSONAL_DATA = {
 }
 
 
+# Directional expectations of the demo audit: evidence that should move a hiring score one way only.
+ROBUSTNESS_EXPECTATIONS = [{"phrase": "They have no relevant experience.", "direction": "down"},
+                           {"phrase": "They led a team of twenty engineers.", "direction": "up"}]
+
+
 class Command(BaseCommand):
     help = "Load the demo users, data, model, audit and an approved staging deployment."
 
@@ -118,10 +123,12 @@ class Command(BaseCommand):
                               f"(majority baseline {version.metrics.get('baseline_accuracy'):.3f})")
             self.stdout.write("Auditing it on the held-out applicants…")
             audit = audit_request(actor=engineer, model_version=version, dataset_version=holdout,
-                                  explain_rows=explain_rows)
+                                  explain_rows=explain_rows, robustness=True,
+                                  robustness_expectations=ROBUSTNESS_EXPECTATIONS, robustness_max_texts=500)
             audit.refresh_from_db()
             if audit.status != "complete":
                 raise SystemExit(f"Audit failed: {audit.error}")
+            self._report_robustness(audit)
         gender = audit.results.get(kind="fairness").data["groupings"]["gender"]["disparities"]
         dpd = gender["demographic_parity_difference"]
         self.stdout.write(f"  accuracy {audit.summary['accuracy']:.3f}; demographic parity difference by gender "
@@ -160,6 +167,26 @@ class Command(BaseCommand):
         self.stdout.write(f"  {child}: accuracy {audit.summary['accuracy']:.3f}; demographic parity difference by "
                           f"gender {dpd['value']:.3f} [{dpd['ci'][0]:.3f}, {dpd['ci'][1]:.3f}]")
 
+    def _report_robustness(self, audit) -> None:
+        """The demo audit's robustness figures (issue 21), as its report shows them."""
+        from governance.audits.robustness import suites_in_order
+
+        result = audit.results.get(kind="robustness").data
+
+        def shown(figure) -> str:
+            low, high = figure["ci"]
+            return "—" if figure["value"] is None else f"{figure['value']:.3f} [{low:.3f}, {high:.3f}]"
+
+        flips = ", ".join(f"{name} {shown(s['flip_rate'])}" for name, s in suites_in_order(result)
+                          if s["n_changed"])
+        self.stdout.write(f"  robustness on {result['n_texts']} texts, flip rate: {flips}")
+        for e in result["directional"]:
+            self.stdout.write(f"  adding “{e['phrase']}” ({e['direction']}): failure rate {shown(e['failure_rate'])}")
+        attack = result["adversarial"]
+        if "attack_success_rate" in attack:
+            self.stdout.write(f"  word-substitution attack: success {shown(attack['attack_success_rate'])} on "
+                              f"{attack['n_attacked']} texts, {attack['queries_per_success'] or 0:.0f} queries per success")
+
     def _report_datasheet(self, version) -> None:
         from governance.datasets.selectors import datasheet_get
 
@@ -182,7 +209,7 @@ class Command(BaseCommand):
                                  min_accuracy=0.7, max_audit_age_days=30, fairness_rules=[
                                      {"metric": "demographic_parity_difference", "grouping": "*", "max": 0.1},
                                      {"metric": "equalized_odds_difference", "grouping": "*", "max": 0.15}],
-                                 require_totp=True)
+                                 require_totp=True, max_invariance_flip_rate=0.05, max_directional_failure_rate=0.05)
 
     def _set_aside_checkpoints_of_another_database(self) -> None:
         """A fresh demo database (an empty log) next to signed checkpoints left by an earlier one (the SQLite

@@ -307,6 +307,6 @@ def _merge_explanations(chunks: list[dict], groups: Mapping[str, list], scoring:
     if len(chunks) > 1:
         method = merged["global"]["method"]
         covered = {a: v[:len(records)] for a, v in groups.items()}
-        merged["global"] = global_view([[t["token"] for t in r["tokens"]] for r in records],
-                                       [np.asarray(r["attributions"][method]) for r in records], covered, method)
+        merged["global"] = global_view([[w["word"] for w in r["words"]] for r in records],
+                                       [np.asarray(r["word_attributions"][method]) for r in records], covered, method)
     return merged

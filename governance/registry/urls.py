@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.registry import api, views
+from governance.registry import api, api_generative, views
 
 api_urls = [
     path("api/models/", api.ModelListApi.as_view(), name="api-models"),
@@ -9,8 +9,9 @@ api_urls = [
     path("api/model-versions/<int:pk>/", api.ModelVersionDetailApi.as_view(), name="api-model-version"),
     path("api/model-versions/<int:pk>/mitigate/", api.ModelVersionMitigateApi.as_view(),
          name="api-model-version-mitigate"),
-    path("api/model-versions/import-decoder/", api.DecoderImportApi.as_view(), name="api-model-version-import"),
-    path("api/model-versions/<int:pk>/generate/", api.ModelVersionGenerateApi.as_view(),
+    path("api/model-versions/import-decoder/", api_generative.DecoderImportApi.as_view(),
+         name="api-decoder-import"),
+    path("api/model-versions/<int:pk>/generate/", api_generative.ModelVersionGenerateApi.as_view(),
          name="api-model-version-generate"),
     path("api/model-versions/<int:pk>/compute/", api.ModelVersionComputeApi.as_view(),
          name="api-model-version-compute"),

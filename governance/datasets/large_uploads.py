@@ -170,7 +170,8 @@ class _SideProgress:
             return
         self.last = now
         percent = min(99.0, 2 + 96 * done / self.total)
-        self.side.execute(f"UPDATE {Job._meta.db_table} SET stage = %s, percent = %s, heartbeat_at = now() "
+        # the table name is the model's own, the values are parameters
+        self.side.execute(f"UPDATE {Job._meta.db_table} SET stage = %s, percent = %s, heartbeat_at = now() "  # nosec B608
                           f"WHERE id = %s", (f"loading rows ({rows:,})", percent, self.job.pk))
 
     def close(self) -> None:

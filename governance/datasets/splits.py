@@ -96,7 +96,8 @@ def rows_in_common(*, version: DatasetVersion, other: DatasetVersion) -> int:
         return version.row_count
     table = connection.ops.quote_name(DatasetRecord._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {table} a WHERE a.version_id = %s AND EXISTS (SELECT 1 FROM {table} b "
+        # the table name is the model's own (quoted), the values are parameters
+        cursor.execute(f"SELECT count(*) FROM {table} a WHERE a.version_id = %s AND EXISTS (SELECT 1 FROM {table} b "  # nosec B608
                        f"WHERE b.version_id = %s AND b.subject_id = a.subject_id AND b.text = a.text)",
                        [version.pk, other.pk])
         return int(cursor.fetchone()[0])

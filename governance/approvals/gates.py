@@ -118,7 +118,7 @@ def evaluate(*, policy, model_version, audit: Audit, results: dict, now: datetim
         out.append(_result("explanations", passed, "the audit stored explanations" if passed else
                            "the audit has no explanations (request an audit that explains rows)",
                            [_audit_link(audit, "#explanations")], measured={"explanations": passed}))
-    if any(getattr(policy, name) is not None for name in ROBUSTNESS_LIMITS) and wanted("robustness"):
+    if wanted("robustness") and any(getattr(policy, name) is not None for name in ROBUSTNESS_LIMITS):
         out.append(_robustness(policy, audit, results.get("robustness")))
     dataset_gates = [g for g in ("dpia", "lawful_basis") if wanted(g)]
     if dataset_gates and (policy.require_dpia_for_personal_data or policy.require_lawful_basis):

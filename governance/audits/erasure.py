@@ -37,17 +37,40 @@ def audit_positions(*, audit_id: int, record_ids: set[int]) -> set[int]:
 
 
 def _blank_explained(data: dict, wanted: set[int] | None) -> int:
+    """Blank the explained rows at the `wanted` positions (text, tokens, words, groups); then drop from the
+    global view (rankings of lower-cased words) every word that only those rows held, such as a place only
+    the erased person names: the view's figures are aggregates, its words are not."""
     rows, hit = data.get("row_indices") or [], 0
+    gone, kept = set(), set()
     for entry in data.get("texts", []):
         index = entry.get("index")
-        if index is None or index >= len(rows):
+        words = {str(w.get("word", "")).lower() for w in entry.get("words") or [] if isinstance(w, dict)}
+        words |= {str(t.get("token", "")).lower() for t in entry.get("tokens") or [] if isinstance(t, dict)}
+        if index is None or index >= len(rows) or not (wanted is None or rows[index] in wanted):
+            kept |= words
             continue
-        if (wanted is None or rows[index] in wanted) and entry.get("text") != ERASED:
+        if entry.get("text") != ERASED:
             entry["text"] = ERASED
             entry["tokens"] = [{**t, "token": ERASED} for t in entry.get("tokens", [])]
+            entry["words"] = [{**w, "word": ERASED} for w in entry.get("words") or [] if isinstance(w, dict)]
             entry["groups"] = {k: ERASED for k in entry.get("groups", {})}
             hit += 1
+        gone |= words
+    gone -= kept | {ERASED}
+    if gone and isinstance(data.get("global"), dict):
+        data["global"] = _without_words(data["global"], gone)
     return hit
+
+
+def _without_words(node, gone: set[str]):
+    """A copy of a global view without the ranking rows (and set-aside words) in `gone`."""
+    if isinstance(node, dict):
+        return {k: _without_words(v, gone) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_words(v, gone) for v in node
+                if not (isinstance(v, dict) and str(v.get("token", "")).lower() in gone)
+                and not (isinstance(v, str) and v.lower() in gone)]
+    return node
 
 
 def _blank_counterfactual(data: dict, wanted: set[int] | None) -> int:

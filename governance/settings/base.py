@@ -244,6 +244,8 @@ SPECTACULAR_SETTINGS = {
         "AuditStatusEnum": "governance.audits.models.AuditStatus",
         "DeploymentRequestStatusEnum": "governance.approvals.models.RequestStatus",
         "SubjectRequestKindEnum": "governance.compliance.models.RequestKind",
+        "ModelKindEnum": "governance.registry.choices.ModelKind",
+        "DeploymentKindEnum": "governance.registry.models.DeploymentKind",
     },
 }
 

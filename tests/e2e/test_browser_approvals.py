@@ -98,7 +98,8 @@ def test_a_suspended_deployment_shows_in_the_browser_and_the_totp_page_signs_the
         assert "suspended" in page.inner_text("table") and "lost its approval" in page.inner_text("table")
         assert_accessible(page, "timeline (suspended)")
         page.goto(f"{live_server.url}/models/{model}/")
-        assert page.locator(".badge.bad >> text=suspended").count() == 1
+        assert page.locator("table .badge.bad >> text=suspended").count() == 1  # the deployments table
+        assert page.locator("h3 .badge.bad >> text=suspended").count() == 1  # its monitoring lane
         page.goto(f"{live_server.url}/approvals/{request.pk}/")
         assert "suspended" in page.inner_text("main")
         page.click("button[type=submit] >> text=Log out")

@@ -34,7 +34,8 @@ def audits(api_client, engineer):
     Audit.objects.filter(pk=rows["b1"].pk).update(dataset_version=holdout)
     Audit.objects.filter(pk=rows["a2"].pk).update(status=AuditStatus.FAILED, error="out of memory")
     rows["queued"] = audit_request(actor=make_user(ML_ENGINEER, username="olga"), model_version=b1,
-                                   dataset_version=b1.dataset_version)
+                                   dataset_version=b1.dataset_version,
+                                   overlap_justification="re-run on its own training rows for the list")
     for days, key in ((3, "a1"), (2, "a2"), (1, "b1"), (0, "queued")):
         Audit.objects.filter(pk=rows[key].pk).update(created_at=now - timedelta(days=days))
     api_client.force_authenticate(engineer)

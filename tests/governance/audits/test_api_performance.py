@@ -30,7 +30,8 @@ def audits(engineer):
     rows = [completed_audit(a1), completed_audit(a2, finished_days_ago=3)]
     Audit.objects.filter(pk=rows[1].pk).update(status=AuditStatus.FAILED, error="out of memory")
     rows.append(audit_request(actor=make_user(ML_ENGINEER, username="olga"), model_version=a1,
-                              dataset_version=a1.dataset_version))
+                              dataset_version=a1.dataset_version,
+                              overlap_justification="re-run on its own training rows for the list"))
     return rows
 
 

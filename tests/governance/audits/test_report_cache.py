@@ -137,7 +137,8 @@ def test_what_the_reader_may_do_and_who_they_are_is_never_shared(client, enginee
 
 def test_an_audit_in_progress_is_rendered_from_the_database(client, engineer, audit):
     queued = audit_request(actor=engineer, model_version=audit.model_version,
-                           dataset_version=audit.dataset_version)  # stays queued: the job is never sent here
+                           dataset_version=audit.dataset_version,  # stays queued: the job is never sent here
+                           overlap_justification="a re-run on its own training rows")
     page = _page(client, engineer, queued)
     assert "No verdict yet: the audit is queued." in page and 'class="progress' in page
     assert DEPLOY_BUTTON not in page

@@ -13,7 +13,8 @@ from governance.jobs.tasks import JobTask
 KINDS = {"audit": "governance.run_audit", "training": "governance.train_model_version",
          "mitigation": "governance.mitigate_model_version", "datasheet": "governance.build_datasheet",
          "drift": "governance.compute_dataset_drift", "pii_scan": "governance.pii_scan",
-         "webhook": "governance.deliver_webhook"}
+         "webhook": "governance.deliver_webhook",
+         "dataset_ingest": "governance.ingest_dataset_upload", "monitoring": "governance.run_monitoring"}
 
 
 def test_each_app_registers_its_kinds_and_each_kind_has_its_task():

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from models_core.errors import InputError
 from models_core.explain.shapley import ShapleyValues, all_coalitions, shapley_from_table
 from models_core.explain.text import CachedPredictor, TokenizedText, masked_texts
 
@@ -136,7 +137,7 @@ def kernel_values(predictor: CachedPredictor, items: Sequence[tuple[TokenizedTex
 # ---- Kernel SHAP with paired sampling and a variance stopping rule ---------------------------------
 
 def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, int]], mask_token: str,
-                         max_evals: int = 500, seed: int = 0, tolerance: float = 0.05, round_pairs: int = 32,
+                         max_evals: int | Sequence[int] = 500, seed: int = 0, tolerance: float = 0.05, round_pairs: int = 32,
                          n_boot: int = 24) -> list[ShapleyValues]:
     """Kernel SHAP for texts too long for the edge design, spending only the evaluations it needs.
 
@@ -145,12 +146,16 @@ def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[Token
     kernel weight) are scored *with their complements* (paired, antithetic sampling: the pair's errors
     largely cancel). After each round the estimate's standard error is taken from a bootstrap over the
     sampled pairs; a text stops when its largest standard error is at most `tolerance` times the range of
-    its values, or when `max_evals` strings are spent. Every round of every text is one batched call.
+    its values, or when `max_evals` strings are spent (one budget for all, or one per text). Every round of
+    every text is one batched call.
     `ShapleyValues.sampled` is True; `evaluations` counts the text's strings.
     """
     rng = np.random.default_rng(seed)
+    budgets = [int(max_evals)] * len(items) if isinstance(max_evals, (int, np.integer)) else [int(b) for b in max_evals]
+    if len(budgets) != len(items):
+        raise InputError("give one max_evals per text, or one for all")
     states = []
-    for tokenized, target in items:
+    for (tokenized, target), budget in zip(items, budgets):
         n = len(tokenized)
         edges = [np.ones(n, bool), np.zeros(n, bool)]
         for i in range(n):
@@ -164,7 +169,8 @@ def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[Token
         state = {"tokenized": tokenized, "target": int(target), "n": n, "masks": edges[2:], "pairs": [],
                  "seen": set(), "sizes": sizes, "p": size_w / size_w.sum() if len(sizes) else size_w,
                  "edge_weight": (all_w[0] + all_w[-1]) / total, "rest_weight": float(size_w.sum()) / total,
-                 "ends": edges[:2], "done": n <= 3, "values": None, "y": None, "se": None}
+                 "ends": edges[:2], "done": n <= 3, "values": None, "y": None, "se": None,
+                 "max_evals": budget}
         states.append(state)
     texts = []
     for s in states:
@@ -174,7 +180,7 @@ def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[Token
         for s in states:
             if s["done"]:
                 continue
-            budget_pairs = (max_evals - 2 - 2 * s["n"]) // 2 - len(s["pairs"])
+            budget_pairs = (s["max_evals"] - 2 - 2 * s["n"]) // 2 - len(s["pairs"])
             want = min(round_pairs, budget_pairs)
             tries, before = 0, len(s["pairs"])
             while want > 0 and tries < 20 * round_pairs:
@@ -207,7 +213,7 @@ def paired_kernel_values(predictor: CachedPredictor, items: Sequence[tuple[Token
             s["values"], s["se"] = _paired_solve(s, y, rng, n_boot)
             spent = len(s["all"])
             spread = float(np.ptp(s["values"])) if len(s["values"]) > 1 else abs(float(s["values"][0]))
-            if s["n"] <= 3 or spent + 2 > max_evals or s.get("exhausted") \
+            if s["n"] <= 3 or spent + 2 > s["max_evals"] or s.get("exhausted") \
                     or float(np.max(s["se"])) <= tolerance * max(spread, 1e-12):
                 s["done"] = True
         if all(s["done"] and s["values"] is not None for s in states):

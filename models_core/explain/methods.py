@@ -39,6 +39,18 @@ from models_core.explain.text import (CachedPredictor, PredictProba, ShapTokeniz
 LONG_TEXT_ALGORITHM = "paired"
 PAIRED_ROUND = 32
 PAIRED_TOLERANCE = 0.05
+# A long text's paired Kernel SHAP may spend up to this many strings per word (players), within the cap:
+# 500 strings leave ~8 per player at 60 words, where the estimate's Pearson with a near-exact reference falls
+# to ~0.56; 30 per word (1,830 at 61 words) brings it to ~0.88 (models_core/README.md, test_shap_gap.py).
+# The variance stopping rule still ends a text as soon as its estimate is precise enough.
+PAIRED_EVALS_PER_WORD = 30
+PAIRED_MAX_EVALS_CAP = 2000
+
+
+def paired_budget(n_players: int, max_evals: int) -> int:
+    """The strings paired Kernel SHAP may spend on a text of `n_players` words: `max_evals`, raised for long
+    texts to PAIRED_EVALS_PER_WORD per word up to PAIRED_MAX_EVALS_CAP (never below `max_evals`)."""
+    return max(int(max_evals), min(PAIRED_MAX_EVALS_CAP, PAIRED_EVALS_PER_WORD * int(n_players)))
 
 
 @dataclass(frozen=True)
@@ -130,11 +142,13 @@ def shap_values(predictor: CachedPredictor, trees: ShapTrees, items: Sequence[tu
         store(idx, kernel_values(predictor, [(views[i][0], items[i][1]) for i in idx], mask_token), {})
     if by_algo["paired"]:
         idx = by_algo["paired"]
-        store(idx, paired_kernel_values(predictor, [(views[i][0], items[i][1]) for i in idx], mask_token,
-                                        max_evals=max_evals, seed=seed, tolerance=PAIRED_TOLERANCE,
-                                        round_pairs=PAIRED_ROUND),
-              {"algorithm": "paired_kernel", "max_evals": max_evals, "seed": seed,
-               "tolerance": PAIRED_TOLERANCE})
+        budgets = [paired_budget(len(views[i][0]), max_evals) for i in idx]
+        results = paired_kernel_values(predictor, [(views[i][0], items[i][1]) for i in idx], mask_token,
+                                       max_evals=budgets, seed=seed, tolerance=PAIRED_TOLERANCE,
+                                       round_pairs=PAIRED_ROUND)
+        for i, budget, result in zip(idx, budgets, results):
+            store([i], [result], {"algorithm": "paired_kernel", "max_evals": budget, "seed": seed,
+                                  "tolerance": PAIRED_TOLERANCE, "evals_per_word": PAIRED_EVALS_PER_WORD})
     if by_algo["owen"]:
         idx = by_algo["owen"]
         store(idx, owen_values(predictor, [(views[i][0], trees.for_view(items[i][0], *views[i]), items[i][1])

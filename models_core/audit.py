@@ -33,7 +33,7 @@ then "robustness". "fairness_verdict" is never sent: it is final only in the ret
 everything else.
 
 Configuration keys (defaults in `DEFAULTS`): ``n_boot``, ``seed``, ``explain_rows``, ``explain_methods``,
-``explain_scoring`` ("auto": int8 on CPU / bf16 on CUDA when it agrees with fp32; "fp32"; "int8"; "bf16"),
+``explain_scoring`` ("auto": the first cheaper copy the machine runs fast — bf16 mixed precision where native, else int8 — that agrees with fp32; "fp32"; "int8"; "bf16"),
 ``counterfactual`` ({"word_pairs", "groups", "n_worst"}; None: the core's default pairs) and
 ``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules) and ``robustness`` (None: not
 run; a dict: `models_core.robustness.report.robustness_report`'s configuration).
@@ -54,7 +54,7 @@ from models_core.encoder.inference import Prediction, predict_dataset
 from models_core.encoder.quantized import perturbation_scorer
 from models_core.errors import InputError
 from models_core.explain.global_view import global_view, select_sample
-from models_core.explain.sample import explain_sample
+from models_core.explain.sample import explain_sample, stability_sample
 from models_core.fairness.calibration import calibration_report
 from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
 from models_core.fairness.mitigation import apply_thresholds
@@ -69,9 +69,12 @@ OnStage = Callable[[str, Any], None]
 
 COUNTERFACTUAL_WORST = 5
 EXPLAIN_CHUNK = 10  # texts explained per call: the report fills in this many at a time
+# Explained texts whose every method is re-run on a meaning-preserving edit (the stability check), spread evenly
+# over the sample: the re-run doubles a text's cost, and ten texts show whether the methods hold up on this model.
+STABILITY_SAMPLE = 10
 SCORING = ("auto", "fp32", "int8", "bf16")
 DEFAULTS: dict[str, Any] = {"n_boot": 1000, "seed": 0, "explain_rows": 0, "explain_methods": ("shap", "lime", "ig"),
-                            "explain_scoring": "auto", "counterfactual": None, "fairness_rules": (),
+                            "explain_scoring": "auto", "explain_stability_sample": STABILITY_SAMPLE, "counterfactual": None, "fairness_rules": (),
                             "robustness": None}
 
 
@@ -269,6 +272,7 @@ def explain_texts(bundle: ClassifierBundle, texts: Sequence[str], targets: Seque
     scorer, note = perturbation_scorer(bundle, texts, targets, kind=None if kind == "fp32" or not perturbs else kind,
                                        seed=settings["seed"])
     started, n = time.perf_counter(), len(texts)
+    stable = stability_sample(n, int(settings["explain_stability_sample"]))
     chunks: list[dict] = []
     for start in range(0, n, EXPLAIN_CHUNK):
         stop = min(n, start + EXPLAIN_CHUNK)
@@ -282,8 +286,9 @@ def explain_texts(bundle: ClassifierBundle, texts: Sequence[str], targets: Seque
         chunks.append(explain_sample(scorer, texts[start:stop], targets[start:stop],
                                      {a: v[start:stop] for a, v in groups.items()},
                                      methods=tuple(settings["explain_methods"]), seed=settings["seed"],
-                                     progress=chunk_progress))
-        merged = _merge_explanations(chunks, groups, note)
+                                     progress=chunk_progress,
+                                     stability=[i - start for i in stable if start <= i < stop]))
+        merged = _merge_explanations(chunks, groups, note, [i for i in stable if i < stop])
         if stop < n and partial is not None:
             partial({**merged, "partial": {"explained": stop, "of": n}})
     return merged
@@ -295,13 +300,15 @@ def _forward(progress: Progress | None, percent: float, eta: float | None) -> No
                   **({"eta_s": round(eta, 1)} if eta is not None else {})})
 
 
-def _merge_explanations(chunks: list[dict], groups: Mapping[str, list], scoring: dict) -> dict:
+def _merge_explanations(chunks: list[dict], groups: Mapping[str, list], scoring: dict, stable: list[int]) -> dict:
     """One report from `explain_sample`'s reports of consecutive chunks: the texts in order (re-indexed), the
     compute summed, the global view over all of them (as `explain_sample` draws it) and the scoring note."""
     merged = dict(chunks[-1])
     records = [dict(record, index=i) for i, record in enumerate(r for chunk in chunks for r in chunk["texts"])]
     merged["texts"] = records
-    merged["config"] = {**merged["config"], "scoring": scoring, "chunk": EXPLAIN_CHUNK}
+    merged["config"] = {**merged["config"], "scoring": scoring, "chunk": EXPLAIN_CHUNK,
+                        "stability": {**merged["config"]["stability"], "perturbation": bool(stable), "rows": stable,
+                                      "sampled": len(stable) < len(records)}}
     compute = {key: sum(chunk["compute"].get(key, 0) for chunk in chunks) for key in chunks[-1]["compute"]}
     merged["compute"] = {**compute, **({"wall_s": round(compute["wall_s"], 3)} if "wall_s" in compute else {})}
     if len(chunks) > 1:

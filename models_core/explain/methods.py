@@ -39,18 +39,22 @@ from models_core.explain.text import (CachedPredictor, PredictProba, ShapTokeniz
 LONG_TEXT_ALGORITHM = "paired"
 PAIRED_ROUND = 32
 PAIRED_TOLERANCE = 0.05
-# A long text's paired Kernel SHAP may spend up to this many strings per word (players), within the cap:
-# 500 strings leave ~8 per player at 60 words, where the estimate's Pearson with a near-exact reference falls
-# to ~0.56; 30 per word (1,830 at 61 words) brings it to ~0.88 (models_core/README.md, test_shap_gap.py).
-# The variance stopping rule still ends a text as soon as its estimate is precise enough.
-PAIRED_EVALS_PER_WORD = 30
+# A long text's paired Kernel SHAP budget: `max_evals` (500) strings up to PAIRED_BASE_WORDS words, where they
+# give Pearson 0.99 with a near-exact reference (30-token texts); beyond, PAIRED_EVALS_PER_EXTRA_WORD more per
+# word, within the cap: at 60 words 500 strings left ~8 per player and the Pearson fell to ~0.56, while 2,000
+# bring it to ~0.88 (models_core/README.md, test_shap_gap.py). The variance stopping rule still ends a text as
+# soon as its estimate is precise enough.
+PAIRED_BASE_WORDS = 30
+PAIRED_EVALS_PER_EXTRA_WORD = 50
 PAIRED_MAX_EVALS_CAP = 2000
 
 
 def paired_budget(n_players: int, max_evals: int) -> int:
-    """The strings paired Kernel SHAP may spend on a text of `n_players` words: `max_evals`, raised for long
-    texts to PAIRED_EVALS_PER_WORD per word up to PAIRED_MAX_EVALS_CAP (never below `max_evals`)."""
-    return max(int(max_evals), min(PAIRED_MAX_EVALS_CAP, PAIRED_EVALS_PER_WORD * int(n_players)))
+    """The strings paired Kernel SHAP may spend on a text of `n_players` words: `max_evals`, raised beyond
+    PAIRED_BASE_WORDS words by PAIRED_EVALS_PER_EXTRA_WORD per word up to PAIRED_MAX_EVALS_CAP (never below
+    `max_evals`)."""
+    extra = PAIRED_EVALS_PER_EXTRA_WORD * max(0, int(n_players) - PAIRED_BASE_WORDS)
+    return max(int(max_evals), min(PAIRED_MAX_EVALS_CAP, int(max_evals) + extra))
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,8 @@ def shap_values(predictor: CachedPredictor, trees: ShapTrees, items: Sequence[tu
                                        round_pairs=PAIRED_ROUND)
         for i, budget, result in zip(idx, budgets, results):
             store([i], [result], {"algorithm": "paired_kernel", "max_evals": budget, "seed": seed,
-                                  "tolerance": PAIRED_TOLERANCE, "evals_per_word": PAIRED_EVALS_PER_WORD})
+                                  "tolerance": PAIRED_TOLERANCE, "base_words": PAIRED_BASE_WORDS,
+                                  "evals_per_extra_word": PAIRED_EVALS_PER_EXTRA_WORD})
     if by_algo["owen"]:
         idx = by_algo["owen"]
         store(idx, owen_values(predictor, [(views[i][0], trees.for_view(items[i][0], *views[i]), items[i][1])

@@ -26,7 +26,7 @@ Output (JSON-able; floats are plain Python floats)::
                  "lime": {"num_samples": 1000, "start_samples": 250, "features": "words (LimeTextExplainer defaults)",
                           "second_seed": 1},
                  "ig": {"n_steps": 64, "max_steps": 256, "delta_max": 0.001, "baseline": "[MASK] at every ..."},
-                 "stability": {"perturbation": true, "seed": 0},
+                 "stability": {"perturbation": true, "seed": 0, "rows": [0, 5, ...], "sampled": true},
                  "stability_thresholds": {"top_k": 5, "top_k_rule": "min(5, max(1, n // 2))", ...},
                  "shap_gap": {...}},                    # measured gap to shap's Partition explainer (SHAP_GAP)
       "texts": [{
@@ -70,7 +70,9 @@ the exact enumeration when that is cheaper); longer texts get `methods.LONG_TEXT
 two seeds from LIME_START_SAMPLES, doubling for the texts whose two seeds' top-k disagree, up to
 `lime_num_samples`. IG starts at IG_STEPS and doubles while its completeness gap exceeds IG_DELTA_MAX,
 up to IG_MAX_STEPS (flag `ig_incomplete` if still above). Stability: every method is re-run on a
-meaning-preserving edit of each text (`stability.perturb`) in the same batched calls. One
+meaning-preserving edit of each text (`stability.perturb`) in the same batched calls, or of the texts at the
+positions `stability` names (the audit: `stability_sample`, 10 spread evenly over its explained texts, since the
+re-run doubles a text's cost); the others' stability is LIME's second seed alone. One
 `CachedPredictor` serves every method, so a masked string that two methods (or a text and its edit)
 both need, such as the fully masked and the full input, is scored once.
 """
@@ -84,7 +86,8 @@ import numpy as np
 
 from models_core.errors import InputError
 from models_core.explain.global_view import global_view
-from models_core.explain.methods import (LONG_TEXT_ALGORITHM, PAIRED_EVALS_PER_WORD, PAIRED_MAX_EVALS_CAP, Attribution,
+from models_core.explain.methods import (LONG_TEXT_ALGORITHM, PAIRED_BASE_WORDS, PAIRED_EVALS_PER_EXTRA_WORD,
+                                         PAIRED_MAX_EVALS_CAP, Attribution,
                                          ShapTrees, integrated_gradients, lime_adaptive, lime_many, shap_values)
 from models_core.explain.stability import THRESHOLDS, agreement, perturb, perturbation_stability, shared_words
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, TokenizedText, mask_token_of,
@@ -151,8 +154,11 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
                    groups: Mapping[str, Sequence[str]] | None = None, methods: Sequence[str] = METHODS,
                    seed: int = 0, max_length: int | None = None, progress: Progress | None = None, *,
                    shap_max_evals: int = SHAP_MAX_EVALS, shap_algorithm: str = "auto", lime_num_samples: int = LIME_NUM_SAMPLES,
-                   ig_steps: int = IG_STEPS, stability: bool = True) -> dict:
-    """Explain `texts` for class `targets[i]` (None: the predicted class). See the module doc for the output."""
+                   ig_steps: int = IG_STEPS, stability: bool | Sequence[int] = True) -> dict:
+    """Explain `texts` for class `targets[i]` (None: the predicted class). See the module doc for the output.
+
+    `stability`: True re-runs every method on an edit of every text; a sequence of positions re-runs them on
+    those texts only (the others get LIME's second-seed comparison alone); False on none."""
     started = time.perf_counter()
     groups = dict(groups or {})
     methods = list(dict.fromkeys(methods))
@@ -176,13 +182,15 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
     _report(progress, "explain", 2.0)
 
     n = len(tokenized)
-    edits: list[tuple[TokenizedText, str]] = []
-    if stability:
+    stable_rows = _stability_rows(stability, n)
+    edits: dict[int, tuple[TokenizedText, str]] = {}
+    if stable_rows:
         cased = tokenizer.encode("A").tokens != tokenizer.encode("a").tokens
-        for i, t in enumerate(tokenized):
-            edited, description = perturb(t.text, seed * 100_003 + i, cased)
-            edits.append((tokenize_for_explanation(tokenizer, edited, limit), description))
-    items = list(zip(tokenized, targets)) + [(e, target) for (e, _), target in zip(edits, targets)]
+        for i in stable_rows:
+            edited, description = perturb(tokenized[i].text, seed * 100_003 + i, cased)
+            edits[i] = (tokenize_for_explanation(tokenizer, edited, limit), description)
+    position = {i: n + k for k, i in enumerate(edits)}  # where text i's edit sits in `items`
+    items = list(zip(tokenized, targets)) + [(edits[i][0], targets[i]) for i in edits]
     results: dict[str, list[Attribution]] = {}
     second: dict[str, list[Attribution]] = {}
     shares = {"shap": 30.0, "lime": 45.0, "ig": 20.0}
@@ -201,11 +209,11 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
                                          start=min(LIME_START_SAMPLES, lime_num_samples), max_samples=lime_num_samples)
             for i, a, b in zip(span, first, other):
                 results["lime"][i], second["lime"][i] = a, b
-            if edits:  # the edited texts at the size their originals settled on, same seed
-                for size in sorted({a.info["num_samples"] for a in first}):
-                    which = [i for i, a in zip(span, first) if a.info["num_samples"] == size]
-                    for i, r in zip(which, lime_many(predictor, [items[n + i] for i in which], size, seed)):
-                        results["lime"][n + i] = r
+            # the edited texts at the size their originals settled on, same seed
+            for size in sorted({a.info["num_samples"] for a in first}):
+                which = [i for i, a in zip(span, first) if a.info["num_samples"] == size and i in position]
+                for i, r in zip(which, lime_many(predictor, [items[position[i]] for i in which], size, seed)):
+                    results["lime"][position[i]] = r
             _report(progress, "explain", done + shares["lime"] * min(1.0, span.stop / n), method="lime")
         done += shares["lime"]
     if "ig" in methods:
@@ -219,8 +227,8 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
     out_texts = []
     for i, t in enumerate(tokenized):
         edit = None
-        if edits:
-            edit = (edits[i][0], edits[i][1], {m: results[m][n + i] for m in methods})
+        if i in position:
+            edit = (edits[i][0], edits[i][1], {m: results[m][position[i]] for m in methods})
         out_texts.append(_text_record(i, t, targets[i], group_rows[i], float(full[i, targets[i]]),
                                       {m: results[m][i] for m in methods}, {m: second[m][i] for m in second}, edit))
     view_method = "shap" if "shap" in methods else methods[0]
@@ -234,13 +242,15 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
         "config": {"seed": seed, "max_length": limit, "mask_token": mask_token,
                    "shap": {"algorithm": shap_algorithm, "max_evals": shap_max_evals, "players": "words",
                             "long_texts": LONG_TEXT_ALGORITHM, "owen_hierarchy": "shap.maskers.Text.clustering",
-                            "long_text_budget": {"evals_per_word": PAIRED_EVALS_PER_WORD,
+                            "long_text_budget": {"base_words": PAIRED_BASE_WORDS,
+                                                 "evals_per_extra_word": PAIRED_EVALS_PER_EXTRA_WORD,
                                                  "cap": PAIRED_MAX_EVALS_CAP}},
                    "lime": {"num_samples": lime_num_samples, "start_samples": min(LIME_START_SAMPLES, lime_num_samples),
                             "features": "words (LimeTextExplainer defaults)", "second_seed": seed + 1},
                    "ig": {"n_steps": ig_steps, "max_steps": max(ig_steps, IG_MAX_STEPS),
                           "baseline": f"{mask_token} at every non-special position", "delta_max": IG_DELTA_MAX},
-                   "stability": {"perturbation": bool(stability), "seed": seed},
+                   "stability": {"perturbation": bool(stable_rows), "seed": seed, "rows": stable_rows,
+                                 "sampled": len(stable_rows) < n},
                    "stability_thresholds": dict(THRESHOLDS),
                    "shap_gap": SHAP_GAP},
         "texts": out_texts,
@@ -249,6 +259,24 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
                     "evaluations_per_text": round((predictor.evaluations + gradient_steps) / n, 1),
                     "predict_calls": predictor.calls, "wall_s": round(time.perf_counter() - started, 3)},
     }
+
+
+def _stability_rows(stability: bool | Sequence[int], n: int) -> list[int]:
+    if isinstance(stability, bool):
+        return list(range(n)) if stability else []
+    rows = sorted({int(i) for i in stability})
+    if rows and not 0 <= rows[0] <= rows[-1] < n:
+        raise InputError(f"stability rows must be positions of the {n} texts, got {rows}")
+    return rows
+
+
+def stability_sample(n: int, size: int) -> list[int]:
+    """`size` positions of `n` explained texts spread evenly from the first to the last (all when n <= size)."""
+    if n <= size:
+        return list(range(n))
+    if size <= 0:
+        return []
+    return sorted({int(round(k * (n - 1) / max(size - 1, 1))) for k in range(size)})
 
 
 def _words(t: TokenizedText) -> tuple[list[dict], list[list[int]]]:
@@ -284,6 +312,10 @@ def _text_record(index: int, t: TokenizedText, target: int, groups: dict, value:
         record_stability, unstable = perturbation_stability(
             by_word, {m: sum_to_words(r.values, edited_members) for m, r in edited_by_method.items()}, shared,
             description, {m: sum_to_words(r.values, members) for m, r in second.items()})
+        flags += unstable
+    elif second:  # not in the perturbation sample: LIME's second seed is compared all the same
+        record_stability, unstable = perturbation_stability(by_word, {}, ([], []), None,
+                                                            {m: sum_to_words(r.values, members) for m, r in second.items()})
         flags += unstable
     if t.truncated:
         flags.insert(0, "truncated")

@@ -1,7 +1,8 @@
 """SHAP: the product's path (whole-word players, `shap_values` at the product's budget) against shap's own
 Partition explainer (Text masker, default budget) on texts of 10, 30 and 60 model tokens, per word (shap's
 token values summed into words); and, where it can be afforded, both against a near-exact reference. A long
-text's budget grows with its words (`methods.paired_budget`: 30 strings per word, at most 2,000).
+text's budget grows with its words (`methods.paired_budget`: 500 strings up to 30 words, 50 more per word
+beyond, at most 2,000).
 The measured gap is the one stated in models_core/README.md and in the report's method note
 (`sample.SHAP_GAP`): this test holds the product to it. The model is a real frozen-MiniLM classifier."""
 

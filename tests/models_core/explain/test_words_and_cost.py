@@ -15,10 +15,11 @@ import pytest
 import torch
 
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
+from models_core.errors import InputError
 from models_core.explain.global_view import STOP_WORDS, global_view, word_kind
 from models_core.explain.kernel import paired_kernel_values
 from models_core.explain.methods import ShapTrees, integrated_gradients, lime_adaptive, shap_values
-from models_core.explain.sample import explain_sample
+from models_core.explain.sample import explain_sample, stability_sample
 from models_core.explain.schema import upgrade
 from models_core.explain.shapley import collapse_tree, exact_shapley_tokens
 from models_core.explain.stability import perturb, shared_words, top_k_for
@@ -190,6 +191,33 @@ def test_explain_sample_costs_fewer_evaluations_and_reports_words_agreement_and_
         for m in report["methods"]:
             assert sum(record["word_attributions"][m]) == pytest.approx(sum(record["attributions"][m]), abs=1e-9)
     assert all(word_kind(t["token"]) == "word" for t in report["global"]["top_tokens"])
+
+
+def test_the_stability_re_run_on_a_sample_edits_only_those_texts_and_costs_only_theirs(bundle):
+    texts = ["She led a team of engineers.", "He mentored a data warehouse team.", FOURTEEN_WORDS,
+             "They audited the payroll system twice."]
+    everything = explain_sample(bundle, texts, [1] * 4, {}, seed=0)
+    sampled = explain_sample(bundle, texts, [1] * 4, {}, seed=0, stability=[0, 3])
+    assert sampled["config"]["stability"] == {"perturbation": True, "seed": 0, "rows": [0, 3], "sampled": True}
+    for i, (full, part) in enumerate(zip(everything["texts"], sampled["texts"])):
+        # the explanations themselves do not depend on which texts are re-run
+        for m in sampled["methods"]:
+            np.testing.assert_allclose(part["attributions"][m], full["attributions"][m], atol=1e-9)
+        if i in (0, 3):
+            assert part["stability"] == full["stability"]
+        else:  # no edited re-run: LIME's second seed only, and said so
+            assert part["stability"]["perturbation"] is None and part["stability"]["methods"] == {}
+            assert part["stability"]["seeds"] == full["stability"]["seeds"]
+            assert "unstable_under_perturbation" not in part["flags"]
+    assert sampled["compute"]["model_evaluations"] < everything["compute"]["model_evaluations"]
+    assert sampled["compute"]["gradient_steps"] < everything["compute"]["gradient_steps"]
+    with pytest.raises(InputError, match="stability rows"):
+        explain_sample(bundle, texts, [1] * 4, {}, stability=[4])
+
+
+def test_stability_sample_spreads_its_rows_over_the_explained_texts():
+    assert stability_sample(50, 10) == [0, 5, 11, 16, 22, 27, 33, 38, 44, 49]
+    assert stability_sample(7, 10) == list(range(7)) and stability_sample(7, 0) == [] and stability_sample(7, 1) == [0]
 
 
 def test_global_view_sets_punctuation_and_stop_words_aside_but_keeps_pronouns():

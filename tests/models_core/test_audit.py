@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models_core.audit import ComputedAudit, compute_audit
+from models_core.audit import ComputedAudit, compute_audit, stability_count
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from models_core.encoder.bundle import bundle_from_pretrained
 from models_core.encoder.inference import predict_dataset
 from models_core.encoder.quantized import perturbation_scorer
 from models_core.errors import InputError
 from models_core.explain.global_view import select_sample
-from models_core.explain.sample import explain_sample
+from models_core.explain.sample import explain_sample, stability_sample
 from models_core.fairness.calibration import calibration_report
 from models_core.fairness.counterfactual import DEFAULT_GROUPS, DEFAULT_WORD_PAIRS, counterfactual_report
 from models_core.fairness.mitigation import apply_thresholds, fit_thresholds
@@ -87,7 +87,8 @@ def test_explanations_cover_the_stratified_sample_and_progress_runs_through_ever
     # fp32 scoring: the explainer sees the bundle itself, scored in padding-free batches
     scorer, note = perturbation_scorer(tiny_classifier, [], kind=None)
     expected = explain_sample(scorer, [texts[i] for i in sample], [audit.predictions[i] for i in sample],
-                              {a: [v[i] for i in sample] for a, v in groups.items()}, methods=("shap", "ig"), seed=3)
+                              {a: [v[i] for i in sample] for a, v in groups.items()}, methods=("shap", "ig"), seed=3,
+                              stability=stability_sample(4, stability_count(4)))
     explanations = audit.results["explanations"]
     assert explanations["row_indices"] == sample
     assert explanations["texts"] == expected["texts"]
@@ -173,6 +174,11 @@ def test_results_come_stage_by_stage_and_the_verdict_only_at_the_end(tiny_classi
     assert partial["row_indices"] == final["row_indices"][:10]
     assert [t["index"] for t in final["texts"]] == list(range(12))
     assert final["global"]["n_texts"] == 12
+    # the stability re-run on a fifth of the explained texts (at least 3), spread over both chunks
+    assert final["config"]["stability"] == {"perturbation": True, "seed": 3, "rows": [0, 6, 11], "sampled": True}
+    assert [t["index"] for t in final["texts"] if t["stability"]["perturbation"]] == [0, 6, 11]
+    assert all(t["stability"]["seeds"] for t in final["texts"])  # the rest: LIME's second seed
+    assert [stability_count(n) for n in (1, 3, 12, 16, 20, 50, 500)] == [1, 3, 3, 4, 4, 10, 10]
     # chunking changes nothing per text: the same as one call on all twelve
     scorer, _ = perturbation_scorer(tiny_classifier, [], kind=None)
     rows_ = final["row_indices"]

@@ -33,7 +33,9 @@ then "robustness". "fairness_verdict" is never sent: it is final only in the ret
 everything else.
 
 Configuration keys (defaults in `DEFAULTS`): ``n_boot``, ``seed``, ``explain_rows``, ``explain_methods``,
-``explain_scoring`` ("auto": the first cheaper copy the machine runs fast — bf16 mixed precision where native, else int8 — that agrees with fp32; "fp32"; "int8"; "bf16"),
+``explain_scoring`` ("auto": the first cheaper copy the machine runs fast, bf16 mixed precision where native else
+int8, that agrees with fp32; "fp32"; "int8"; "bf16"), ``explain_stability_sample`` (at most this many explained
+texts get the stability re-run, `stability_count`),
 ``counterfactual`` ({"word_pairs", "groups", "n_worst"}; None: the core's default pairs) and
 ``fairness_rules`` (`models_core.fairness.rules.evaluate_thresholds` rules) and ``robustness`` (None: not
 run; a dict: `models_core.robustness.report.robustness_report`'s configuration).
@@ -81,10 +83,12 @@ STABILITY_SHARE, STABILITY_MIN = 0.2, 3
 def stability_count(n: int, most: int = STABILITY_SAMPLE) -> int:
     """How many of `n` explained texts get the stability re-run: a fifth, at least 3, at most `most`."""
     return min(n, most, max(STABILITY_MIN, math.ceil(STABILITY_SHARE * n)))
+
+
 SCORING = ("auto", "fp32", "int8", "bf16")
 DEFAULTS: dict[str, Any] = {"n_boot": 1000, "seed": 0, "explain_rows": 0, "explain_methods": ("shap", "lime", "ig"),
-                            "explain_scoring": "auto", "explain_stability_sample": STABILITY_SAMPLE, "counterfactual": None, "fairness_rules": (),
-                            "robustness": None}
+                            "explain_scoring": "auto", "explain_stability_sample": STABILITY_SAMPLE,
+                            "counterfactual": None, "fairness_rules": (), "robustness": None}
 
 
 @dataclass(frozen=True)

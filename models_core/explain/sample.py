@@ -71,8 +71,8 @@ two seeds from LIME_START_SAMPLES, doubling for the texts whose two seeds' top-k
 `lime_num_samples`. IG starts at IG_STEPS and doubles while its completeness gap exceeds IG_DELTA_MAX,
 up to IG_MAX_STEPS (flag `ig_incomplete` if still above). Stability: every method is re-run on a
 meaning-preserving edit of each text (`stability.perturb`) in the same batched calls, or of the texts at the
-positions `stability` names (the audit: `stability_sample`, 10 spread evenly over its explained texts, since the
-re-run doubles a text's cost); the others' stability is LIME's second seed alone. One
+positions `stability` names (the audit: `stability_sample` over a fifth of its explained texts, 3 to 10, since
+the re-run doubles a text's cost); the others' stability is LIME's second seed alone. One
 `CachedPredictor` serves every method, so a masked string that two methods (or a text and its edit)
 both need, such as the fully masked and the full input, is scored once.
 """

@@ -196,7 +196,9 @@ def test_jobs_survive_dead_workers_exactly_once_and_a_poison_job_ends_failed(tra
 
         # (b) SIGKILL the main worker process (with its pool), start a new one.
         t0, batch = time.monotonic(), _batch(engineer, version, holdout)
-        wait_for(lambda: _completed(batch) >= 10, timeout=120, what="(b) first audits", proc=gpu)
+        # kill while an audit runs, not in the gap between two (the batch's short audits leave such gaps)
+        wait_for(lambda: _completed(batch) >= 10 and any(j.status == "running" for j in _audit_jobs(batch)),
+                 timeout=120, what="(b) first audits and one running", proc=gpu)
         gpu.kill_all()
         in_flight = [j.pk for j in _audit_jobs(batch) if j.status == "running"]
         assert in_flight, "nothing was running when the worker died"

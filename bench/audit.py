@@ -69,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models_core.audit import compute_audit, explain_texts  # noqa: E402
 from models_core.data.synthetic import SyntheticSpec, hiring_rows  # noqa: E402
 from models_core.encoder.pretrained import default_encoder_dir  # noqa: E402
+from models_core.encoder.transformer import gemm_backend  # noqa: E402
 from models_core.explain.shapley import exact_shapley_tokens  # noqa: E402
 from models_core.explain.text import CachedPredictor, plain_tokenizer, tokenize_for_explanation  # noqa: E402
 from models_core.fairness.counterfactual import counterfactual_report  # noqa: E402
@@ -258,7 +259,7 @@ def main(args: argparse.Namespace) -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here")
     print(f"cpus={os.cpu_count()} threads={torch.get_num_threads()} device={device} torch={torch.__version__} "
-          f"load_avg={os.getloadavg()[0]:.1f}", flush=True)
+          f"load_avg={os.getloadavg()[0]:.1f} gemm={gemm_backend()}", flush=True)
 
     train = hiring_rows(SyntheticSpec(n_rows=args.train, seed=7))
     with Clock() as clock:

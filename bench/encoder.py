@@ -43,7 +43,7 @@ from models_core.encoder.classifier import TextClassifier  # noqa: E402
 from models_core.encoder.inference import length_buckets, pooled_features, token_budget  # noqa: E402
 from models_core.encoder.pretrained import default_encoder_dir  # noqa: E402
 from models_core.encoder.tokenization import encode_texts, load_tokenizer  # noqa: E402
-from models_core.encoder.transformer import load_pretrained_encoder  # noqa: E402
+from models_core.encoder.transformer import gemm_backend, load_pretrained_encoder  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -97,7 +97,7 @@ def main() -> None:
     hf_tok = AutoTokenizer.from_pretrained(str(directory))
     config = ours.encoder.config
     peak = matmul_peak_gflops(device)
-    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} "
+    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} gemm={gemm_backend()} "
           f"fp32 matmul peak={peak:.1f} GFLOP/s")
 
     # (a) fixed shape

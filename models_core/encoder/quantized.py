@@ -91,13 +91,27 @@ def mixed_bf16(module: nn.Module) -> nn.Module:
     return module
 
 
+def _plain_linears(module: nn.Module) -> nn.Module:
+    """`module` (modified in place) with every nn.Linear subclass replaced by a plain nn.Linear of the same
+    parameters."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Linear) and type(child) is not nn.Linear:
+                plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
+                plain.weight, plain.bias = child.weight, child.bias
+                setattr(parent, name, plain)
+    return module
+
+
 def cheap_copy(model: TextClassifier, kind: str) -> nn.Module:
     """An inference-only copy of `model`: int8 dynamically quantized Linear layers, or the encoder's Linear
     layers in bf16 (mixed precision)."""
     clone = copy.deepcopy(model).cpu().eval()
     if kind == "int8":
-        # the encoder's Linear layers only: the head's few outputs cost nothing and decide the probability
-        clone.encoder = torch.ao.quantization.quantize_dynamic(clone.encoder, {nn.Linear}, dtype=torch.qint8)
+        # the encoder's Linear layers only: the head's few outputs cost nothing and decide the probability.
+        # quantize_dynamic swaps modules of exactly type nn.Linear, not the encoder's kernel-choosing subclass
+        clone.encoder = torch.ao.quantization.quantize_dynamic(_plain_linears(clone.encoder), {nn.Linear},
+                                                               dtype=torch.qint8)
         return clone
     if kind == "bf16":
         # the encoder's GEMMs only: the head's few outputs cost nothing and decide the probability

@@ -105,3 +105,75 @@ def test_random_encoder_runs_with_dropout_in_training_mode():
     out.sum().backward()
     assert out.shape == (2, 8, 16)
     assert encoder.layers[0].attention.qkv.weight.grad is not None
+
+
+# ---- the fp32 GEMM kernel (issue 19) ---------------------------------------------------------------
+
+@pytest.fixture
+def gemm(monkeypatch):
+    """Force the kernel choice for one test, restoring the process's own afterwards."""
+    from models_core.encoder import transformer
+
+    saved = dict(transformer._GEMM_CHOICE)
+
+    def force(kind: str) -> None:
+        transformer._GEMM_CHOICE.clear()
+        monkeypatch.setenv(transformer.GEMM_ENV, kind)
+        assert transformer.gemm_backend()["kernel"] == kind
+
+    yield force
+    transformer._GEMM_CHOICE.clear()
+    transformer._GEMM_CHOICE.update(saved)
+
+
+def test_the_onednn_kernel_gives_torchs_products_and_gradients_and_leaves_training_to_torch(gemm):
+    from models_core.encoder.transformer import Linear
+
+    torch.manual_seed(0)
+    layer = Linear(384, 1536)
+    x = torch.randn(3, 17, 384)
+    expected = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    gemm("onednn")
+    with torch.inference_mode():
+        torch.testing.assert_close(layer(x), expected, rtol=1e-5, atol=1e-5)
+    # frozen weights, gradient wanted in the input (Integrated Gradients): oneDNN both ways
+    layer.requires_grad_(False)
+    xg = x.clone().requires_grad_(True)
+    layer(xg).pow(2).sum().backward()
+    xr = x.clone().requires_grad_(True)
+    torch.nn.functional.linear(xr, layer.weight, layer.bias).pow(2).sum().backward()
+    torch.testing.assert_close(xg.grad, xr.grad, rtol=1e-4, atol=1e-4)
+    # trained weights: torch's own kernel, so the weights get their gradients
+    layer.requires_grad_(True)
+    layer(x).sum().backward()
+    assert layer.weight.grad is not None and layer.bias.grad is not None
+    gemm("default")
+    with torch.inference_mode():
+        assert torch.equal(layer(x), expected)
+
+
+def test_the_kernel_choice_is_timed_once_and_a_bad_setting_is_refused(gemm, monkeypatch):
+    from models_core.encoder import transformer
+
+    gemm("default")
+    transformer._GEMM_CHOICE.clear()
+    monkeypatch.setenv(transformer.GEMM_ENV, "auto")
+    choice = transformer.gemm_backend()
+    assert choice["kernel"] in ("onednn", "default") and choice["reason"].startswith(("timed", "oneDNN"))
+    if choice["reason"].startswith("timed"):
+        assert (choice["kernel"] == "onednn") == (choice["onednn_ms"] * 1.15 < choice["default_ms"])
+    assert transformer.gemm_backend() == choice  # decided once per process
+    transformer._GEMM_CHOICE.clear()
+    monkeypatch.setenv(transformer.GEMM_ENV, "fastest")
+    with pytest.raises(ValueError, match="MODELS_CORE_GEMM"):
+        transformer.gemm_backend()
+
+
+def test_the_encoder_equals_hf_with_either_kernel(gemm, minilm_encoder, minilm_tokenizer, hf_minilm):
+    batch = pad_encodings(encode_texts(minilm_tokenizer, TEXTS), pad_id=0)
+    with torch.inference_mode():
+        theirs = hf_minilm(**batch).last_hidden_state
+        for kind in ("onednn", "default"):
+            gemm(kind)
+            ours = minilm_encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            assert _non_padded_max_diff(ours, theirs, batch["attention_mask"]) < 1e-5, kind

@@ -238,14 +238,7 @@ def lime_many(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, i
         # every word is kept, as explain_instance(num_features >= d) keeps them: select none away
         intercept, weights, score, _ = explainer.base.explain_instance_with_data(
             data, labels, distances, target, num_features=indexed.num_words(), feature_selection="none")
-        values = np.zeros(len(tokenized))
-        for word_id, weight in weights:
-            spans = [(int(p), int(p) + len(indexed.word(word_id))) for p in indexed.string_position(word_id)]
-            members = [i for i, (start, end) in enumerate(tokenized.offsets)
-                       if any(start < w_end and w_start < end for w_start, w_end in spans)]
-            for i in members:
-                values[i] += weight / len(members)
-        out.append(Attribution(values=values, base_value=float(intercept), value=fx,
+        out.append(Attribution(values=_lime_to_tokens(tokenized, indexed, weights), base_value=float(intercept), value=fx,
                                info={"num_samples": num_samples, "distinct": len(strings),
                                      "words": indexed.num_words(), "r2": float(score), "seed": text_seed}))
     return out
@@ -253,49 +246,126 @@ def lime_many(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, i
 
 def lime_adaptive(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, int]], seed: int = 0,
                   start: int = 250, max_samples: int = 1000, top_k_min: float = 0.8,
-                  spearman_min: float = 0.8) -> tuple[list[Attribution], list[Attribution]]:
-    """LIME with as many samples as its top-k needs: each text runs with seeds `seed` and `seed + 1` at
-    `start` samples; texts whose two runs disagree (top-k overlap < top_k_min or Spearman < spearman_min,
-    see `stability.compare`) run again with twice the samples, up to `max_samples`. Returns the runs of
-    both seeds at each text's final size (`info["num_samples"]`, `info["settled"]`); every run is
-    `lime_many`, so each equals the lime library's at its size."""
+                  spearman_min: float = 0.8) -> tuple[list[Attribution], list[tuple[Attribution, Attribution]]]:
+    """LIME with as many samples as its top-k needs, every sample used once.
+
+    Each text gets two independent neighbourhoods drawn as `LimeTextExplainer` draws them (its sampler on
+    RandomStates `seed` and `seed + 1`), `start // 2` rows each at first (the text itself among them): the
+    halves. Each half is fitted alone
+    (lime's kernel and Ridge fit; the first half at its first size is exactly lime's own explanation with
+    `random_state=seed` and that many samples). Texts whose two halves disagree (top-k overlap < top_k_min or
+    Spearman < spearman_min, see `stability.compare`) draw as many rows again into each half, up to
+    `max_samples` in all; the rows already scored are kept, so a text at its final size N has cost N strings,
+    not the 2 x (N/4 + N/2 + N) of re-drawing both seeds at every size. The reported explanation is lime's
+    fit on both halves together (N samples, the text itself once); the two halves are returned beside it
+    for the seed-stability comparison (each on half the samples: a conservative view of the whole).
+
+    Returns (explanations, [(first half, second half)]); `info["num_samples"]` is N, `info["settled"]`
+    whether the halves agreed, `info["sizes_tried"]` the totals tried.
+    """
+    from lime.lime_text import IndexedString, LimeTextExplainer
+
     from models_core.explain.stability import compare
 
-    size = min(start, max_samples)
-    first: list[Attribution | None] = [None] * len(items)
-    second: list[Attribution | None] = [None] * len(items)
-    todo = list(range(len(items)))
+    if start < 4 or max_samples < start:
+        raise InputError("LIME needs 4 <= start <= max_samples")
+    states = []
+    for tokenized, target in items:
+        explainer = LimeTextExplainer(random_state=seed)
+        indexed = IndexedString(tokenized.text, bow=explainer.bow, split_expression=explainer.split_expression,
+                                mask_string=explainer.mask_string)
+        states.append({"tokenized": tokenized, "target": int(target), "explainer": explainer, "indexed": indexed,
+                       "rngs": [explainer.random_state, np.random.RandomState(seed + 1)],
+                       "halves": [np.ones((1, indexed.num_words())), np.ones((1, indexed.num_words()))],
+                       "sizes": [], "done": indexed.num_words() == 0})
+    predictor([t.text for t, _ in items])
+    size = start
+    todo = [s for s in states if not s["done"]]
     while todo:
-        chunk = [items[i] for i in todo]
-        both = lime_many(predictor, chunk + chunk, size, [seed] * len(chunk) + [seed + 1] * len(chunk))
+        strings = []
+        for s in todo:
+            d = s["indexed"].num_words()
+            for h, rng in enumerate(s["rngs"]):  # the second half holds one row more: N rows in all with the text
+                rows = _lime_rows(d, size // 2 + h - len(s["halves"][h]), rng)
+                s["halves"][h] = np.vstack([s["halves"][h], rows])
+                strings += [s["indexed"].inverse_removing(np.flatnonzero(row == 0)) for row in rows]
+            s["sizes"].append(len(s["halves"][0]) + len(s["halves"][1]) - 1)
+        if strings:
+            predictor(strings)  # one batched call per round: every new row of every text still growing
         again = []
-        for k, i in enumerate(todo):
-            a, b = both[k], both[len(chunk) + k]
+        for s in todo:
+            a, b = (_lime_fit(predictor, s, s["halves"][h], seed + h) for h in (0, 1))
             agree = compare(a.values, b.values)
-            settled = agree["top_k_overlap"] >= top_k_min and (agree["spearman"] is None
-                                                               or agree["spearman"] >= spearman_min)
-            for run in (a, b):
-                run.info.update({"settled": settled, "sizes_tried": [*(first[i].info["sizes_tried"]
-                                                                      if first[i] else []), size]})
-            first[i], second[i] = a, b
-            if not settled and size < max_samples:
-                again.append(i)
+            s["settled"] = agree["top_k_overlap"] >= top_k_min and (agree["spearman"] is None
+                                                                    or agree["spearman"] >= spearman_min)
+            s["pair"] = (a, b)
+            if not s["settled"] and size < max_samples:
+                again.append(s)
         todo = again
         size = min(2 * size, max_samples)
-    return first, second
+    out, pairs = [], []
+    for s in states:
+        if not s["sizes"]:  # only punctuation: LIME has no word to weigh
+            fx = float(predictor([s["tokenized"].text])[0, s["target"]])
+            empty = Attribution(values=np.zeros(len(s["tokenized"])), base_value=fx, value=fx,
+                                info={"num_samples": 0, "distinct": 0, "words": 0, "r2": 1.0, "seed": seed,
+                                      "settled": True, "sizes_tried": []})
+            out.append(empty)
+            pairs.append((empty, empty))
+            continue
+        both = np.vstack([s["halves"][0], s["halves"][1][1:]])
+        whole = _lime_fit(predictor, s, both, seed)
+        whole.info.update({"settled": s["settled"], "sizes_tried": s["sizes"], "halves": [seed, seed + 1]})
+        out.append(whole)
+        pairs.append(s["pair"])
+    return out, pairs
+
+
+def _lime_rows(doc_size: int, count: int, random_state: np.random.RandomState) -> np.ndarray:
+    """`count` rows of LimeTextExplainer's neighbourhood: 1..d words removed uniformly (lime's own calls)."""
+    data = np.ones((max(count, 0), doc_size))
+    if count <= 0:
+        return data
+    sizes = random_state.randint(1, doc_size + 1, count)
+    features = range(doc_size)
+    for i, size in enumerate(sizes):
+        data[i, random_state.choice(features, size, replace=False)] = 0
+    return data
+
+
+def _lime_fit(predictor: CachedPredictor, state: dict, data: np.ndarray, seed: int) -> Attribution:
+    """lime's kernel-weighted Ridge fit of the target probability on `data` (row 0: the text itself), mapped
+    onto the model's tokens."""
+    tokenized, target, indexed = state["tokenized"], state["target"], state["indexed"]
+    unique, inverse = np.unique(data.astype(bool), axis=0, return_inverse=True)
+    strings = [indexed.inverse_removing(np.flatnonzero(~row)) for row in unique]
+    labels = predictor(strings)[inverse.ravel()]
+    intercept, weights, score, _ = state["explainer"].base.explain_instance_with_data(
+        data, labels, _lime_distances(data), target, num_features=indexed.num_words(), feature_selection="none")
+    return Attribution(values=_lime_to_tokens(tokenized, indexed, weights), base_value=float(intercept),
+                       value=float(predictor([tokenized.text])[0, target]),
+                       info={"num_samples": len(data), "distinct": len(strings), "words": indexed.num_words(),
+                             "r2": float(score), "seed": seed})
+
+
+def _lime_to_tokens(tokenized: TokenizedText, indexed, weights) -> np.ndarray:
+    """lime's word weights shared equally by the model tokens of all the word's occurrences."""
+    values = np.zeros(len(tokenized))
+    for word_id, weight in weights:
+        spans = [(int(p), int(p) + len(indexed.word(word_id))) for p in indexed.string_position(word_id)]
+        members = [i for i, (start, end) in enumerate(tokenized.offsets)
+                   if any(start < w_end and w_start < end for w_start, w_end in spans)]
+        for i in members:
+            values[i] += weight / len(members)
+    return values
 
 
 def _lime_design(doc_size: int, num_samples: int, random_state: np.random.RandomState) -> np.ndarray:
     """LimeTextExplainer's neighbourhood: row 0 the text, then rows with 1..d words removed uniformly
     (the same calls on the same RandomState as lime, so the same rows)."""
-    data = np.ones((num_samples, doc_size))
     if doc_size == 0:
-        return data
-    sizes = random_state.randint(1, doc_size + 1, num_samples - 1)
-    features = range(doc_size)
-    for i, size in enumerate(sizes, start=1):
-        data[i, random_state.choice(features, size, replace=False)] = 0
-    return data
+        return np.ones((num_samples, 0))
+    return np.vstack([np.ones((1, doc_size)), _lime_rows(doc_size, num_samples - 1, random_state)])
 
 
 def _lime_distances(data: np.ndarray) -> np.ndarray:
@@ -341,6 +411,11 @@ def _integrated_gradients(model: torch.nn.Module, tokenizer, tokenized: Tokenize
     attention = torch.ones_like(ids)
     was_training = model.training
     model.eval()
+    # gradients with respect to the embeddings only: the weights' own gradients (a third of the backward
+    # products) are never used
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
     try:
         with torch.no_grad():
             inputs = model.embed(ids, types)
@@ -359,6 +434,8 @@ def _integrated_gradients(model: torch.nn.Module, tokenizer, tokenized: Tokenize
             f0 = float(prob(baseline)[0])
     finally:
         model.train(was_training)
+        for p in trainable:
+            p.requires_grad_(True)
     per_token = attributions.sum(dim=-1)[0].detach().double().numpy()
     return Attribution(values=per_token[~special.numpy()], base_value=f0, value=fx,
                        info={"n_steps": n_steps, "delta": float(delta.abs().max()),

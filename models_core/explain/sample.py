@@ -24,8 +24,8 @@ Output (JSON-able; floats are plain Python floats)::
       "config": {"seed": 0, "max_length": 128, "mask_token": "[MASK]",
                  "shap": {"algorithm": "auto", "max_evals": 500, "players": "words", "long_texts": "owen", ...},
                  "lime": {"num_samples": 1000, "start_samples": 250, "features": "words (LimeTextExplainer defaults)",
-                          "second_seed": 1},
-                 "ig": {"n_steps": 64, "max_steps": 256, "delta_max": 0.001, "baseline": "[MASK] at every ..."},
+                          "second_seed": 1, "halves": true},
+                 "ig": {"n_steps": 32, "max_steps": 256, "delta_max": 0.001, "baseline": "[MASK] at every ..."},
                  "stability": {"perturbation": true, "seed": 0, "rows": [0, 5, ...], "sampled": true},
                  "stability_thresholds": {"top_k": 5, "top_k_rule": "min(5, max(1, n // 2))", ...},
                  "shap_gap": {...}},                    # measured gap to shap's Partition explainer (SHAP_GAP)
@@ -66,13 +66,14 @@ and token-level global rankings; `schema.upgrade` maps them for readers.
 
 SHAP: whole words are the players (a word's value shared equally by its tokens). Texts whose Kernel SHAP
 edge design (every coalition of sizes 1, 2, n-2, n-1) costs at most `shap_max_evals` strings get it (or
-the exact enumeration when that is cheaper); longer texts get `methods.LONG_TEXT_ALGORITHM`. LIME runs
-two seeds from LIME_START_SAMPLES, doubling for the texts whose two seeds' top-k disagree, up to
-`lime_num_samples`. IG starts at IG_STEPS and doubles while its completeness gap exceeds IG_DELTA_MAX,
-up to IG_MAX_STEPS (flag `ig_incomplete` if still above). Stability: every method is re-run on a
+the exact enumeration when that is cheaper); longer texts get `methods.LONG_TEXT_ALGORITHM`. LIME draws
+two independent half neighbourhoods (seeds `seed` and `seed + 1`) of LIME_START_SAMPLES in all, growing both
+(the rows already scored kept) for the texts whose halves' top-k disagree, up to `lime_num_samples`; the
+explanation is lime's fit on both halves, and the halves' agreement is the seed stability. IG starts at IG_STEPS (or at the steps an earlier text of the call
+needed) and doubles while its completeness gap exceeds IG_DELTA_MAX, up to IG_MAX_STEPS (flag `ig_incomplete` if still above). Stability: every method is re-run on a
 meaning-preserving edit of each text (`stability.perturb`) in the same batched calls, or of the texts at the
 positions `stability` names (the audit: `stability_sample` over a fifth of its explained texts, 3 to 10, since
-the re-run doubles a text's cost); the others' stability is LIME's second seed alone. One
+the re-run doubles a text's cost); the others' stability is LIME's two seeds alone. One
 `CachedPredictor` serves every method, so a masked string that two methods (or a text and its edit)
 both need, such as the fully masked and the full input, is scored once.
 """
@@ -99,7 +100,10 @@ SHAP_MAX_EVALS = 500
 LIME_NUM_SAMPLES = 1000
 LIME_START_SAMPLES = 250
 LIME_CHUNK = 8  # texts whose perturbations share one predict_proba call (bounded batch, live progress)
-IG_STEPS = 64
+# IG's first try: 32 Gauss-Legendre steps (the completeness gap of the audit bench's model is ~1e-5 at 64);
+# a text whose gap is above IG_DELTA_MAX doubles, and the texts after it in the same call start where it ended
+# (a steep model, such as the demo's, needs 64 on most texts: one wasted try per call, not one per text).
+IG_STEPS = 32
 IG_MAX_STEPS = 256
 # IG's completeness gap tolerated before flagging, in probability units.
 IG_DELTA_MAX = 1e-3
@@ -158,7 +162,7 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
     """Explain `texts` for class `targets[i]` (None: the predicted class). See the module doc for the output.
 
     `stability`: True re-runs every method on an edit of every text; a sequence of positions re-runs them on
-    those texts only (the others get LIME's second-seed comparison alone); False on none."""
+    those texts only (the others get LIME's two-seed comparison alone); False on none."""
     started = time.perf_counter()
     groups = dict(groups or {})
     methods = list(dict.fromkeys(methods))
@@ -209,18 +213,25 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
                                          start=min(LIME_START_SAMPLES, lime_num_samples), max_samples=lime_num_samples)
             for i, a, b in zip(span, first, other):
                 results["lime"][i], second["lime"][i] = a, b
-            # the edited texts at the size their originals settled on, same seed
+            # the edited texts at the size their originals settled on, same seeds
             for size in sorted({a.info["num_samples"] for a in first}):
                 which = [i for i, a in zip(span, first) if a.info["num_samples"] == size and i in position]
-                for i, r in zip(which, lime_many(predictor, [items[position[i]] for i in which], size, seed)):
-                    results["lime"][position[i]] = r
+                if which and size:
+                    edited, _ = lime_adaptive(predictor, [items[position[i]] for i in which], seed, start=size,
+                                              max_samples=size)
+                    for i, r in zip(which, edited):
+                        results["lime"][position[i]] = r
             _report(progress, "explain", done + shares["lime"] * min(1.0, span.stop / n), method="lime")
         done += shares["lime"]
     if "ig" in methods:
         results["ig"] = []
+        steps = ig_steps
         for k, (t, target) in enumerate(items):
-            results["ig"].append(integrated_gradients(bundle.model, tokenizer, t, target, mask_token, ig_steps,
-                                                      delta_max=IG_DELTA_MAX, max_steps=max(ig_steps, IG_MAX_STEPS)))
+            result = integrated_gradients(bundle.model, tokenizer, t, target, mask_token, steps,
+                                          delta_max=IG_DELTA_MAX, max_steps=max(ig_steps, IG_MAX_STEPS))
+            results["ig"].append(result)
+            if result.info["delta"] <= IG_DELTA_MAX:  # the next texts start at the steps this one needed (one
+                steps = max(steps, result.info["n_steps"])  # that no step count completes teaches nothing)
             _report(progress, "explain", done + shares["ig"] * (k + 1) / len(items), method="ig")
 
     group_rows = [{a: str(labels[i]) for a, labels in groups.items()} for i in range(n)]
@@ -246,8 +257,10 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
                                                  "evals_per_extra_word": PAIRED_EVALS_PER_EXTRA_WORD,
                                                  "cap": PAIRED_MAX_EVALS_CAP}},
                    "lime": {"num_samples": lime_num_samples, "start_samples": min(LIME_START_SAMPLES, lime_num_samples),
-                            "features": "words (LimeTextExplainer defaults)", "second_seed": seed + 1},
-                   "ig": {"n_steps": ig_steps, "max_steps": max(ig_steps, IG_MAX_STEPS),
+                            "features": "words (LimeTextExplainer defaults)", "second_seed": seed + 1,
+                            "halves": True},
+                   "ig": {"n_steps": ig_steps, "max_steps": max(ig_steps, IG_MAX_STEPS), "start": "n_steps, or the "
+                          "steps an earlier text of the same call needed to complete",
                           "baseline": f"{mask_token} at every non-special position", "delta_max": IG_DELTA_MAX},
                    "stability": {"perturbation": bool(stable_rows), "seed": seed, "rows": stable_rows,
                                  "sampled": len(stable_rows) < n},
@@ -311,11 +324,12 @@ def _text_record(index: int, t: TokenizedText, target: int, groups: dict, value:
                               [(w["start"], w["end"], w["word"]) for w in edited_words])
         record_stability, unstable = perturbation_stability(
             by_word, {m: sum_to_words(r.values, edited_members) for m, r in edited_by_method.items()}, shared,
-            description, {m: sum_to_words(r.values, members) for m, r in second.items()})
+            description, {m: tuple(sum_to_words(r.values, members) for r in pair) for m, pair in second.items()})
         flags += unstable
-    elif second:  # not in the perturbation sample: LIME's second seed is compared all the same
-        record_stability, unstable = perturbation_stability(by_word, {}, ([], []), None,
-                                                            {m: sum_to_words(r.values, members) for m, r in second.items()})
+    elif second:  # not in the perturbation sample: LIME's two seeds are compared all the same
+        record_stability, unstable = perturbation_stability(
+            by_word, {}, ([], []), None,
+            {m: tuple(sum_to_words(r.values, members) for r in pair) for m, pair in second.items()})
         flags += unstable
     if t.truncated:
         flags.insert(0, "truncated")

@@ -141,10 +141,10 @@ def shared_words(words_a: Sequence[tuple[int, int, str]], words_b: Sequence[tupl
 
 def perturbation_stability(original: Mapping[str, np.ndarray], perturbed: Mapping[str, np.ndarray],
                            shared: tuple[list[int], list[int]], description: str,
-                           reseeded: Mapping[str, np.ndarray] | None = None) -> tuple[dict, list[str]]:
+                           reseeded: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[dict, list[str]]:
     """Stability of one text. original/perturbed: word attributions per method on the two inputs;
-    shared: the word indices they have in common; reseeded: word attributions of a re-run with another
-    seed, per sampled method.
+    shared: the word indices they have in common; reseeded: per sampled method, the word attributions of
+    two runs with different seeds (LIME: its two independent half neighbourhoods), compared with each other.
 
     Returns ({"score", "perturbation", "words_compared", "methods": {m: {...}}, "seeds": {m: {...}}}, flags);
     score: the smallest top-k overlap over every method's perturbation and seed comparison.
@@ -160,8 +160,8 @@ def perturbation_stability(original: Mapping[str, np.ndarray], perturbed: Mappin
         if _low(result, PERTURB_SPEARMAN_MIN, PERTURB_TOP_K_MIN) and "unstable_under_perturbation" not in flags:
             flags.append("unstable_under_perturbation")
     seeds = {}
-    for method, values in sorted((reseeded or {}).items()):
-        result = compare(np.asarray(original[method]), np.asarray(values))
+    for method, (first, second) in sorted((reseeded or {}).items()):
+        result = compare(np.asarray(first), np.asarray(second))
         seeds[method] = result
         if _low(result, SEED_SPEARMAN_MIN, SEED_TOP_K_MIN) and "unstable_across_seeds" not in flags:
             flags.append("unstable_across_seeds")

@@ -168,7 +168,11 @@ def test_saturated_head_is_complete_or_flagged_with_its_gap(bundle):
     saturated = dataclasses.replace(bundle, model=model)
     texts = ["She led a team of engineers.", "Captain of the women's chess club"]
     report = explain_sample(saturated, texts, [1, 1], {"gender": ["female", "female"]}, methods=("ig",), seed=0)
-    assert report["config"]["ig"]["n_steps"] >= 64 and report["config"]["ig"]["delta_max"] == 1e-3
+    assert report["config"]["ig"]["n_steps"] >= 32 and report["config"]["ig"]["delta_max"] == 1e-3
+    first, second = (record["method_info"]["ig"] for record in report["texts"])
+    assert first["steps_tried"][0] == report["config"]["ig"]["n_steps"]
+    # a text that completes teaches the next where to start; one that no step count completes does not
+    assert second["steps_tried"][0] == (first["n_steps"] if first["delta"] <= 1e-3 else first["steps_tried"][0])
     for record in report["texts"]:
         base = record["method_info"]["ig"]["base_value"]
         gap = abs(sum(record["attributions"]["ig"]) - (record["value"] - base))
@@ -216,7 +220,7 @@ def test_method_agreement_flags_methods_that_disagree_and_shows_negative_correla
 
 def test_seed_instability_is_flagged_apart_from_method_agreement():
     words = np.array([0.5, 0.3, 0.1, 0.0, -0.1, -0.4])
-    reseeded = {"lime": np.array([0.0, 0.2, -0.3, 0.4, 0.0, 0.1])}
+    reseeded = {"lime": (words, np.array([0.0, 0.2, -0.3, 0.4, 0.0, 0.1]))}
     report, flags = perturbation_stability({"lime": words}, {"lime": words}, ([0, 1, 2, 3, 4, 5],) * 2,
                                            "neutral word appended", reseeded)
     assert flags == ["unstable_across_seeds"]

@@ -1,7 +1,7 @@
 """Whole-word players, fewer evaluations per explanation, and stability (issues 18 and 19): the word game is the
 token game with a word's tokens masked together; SHAP over words against exact Shapley values of that game;
-Kernel SHAP with paired sampling against exact values; LIME sized by its top-k's stability still equal to the
-lime library; IG steps chosen by the completeness gap (captum); meaning-preserving edits; the global view over
+Kernel SHAP with paired sampling against exact values; LIME sized by the agreement of two half neighbourhoods
+(the first equal to the lime library's); IG steps chosen by the completeness gap (captum); meaning-preserving edits; the global view over
 words; old stored reports still read. The model is a real frozen-MiniLM classifier trained by the core."""
 
 from __future__ import annotations
@@ -111,24 +111,35 @@ def test_paired_kernel_stops_on_its_standard_error_and_tracks_exact_values(bundl
 
 # ---- LIME sized by its top-k, IG steps by its gap -----------------------------------------------------
 
-def test_lime_sample_size_grows_only_while_its_two_seeds_disagree_and_stays_equal_to_lime(bundle, tokenizer):
+def test_lime_grows_two_half_neighbourhoods_only_while_they_disagree_and_scores_each_row_once(bundle, tokenizer):
     from lime.lime_text import LimeTextExplainer
 
     items = [(tokenize_for_explanation(tokenizer, t, None), 1)
              for t in ("She led a team of engineers.", FOURTEEN_WORDS)]
-    first, second = lime_adaptive(CachedPredictor(bundle.predict_proba), items, seed=0, start=100, max_samples=800)
-    for (tokenized, _), a, b in zip(items, first, second):
-        sizes = a.info["sizes_tried"]
-        assert sizes[0] == 100 and sizes == sorted(sizes) and a.info["num_samples"] == sizes[-1] <= 800
-        assert a.info["settled"] or sizes[-1] == 800
-        assert a.info["seed"] == 0 and b.info["seed"] == 1
-        reference = LimeTextExplainer(random_state=0).explain_instance(
-            tokenized.text, bundle.predict_proba, labels=(1,), num_features=100, num_samples=a.info["num_samples"])
-        for word_id, weight in reference.local_exp[1]:
-            word = reference.domain_mapper.indexed_string.word(word_id)
-            spans = [m.span() for m in re.finditer(rf"\b{re.escape(word)}\b", tokenized.text)]
-            members = [i for i, (s, e) in enumerate(tokenized.offsets) if any(x <= s and e <= y for x, y in spans)]
-            assert sum(a.values[i] for i in members) == pytest.approx(weight, abs=1e-6), word
+    predictor = CachedPredictor(bundle.predict_proba)
+    whole, halves = lime_adaptive(predictor, items, seed=0, start=100, max_samples=800)
+    for (tokenized, _), w, (a, b) in zip(items, whole, halves):
+        sizes = w.info["sizes_tried"]
+        assert sizes[0] == 100 and all(y == 2 * x for x, y in zip(sizes, sizes[1:])) and sizes[-1] <= 800
+        assert w.info["num_samples"] == sizes[-1] == a.info["num_samples"] + b.info["num_samples"] - 1
+        assert w.info["settled"] or sizes[-1] == 800
+        assert a.info["seed"] == 0 and b.info["seed"] == 1 and w.info["halves"] == [0, 1]
+        if len(sizes) == 1:  # the first half at its first size is lime's own explanation, same seed and size
+            reference = LimeTextExplainer(random_state=0).explain_instance(
+                tokenized.text, bundle.predict_proba, labels=(1,), num_features=100, num_samples=a.info["num_samples"])
+            for word_id, weight in reference.local_exp[1]:
+                word = reference.domain_mapper.indexed_string.word(word_id)
+                spans = [m.span() for m in re.finditer(rf"\b{re.escape(word)}\b", tokenized.text)]
+                members = [i for i, (s, e) in enumerate(tokenized.offsets) if any(x <= s and e <= y for x, y in spans)]
+                assert sum(a.values[i] for i in members) == pytest.approx(weight, abs=1e-6), word
+    assert any(len(w.info["sizes_tried"]) == 1 for w in whole)  # the short text settles at once
+    # every row drawn is scored once, even across growth rounds: N strings for a text at N samples, at most
+    assert predictor.evaluations <= sum(w.info["num_samples"] for w in whole)
+    # a fixed size (the edited texts of the stability re-run): one round, no growth
+    [fixed], _ = lime_adaptive(CachedPredictor(bundle.predict_proba), items[1:], seed=0, start=200, max_samples=200)
+    assert fixed.info["sizes_tried"] == [200] and fixed.info["num_samples"] == 200
+    with pytest.raises(InputError):
+        lime_adaptive(predictor, items, start=2, max_samples=100)
 
 
 def test_ig_doubles_its_steps_while_captums_completeness_gap_is_above_the_threshold(bundle, tokenizer, adapter):
@@ -148,6 +159,15 @@ def test_ig_doubles_its_steps_while_captums_completeness_gap_is_above_the_thresh
     assert adaptive.info["delta"] <= 1e-3 or tried[-1] == 512
     gap = abs(adaptive.values.sum() - (adaptive.value - adaptive.base_value))
     assert adaptive.info["delta"] == pytest.approx(gap, abs=1e-6)
+    # in explain_sample: from 32 steps; a text that needed more sets where the next ones start
+    report = explain_sample(dataclasses.replace(bundle, model=model), ["She led a team of engineers.",
+                            "He mentored a data warehouse team.", FOURTEEN_WORDS], [1, 1, 1], {}, methods=("ig",))
+    infos = [record["method_info"]["ig"] for record in report["texts"]]
+    assert infos[0]["steps_tried"][0] == report["config"]["ig"]["n_steps"] == 32
+    for before, after in zip(infos, infos[1:]):
+        start = max(before["steps_tried"][0], before["n_steps"] if before["delta"] <= 1e-3 else 0)
+        assert after["steps_tried"][0] == start
+    assert any(len(i["steps_tried"]) > 1 for i in infos)  # this steep head needs more than 32 somewhere
 
 
 # ---- stability under meaning-preserving edits ----------------------------------------------------------
@@ -258,6 +278,6 @@ def test_saturated_head_with_adaptive_steps_still_flags_what_it_cannot_complete(
     report = explain_sample(dataclasses.replace(bundle, model=model), ["She led a team of engineers."], [1], {},
                             methods=("ig",), stability=False)
     info = report["texts"][0]["method_info"]["ig"]
-    assert info["steps_tried"][0] == 64 and info["n_steps"] <= report["config"]["ig"]["max_steps"]
+    assert info["steps_tried"][0] == report["config"]["ig"]["n_steps"] == 32 and info["n_steps"] <= report["config"]["ig"]["max_steps"]
     assert ("ig_incomplete" in report["texts"][0]["flags"]) == (info["delta"] > 1e-3)
     assert report["texts"][0]["stability"] is None

@@ -238,8 +238,8 @@ def lime_many(predictor: CachedPredictor, items: Sequence[tuple[TokenizedText, i
         # every word is kept, as explain_instance(num_features >= d) keeps them: select none away
         intercept, weights, score, _ = explainer.base.explain_instance_with_data(
             data, labels, distances, target, num_features=indexed.num_words(), feature_selection="none")
-        out.append(Attribution(values=_lime_to_tokens(tokenized, indexed, weights), base_value=float(intercept), value=fx,
-                               info={"num_samples": num_samples, "distinct": len(strings),
+        out.append(Attribution(values=_lime_to_tokens(tokenized, indexed, weights), base_value=float(intercept),
+                               value=fx, info={"num_samples": num_samples, "distinct": len(strings),
                                      "words": indexed.num_words(), "r2": float(score), "seed": text_seed}))
     return out
 
@@ -251,12 +251,11 @@ def lime_adaptive(predictor: CachedPredictor, items: Sequence[tuple[TokenizedTex
 
     Each text gets two independent neighbourhoods drawn as `LimeTextExplainer` draws them (its sampler on
     RandomStates `seed` and `seed + 1`), `start // 2` rows each at first (the text itself among them): the
-    halves. Each half is fitted alone
-    (lime's kernel and Ridge fit; the first half at its first size is exactly lime's own explanation with
-    `random_state=seed` and that many samples). Texts whose two halves disagree (top-k overlap < top_k_min or
-    Spearman < spearman_min, see `stability.compare`) draw as many rows again into each half, up to
-    `max_samples` in all; the rows already scored are kept, so a text at its final size N has cost N strings,
-    not the 2 x (N/4 + N/2 + N) of re-drawing both seeds at every size. The reported explanation is lime's
+    halves. Each half is fitted alone (lime's kernel and Ridge fit; the first half at its first size is exactly
+    lime's own explanation with `random_state=seed` and that many samples). Texts whose two halves disagree (top-k
+    overlap < top_k_min or Spearman < spearman_min, see `stability.compare`) draw as many rows again into each
+    half, up to `max_samples` in all; the rows already scored are kept, so a text at its final size N has cost N
+    strings, not the 2 x (N/4 + N/2 + N) of re-drawing both seeds at every size. The reported explanation is lime's
     fit on both halves together (N samples, the text itself once); the two halves are returned beside it
     for the seed-stability comparison (each on half the samples: a conservative view of the whole).
 

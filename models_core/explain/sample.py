@@ -64,18 +64,18 @@ Output (JSON-able; floats are plain Python floats)::
 Schema /1 results (stored before issue 18) had the method agreement under "stability" (clipped at 0)
 and token-level global rankings; `schema.upgrade` maps them for readers.
 
-SHAP: whole words are the players (a word's value shared equally by its tokens). Texts whose Kernel SHAP
-edge design (every coalition of sizes 1, 2, n-2, n-1) costs at most `shap_max_evals` strings get it (or
-the exact enumeration when that is cheaper); longer texts get `methods.LONG_TEXT_ALGORITHM`. LIME draws
-two independent half neighbourhoods (seeds `seed` and `seed + 1`) of LIME_START_SAMPLES in all, growing both
-(the rows already scored kept) for the texts whose halves' top-k disagree, up to `lime_num_samples`; the
-explanation is lime's fit on both halves, and the halves' agreement is the seed stability. IG starts at IG_STEPS (or at the steps an earlier text of the call
-needed) and doubles while its completeness gap exceeds IG_DELTA_MAX, up to IG_MAX_STEPS (flag `ig_incomplete` if still above). Stability: every method is re-run on a
-meaning-preserving edit of each text (`stability.perturb`) in the same batched calls, or of the texts at the
-positions `stability` names (the audit: `stability_sample` over a fifth of its explained texts, 3 to 10, since
-the re-run doubles a text's cost); the others' stability is LIME's two seeds alone. One
-`CachedPredictor` serves every method, so a masked string that two methods (or a text and its edit)
-both need, such as the fully masked and the full input, is scored once.
+SHAP: whole words are the players (a word's value shared equally by its tokens). Texts whose Kernel SHAP edge
+design (every coalition of sizes 1, 2, n-2, n-1) costs at most `shap_max_evals` strings get it (or the exact
+enumeration when that is cheaper); longer texts get `methods.LONG_TEXT_ALGORITHM`. LIME draws two independent half
+neighbourhoods (seeds `seed` and `seed + 1`) of LIME_START_SAMPLES in all, growing both (the rows already scored
+kept) for the texts whose halves' top-k disagree, up to `lime_num_samples`; the explanation is lime's fit on both
+halves, and the halves' agreement is the seed stability. IG starts at IG_STEPS (or at the steps an earlier text of
+the call needed) and doubles while its completeness gap exceeds IG_DELTA_MAX, up to IG_MAX_STEPS (flag
+`ig_incomplete` if still above). Stability: every method is re-run on a meaning-preserving edit of each text
+(`stability.perturb`) in the same batched calls, or of the texts at the positions `stability` names (the audit:
+`stability_sample` over a fifth of its explained texts, 3 to 10, since the re-run doubles a text's cost); the
+others' stability is LIME's two seeds alone. One `CachedPredictor` serves every method, so a masked string that two
+methods (or a text and its edit) both need, such as the fully masked and the full input, is scored once.
 """
 
 from __future__ import annotations

@@ -141,7 +141,8 @@ def shared_words(words_a: Sequence[tuple[int, int, str]], words_b: Sequence[tupl
 
 def perturbation_stability(original: Mapping[str, np.ndarray], perturbed: Mapping[str, np.ndarray],
                            shared: tuple[list[int], list[int]], description: str,
-                           reseeded: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[dict, list[str]]:
+                           reseeded: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+                           ) -> tuple[dict, list[str]]:
     """Stability of one text. original/perturbed: word attributions per method on the two inputs;
     shared: the word indices they have in common; reseeded: per sampled method, the word attributions of
     two runs with different seeds (LIME: its two independent half neighbourhoods), compared with each other.

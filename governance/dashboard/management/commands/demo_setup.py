@@ -74,8 +74,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--rows", type=int, default=3000, help="Training rows (default 3000).")
-        parser.add_argument("--explain-rows", type=int, default=16,
-                            help="Audit rows explained with SHAP, LIME and IG (default 16).")
+        parser.add_argument("--explain-rows", type=int, default=24,
+                            help="Audit rows explained with SHAP, LIME and IG (default 24).")
 
     def handle(self, *args, rows: int, explain_rows: int, **options):
         self._set_aside_checkpoints_of_another_database()

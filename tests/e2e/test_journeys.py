@@ -21,6 +21,7 @@ from governance.audits import services as audit_services
 from governance.audits.models import Audit
 from governance.auditlog.models import AuditLogEntry
 from governance.datasets.models import DatasetRecord, DatasetVersion
+from governance.jobs.models import Job
 from governance.registry.models import ModelVersion
 from tests.e2e.a11y import assert_accessible
 from tests.e2e.browser import SCREENSHOTS, browser_page, login
@@ -91,6 +92,7 @@ def test_engineer_reviewer_compliance_and_auditor_journeys(live_server, transact
         page.click("main button[type=submit]")
         page.wait_for_url(re.compile(r"/models/versions/\d+/$"))
         # the bar moves without a reload while the worker thread trains, then the page shows the result
+        shown = time.time()
         seen = {_bar_percent(page)}
         deadline = time.time() + 240
         while time.time() < deadline and not page.locator("h1 .badge.ready").count():
@@ -98,7 +100,13 @@ def test_engineer_reviewer_compliance_and_auditor_journeys(live_server, transact
             page.wait_for_timeout(300)
         version = ModelVersion.objects.get(model__name="screening")
         assert version.status == "ready", version.error
-        assert len(seen) >= 2, f"the bar never moved: {seen}"
+        if len(seen) < 2:
+            # Only a job that ends before the page's second poll (1 s apart) leaves nothing to show live: the
+            # frozen encoder's features on 200 rows take well under a second since the oneDNN kernel (issue 19).
+            # A job still running after that, whose bar never moved, fails here.
+            job = Job.objects.filter(kind="training", subject_id=version.pk).latest("created_at")
+            after = job.finished_at.timestamp() - shown
+            assert after < 2.0, f"the bar never moved, and the job ran {after:.1f} s after the page showed: {seen}"
         page.wait_for_selector("h1 .badge.ready")
         assert_accessible(page, "model version")
 

@@ -89,7 +89,7 @@ from models_core.errors import InputError
 from models_core.explain.global_view import global_view
 from models_core.explain.methods import (LONG_TEXT_ALGORITHM, PAIRED_BASE_WORDS, PAIRED_EVALS_PER_EXTRA_WORD,
                                          PAIRED_MAX_EVALS_CAP, Attribution,
-                                         ShapTrees, integrated_gradients, lime_adaptive, lime_many, shap_values)
+                                         ShapTrees, integrated_gradients, lime_adaptive, shap_values)
 from models_core.explain.stability import THRESHOLDS, agreement, perturb, perturbation_stability, shared_words
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, TokenizedText, mask_token_of,
                                       plain_tokenizer, sum_to_words, tokenize_for_explanation, word_groups)

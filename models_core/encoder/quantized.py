@@ -82,25 +82,25 @@ class BF16Linear(nn.Module):
         return out if self.bias is None else out.add_(self.bias)
 
 
-def mixed_bf16(module: nn.Module) -> nn.Module:
-    """`module` (modified in place) with every nn.Linear replaced by a `BF16Linear`."""
+def _replace_linears(module: nn.Module, make: Callable[[nn.Linear], nn.Module]) -> nn.Module:
+    """`module` (modified in place) with every nn.Linear (subclasses included) replaced by `make(linear)`."""
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
-                setattr(parent, name, BF16Linear(child))
+                setattr(parent, name, make(child))
     return module
 
 
-def _plain_linears(module: nn.Module) -> nn.Module:
-    """`module` (modified in place) with every nn.Linear subclass replaced by a plain nn.Linear of the same
-    parameters."""
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear) and type(child) is not nn.Linear:
-                plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-                plain.weight, plain.bias = child.weight, child.bias
-                setattr(parent, name, plain)
-    return module
+def mixed_bf16(module: nn.Module) -> nn.Module:
+    """`module` (modified in place) with every nn.Linear replaced by a `BF16Linear`."""
+    return _replace_linears(module, BF16Linear)
+
+
+def _plain(linear: nn.Linear) -> nn.Linear:
+    """A plain nn.Linear holding `linear`'s parameters (for quantize_dynamic, which swaps that exact type)."""
+    plain = nn.Linear(linear.in_features, linear.out_features, bias=linear.bias is not None)
+    plain.weight, plain.bias = linear.weight, linear.bias
+    return plain
 
 
 def cheap_copy(model: TextClassifier, kind: str) -> nn.Module:
@@ -110,7 +110,7 @@ def cheap_copy(model: TextClassifier, kind: str) -> nn.Module:
     if kind == "int8":
         # the encoder's Linear layers only: the head's few outputs cost nothing and decide the probability.
         # quantize_dynamic swaps modules of exactly type nn.Linear, not the encoder's kernel-choosing subclass
-        clone.encoder = torch.ao.quantization.quantize_dynamic(_plain_linears(clone.encoder), {nn.Linear},
+        clone.encoder = torch.ao.quantization.quantize_dynamic(_replace_linears(clone.encoder, _plain), {nn.Linear},
                                                                dtype=torch.qint8)
         return clone
     if kind == "bf16":

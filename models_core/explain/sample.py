@@ -25,7 +25,8 @@ Output (JSON-able; floats are plain Python floats)::
                  "shap": {"algorithm": "auto", "max_evals": 500, "players": "words", "long_texts": "owen", ...},
                  "lime": {"num_samples": 1000, "start_samples": 250, "features": "words (LimeTextExplainer defaults)",
                           "second_seed": 1, "halves": true},
-                 "ig": {"n_steps": 32, "max_steps": 256, "delta_max": 0.001, "baseline": "[MASK] at every ..."},
+                 "ig": {"quadrature": "gauss-legendre panels", "probes": 16, "panels": 8, "nodes_per_panel": 3,
+                        "n_steps": 24, "max_steps": 256, "delta_max": 0.001, "baseline": "[MASK] at every ..."},
                  "stability": {"perturbation": true, "seed": 0, "rows": [0, 5, ...], "sampled": true},
                  "stability_thresholds": {"top_k": 5, "top_k_rule": "min(5, max(1, n // 2))", ...},
                  "shap_gap": {...}},                    # measured gap to shap's Partition explainer (SHAP_GAP)
@@ -42,7 +43,8 @@ Output (JSON-able; floats are plain Python floats)::
           "word_attributions": {"shap": [...], ...},   # one number per word (its tokens' sum)
           "method_info": {"shap": {"algorithm": "kernel" | "exact" | "owen" | "paired_kernel", "players": "words",
                                    "evaluations": ...}, "lime": {"r2": ..., "intercept": ..., "num_samples": ...},
-                          "ig": {"delta": ..., "base_value": ..., "n_steps": ..., "steps_tried": [64, 128]}},
+                          "ig": {"delta": ..., "base_value": ..., "n_steps": ..., "steps_tried": [24, 6],
+                                 "panels": ..., "path_evaluations": ...}},
           "agreement": {"score": 0.74, "min_top_k_overlap": 0.5, "k": 2, "weakest": ["ig", "lime"],
                         "methods": [{"a": "ig", "b": "lime", "spearman": 0.7, "top_k_overlap": 0.5, "k": 2}, ...]},
           "stability": {"score": 1.0, "perturbation": "neutral word “also” appended", "words_compared": 4,
@@ -64,18 +66,19 @@ Output (JSON-able; floats are plain Python floats)::
 Schema /1 results (stored before issue 18) had the method agreement under "stability" (clipped at 0)
 and token-level global rankings; `schema.upgrade` maps them for readers.
 
-SHAP: whole words are the players (a word's value shared equally by its tokens). Texts whose Kernel SHAP edge
-design (every coalition of sizes 1, 2, n-2, n-1) costs at most `shap_max_evals` strings get it (or the exact
-enumeration when that is cheaper); longer texts get `methods.LONG_TEXT_ALGORITHM`. LIME draws two independent half
+SHAP: whole words are the players (a word's value shared equally by its tokens). Texts whose Kernel SHAP edge design
+(every coalition of sizes 1, 2, n-2, n-1) costs at most `shap_max_evals` strings get it (or the exact enumeration
+when that is cheaper); longer texts get `methods.LONG_TEXT_ALGORITHM`. LIME draws two independent half
 neighbourhoods (seeds `seed` and `seed + 1`) of LIME_START_SAMPLES in all, growing both (the rows already scored
 kept) for the texts whose halves' top-k disagree, up to `lime_num_samples`; the explanation is lime's fit on both
-halves, and the halves' agreement is the seed stability. IG starts at IG_STEPS (or at the steps an earlier text of
-the call needed) and doubles while its completeness gap exceeds IG_DELTA_MAX, up to IG_MAX_STEPS (flag
-`ig_incomplete` if still above). Stability: every method is re-run on a meaning-preserving edit of each text
-(`stability.perturb`) in the same batched calls, or of the texts at the positions `stability` names (the audit:
-`stability_sample` over a fifth of its explained texts, 3 to 10, since the re-run doubles a text's cost); the
-others' stability is LIME's two seeds alone. One `CachedPredictor` serves every method, so a masked string that two
-methods (or a text and its edit) both need, such as the fully masked and the full input, is scored once.
+halves, and the halves' agreement is the seed stability. IG integrates the path by Gauss-Legendre panels placed by a
+forward probe of it and split where the completeness gap exceeds IG_DELTA_MAX, up to IG_MAX_STEPS gradient steps
+(flag `ig_incomplete` if still above; `methods.integrated_gradients_panels`). Stability: every method is re-run on a
+meaning-preserving edit of each text (`stability.perturb`) in the same batched calls, or of the texts at the
+positions `stability` names (the audit: `stability_sample` over a fifth of its explained texts, 3 to 10, since the
+re-run doubles a text's cost); the others' stability is LIME's two seeds alone. One `CachedPredictor` serves every
+method, so a masked string that two methods (or a text and its edit) both need, such as the fully masked and the
+full input, is scored once.
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ from models_core.errors import InputError
 from models_core.explain.global_view import global_view
 from models_core.explain.methods import (LONG_TEXT_ALGORITHM, PAIRED_BASE_WORDS, PAIRED_EVALS_PER_EXTRA_WORD,
                                          PAIRED_MAX_EVALS_CAP, Attribution,
-                                         ShapTrees, integrated_gradients, lime_adaptive, shap_values)
+                                         IG_PANEL_NODES, IG_PANELS, IG_PROBES, ShapTrees,
+                                         integrated_gradients_panels, lime_adaptive, shap_values)
 from models_core.explain.stability import THRESHOLDS, agreement, perturb, perturbation_stability, shared_words
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, TokenizedText, mask_token_of,
                                       plain_tokenizer, sum_to_words, tokenize_for_explanation, word_groups)
@@ -100,10 +104,9 @@ SHAP_MAX_EVALS = 500
 LIME_NUM_SAMPLES = 1000
 LIME_START_SAMPLES = 250
 LIME_CHUNK = 8  # texts whose perturbations share one predict_proba call (bounded batch, live progress)
-# IG's first try: 32 Gauss-Legendre steps (the completeness gap of the audit bench's model is ~1e-5 at 64);
-# a text whose gap is above IG_DELTA_MAX doubles, and the texts after it in the same call start where it ended
-# (a steep model, such as the demo's, needs 64 on most texts: one wasted try per call, not one per text).
-IG_STEPS = 32
+# IG by Gauss-Legendre panels (`methods.integrated_gradients_panels`): IG_PANELS panels of IG_PANEL_NODES nodes,
+# placed by a forward probe of the path, split where the completeness gap is. On the demo's steep model this
+# completes in ~28 gradient steps where uniform Gauss-Legendre needed 64 (32 missed 1e-3 on half the texts).
 IG_MAX_STEPS = 256
 # IG's completeness gap tolerated before flagging, in probability units.
 IG_DELTA_MAX = 1e-3
@@ -158,7 +161,7 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
                    groups: Mapping[str, Sequence[str]] | None = None, methods: Sequence[str] = METHODS,
                    seed: int = 0, max_length: int | None = None, progress: Progress | None = None, *,
                    shap_max_evals: int = SHAP_MAX_EVALS, shap_algorithm: str = "auto", lime_num_samples: int = LIME_NUM_SAMPLES,
-                   ig_steps: int = IG_STEPS, stability: bool | Sequence[int] = True) -> dict:
+                   ig_panels: int = IG_PANELS, stability: bool | Sequence[int] = True) -> dict:
     """Explain `texts` for class `targets[i]` (None: the predicted class). See the module doc for the output.
 
     `stability`: True re-runs every method on an edit of every text; a sequence of positions re-runs them on
@@ -225,13 +228,10 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
         done += shares["lime"]
     if "ig" in methods:
         results["ig"] = []
-        steps = ig_steps
         for k, (t, target) in enumerate(items):
-            result = integrated_gradients(bundle.model, tokenizer, t, target, mask_token, steps,
-                                          delta_max=IG_DELTA_MAX, max_steps=max(ig_steps, IG_MAX_STEPS))
-            results["ig"].append(result)
-            if result.info["delta"] <= IG_DELTA_MAX:  # the next texts start at the steps this one needed (one
-                steps = max(steps, result.info["n_steps"])  # that no step count completes teaches nothing)
+            results["ig"].append(integrated_gradients_panels(bundle.model, tokenizer, t, target, mask_token,
+                                                             delta_max=IG_DELTA_MAX, max_steps=IG_MAX_STEPS,
+                                                             panels=ig_panels))
             _report(progress, "explain", done + shares["ig"] * (k + 1) / len(items), method="ig")
 
     group_rows = [{a: str(labels[i]) for a, labels in groups.items()} for i in range(n)]
@@ -246,6 +246,8 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
     view = global_view([[w["word"] for w in r["words"]] for r in out_texts],
                        [np.asarray(r["word_attributions"][view_method]) for r in out_texts], groups, view_method)
     gradient_steps = sum(sum(r.info["steps_tried"]) for r in results.get("ig", []))
+    # IG's forward-only points of the path are model evaluations too (scored outside the predictor)
+    evaluations = predictor.evaluations + sum(r.info["path_evaluations"] for r in results.get("ig", []))
     _report(progress, "explain", 100.0)
     return {
         "schema": SCHEMA,
@@ -259,17 +261,18 @@ def explain_sample(bundle, texts: Sequence[str], targets: Sequence[int] | None,
                    "lime": {"num_samples": lime_num_samples, "start_samples": min(LIME_START_SAMPLES, lime_num_samples),
                             "features": "words (LimeTextExplainer defaults)", "second_seed": seed + 1,
                             "halves": True},
-                   "ig": {"n_steps": ig_steps, "max_steps": max(ig_steps, IG_MAX_STEPS), "start": "n_steps, or the "
-                          "steps an earlier text of the same call needed to complete",
-                          "baseline": f"{mask_token} at every non-special position", "delta_max": IG_DELTA_MAX},
+                   "ig": {"quadrature": "gauss-legendre panels", "probes": IG_PROBES, "panels": ig_panels,
+                          "nodes_per_panel": IG_PANEL_NODES, "n_steps": ig_panels * IG_PANEL_NODES,
+                          "max_steps": IG_MAX_STEPS, "baseline": f"{mask_token} at every non-special position",
+                          "delta_max": IG_DELTA_MAX},
                    "stability": {"perturbation": bool(stable_rows), "seed": seed, "rows": stable_rows,
                                  "sampled": len(stable_rows) < n},
                    "stability_thresholds": dict(THRESHOLDS),
                    "shap_gap": SHAP_GAP},
         "texts": out_texts,
         "global": view,
-        "compute": {"model_evaluations": predictor.evaluations, "gradient_steps": gradient_steps,
-                    "evaluations_per_text": round((predictor.evaluations + gradient_steps) / n, 1),
+        "compute": {"model_evaluations": evaluations, "gradient_steps": gradient_steps,
+                    "evaluations_per_text": round((evaluations + gradient_steps) / n, 1),
                     "predict_calls": predictor.calls, "wall_s": round(time.perf_counter() - started, 3)},
     }
 

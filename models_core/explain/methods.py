@@ -478,9 +478,9 @@ def integrated_gradients_panels(model: torch.nn.Module, tokenizer, tokenized: To
         direction = inputs - baseline
 
         def forward(alphas: Sequence[float]) -> np.ndarray:
-            a = torch.tensor(alphas, dtype=inputs.dtype).view(-1, 1, 1)
+            a = torch.tensor(alphas, dtype=inputs.dtype, device=inputs.device).view(-1, 1, 1)
             with torch.no_grad():
-                return prob(baseline + a * direction).double().numpy()
+                return prob(baseline + a * direction).double().cpu().numpy()
 
         def panel_sums(spans: list[tuple[float, float]]) -> list[torch.Tensor]:
             """Per panel, the quadrature of the gradient times the direction: (T,) per-token sums, float64."""
@@ -488,13 +488,13 @@ def integrated_gradients_panels(model: torch.nn.Module, tokenizer, tokenized: To
             for lo, hi in spans:
                 alphas += list(lo + (hi - lo) * (gl_nodes + 1) / 2)
                 weights += list((hi - lo) / 2 * gl_weights)
-            a = torch.tensor(alphas, dtype=inputs.dtype).view(-1, 1, 1)
+            a = torch.tensor(alphas, dtype=inputs.dtype, device=inputs.device).view(-1, 1, 1)
             grads = []
             for start in range(0, len(alphas), batch_size):
                 point = (baseline + a[start:start + batch_size] * direction).requires_grad_(True)
                 grads.append(torch.autograd.grad(prob(point).sum(), point)[0])
-            weighted = torch.cat(grads).double() * torch.tensor(weights, dtype=torch.float64).view(-1, 1, 1)
-            per_token = (weighted * direction.double()).sum(dim=-1)  # (steps, T)
+            weighted = torch.cat(grads).double().cpu() * torch.tensor(weights, dtype=torch.float64).view(-1, 1, 1)
+            per_token = (weighted * direction.double().cpu()).sum(dim=-1)  # (steps, T)
             return [per_token[k * nodes:(k + 1) * nodes].sum(dim=0) for k in range(len(spans))]
 
         grid = np.linspace(0.0, 1.0, probes + 1)

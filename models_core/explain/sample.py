@@ -73,7 +73,7 @@ neighbourhoods (seeds `seed` and `seed + 1`) of LIME_START_SAMPLES in all, growi
 kept) for the texts whose halves' top-k disagree, up to `lime_num_samples`; the explanation is lime's fit on both
 halves, and the halves' agreement is the seed stability. IG integrates the path by Gauss-Legendre panels placed by a
 forward probe of it and split where the completeness gap exceeds IG_DELTA_MAX, up to IG_MAX_STEPS gradient steps
-(flag `ig_incomplete` if still above; `methods.integrated_gradients_panels`). Stability: every method is re-run on a
+(flag `ig_incomplete` if still above; `ig.integrated_gradients_panels`). Stability: every method is re-run on a
 meaning-preserving edit of each text (`stability.perturb`) in the same batched calls, or of the texts at the
 positions `stability` names (the audit: `stability_sample` over a fifth of its explained texts, 3 to 10, since the
 re-run doubles a text's cost); the others' stability is LIME's two seeds alone. One `CachedPredictor` serves every
@@ -91,9 +91,8 @@ import numpy as np
 from models_core.errors import InputError
 from models_core.explain.global_view import global_view
 from models_core.explain.methods import (LONG_TEXT_ALGORITHM, PAIRED_BASE_WORDS, PAIRED_EVALS_PER_EXTRA_WORD,
-                                         PAIRED_MAX_EVALS_CAP, Attribution,
-                                         IG_PANEL_NODES, IG_PANELS, IG_PROBES, ShapTrees,
-                                         integrated_gradients_panels, lime_adaptive, shap_values)
+                                         PAIRED_MAX_EVALS_CAP, Attribution, ShapTrees, lime_adaptive, shap_values)
+from models_core.explain.ig import IG_PANEL_NODES, IG_PANELS, IG_PROBES, integrated_gradients_panels
 from models_core.explain.stability import THRESHOLDS, agreement, perturb, perturbation_stability, shared_words
 from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, TokenizedText, mask_token_of,
                                       plain_tokenizer, sum_to_words, tokenize_for_explanation, word_groups)
@@ -104,7 +103,7 @@ SHAP_MAX_EVALS = 500
 LIME_NUM_SAMPLES = 1000
 LIME_START_SAMPLES = 250
 LIME_CHUNK = 8  # texts whose perturbations share one predict_proba call (bounded batch, live progress)
-# IG by Gauss-Legendre panels (`methods.integrated_gradients_panels`): IG_PANELS panels of IG_PANEL_NODES nodes,
+# IG by Gauss-Legendre panels (`ig.integrated_gradients_panels`): IG_PANELS panels of IG_PANEL_NODES nodes,
 # placed by a forward probe of the path, split where the completeness gap is. On the demo's steep model this
 # completes in ~28 gradient steps where uniform Gauss-Legendre needed 64 (32 missed 1e-3 on half the texts).
 IG_MAX_STEPS = 256

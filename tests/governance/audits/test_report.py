@@ -104,7 +104,9 @@ def _stability_flags_and_truncation_are_stated(client, explained_audit):
     assert "methods disagree (low agreement)" in body
     assert f"the first {len(data['texts'][0]['text'])} of 900 characters" in body
     assert "Integrated Gradients incomplete" in body
-    assert f"completeness gap (|sum of attributions − (P − P with all tokens masked)|): 0.01234, flagged above " \
+    ig = data["texts"][0]["method_info"]["ig"]
+    assert f"completeness gap (|sum of attributions − (P − P with all tokens masked)|): 0.01234 (integrated with " \
+           f"{ig['n_steps']} gradient nodes on {ig['panels']} Gauss-Legendre panels of the path), flagged above " \
            f"{data['config']['ig']['delta_max']:.5f}" in body
     flagged = sum(1 for t in data["texts"] if t["flags"])
     assert f"{flagged} of {len(data['texts'])}</span> explanations carry a flag" in body

@@ -18,8 +18,8 @@ import torch
 from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from models_core.errors import InputError
 from models_core.explain.global_view import global_view, select_sample
-from models_core.explain.methods import (ShapTrees, integrated_gradients, lime_many, lime_tokens, shap_library,
-                                         shap_values)
+from models_core.explain.ig import integrated_gradients
+from models_core.explain.methods import ShapTrees, lime_many, lime_tokens, shap_library, shap_values
 from models_core.explain.sample import IG_DELTA_MAX, explain_sample
 from models_core.explain.kernel import kernel_values
 from models_core.explain.shapley import (all_coalitions, exact_shapley, exact_shapley_tokens, owen_values,

@@ -18,8 +18,8 @@ from models_core.data.synthetic import SyntheticSpec, hiring_rows
 from models_core.errors import InputError
 from models_core.explain.global_view import STOP_WORDS, global_view, word_kind
 from models_core.explain.kernel import paired_kernel_values
-from models_core.explain.methods import (ShapTrees, integrated_gradients, integrated_gradients_panels,
-                                         lime_adaptive, shap_values)
+from models_core.explain.ig import integrated_gradients, integrated_gradients_panels
+from models_core.explain.methods import ShapTrees, lime_adaptive, shap_values
 from models_core.explain.sample import explain_sample, stability_sample
 from models_core.explain.schema import upgrade
 from models_core.explain.shapley import collapse_tree, exact_shapley_tokens

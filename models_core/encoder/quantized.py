@@ -3,13 +3,18 @@
 Explanations score thousands of masked or perturbed strings per text; each score only needs to be close
 to the fp32 model's, not equal. Two cheaper copies, chosen by what the machine runs fast:
 
-- ``bf16`` (CUDA with bf16; a CPU whose oneDNN has native bf16, AVX512-BF16 or AMX): mixed precision. The
-  encoder's Linear layers (the GEMMs, ~85 % of the work) hold bfloat16 weights and multiply bfloat16 inputs;
-  the residual stream, LayerNorm, attention's softmax, GELU, the embeddings and the head stay fp32. Measured
-  on the 2-core dev box (AVX512-BF16), the demo's trained model, 784 probe strings: 2.1x less CPU time than
-  fp32, largest |Δp| 0.010 (mean 0.0024), surrogate-attribution Pearson ≥ 0.9998. Casting the whole model
-  to bfloat16 (the residual stream and LayerNorm included) was 7 % cheaper but 2.6x further from fp32
-  (|Δp| up to 0.026, over the threshold on that model).
+- ``bf16`` (CUDA with bf16; a CPU whose oneDNN has native bf16, AVX512-BF16 or AMX): mixed precision. Each
+  encoder layer multiplies in bfloat16 and keeps the bfloat16 products where the next step is another
+  product (`BF16EncoderLayer`): QKV projection -> attention (SDPA in bf16) -> output projection, and the
+  feed-forward's up projection with GELU fused into it (oneDNN's `_linear_pointwise` on CPU) -> down
+  projection. The residual stream, both LayerNorms, the embeddings and the head stay fp32: the output and
+  down projections return fp32 and their biases and the residual are added in fp32. Measured on the demo's
+  trained model, 3,020 masked demo strings (`bench/README.md`, seventh measurement): on an AMX CPU (Xeon,
+  bf16 GEMMs ~9x fp32's) 3.2x fp32's throughput, 1.4x that of bf16 products alone (`BF16Linear` in every
+  Linear, attention and GELU in fp32 with a cast around every product); largest |Δp| 0.011 (mean 0.0027).
+  On an AVX512-BF16 CPU without AMX (EPYC): 2.1x fp32, |Δp| up to 0.010 with products alone. Casting the
+  whole model to bfloat16 (the residual stream and LayerNorm included) was 2.6x further from fp32 (|Δp| up
+  to 0.026, over the threshold on that model).
 - ``int8`` (a CPU with a quantized engine): `torch.ao.quantization.quantize_dynamic` on the encoder's
   `nn.Linear` layers (weights int8 per tensor, activations quantized per batch at run time); embeddings,
   LayerNorm, attention and the head stay fp32. 2.7x less CPU time, but |Δp| up to ~5e-2 on MiniLM.
@@ -39,6 +44,7 @@ from torch import nn
 
 from models_core.encoder.classifier import TextClassifier
 from models_core.encoder.inference import TokenizedClassifier, inference_device, predict_dataset
+from models_core.encoder.transformer import EncoderLayer
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -91,8 +97,50 @@ def _replace_linears(module: nn.Module, make: Callable[[nn.Linear], nn.Module]) 
     return module
 
 
+class BF16EncoderLayer(nn.Module):
+    """An inference-only copy of an `EncoderLayer` (post-LN BERT) whose products and attention run in
+    bfloat16 and whose residual stream and LayerNorms stay fp32 (see the module doc).
+
+    x (B, T, H) fp32 -> bf16 -> QKV (+ bf16 bias) -> SDPA -> output projection -> fp32, + bias + x, LayerNorm
+    -> bf16 -> up projection + bias + GELU (bf16) -> down projection -> fp32, + bias + residual, LayerNorm.
+    """
+
+    def __init__(self, layer: EncoderLayer) -> None:
+        super().__init__()
+        attention, feed_forward = layer.attention, layer.feed_forward
+        self.num_heads, self.head_dim = attention.num_heads, attention.head_dim
+        self.approximate = feed_forward.approximate
+        for name, linear, bias_dtype in (("qkv", attention.qkv, torch.bfloat16), ("out", attention.out, torch.float32),
+                                         ("up", feed_forward.up, torch.bfloat16),
+                                         ("down", feed_forward.down, torch.float32)):
+            self.register_buffer(f"{name}_weight", linear.weight.detach().to(torch.bfloat16))
+            self.register_buffer(f"{name}_bias", linear.bias.detach().to(bias_dtype).clone())
+        self.attention_norm, self.output_norm = layer.attention_norm, layer.output_norm
+
+    def _up_gelu(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and torch.backends.mkldnn.is_available():
+            return torch.ops.mkldnn._linear_pointwise(x, self.up_weight, self.up_bias, "gelu", [], self.approximate)
+        return nn.functional.gelu(nn.functional.linear(x, self.up_weight, self.up_bias), approximate=self.approximate)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        # x: (B, T, H) fp32; attn_mask: (B, 1, 1, T) bool or None -> (B, T, H) fp32
+        batch, seq_len, hidden = x.shape
+        qkv = nn.functional.linear(x.to(torch.bfloat16), self.qkv_weight, self.qkv_bias)
+        q, k, v = qkv.view(batch, seq_len, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        context = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        context = context.transpose(1, 2).reshape(batch, seq_len, hidden)
+        x = self.attention_norm(nn.functional.linear(context, self.out_weight).float().add_(self.out_bias).add_(x))
+        inner = self._up_gelu(x.to(torch.bfloat16))
+        return self.output_norm(nn.functional.linear(inner, self.down_weight).float().add_(self.down_bias).add_(x))
+
+
 def mixed_bf16(module: nn.Module) -> nn.Module:
-    """`module` (modified in place) with every nn.Linear replaced by a `BF16Linear`."""
+    """`module` (modified in place) with every `EncoderLayer` replaced by a `BF16EncoderLayer` and every other
+    nn.Linear by a `BF16Linear`."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, EncoderLayer):
+                setattr(parent, name, BF16EncoderLayer(child))
     return _replace_linears(module, BF16Linear)
 
 
@@ -276,5 +324,5 @@ def perturbation_scorer(bundle: TokenizedClassifier, probe_texts: Sequence[str],
 
 
 DESCRIPTIONS = {"int8": "int8 dynamic quantization of the encoder's Linear layers (torch.ao quantize_dynamic)",
-                "bf16": "bfloat16 products in the encoder's Linear layers (mixed precision: residual stream, LayerNorm, "
-                        "softmax and head in fp32)"}
+                "bf16": "bfloat16 products and attention in the encoder's layers (mixed precision: residual stream, "
+                        "LayerNorm, embeddings and head in fp32)"}

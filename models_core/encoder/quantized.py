@@ -10,7 +10,7 @@ to the fp32 model's, not equal. Two cheaper copies, chosen by what the machine r
   projection. The residual stream, both LayerNorms, the embeddings and the head stay fp32: the output and
   down projections return fp32 and their biases and the residual are added in fp32. Measured on the demo's
   trained model, 3,020 masked demo strings (`bench/README.md`, seventh measurement): on an AMX CPU (Xeon,
-  bf16 GEMMs ~9x fp32's) 3.2x fp32's throughput, 1.4x that of bf16 products alone (`BF16Linear` in every
+  bf16 GEMMs ~9x fp32's) 3.1x fp32's throughput, 1.4x that of bf16 products alone (`BF16Linear` in every
   Linear, attention and GELU in fp32 with a cast around every product); largest |Δp| 0.011 (mean 0.0027).
   On an AVX512-BF16 CPU without AMX (EPYC): 2.1x fp32, |Δp| up to 0.010 with products alone. Casting the
   whole model to bfloat16 (the residual stream and LayerNorm included) was 2.6x further from fp32 (|Δp| up
@@ -116,9 +116,10 @@ class BF16EncoderLayer(nn.Module):
             self.register_buffer(f"{name}_weight", linear.weight.detach().to(torch.bfloat16))
             self.register_buffer(f"{name}_bias", linear.bias.detach().to(bias_dtype).clone())
         self.attention_norm, self.output_norm = layer.attention_norm, layer.output_norm
+        self.fused_gelu = "bf16" in cheap_kinds(torch.device("cpu"))  # oneDNN's native bf16 kernels exist
 
     def _up_gelu(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and torch.backends.mkldnn.is_available():
+        if x.device.type == "cpu" and self.fused_gelu:
             return torch.ops.mkldnn._linear_pointwise(x, self.up_weight, self.up_bias, "gelu", [], self.approximate)
         return nn.functional.gelu(nn.functional.linear(x, self.up_weight, self.up_bias), approximate=self.approximate)
 

@@ -15,9 +15,13 @@ and a RESULT line with the before figure and the smallest budget of each estimat
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.demo_texts
 
 
 def main() -> None:
@@ -27,27 +31,13 @@ def main() -> None:
     parser.add_argument("--budgets", default="150,200,250,300,400,500")
     args = parser.parse_args()
 
-    from models_core.data.synthetic import SyntheticSpec, hiring_rows
-    from models_core.encoder.quantized import perturbation_scorer
+    from bench.demo_texts import demo_texts
     from models_core.explain.kernel import paired_kernel_values
     from models_core.explain.methods import PAIRED_TOLERANCE, ShapTrees, shap_values
-    from models_core.explain.text import (CachedPredictor, ShapTokenizerAdapter, mask_token_of, plain_tokenizer,
-                                          sum_to_words, tokenize_for_explanation, word_view)
-    from models_core.training.config import TrainConfig
-    from models_core.training.trainer import train_classifier
+    from models_core.explain.text import ShapTokenizerAdapter, sum_to_words, word_view
 
-    train = hiring_rows(SyntheticSpec(n_rows=3000))
-    held = hiring_rows(SyntheticSpec(n_rows=1000, seed=8))
-    bundle = train_classifier([r["text"] for r in train], [int(r["hired"] == "yes") for r in train], 2,
-                              TrainConfig(seed=0)).bundle
-    scorer, _ = perturbation_scorer(bundle, [], kind=None)  # fp32, padding-free, as the audit scores
-    tokenizer = plain_tokenizer(bundle.tokenizer)
-    mask = mask_token_of(tokenizer)
-    rows = [int(i) for i in args.rows.split(",")]
-    tokenized = [tokenize_for_explanation(tokenizer, held[i]["text"], 128) for i in rows]
-    predictor = CachedPredictor(scorer.predict_proba)
-    full = predictor([t.text for t in tokenized])
-    items = [(t, int(p.argmax())) for t, p in zip(tokenized, full)]
+    bundle, predictor, mask, tokenized, targets = demo_texts([int(i) for i in args.rows.split(",")])
+    items = list(zip(tokenized, targets))
     views = [word_view(t) for t in tokenized]
     word_items = [(view, target) for (view, _), (_, target) in zip(views, items)]
     print(f"texts: words {[len(v) for v, _ in views]}, tokens {[len(t) for t in tokenized]}", flush=True)

@@ -22,9 +22,13 @@ reference over texts and seeds.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.demo_texts
 
 
 def main() -> None:
@@ -34,25 +38,12 @@ def main() -> None:
     parser.add_argument("--budgets", default="250,300,400,500")
     args = parser.parse_args()
 
-    from models_core.data.synthetic import SyntheticSpec, hiring_rows
-    from models_core.encoder.quantized import perturbation_scorer
+    from bench.demo_texts import demo_texts
     from models_core.explain.kernel import _kernel_solve
-    from models_core.explain.text import (CachedPredictor, mask_token_of, masked_texts, plain_tokenizer,
-                                          tokenize_for_explanation, word_view)
-    from models_core.training.config import TrainConfig
-    from models_core.training.trainer import train_classifier
+    from models_core.explain.text import masked_texts, word_view
 
-    train = hiring_rows(SyntheticSpec(n_rows=3000))
-    held = hiring_rows(SyntheticSpec(n_rows=1000, seed=8))
-    bundle = train_classifier([r["text"] for r in train], [int(r["hired"] == "yes") for r in train], 2,
-                              TrainConfig(seed=0)).bundle
-    scorer, _ = perturbation_scorer(bundle, [], kind=None)  # fp32, padding-free
-    tokenizer = plain_tokenizer(bundle.tokenizer)
-    mask = mask_token_of(tokenizer)
-    tokenized = [tokenize_for_explanation(tokenizer, held[int(i)]["text"], 128) for i in args.rows.split(",")]
-    predictor = CachedPredictor(scorer.predict_proba)
-    full = predictor([t.text for t in tokenized])
-    items = [(word_view(t)[0], int(p.argmax())) for t, p in zip(tokenized, full)]
+    _, predictor, mask, tokenized, targets = demo_texts([int(i) for i in args.rows.split(",")])
+    items = [(word_view(t)[0], target) for t, target in zip(tokenized, targets)]
     print(f"words per text {[len(v) for v, _ in items]}", flush=True)
 
     def estimate(view, target: int, budget: int, seed: int, design: str) -> np.ndarray:

@@ -88,11 +88,12 @@ class BF16Linear(nn.Module):
         return out if self.bias is None else out.add_(self.bias)
 
 
-def _replace_linears(module: nn.Module, make: Callable[[nn.Linear], nn.Module]) -> nn.Module:
-    """`module` (modified in place) with every nn.Linear (subclasses included) replaced by `make(linear)`."""
+def _replace(module: nn.Module, kind: type[nn.Module], make: Callable[[Any], nn.Module]) -> nn.Module:
+    """`module` (modified in place) with every submodule of type `kind` (subclasses included) replaced by
+    `make(submodule)`."""
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear):
+            if isinstance(child, kind):
                 setattr(parent, name, make(child))
     return module
 
@@ -138,11 +139,7 @@ class BF16EncoderLayer(nn.Module):
 def mixed_bf16(module: nn.Module) -> nn.Module:
     """`module` (modified in place) with every `EncoderLayer` replaced by a `BF16EncoderLayer` and every other
     nn.Linear by a `BF16Linear`."""
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, EncoderLayer):
-                setattr(parent, name, BF16EncoderLayer(child))
-    return _replace_linears(module, BF16Linear)
+    return _replace(_replace(module, EncoderLayer, BF16EncoderLayer), nn.Linear, BF16Linear)
 
 
 def _plain(linear: nn.Linear) -> nn.Linear:
@@ -159,7 +156,7 @@ def cheap_copy(model: TextClassifier, kind: str) -> nn.Module:
     if kind == "int8":
         # the encoder's Linear layers only: the head's few outputs cost nothing and decide the probability.
         # quantize_dynamic swaps modules of exactly type nn.Linear, not the encoder's kernel-choosing subclass
-        clone.encoder = torch.ao.quantization.quantize_dynamic(_replace_linears(clone.encoder, _plain), {nn.Linear},
+        clone.encoder = torch.ao.quantization.quantize_dynamic(_replace(clone.encoder, nn.Linear, _plain), {nn.Linear},
                                                                dtype=torch.qint8)
         return clone
     if kind == "bf16":

@@ -35,6 +35,7 @@ Integrated Gradients needs gradients and keeps the fp32 `model`.
 from __future__ import annotations
 
 import copy
+import platform
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -56,18 +57,32 @@ PROBE_TEXTS = 4
 PROBE_MASKS = 48
 
 
+def native_bf16_cpu() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX on x86; oneDNN's own query elsewhere).
+
+    oneDNN's `_is_mkldnn_bf16_supported` is also true on AVX-512 CPUs without AVX512-BF16 (Skylake to Ice Lake
+    Xeons), where it emulates the bf16 products: measured on such a 2-core Xeon, an encoder-shaped bf16 product
+    ran at 66 GFLOP/s against fp32's 282, so a bf16 copy there would score perturbations ~4x slower than fp32.
+    """
+    try:
+        if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            return False
+    except (AttributeError, RuntimeError):  # a build without oneDNN's bf16 query
+        return False
+    x86 = getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None)
+    if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686") and all(x86):
+        return bool(x86[0]() or x86[1]())
+    return True
+
+
 def cheap_kinds(device: torch.device) -> list[str]:
     """The cheaper copies this machine runs fast, best first: on CUDA "bf16" where supported; on a CPU "bf16"
-    where oneDNN has native bf16 (AVX512-BF16 / AMX: about twice fp32's speed and ~1e-3 from it), then "int8"
-    where a quantized engine exists (fbgemm / x86 / qnnpack: faster still, but further from fp32)."""
+    where it multiplies bf16 natively (`native_bf16_cpu`: AVX512-BF16 / AMX, about 2x and 9x fp32's speed and
+    ~1e-2 from it), then "int8" where a quantized engine exists (fbgemm / x86 / qnnpack: faster still, but
+    further from fp32)."""
     if device.type == "cuda":
         return ["bf16"] if torch.cuda.is_bf16_supported() else []
-    kinds = []
-    try:
-        if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            kinds.append("bf16")
-    except (AttributeError, RuntimeError):  # a build without oneDNN's bf16 query
-        pass
+    kinds = ["bf16"] if native_bf16_cpu() else []
     if set(torch.backends.quantized.supported_engines) - {"none"}:
         kinds.append("int8")
     return kinds
@@ -117,7 +132,7 @@ class BF16EncoderLayer(nn.Module):
             self.register_buffer(f"{name}_weight", linear.weight.detach().to(torch.bfloat16))
             self.register_buffer(f"{name}_bias", linear.bias.detach().to(bias_dtype).clone())
         self.attention_norm, self.output_norm = layer.attention_norm, layer.output_norm
-        self.fused_gelu = "bf16" in cheap_kinds(torch.device("cpu"))  # oneDNN's native bf16 kernels exist
+        self.fused_gelu = native_bf16_cpu()  # oneDNN's native bf16 kernels exist
 
     def _up_gelu(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type == "cpu" and self.fused_gelu:
@@ -297,6 +312,9 @@ def perturbation_scorer(bundle: TokenizedClassifier, probe_texts: Sequence[str],
     probe = list(probe_texts)[:PROBE_TEXTS]
     probe_targets = None if targets is None else list(targets)[:PROBE_TEXTS]
     skipped = []
+    # what "auto" did not even try, and why (the method note says it, so a slow audit on such a CPU is explained)
+    not_offered = {} if kind != "auto" or device.type != "cpu" or "bf16" in candidates else \
+        {"bf16": "no native bf16 on this CPU (no AVX512-BF16 or AMX): emulated bf16 products run slower than fp32"}
     for chosen in candidates:
         scorer = ScoringBundle(base=bundle, scorer=cheap_copy(bundle.model, chosen).to(device), device=device)
         measured = agreement(bundle, scorer, probe, probe_targets, seed=seed)
@@ -305,6 +323,7 @@ def perturbation_scorer(bundle: TokenizedClassifier, probe_texts: Sequence[str],
                 (pearson is None or pearson >= min_pearson):
             scorer.note = {"scoring": chosen, "description": DESCRIPTIONS[chosen], "batches": batches,
                            "agreement": measured, "thresholds": thresholds, "skipped": skipped,
+                           "not_offered": not_offered,
                            "used_for": "every string SHAP and LIME score (the explained text, its masked and "
                                        "perturbed copies); the audit's predictions and Integrated Gradients "
                                        "use the fp32 model"}
@@ -317,7 +336,8 @@ def perturbation_scorer(bundle: TokenizedClassifier, probe_texts: Sequence[str],
     else:
         reason = (f"{' and '.join(s['scoring'] for s in skipped)} skipped: agreement with fp32 on the probe "
                   f"below the thresholds")
-    note = {"scoring": "fp32", "batches": batches, "thresholds": thresholds, "skipped": skipped, "reason": reason}
+    note = {"scoring": "fp32", "batches": batches, "thresholds": thresholds, "skipped": skipped, "reason": reason,
+            "not_offered": not_offered}
     return _PaddingFree(bundle, note), note
 
 

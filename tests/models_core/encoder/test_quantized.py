@@ -146,3 +146,16 @@ def test_a_copy_below_the_thresholds_is_skipped_and_the_note_says_why(bundle, te
 def test_fp32_requested_uses_no_copy(bundle, texts):
     _, note = perturbation_scorer(bundle, texts, kind=None)
     assert note["scoring"] == "fp32" and note["reason"] == "fp32 requested" and note["skipped"] == []
+
+
+def test_bf16_is_offered_only_where_the_cpu_multiplies_it_natively(bundle, texts):
+    """oneDNN says bf16 is supported on AVX-512 CPUs that only emulate it (~4x slower than fp32 there): "auto"
+    must not pick it on such a CPU, and the method note says why it was not tried."""
+    native = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    assert ("bf16" in cheap_kinds(CPU)) == native
+    _, note = perturbation_scorer(bundle, texts, kind="auto", device=CPU)
+    if native:
+        assert note["not_offered"] == {}
+    else:
+        assert note["scoring"] != "bf16" and "no native bf16" in note["not_offered"]["bf16"]
+        assert all(s["scoring"] != "bf16" for s in note["skipped"])

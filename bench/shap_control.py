@@ -31,32 +31,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.demo_texts
 
 
-def paired_design(n: int, budget: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Rows: full, empty, the 2n edge coalitions, then pairs; and the inner rows' kernel regression weights."""
-    masks = []
-    for i in range(n):
-        one = np.zeros(n, bool)
-        one[i] = True
-        masks += [one, ~one]
-    every = (n - 1) / (np.arange(1, n) * (n - np.arange(1, n)))
-    sizes = np.arange(2, n - 1)
-    size_w = (n - 1) / (sizes * (n - sizes))
-    edge_weight, rest_weight = (every[0] + every[-1]) / every.sum(), size_w.sum() / every.sum()
-    seen, drawn = set(), []
-    while len(drawn) < (budget - 2 - 2 * n) // 2:
-        m = np.zeros(n, bool)
-        m[rng.choice(n, int(sizes[rng.choice(len(sizes), p=size_w / size_w.sum())]), replace=False)] = True
-        if m.tobytes() in seen:
-            continue
-        seen.update((m.tobytes(), (~m).tobytes()))
-        drawn.append(m)
-    weights = [edge_weight / (2 * n)] * (2 * n)
-    for m in drawn:
-        masks += [m, ~m]
-        weights += [rest_weight / (2 * len(drawn))] * 2
-    return np.array([np.ones(n, bool), np.zeros(n, bool)] + masks), np.array(weights)
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
@@ -112,12 +86,10 @@ def main() -> None:
     parser.add_argument("--budgets", default="200,250,300,500")
     args = parser.parse_args()
 
-    from bench.demo_texts import demo_texts
-    from models_core.explain.text import masked_texts, word_view
+    from bench.demo_texts import demo_word_items, paired_design
+    from models_core.explain.text import masked_texts
 
-    _, predictor, mask, tokenized, targets = demo_texts([int(i) for i in args.rows.split(",")])
-    items = [(word_view(t)[0], target) for t, target in zip(tokenized, targets)]
-    print(f"words per text {[len(v) for v, _ in items]}", flush=True)
+    predictor, mask, items = demo_word_items([int(i) for i in args.rows.split(",")])
 
     def run(view, target: int, budget: int, seed: int) -> dict[str, np.ndarray]:
         masks, weights = paired_design(len(view), budget, np.random.default_rng(seed))

@@ -38,47 +38,16 @@ def main() -> None:
     parser.add_argument("--budgets", default="250,300,400,500")
     args = parser.parse_args()
 
-    from bench.demo_texts import demo_texts
+    from bench.demo_texts import demo_word_items, paired_design
     from models_core.explain.kernel import _kernel_solve
-    from models_core.explain.text import masked_texts, word_view
+    from models_core.explain.text import masked_texts
 
-    _, predictor, mask, tokenized, targets = demo_texts([int(i) for i in args.rows.split(",")])
-    items = [(word_view(t)[0], target) for t, target in zip(tokenized, targets)]
-    print(f"words per text {[len(v) for v, _ in items]}", flush=True)
+    predictor, mask, items = demo_word_items([int(i) for i in args.rows.split(",")])
 
     def estimate(view, target: int, budget: int, seed: int, design: str) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        n = len(view)
-        masks = []
-        for i in range(n):
-            one = np.zeros(n, bool)
-            one[i] = True
-            masks += [one, ~one]
-        every = (n - 1) / (np.arange(1, n) * (n - np.arange(1, n)))
-        sizes = np.arange(2, n - 1)
-        size_w = (n - 1) / (sizes * (n - sizes))
-        edge_weight, rest_weight = (every[0] + every[-1]) / every.sum(), size_w.sum() / every.sum()
-        target_p = size_w / size_w.sum()
-        q = target_p if design == "kernel" else np.full(len(sizes), 1 / len(sizes))
-        seen, drawn, drawn_sizes = set(), [], []
-        while len(drawn) < (budget - 2 - 2 * n) // 2:
-            k = int(rng.choice(len(sizes), p=q))
-            m = np.zeros(n, bool)
-            m[rng.choice(n, sizes[k], replace=False)] = True
-            if m.tobytes() in seen:
-                continue
-            seen.update((m.tobytes(), (~m).tobytes()))
-            drawn.append(m)
-            drawn_sizes.append(k)
-        importance = np.array([target_p[k] / q[k] for k in drawn_sizes])
-        importance = importance / importance.sum() * rest_weight
-        weights = [edge_weight / (2 * n)] * (2 * n)
-        for m, a in zip(drawn, importance):
-            masks += [m, ~m]
-            weights += [a / 2, a / 2]
-        every_mask = np.array([np.ones(n, bool), np.zeros(n, bool)] + masks)
-        y = predictor(masked_texts(view, every_mask, mask))[:, target]
-        return _kernel_solve(every_mask[2:], np.array(weights), y[2:], float(y[1]), float(y[0]))
+        masks, weights = paired_design(len(view), budget, np.random.default_rng(seed), uniform_sizes=design == "uniform")
+        y = predictor(masked_texts(view, masks, mask))[:, target]
+        return _kernel_solve(masks[2:], weights, y[2:], float(y[1]), float(y[0]))
 
     started = time.perf_counter()
     reference = []
